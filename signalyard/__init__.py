@@ -1,0 +1,6 @@
+"""Signalyard: a self-hosted server-side conversion tracking gateway."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,108 @@
+"""The ASGI application: ingest routes, the mounted sandbox, health, and the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from signalyard.clock import Clock, SystemClock
+from signalyard.delivery.worker import Worker
+from signalyard.sandbox.meta import create_app as create_meta_sandbox
+from signalyard.settings import Settings
+from signalyard.sources.auth import KeyChecker
+from signalyard.sources.graph_api import GraphEndpoint
+from signalyard.sources.ingest import Ingestor
+from signalyard.store.base import Store
+
+log = logging.getLogger("signalyard")
+
+
+def create_app(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    run_worker: bool | None = None,
+) -> Starlette:
+    """Build the gateway. The store is opened and closed by the app's lifespan."""
+    clock = clock or SystemClock()
+    worker_enabled = settings.worker if run_worker is None else run_worker
+    state: dict[str, Worker] = {}
+
+    def wake() -> None:
+        worker = state.get("worker")
+        if worker is not None:
+            worker.wake()
+
+    ingestor = Ingestor(
+        store,
+        clock,
+        default_country=settings.default_country,
+        max_future_seconds=settings.max_future_seconds,
+        on_stored=wake,
+    )
+    graph = GraphEndpoint(
+        store,
+        ingestor,
+        KeyChecker(store, clock),
+        clock,
+        max_body_bytes=settings.max_body_bytes,
+        max_events=settings.max_events_per_request,
+    )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await store.list_datasets()
+        except Exception:
+            return JSONResponse({"status": "store unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    routes: list[BaseRoute] = [
+        Route("/{version}/{dataset_id}/events", graph.handle, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if settings.sandbox:
+        routes.append(Mount("/sandbox/meta", app=create_meta_sandbox()))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        client = http_client or httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        )
+        stop = asyncio.Event()
+        task = None
+        if worker_enabled:
+            worker = Worker(
+                store,
+                settings.delivery,
+                clock=clock,
+                client=client,
+                sandbox_url=settings.resolved_sandbox_url,
+            )
+            state["worker"] = worker
+            task = asyncio.create_task(worker.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            if http_client is None:
+                await client.aclose()
+            await store.close()
+
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,284 @@
+"""The delivery worker: claim due events, batch, send, apply the outcomes.
+
+One cycle per destination: claim up to ``concurrency × max_batch`` due rows (leased to this
+worker), dead-letter those about to pass the platform's age limit, split the rest into
+batches (per ``test_event_code``, at most ``max_batch`` each), send the batches concurrently,
+then settle every row from the outcome its batch got:
+
+- ``Delivered``: done.
+- ``Retry``: due again after the sink's ``after`` or the jittered backoff; a throttled
+  answer also holds the whole destination back until then and does not count as an attempt.
+- ``Rejected``: a batch of several events is bisected until the bad event is alone; that one
+  is dead-lettered with the platform's reason, the others are delivered.
+- ``Paused``: the destination is paused with the reason and the fix; its rows stay queued
+  until the token is replaced (``signalyard destinations set-token``).
+
+Every request is recorded as an attempt (time, HTTP status, code, subcode, trace id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from signalyard.clock import Clock
+from signalyard.delivery.backoff import backoff_delay
+from signalyard.outcome import Delivered, Outcome, Paused, Rejected, Retry, SendResult
+from signalyard.settings import DeliverySettings
+from signalyard.sinks import build_sink
+from signalyard.sinks.base import Sink
+from signalyard.store.base import AttemptRecord, ClaimedEvent, Destination, Store
+
+log = logging.getLogger("signalyard.delivery")
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class _Cycle:
+    destination: Destination
+    sink: Sink
+    paused: Paused | None = None
+    throttle_until: float = 0.0
+    handled: int = 0
+    delivered_ids: list[int] = field(default_factory=list)
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        settings: DeliverySettings,
+        *,
+        clock: Clock,
+        client: httpx.AsyncClient,
+        sandbox_url: str,
+        owner: str | None = None,
+        rng: random.Random | None = None,
+        sink_factory: Callable[[Destination], Sink] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.client = client
+        self.sandbox_url = sandbox_url
+        self.owner = owner or worker_id()
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._sinks: dict[int, tuple[float, Sink]] = {}
+        self._sink_factory = sink_factory or self._build_sink
+
+    def _build_sink(self, destination: Destination) -> Sink:
+        return build_sink(
+            destination, client=self.client, clock=self.clock, sandbox_url=self.sandbox_url
+        )
+
+    def wake(self) -> None:
+        """Tell the worker new events are queued (called by ingest after its commit)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; a failing cycle is logged and retried."""
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("Delivery cycle failed; retrying.")
+                handled = 0
+            if handled:
+                continue
+            self._wake.clear()
+            waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+            _, pending = await asyncio.wait(
+                waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+
+    async def run_once(self) -> int:
+        """One cycle over every destination; returns how many events were settled."""
+        destinations = await self.store.list_destinations()
+        results = await asyncio.gather(*(self._destination_cycle(d) for d in destinations))
+        return sum(results)
+
+    def _sink(self, destination: Destination) -> Sink:
+        cached = self._sinks.get(destination.id)
+        if cached is None or cached[0] != destination.updated_at:
+            sink = self._sink_factory(destination)
+            self._sinks[destination.id] = (destination.updated_at, sink)
+            return sink
+        return cached[1]
+
+    async def _destination_cycle(self, destination: Destination) -> int:
+        now = self.clock.now()
+        if destination.state != "active":
+            return 0
+        if destination.throttled_until and destination.throttled_until > now:
+            return 0
+        try:
+            sink = self._sink(destination)
+        except Exception as error:
+            await self.store.pause(
+                destination.id,
+                reason=f"the destination's configuration cannot be used: {error}",
+                fix="correct the destination with `signalyard destinations`",
+                now=now,
+            )
+            return 0
+        claimed = await self.store.claim(
+            destination.id,
+            owner=self.owner,
+            limit=self.settings.concurrency * sink.max_batch,
+            now=now,
+            lease_seconds=self.settings.lease_seconds,
+        )
+        if not claimed:
+            return 0
+        cycle = _Cycle(destination, sink)
+        fresh = await self._expire_old(cycle, claimed, now)
+        batches = _batches(fresh, sink.max_batch)
+        gate = asyncio.Semaphore(self.settings.concurrency)
+
+        async def send(batch: list[ClaimedEvent]) -> None:
+            async with gate:
+                await self._deliver(cycle, batch)
+
+        await asyncio.gather(*(send(b) for b in batches))
+        if cycle.delivered_ids:
+            await self.store.settle_delivered(
+                cycle.delivered_ids, owner=self.owner, now=self.clock.now()
+            )
+        if cycle.paused is not None:
+            p = cycle.paused
+            await self.store.pause(destination.id, reason=p.reason, fix=p.fix, now=self.clock.now())
+            log.warning(
+                "Destination paused. destination=%s code=%s subcode=%s",
+                destination.name,
+                p.code,
+                p.subcode,
+            )
+        if cycle.throttle_until:
+            await self.store.throttle(destination.id, until=cycle.throttle_until)
+        return len(claimed)
+
+    async def _expire_old(
+        self, cycle: _Cycle, claimed: list[ClaimedEvent], now: float
+    ) -> list[ClaimedEvent]:
+        limit = now - cycle.sink.max_age_seconds + self.settings.age_margin_seconds
+        old = [c.outbox_id for c in claimed if c.event_time < limit]
+        if old:
+            await self.store.settle_dead(
+                old,
+                owner=self.owner,
+                reason=(
+                    f"event_time is too close to the platform's limit of"
+                    f" {cycle.sink.max_age_seconds // 86400} days: it would be refused"
+                ),
+                code=None,
+                subcode=None,
+                now=now,
+            )
+        return [c for c in claimed if c.event_time >= limit]
+
+    async def _deliver(self, cycle: _Cycle, batch: Sequence[ClaimedEvent]) -> None:
+        ids = [c.outbox_id for c in batch]
+        if cycle.paused is not None:
+            await self.store.release(ids, owner=self.owner)
+            return
+        result = await cycle.sink.send(
+            [c.payload for c in batch], test_event_code=batch[0].test_event_code
+        )
+        outcome = _one_outcome(result)
+        await self.store.record_attempt(
+            AttemptRecord(
+                destination_id=cycle.destination.id,
+                at=self.clock.now(),
+                events=len(batch),
+                outcome=type(outcome).__name__.lower(),
+                attempt=result.attempt,
+            )
+        )
+        now = self.clock.now()
+        if isinstance(outcome, Delivered):
+            cycle.delivered_ids.extend(ids)
+        elif isinstance(outcome, Retry):
+            if outcome.throttled:
+                wait = outcome.after
+                if wait is None:
+                    wait = self.settings.throttle_default_seconds
+                wait = max(wait, self.settings.backoff_base_seconds)
+                cycle.throttle_until = max(cycle.throttle_until, now + wait)
+                await self.store.settle_retry(
+                    ids,
+                    owner=self.owner,
+                    due_at=now + wait,
+                    count_attempt=False,
+                    error=outcome.reason,
+                )
+            else:
+                tries = max(c.attempts for c in batch)
+                wait = (
+                    outcome.after
+                    if outcome.after is not None
+                    else backoff_delay(
+                        tries,
+                        base=self.settings.backoff_base_seconds,
+                        cap=self.settings.backoff_max_seconds,
+                        rng=self._rng,
+                    )
+                )
+                await self.store.settle_retry(
+                    ids,
+                    owner=self.owner,
+                    due_at=now + wait,
+                    count_attempt=True,
+                    error=outcome.reason,
+                )
+        elif isinstance(outcome, Rejected):
+            if len(batch) == 1:
+                await self.store.settle_dead(
+                    ids,
+                    owner=self.owner,
+                    reason=outcome.reason,
+                    code=outcome.code,
+                    subcode=outcome.subcode,
+                    now=now,
+                )
+            else:
+                half = len(batch) // 2
+                await self._deliver(cycle, batch[:half])
+                await self._deliver(cycle, batch[half:])
+        else:
+            cycle.paused = outcome
+            await self.store.release(ids, owner=self.owner)
+
+
+def _one_outcome(result: SendResult) -> Outcome:
+    """The batch's outcome. Meta answers a batch as a whole; for sinks that answer per event,
+    the worst outcome decides the batch's path (pause > reject > retry > delivered)."""
+    outcomes = result.outcomes
+    for kind in (Paused, Rejected, Retry):
+        for o in outcomes:
+            if isinstance(o, kind):
+                return o
+    return outcomes[0] if outcomes else Delivered()
+
+
+def _batches(claimed: list[ClaimedEvent], size: int) -> list[list[ClaimedEvent]]:
+    groups: dict[str | None, list[ClaimedEvent]] = {}
+    for c in claimed:
+        groups.setdefault(c.test_event_code, []).append(c)
+    out: list[list[ClaimedEvent]] = []
+    for group in groups.values():
+        out.extend(group[i : i + size] for i in range(0, len(group), size))
+    return out

@@ -1,0 +1,62 @@
+"""Opening the configured store and making a fresh install useful at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from signalyard.clock import Clock
+from signalyard.errors import ConfigError
+from signalyard.secret import Secret
+from signalyard.settings import Settings
+from signalyard.sources.auth import new_key
+from signalyard.store import migrate
+from signalyard.store.base import Store
+from signalyard.store.sqlite import SQLiteStore
+
+DEMO_DATASET = "1234567890"
+"""The dataset a new install starts with (numeric, as Meta dataset ids are)."""
+SANDBOX_DESTINATION = "meta-sandbox"
+
+
+def make_store(settings: Settings) -> Store:
+    url = settings.database_url
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("the PostgreSQL store is not available in this version yet")
+    raise ConfigError("database_url must start with sqlite:/// or postgresql://")
+
+
+def migrate_schema(settings: Settings) -> None:
+    migrate.upgrade(settings.database_url)
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    dataset_id: str
+    key_secret: str
+
+
+async def bootstrap(store: Store, settings: Settings, clock: Clock) -> Bootstrap | None:
+    """On an empty store: a ``demo`` dataset, an ingest key, and the built-in Meta sandbox as
+    its destination, so events flow with no Meta account. Returns the key (shown once)."""
+    if await store.list_datasets():
+        return None
+    now = clock.now()
+    await store.add_dataset(
+        DEMO_DATASET, name="Demo dataset", default_country=settings.default_country, now=now
+    )
+    key = new_key()
+    await store.add_key(
+        DEMO_DATASET, key_id=key.id, key_hash=key.key_hash, label="bootstrap", now=now
+    )
+    await store.add_destination(
+        DEMO_DATASET,
+        name=SANDBOX_DESTINATION,
+        kind="meta",
+        options={"pixel_id": DEMO_DATASET, "graph_url": "sandbox"},
+        access_token=Secret("sandbox-" + new_key().secret),
+        app_secret=None,
+        now=now,
+    )
+    return Bootstrap(DEMO_DATASET, key.secret)

@@ -1,0 +1,507 @@
+"""What the sandbox received: events, requests, deduplication and per-name statistics.
+
+:class:`SandboxState` is in memory and bounded: the newest ``max_events`` events (default
+200,000) and ``max_requests`` requests (default 10,000) are kept, older ones dropped.
+Statistics (:meth:`SandboxState.summary`) are running counters since the last reset, so they
+survive that eviction. Tokens are never kept: a request record holds the first 12 hex digits
+of the token's SHA-256. An event is kept as the compact JSON it arrived as (after decoding).
+
+Deduplication (reference §5) is simulated on the key ``(dataset_id, event_name, event_id)``
+within 48 hours of the first receipt of that key: the first event is kept, later ones are
+marked ``deduplicated``, and the pair is labelled ``<first source>/<later source>``
+(``server`` for events posted to the Graph endpoint, ``browser`` for Pixel events simulated
+with :meth:`SandboxState.record_browser_event`). When a browser and a server event with the
+same key arrive within 5 minutes of each other, the browser event is the one kept (Meta's
+stated preference) and the server event is marked deduplicated. Meta's treatment of two
+*server* events with the same key is unconfirmed; the sandbox deduplicates them so that
+retries show up. Events without ``event_id`` are never deduplicated. The dedup memory is
+bounded too (``max_dedup_keys``, oldest keys forgotten first).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ...clock import Clock, SystemClock
+from .faults import FaultBook
+from .quality import estimate
+from .validate import CheckedEvent, Diagnostic
+
+DEDUP_WINDOW = 48 * 3600
+BROWSER_PREFERENCE_WINDOW = 5 * 60
+_BATCH_BUCKETS = ((1, "1"), (10, "2-10"), (100, "11-100"), (500, "101-500"), (1000, "501-1000"))
+_NO_DIAGNOSTICS: tuple[Diagnostic, ...] = ()
+
+
+@dataclass(slots=True)
+class RecordedEvent:
+    """One event as the sandbox received it, with what the sandbox made of it."""
+
+    seq: int
+    received_at: float
+    dataset_id: str
+    event_name: str
+    event_id: str | None
+    event_time: int | None
+    action_source: str | None
+    source: str
+    test_event_code: str | None = None
+    trace_id: str | None = None
+    partner_agent: str | None = None
+    dedup: str = "kept"
+    dedup_of: int | None = None
+    dedup_pair: str | None = None
+    dedup_reason: str | None = None
+    diagnostics: tuple[Diagnostic, ...] = _NO_DIAGNOSTICS
+    payload: bytes = b"null"
+
+    @property
+    def event(self) -> Any:
+        """The event object as received (decoded again from its stored JSON)."""
+        return orjson.loads(self.payload)
+
+    @property
+    def is_test(self) -> bool:
+        return self.test_event_code is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "received_at": self.received_at,
+            "dataset_id": self.dataset_id,
+            "source": self.source,
+            "event_name": self.event_name,
+            "event_id": self.event_id,
+            "event_time": self.event_time,
+            "action_source": self.action_source,
+            "test": self.is_test,
+            "test_event_code": self.test_event_code,
+            "partner_agent": self.partner_agent,
+            "fbtrace_id": self.trace_id,
+            "dedup": {
+                "status": self.dedup,
+                "of": self.dedup_of,
+                "pair": self.dedup_pair,
+                "reason": self.dedup_reason,
+            },
+            "diagnostics": [d.to_json() for d in self.diagnostics],
+            "event": orjson.Fragment(self.payload),
+        }
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One request to the Graph endpoint, whatever its outcome. Holds no token."""
+
+    seq: int
+    received_at: float
+    dataset_id: str
+    api_version: str
+    status: int
+    code: int | None
+    subcode: int | None
+    message: str | None
+    events: int | None
+    deduplicated: int
+    test_event_code: str | None
+    token_sha256_prefix: str | None
+    token_source: str | None
+    encoding: str | None
+    partner_agent: str | None
+    fbtrace_id: str
+    fault_id: str | None = None
+    fault_kind: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "received_at": self.received_at,
+            "dataset_id": self.dataset_id,
+            "api_version": self.api_version,
+            "status": self.status,
+            "code": self.code,
+            "error_subcode": self.subcode,
+            "message": self.message,
+            "events": self.events,
+            "deduplicated": self.deduplicated,
+            "test_event_code": self.test_event_code,
+            "token_sha256_prefix": self.token_sha256_prefix,
+            "token_source": self.token_source,
+            "encoding": self.encoding,
+            "partner_agent": self.partner_agent,
+            "fbtrace_id": self.fbtrace_id,
+            "fault": None
+            if self.fault_id is None
+            else {"id": self.fault_id, "kind": self.fault_kind},
+        }
+
+
+@dataclass(slots=True)
+class _DedupEntry:
+    first_at: float  # first receipt of the key: the 48 h window starts here
+    kept_at: float
+    kept_seq: int
+    kept_source: str
+
+
+@dataclass(slots=True)
+class _NameStats:
+    received: int = 0
+    browser_received: int = 0
+    deduplicated: int = 0
+    test_events: int = 0
+    distinct_event_ids: int = 0
+    without_event_id: int = 0
+    requests: int = 0
+    pairs: dict[str, int] = field(default_factory=dict)
+    masks: dict[int, int] = field(default_factory=dict)
+    diagnostics: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "deduplicated": self.deduplicated,
+            "distinct_event_ids": self.distinct_event_ids,
+            "without_event_id": self.without_event_id,
+            "test_events": self.test_events,
+            "browser_events": self.browser_received,
+            "requests": self.requests,
+            "dedup_pairs": dict(self.pairs),
+            "diagnostics": dict(self.diagnostics),
+            "match_quality": estimate(self.masks),
+        }
+
+
+@dataclass(slots=True)
+class _DatasetStats:
+    requests: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    events_received: int = 0
+    batch_min: int | None = None
+    batch_max: int = 0
+    batch_sum: int = 0
+    batch_histogram: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    names: dict[str, _NameStats] = field(default_factory=dict)
+
+    def name(self, event_name: str) -> _NameStats:
+        stats = self.names.get(event_name)
+        if stats is None:
+            stats = self.names[event_name] = _NameStats()
+        return stats
+
+    def add_batch(self, size: int) -> None:
+        self.accepted += 1
+        self.events_received += size
+        self.batch_min = size if self.batch_min is None else min(self.batch_min, size)
+        self.batch_max = max(self.batch_max, size)
+        self.batch_sum += size
+        for limit, label in _BATCH_BUCKETS:
+            if size <= limit:
+                self.batch_histogram[label] = self.batch_histogram.get(label, 0) + 1
+                break
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requests": {
+                "total": self.requests,
+                "accepted": self.accepted,
+                "rejected": self.rejected,
+                "errors": dict(self.errors),
+            },
+            "events_received": self.events_received,
+            "batch_sizes": {
+                "min": self.batch_min,
+                "max": self.batch_max if self.accepted else None,
+                "mean": round(self.batch_sum / self.accepted, 2) if self.accepted else None,
+                "histogram": dict(self.batch_histogram),
+            },
+            "events": {name: s.to_json() for name, s in sorted(self.names.items())},
+        }
+
+
+class SandboxState:
+    """Everything the sandbox holds: recordings, dedup memory, statistics and faults.
+
+    Thread-safe: the ASGI app mutates it on its event loop while tests or the gateway read it
+    from elsewhere. ``faults`` survives :meth:`reset`; clear it with ``faults.clear()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        max_events: int = 200_000,
+        max_requests: int = 10_000,
+        max_dedup_keys: int = 200_000,
+        dedup_window: float = DEDUP_WINDOW,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.max_events = max_events
+        self.max_requests = max_requests
+        self.max_dedup_keys = max_dedup_keys
+        self.dedup_window = dedup_window
+        self.faults = FaultBook()
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._request_seq = 0
+        self._events: deque[RecordedEvent] = deque(maxlen=max_events)
+        self._requests: deque[RequestRecord] = deque(maxlen=max_requests)
+        self._dedup: OrderedDict[tuple[str, str, str], _DedupEntry] = OrderedDict()
+        self._datasets: dict[str, _DatasetStats] = {}
+        self._since = self.clock.now()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def events(
+        self,
+        *,
+        dataset_id: str | None = None,
+        event_name: str | None = None,
+        event_id: str | None = None,
+        test_event_code: str | None = None,
+        source: str | None = None,
+        dedup: str | None = None,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        """Recorded events, newest first, filtered on the given fields (all by default)."""
+        out: list[RecordedEvent] = []
+        with self._lock:
+            for ev in reversed(self._events):
+                if limit is not None and len(out) >= limit:
+                    break
+                if (
+                    (dataset_id is not None and ev.dataset_id != dataset_id)
+                    or (event_name is not None and ev.event_name != event_name)
+                    or (event_id is not None and ev.event_id != event_id)
+                    or (test_event_code is not None and ev.test_event_code != test_event_code)
+                    or (source is not None and ev.source != source)
+                    or (dedup is not None and ev.dedup != dedup)
+                ):
+                    continue
+                out.append(ev)
+        return out
+
+    def requests(
+        self, *, dataset_id: str | None = None, limit: int | None = None
+    ) -> list[RequestRecord]:
+        """Recorded requests, newest first (all by default)."""
+        out: list[RequestRecord] = []
+        with self._lock:
+            for rec in reversed(self._requests):
+                if limit is not None and len(out) >= limit:
+                    break
+                if dataset_id is None or rec.dataset_id == dataset_id:
+                    out.append(rec)
+        return out
+
+    @property
+    def event_count(self) -> int:
+        """Events currently held (after eviction)."""
+        return len(self._events)
+
+    def summary(self) -> dict[str, Any]:
+        """Per dataset and event name: counts, batch sizes, dedup pairs, match quality."""
+        with self._lock:
+            datasets = {k: v.to_json() for k, v in sorted(self._datasets.items())}
+            totals = {
+                "requests": sum(d.requests for d in self._datasets.values()),
+                "accepted": sum(d.accepted for d in self._datasets.values()),
+                "rejected": sum(d.rejected for d in self._datasets.values()),
+                "events_received": sum(d.events_received for d in self._datasets.values()),
+                "deduplicated": sum(
+                    n.deduplicated for d in self._datasets.values() for n in d.names.values()
+                ),
+                "events_held": len(self._events),
+                "max_events": self.max_events,
+            }
+            return {
+                "since": self._since,
+                "now": self.clock.now(),
+                "totals": totals,
+                "datasets": datasets,
+            }
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every event, request, dedup key and statistic (faults are kept)."""
+        with self._lock:
+            self._events.clear()
+            self._requests.clear()
+            self._dedup.clear()
+            self._datasets.clear()
+            self._since = self.clock.now()
+
+    def _dataset(self, dataset_id: str) -> _DatasetStats:
+        stats = self._datasets.get(dataset_id)
+        if stats is None:
+            stats = self._datasets[dataset_id] = _DatasetStats()
+        return stats
+
+    def record_request(self, record: RequestRecord) -> RequestRecord:
+        """Log one request (its ``seq`` is assigned here) and count it for its dataset."""
+        with self._lock:
+            self._request_seq += 1
+            record.seq = self._request_seq
+            self._requests.append(record)
+            stats = self._dataset(record.dataset_id)
+            stats.requests += 1
+            if record.status >= 400:
+                stats.rejected += 1
+                key = f"{record.status}/{record.code}"
+                if record.subcode is not None:
+                    key += f"/{record.subcode}"
+                stats.errors[key] = stats.errors.get(key, 0) + 1
+            return record
+
+    def record_batch(
+        self,
+        dataset_id: str,
+        checked: list[CheckedEvent],
+        *,
+        received_at: float,
+        test_event_code: str | None = None,
+        trace_id: str | None = None,
+        partner_agent: str | None = None,
+    ) -> list[RecordedEvent]:
+        """Record an accepted request's events (all of them: the request was valid)."""
+        dumps = orjson.dumps
+        with self._lock:
+            dstats = self._dataset(dataset_id)
+            dstats.add_batch(len(checked))
+            seen_names: set[str] = set()
+            out: list[RecordedEvent] = []
+            for c in checked:
+                self._seq += 1
+                rec = RecordedEvent(
+                    seq=self._seq,
+                    received_at=received_at,
+                    dataset_id=dataset_id,
+                    event_name=c.event_name,
+                    event_id=c.event_id,
+                    event_time=c.event_time,
+                    action_source=c.action_source,
+                    source="server",
+                    test_event_code=test_event_code,
+                    trace_id=trace_id,
+                    partner_agent=partner_agent,
+                    diagnostics=c.diagnostics,
+                    payload=dumps(c.event),
+                )
+                nstats = dstats.name(c.event_name)
+                nstats.received += 1
+                if test_event_code is not None:
+                    nstats.test_events += 1
+                nstats.masks[c.match_mask] = nstats.masks.get(c.match_mask, 0) + 1
+                for d in c.diagnostics:
+                    nstats.diagnostics[d.code] = nstats.diagnostics.get(d.code, 0) + 1
+                if c.event_name not in seen_names:
+                    seen_names.add(c.event_name)
+                    nstats.requests += 1
+                self._dedup_one(rec, nstats)
+                self._events.append(rec)
+                out.append(rec)
+            return out
+
+    def record_browser_event(
+        self,
+        dataset_id: str,
+        event_name: str,
+        event_id: str,
+        time: float | None = None,
+    ) -> RecordedEvent:
+        """Simulate the Pixel sending ``event_name``/``event_id`` at ``time`` (default: now)."""
+        received_at = self.clock.now() if time is None else float(time)
+        with self._lock:
+            self._seq += 1
+            rec = RecordedEvent(
+                seq=self._seq,
+                received_at=received_at,
+                dataset_id=str(dataset_id),
+                event_name=event_name,
+                event_id=event_id,
+                event_time=int(received_at),
+                action_source="website",
+                source="browser",
+            )
+            nstats = self._dataset(rec.dataset_id).name(event_name)
+            nstats.browser_received += 1
+            self._dedup_one(rec, nstats)
+            self._events.append(rec)
+            return rec
+
+    def _find(self, seq: int) -> RecordedEvent | None:
+        if not self._events:
+            return None
+        offset = seq - self._events[0].seq
+        if 0 <= offset < len(self._events):
+            rec = self._events[offset]
+            if rec.seq == seq:
+                return rec
+        return None
+
+    def _prune(self, now: float) -> None:
+        dedup = self._dedup
+        while len(dedup) > self.max_dedup_keys:
+            dedup.popitem(last=False)
+        while dedup:
+            entry = dedup[next(iter(dedup))]
+            if entry.first_at + self.dedup_window > now:
+                break
+            dedup.popitem(last=False)
+
+    def _dedup_one(self, rec: RecordedEvent, nstats: _NameStats) -> None:
+        if rec.event_id is None:
+            rec.dedup = "no_event_id"
+            nstats.without_event_id += 1
+            return
+        key = (rec.dataset_id, rec.event_name, rec.event_id)
+        t = rec.received_at
+        window = self.dedup_window
+        entry = self._dedup.get(key)
+        if entry is None or t >= entry.first_at + window:
+            self._dedup[key] = _DedupEntry(
+                first_at=t, kept_at=t, kept_seq=rec.seq, kept_source=rec.source
+            )
+            self._dedup.move_to_end(key)
+            nstats.distinct_event_ids += 1
+            self._prune(t)
+            return
+        if t < entry.first_at - window:
+            return  # far older than the key's window: an unrelated event
+        new_is_later = t >= entry.kept_at
+        if new_is_later:
+            pair = f"{entry.kept_source}/{rec.source}"
+        else:
+            pair = f"{rec.source}/{entry.kept_source}"
+        mixed = entry.kept_source != rec.source
+        if mixed and abs(t - entry.kept_at) <= BROWSER_PREFERENCE_WINDOW:
+            prefer_new = rec.source == "browser"
+            reason = "browser and server events within 5 minutes: the browser event is kept"
+        else:
+            prefer_new = not new_is_later
+            reason = "same event_name and event_id within 48 h: the first received is kept"
+        nstats.pairs[pair] = nstats.pairs.get(pair, 0) + 1
+        nstats.deduplicated += 1
+        if prefer_new:
+            old = self._find(entry.kept_seq)
+            if old is not None:
+                old.dedup = "deduplicated"
+                old.dedup_of = rec.seq
+                old.dedup_pair = pair
+                old.dedup_reason = reason
+            entry.kept_at, entry.kept_seq, entry.kept_source = t, rec.seq, rec.source
+            entry.first_at = min(entry.first_at, t)
+            rec.dedup_pair = pair
+        else:
+            rec.dedup = "deduplicated"
+            rec.dedup_of = entry.kept_seq
+            rec.dedup_pair = pair
+            rec.dedup_reason = reason

@@ -1,0 +1,152 @@
+"""Configuration, read once at the edge: an optional TOML file, then ``SIGNALYARD_*`` variables.
+
+Precedence, lowest first: defaults, the TOML file (``--config`` or ``SIGNALYARD_CONFIG``),
+environment variables. Nothing else in the package reads the environment.
+
+Example ``signalyard.toml``::
+
+    database_url = "sqlite:///var/lib/signalyard/signalyard.db"
+    host = "0.0.0.0"
+    port = 8088
+    default_country = "VN"
+
+    [delivery]
+    concurrency = 4
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from signalyard.errors import ConfigError
+
+ENV_PREFIX = "SIGNALYARD_"
+_T = TypeVar("_T", "Settings", "DeliverySettings")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    concurrency: int = 4
+    """Requests in flight at once per destination."""
+    poll_seconds: float = 0.5
+    """How often the worker looks for due events when nothing wakes it."""
+    lease_seconds: float = 120.0
+    """How long a claimed batch stays reserved for the worker that claimed it."""
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 600.0
+    throttle_default_seconds: float = 60.0
+    """How long a throttled destination waits when the platform does not say."""
+    age_margin_seconds: float = 3600.0
+    """Events this close to the platform's age limit are dead-lettered, not sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite:///signalyard.db"
+    host: str = "127.0.0.1"
+    port: int = 8088
+    default_country: str | None = None
+    """Country used to complete national phone numbers when a dataset sets none."""
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_events_per_request: int = 1000
+    max_future_seconds: int = 600
+    sandbox: bool = True
+    """Mount the Meta sandbox at /sandbox/meta (the default destination of a new install)."""
+    sandbox_url: str | None = None
+    """Where destinations configured with graph_url = "sandbox" send; default: this server."""
+    worker: bool = True
+    """Run the delivery worker inside ``serve``."""
+    log_level: str = "info"
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+
+    @property
+    def resolved_sandbox_url(self) -> str:
+        if self.sandbox_url:
+            return self.sandbox_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}/sandbox/meta"
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    kind: type[Any] = type(default) if default is not None else str
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind is int and not isinstance(raw, bool):
+            return int(raw)
+        if kind is float and not isinstance(raw, bool):
+            return float(raw)
+        if kind is str:
+            return str(raw)
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(f"setting {name!r} must be a {kind.__name__}")
+
+
+def _apply(obj: _T, values: Mapping[str, Any], prefix: str) -> _T:
+    known = {f.name: f for f in fields(obj)}
+    changes: dict[str, Any] = {}
+    for key, raw in values.items():
+        name = key.lower()
+        if name not in known:
+            raise ConfigError(f"unknown setting {prefix}{key!r}")
+        current = getattr(obj, name)
+        if isinstance(current, DeliverySettings):
+            if not isinstance(raw, Mapping):
+                raise ConfigError(f"setting {prefix}{key!r} must be a table")
+            changes[name] = _apply(current, raw, f"{prefix}{name}.")
+        elif raw is None or (current is None and name in ("default_country", "sandbox_url")):
+            changes[name] = None if raw in (None, "") else str(raw)
+        else:
+            changes[name] = _coerce(prefix + name, raw, current)
+    return replace(obj, **changes)
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the one :class:`Settings` of this process."""
+    env = dict(os.environ if environ is None else environ)
+    settings: Settings = Settings()
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                settings = _apply(settings, tomllib.load(fh), "")
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    from_env: dict[str, Any] = {}
+    delivery: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name.startswith("delivery_"):
+            delivery[name[len("delivery_") :]] = value
+        elif name in {f.name for f in fields(Settings)}:
+            from_env[name] = value
+    if delivery:
+        from_env["delivery"] = delivery
+    settings = _apply(settings, from_env, "SIGNALYARD_")
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    if clean:
+        settings = _apply(settings, clean, "")
+    if settings.default_country is not None:
+        settings = replace(settings, default_country=settings.default_country.upper())
+    return settings

@@ -1,0 +1,179 @@
+"""Settings of a Meta Conversions API destination, its API version and its limits.
+
+Options are stored with the destination (``to_mapping``) and read back with ``from_mapping``;
+the access token and the app secret are stored apart, as :class:`~signalyard.secret.Secret`
+values, and never appear in an option mapping, a repr or a message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
+
+from signalyard.errors import ConfigError
+from signalyard.secret import Secret
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_GRAPH_URL",
+    "MAX_AGE_SECONDS",
+    "MAX_BATCH",
+    "MetaConfig",
+]
+
+API_VERSION = "v26.0"
+"""The Graph API version every Meta destination uses unless its options pin another."""
+
+DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+
+MAX_BATCH = 1000
+"""Meta takes at most 1,000 events in one request."""
+
+MAX_AGE_SECONDS = 7 * 24 * 3600
+"""Meta refuses the whole request when one event is more than 7 days old."""
+
+_PIXEL_ID = re.compile(r"[0-9]{1,32}")
+_API_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,3}")
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+_MAX_TIMEOUT_SECONDS = 300.0
+_DEFAULTS: dict[str, object] = {
+    "graph_url": DEFAULT_GRAPH_URL,
+    "api_version": API_VERSION,
+    "test_event_code": None,
+    "partner_agent": "signalyard",
+    "timeout_seconds": 10.0,
+}
+"""Defaults of the stored options; the dataclass fields below repeat them."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetaConfig:
+    pixel_id: str
+    """The pixel (dataset) id events are sent to."""
+    access_token: Secret
+    graph_url: str = DEFAULT_GRAPH_URL
+    """Where the Graph API is; may carry a path prefix (``http://127.0.0.1:8088/sandbox/meta``)."""
+    api_version: str = API_VERSION
+    app_secret: Secret | None = None
+    """When set, every request carries ``appsecret_proof``."""
+    test_event_code: str | None = None
+    """Sends every event to Events Manager → Test Events. Remove it in production."""
+    partner_agent: str | None = "signalyard"
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_mapping(
+        cls,
+        options: Mapping[str, object],
+        *,
+        access_token: Secret,
+        app_secret: Secret | None,
+    ) -> MetaConfig:
+        """Validate stored or user-given options; raise ``ConfigError`` naming the option."""
+        known = {f.name for f in fields(cls)} - {"access_token", "app_secret"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"meta destination: unknown option(s) {', '.join(map(repr, unknown))}; "
+                f"known options: {', '.join(sorted(known))}"
+            )
+        if not isinstance(access_token, Secret) or not access_token:
+            raise ConfigError("meta destination: access_token is empty")
+        if app_secret is not None and (not isinstance(app_secret, Secret) or not app_secret):
+            raise ConfigError("meta destination: app_secret is empty (leave it unset instead)")
+        merged = {**_DEFAULTS, **options}
+        return cls(
+            pixel_id=_pixel_id(merged.get("pixel_id")),
+            access_token=access_token,
+            graph_url=_graph_url(merged["graph_url"]),
+            api_version=_api_version(merged["api_version"]),
+            app_secret=app_secret,
+            test_event_code=_optional_code("test_event_code", merged["test_event_code"]),
+            partner_agent=_optional_code("partner_agent", merged["partner_agent"]),
+            timeout_seconds=_timeout(merged["timeout_seconds"]),
+        )
+
+    def to_mapping(self) -> dict[str, object]:
+        """The options to store: ``pixel_id`` and every option that differs from its default.
+
+        Defaults are left out on purpose, so a stored destination follows the code's
+        ``API_VERSION`` and ``DEFAULT_GRAPH_URL`` when they change.
+        """
+        options: dict[str, object] = {"pixel_id": self.pixel_id}
+        for name, default in _DEFAULTS.items():
+            value = getattr(self, name)
+            if value != default:
+                options[name] = value
+        return options
+
+    @classmethod
+    def example(cls) -> MetaConfig:
+        """A valid configuration with placeholder ids and token, for docs and tests."""
+        return cls(pixel_id="123456789012345", access_token=Secret("EAAexampletoken"))
+
+
+def _pixel_id(value: object) -> str:
+    if value is None:
+        raise ConfigError("meta destination: pixel_id is required (the dataset/pixel id)")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _PIXEL_ID.fullmatch(value.strip()):
+        raise ConfigError(
+            "meta destination: pixel_id must be the numeric dataset (pixel) id "
+            "shown in Events Manager"
+        )
+    return value.strip()
+
+
+def _graph_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigError("meta destination: graph_url must be a string URL")
+    url = value.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as error:
+        raise ConfigError(f"meta destination: graph_url is not a valid URL ({error})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            "meta destination: graph_url must be an http(s) URL such as "
+            f"{DEFAULT_GRAPH_URL!r} (got {url!r})"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(
+            "meta destination: graph_url must not carry a query, a fragment or credentials"
+        )
+    return url
+
+
+def _api_version(value: object) -> str:
+    if not isinstance(value, str) or not _API_VERSION.fullmatch(value.strip()):
+        raise ConfigError(
+            f"meta destination: api_version must look like {API_VERSION!r} (got {value!r})"
+        )
+    return value.strip()
+
+
+def _optional_code(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _TOKEN_LIKE.fullmatch(value):
+        raise ConfigError(
+            f"meta destination: {name} must be up to 100 letters, digits, '_', '-', '.' "
+            "or ':' (or unset)"
+        )
+    return value
+
+
+def _timeout(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError("meta destination: timeout_seconds must be a number of seconds")
+    seconds = float(value)
+    if not 0 < seconds <= _MAX_TIMEOUT_SECONDS:
+        raise ConfigError(
+            f"meta destination: timeout_seconds must be above 0 and at most "
+            f"{_MAX_TIMEOUT_SECONDS:g} (got {value!r})"
+        )
+    return seconds

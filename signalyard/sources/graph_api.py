@@ -1,0 +1,191 @@
+"""The Graph-compatible ingest endpoint: ``POST /{version}/{dataset_id}/events``.
+
+Existing Conversions API code works by changing the host: the request is decoded as Meta
+decodes it (:mod:`signalyard.sources.graph_wire`), the ``access_token`` is a Signalyard ingest
+key for the dataset, and the answer has Meta's shape (``events_received``, ``messages``,
+``fbtrace_id``) or Meta's error shape, with a message naming the event index, field and rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from typing import Any
+
+import orjson
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+from starlette.responses import Response
+
+from signalyard.clock import Clock
+from signalyard.errors import AuthError, InputError, TooLarge
+from signalyard.sources import graph_wire
+from signalyard.sources.auth import KeyChecker
+from signalyard.sources.ingest import Ingestor
+from signalyard.store.base import Dataset, Store
+
+log = logging.getLogger("signalyard.ingest")
+_HEADERS = {"cache-control": "private, no-cache, no-store, must-revalidate"}
+
+
+def trace_id() -> str:
+    return base64.urlsafe_b64encode(os.urandom(9)).decode()
+
+
+def json_response(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, headers=_HEADERS, media_type="application/json"
+    )
+
+
+def graph_error(error: InputError, trace: str) -> Response:
+    body: dict[str, Any] = {
+        "message": f"(#{error.code}) {error.message}",
+        "type": "OAuthException",
+        "code": error.code,
+        "is_transient": False,
+        "error_user_title": error.title or _title(error),
+        "error_user_msg": error.message,
+        "fbtrace_id": trace,
+    }
+    if error.subcode is not None:
+        body["error_subcode"] = error.subcode
+    return json_response({"error": body}, error.status)
+
+
+def _title(error: InputError) -> str:
+    if isinstance(error, AuthError):
+        return "Invalid access token"
+    if isinstance(error, TooLarge):
+        return "Request too large"
+    return "Invalid parameter"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise InputError("Content-Length", "must be a number")
+        if int(length) > limit:
+            raise TooLarge("body", f"is {int(length)} bytes; at most {limit} are accepted")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge("body", f"is over {limit} bytes; at most {limit} are accepted")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _multipart(request: Request, body: bytes) -> dict[str, str]:
+    async def stream() -> Any:
+        yield body
+
+    parser = MultiPartParser(request.headers, stream(), max_files=0, max_fields=200)
+    try:
+        form = await parser.parse()
+    except MultiPartException as error:
+        raise InputError("body", f"malformed multipart body: {error.message}") from None
+    out: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            raise InputError(key, "file uploads are not accepted; send data as a field")
+        out[key] = value
+    return out
+
+
+class GraphEndpoint:
+    def __init__(
+        self,
+        store: Store,
+        ingestor: Ingestor,
+        keys: KeyChecker,
+        clock: Clock,
+        *,
+        max_body_bytes: int,
+        max_events: int,
+    ) -> None:
+        self.store = store
+        self.ingestor = ingestor
+        self.keys = keys
+        self.clock = clock
+        self.max_body_bytes = max_body_bytes
+        self.max_events = max_events
+        self._datasets: dict[str, tuple[float, Dataset | None]] = {}
+
+    async def _dataset(self, dataset_id: str) -> Dataset | None:
+        now = self.clock.monotonic()
+        cached = self._datasets.get(dataset_id)
+        if cached is None or cached[0] < now:
+            dataset = await self.store.get_dataset(dataset_id)
+            self._datasets[dataset_id] = (now + 5.0, dataset)
+            return dataset
+        return cached[1]
+
+    async def handle(self, request: Request) -> Response:
+        trace = trace_id()
+        try:
+            return await self._handle(request, trace)
+        except InputError as error:
+            return graph_error(error, trace)
+        except Exception:
+            # A bug, not bad input: answer as Graph does for its own failures (transient, so
+            # clients retry; nothing was acknowledged).
+            log.exception("Ingest failed. trace=%s", trace)
+            return json_response(
+                {
+                    "error": {
+                        "message": "An unexpected error has occurred. Please retry your"
+                        " request later.",
+                        "type": "OAuthException",
+                        "code": 2,
+                        "is_transient": True,
+                        "fbtrace_id": trace,
+                    }
+                },
+                500,
+            )
+
+    async def _handle(self, request: Request, trace: str) -> Response:
+        version = request.path_params["version"]
+        dataset_id = request.path_params["dataset_id"]
+        graph_wire.check_version(version)
+        body = await read_body(request, self.max_body_bytes)
+        content_type = request.headers.get("content-type", "")
+        fields = None
+        if content_type.lower().startswith("multipart/form-data"):
+            fields = await _multipart(request, body)
+        params = graph_wire.parse_body(content_type, body, fields)
+        wire = graph_wire.decode(
+            params,
+            request.query_params,
+            request.headers.get("authorization"),
+            max_events=self.max_events,
+        )
+        await self.keys.check(wire.access_token, dataset_id)
+        dataset = await self._dataset(dataset_id)
+        if dataset is None:
+            raise InputError(
+                "dataset_id", f"dataset {dataset_id} does not exist", code=100, subcode=33
+            )
+        result = await self.ingestor.ingest(
+            wire.data,
+            dataset,
+            source="graph_api",
+            test_event_code=wire.params.get("test_event_code"),
+        )
+        log.debug(
+            "Events received. dataset=%s received=%d stored=%d",
+            dataset_id,
+            result.received,
+            result.stored,
+        )
+        return json_response(
+            {
+                "events_received": result.received,
+                "messages": list(result.messages),
+                "fbtrace_id": trace,
+            }
+        )

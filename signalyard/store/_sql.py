@@ -1,0 +1,190 @@
+"""SQL shared by the SQLite store's jobs (plain DB-API: placeholders are ``?``)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from signalyard.outcome import Attempt
+from signalyard.secret import Secret
+from signalyard.store.base import (
+    AttemptRecord,
+    ClaimedEvent,
+    DeadLetter,
+    Destination,
+    DestinationStatus,
+)
+
+DEDUP_UPSERT = (
+    "INSERT INTO dedup_keys(dataset_id, event_name, event_id, received_at) VALUES (?,?,?,?)"
+    " ON CONFLICT(dataset_id, event_name, event_id) DO UPDATE SET"
+    " received_at=excluded.received_at WHERE dedup_keys.received_at < ?"
+)
+
+_DESTINATION_COLUMNS = (
+    "id, dataset_id, name, kind, options, access_token, app_secret, state, paused_reason,"
+    " paused_fix, throttled_until, updated_at"
+)
+
+
+def table_names(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def destinations(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[Destination]:
+    rows = conn.execute(
+        f"SELECT {_DESTINATION_COLUMNS} FROM destinations {where} ORDER BY id", args
+    )
+    return [
+        Destination(
+            id=r[0],
+            dataset_id=r[1],
+            name=r[2],
+            kind=r[3],
+            options=orjson.loads(r[4]),
+            access_token=Secret(r[5]),
+            app_secret=Secret(r[6]) if r[6] else None,
+            state=r[7],
+            paused_reason=r[8],
+            paused_fix=r[9],
+            throttled_until=r[10],
+            updated_at=r[11],
+        )
+        for r in rows
+    ]
+
+
+def load_claimed(conn: sqlite3.Connection, rows: list[tuple[int, int, int]]) -> list[ClaimedEvent]:
+    if not rows:
+        return []
+    by_pk: dict[int, tuple[Any, ...]] = {}
+    pks = [r[1] for r in rows]
+    for i in range(0, len(pks), 900):
+        chunk = pks[i : i + 900]
+        for r in conn.execute(
+            "SELECT pk, event_time, received_at, test_event_code, payload FROM events"
+            f" WHERE pk IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ):
+            by_pk[r[0]] = r
+    claimed = []
+    for outbox_id, pk, attempts in sorted(rows):
+        ev = by_pk[pk]
+        claimed.append(ClaimedEvent(outbox_id, attempts, ev[1], ev[2], ev[3], orjson.loads(ev[4])))
+    return claimed
+
+
+def insert_attempt(conn: sqlite3.Connection, record: AttemptRecord) -> None:
+    a = record.attempt
+    conn.execute(
+        "INSERT INTO attempts(destination_id, at, events, outcome, http_status, code, subcode,"
+        " trace_id, message, duration_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            record.destination_id,
+            record.at,
+            record.events,
+            record.outcome,
+            a.http_status,
+            a.code,
+            a.subcode,
+            a.trace_id,
+            a.message,
+            a.duration_ms,
+        ),
+    )
+
+
+def status(conn: sqlite3.Connection, now: float) -> list[DestinationStatus]:
+    counts = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            "SELECT destination_id, SUM(status='queued'), SUM(status='queued' AND due_at<=?),"
+            " SUM(status='delivered'), SUM(status='dead') FROM outbox GROUP BY destination_id",
+            (now,),
+        )
+    }
+    oldest = dict(
+        conn.execute(
+            "SELECT o.destination_id, MIN(e.event_time) FROM outbox o JOIN events e"
+            " ON e.pk=o.event_pk WHERE o.status='queued' GROUP BY o.destination_id"
+        ).fetchall()
+    )
+    out = []
+    for d in destinations(conn, "", ()):
+        queued, due, delivered, dead = counts.get(d.id, (0, 0, 0, 0))
+        out.append(
+            DestinationStatus(
+                d,
+                int(queued or 0),
+                int(due or 0),
+                oldest.get(d.id),
+                int(delivered or 0),
+                int(dead or 0),
+            )
+        )
+    return out
+
+
+def dead_letters(
+    conn: sqlite3.Connection, destination_id: int | None, limit: int
+) -> list[DeadLetter]:
+    sql = (
+        "SELECT o.id, o.destination_id, e.event_name, e.event_id, e.event_time, o.dead_reason,"
+        " o.dead_code, o.dead_subcode, o.attempts, o.settled_at FROM outbox o"
+        " JOIN events e ON e.pk=o.event_pk WHERE o.status='dead'"
+    )
+    args: list[Any] = []
+    if destination_id is not None:
+        sql += " AND o.destination_id=?"
+        args.append(destination_id)
+    sql += " ORDER BY o.settled_at DESC, o.id DESC LIMIT ?"
+    args.append(limit)
+    return [DeadLetter(*r) for r in conn.execute(sql, args)]
+
+
+def attempts(
+    conn: sqlite3.Connection, destination_id: int | None, limit: int
+) -> list[AttemptRecord]:
+    sql = (
+        "SELECT destination_id, at, events, outcome, http_status, code, subcode, trace_id,"
+        " message, duration_ms FROM attempts"
+    )
+    args: list[Any] = []
+    if destination_id is not None:
+        sql += " WHERE destination_id=?"
+        args.append(destination_id)
+    sql += " ORDER BY at DESC, id DESC LIMIT ?"
+    args.append(limit)
+    return [
+        AttemptRecord(r[0], r[1], r[2], r[3], Attempt(r[4], r[5], r[6], r[7], r[8], r[9]))
+        for r in conn.execute(sql, args)
+    ]
+
+
+def replay(
+    conn: sqlite3.Connection,
+    destination_id: int | None,
+    outbox_ids: Sequence[int] | None,
+    now: float,
+) -> int:
+    sql = (
+        "UPDATE outbox SET status='queued', due_at=?, attempts=0, settled_at=NULL,"
+        " dead_reason=NULL, dead_code=NULL, dead_subcode=NULL WHERE status='dead'"
+    )
+    args: list[Any] = [now]
+    if destination_id is not None:
+        sql += " AND destination_id=?"
+        args.append(destination_id)
+    if outbox_ids is not None:
+        n = 0
+        ids = list(outbox_ids)
+        for i in range(0, len(ids), 900):
+            chunk = ids[i : i + 900]
+            n += conn.execute(
+                sql + f" AND id IN ({','.join('?' * len(chunk))})", (*args, *chunk)
+            ).rowcount
+        return n
+    return conn.execute(sql, args).rowcount

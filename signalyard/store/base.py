@@ -1,0 +1,193 @@
+"""The store: the only durable seam between ingest and delivery.
+
+It holds datasets, ingest keys, destinations and their state, events (normalized and hashed:
+plaintext personal data is never stored), the outbox (one row per event and destination),
+the dedup key, delivery attempts and dead letters.
+
+Contracts every backend keeps (one contract test suite runs against each):
+
+- ``ingest`` returns only once the events are committed and synced to disk. Concurrent
+  calls share one transaction (group commit).
+- ``(dataset_id, event_name, event_id)`` is stored once within ``DEDUP_WINDOW_SECONDS``;
+  a repeat is reported as a duplicate and adds nothing.
+- ``claim`` leases due rows to one owner until ``lease_until``; ``settle_*`` only change rows
+  the owner still holds, so a worker that finishes late cannot settle rows it lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from signalyard.event import AcceptedEvent, ServerEvent
+from signalyard.outcome import Attempt
+from signalyard.secret import Secret
+
+DEDUP_WINDOW_SECONDS = 48 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    id: str
+    name: str
+    default_country: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class IngestKey:
+    id: str
+    dataset_id: str
+    label: str
+    created_at: float
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    id: int
+    dataset_id: str
+    name: str
+    kind: str
+    options: dict[str, Any]
+    access_token: Secret
+    app_secret: Secret | None
+    state: str
+    """``active`` or ``paused``."""
+    paused_reason: str | None
+    paused_fix: str | None
+    throttled_until: float | None
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    outbox_id: int
+    attempts: int
+    event_time: int
+    received_at: float
+    test_event_code: str | None
+    payload: ServerEvent
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationStatus:
+    destination: Destination
+    queued: int
+    due: int
+    oldest_event_time: int | None
+    delivered: int
+    dead: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    outbox_id: int
+    destination_id: int
+    event_name: str
+    event_id: str
+    event_time: int
+    reason: str
+    code: int | None
+    subcode: int | None
+    attempts: int
+    dead_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    destination_id: int
+    at: float
+    events: int
+    outcome: str
+    attempt: Attempt
+
+
+class Store(Protocol):
+    # life cycle
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    # datasets and keys
+    async def add_dataset(
+        self, dataset_id: str, *, name: str, default_country: str | None, now: float
+    ) -> Dataset: ...
+    async def list_datasets(self) -> list[Dataset]: ...
+    async def get_dataset(self, dataset_id: str) -> Dataset | None: ...
+    async def add_key(
+        self, dataset_id: str, *, key_id: str, key_hash: str, label: str, now: float
+    ) -> IngestKey: ...
+    async def find_key(self, key_hash: str) -> IngestKey | None: ...
+    async def list_keys(self, dataset_id: str | None = None) -> list[IngestKey]: ...
+    async def revoke_key(self, key_id: str, *, now: float) -> bool: ...
+
+    # destinations
+    async def add_destination(
+        self,
+        dataset_id: str,
+        *,
+        name: str,
+        kind: str,
+        options: dict[str, Any],
+        access_token: Secret,
+        app_secret: Secret | None,
+        now: float,
+    ) -> Destination: ...
+    async def list_destinations(self, dataset_id: str | None = None) -> list[Destination]: ...
+    async def set_token(self, destination_id: int, token: Secret, *, now: float) -> None:
+        """Replace the access token and resume the destination if it was paused."""
+        ...
+
+    async def pause(self, destination_id: int, *, reason: str, fix: str, now: float) -> None: ...
+    async def resume(self, destination_id: int, *, now: float) -> None: ...
+    async def throttle(self, destination_id: int, *, until: float) -> None: ...
+
+    # ingest
+    async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
+        """Commit the events durably; True for each stored, False for each duplicate."""
+        ...
+
+    # delivery
+    async def claim(
+        self, destination_id: int, *, owner: str, limit: int, now: float, lease_seconds: float
+    ) -> list[ClaimedEvent]: ...
+    async def settle_delivered(self, ids: Sequence[int], *, owner: str, now: float) -> int: ...
+    async def settle_retry(
+        self, ids: Sequence[int], *, owner: str, due_at: float, count_attempt: bool, error: str
+    ) -> int: ...
+    async def settle_dead(
+        self,
+        ids: Sequence[int],
+        *,
+        owner: str,
+        reason: str,
+        code: int | None,
+        subcode: int | None,
+        now: float,
+    ) -> int: ...
+    async def release(self, ids: Sequence[int], *, owner: str) -> int:
+        """Give leased rows back unchanged (the destination paused)."""
+        ...
+
+    async def record_attempt(self, record: AttemptRecord) -> None: ...
+
+    # operations
+    async def status(self, *, now: float) -> list[DestinationStatus]: ...
+    async def dead_letters(
+        self, *, destination_id: int | None = None, limit: int = 100
+    ) -> list[DeadLetter]: ...
+    async def attempts(
+        self, *, destination_id: int | None = None, limit: int = 100
+    ) -> list[AttemptRecord]: ...
+    async def replay(
+        self,
+        *,
+        destination_id: int | None = None,
+        outbox_ids: Sequence[int] | None = None,
+        now: float,
+    ) -> int:
+        """Queue dead letters again; returns how many."""
+        ...
+
+    async def event_count(self, dataset_id: str | None = None) -> int: ...

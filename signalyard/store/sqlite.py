@@ -1,0 +1,412 @@
+"""The embedded store: SQLite in WAL mode, every commit synced, concurrent work group-committed.
+
+All access goes through one :class:`~signalyard.store._dbthread.DBThread`, so the event loop
+never waits on SQLite and concurrent ingest requests share one fsync. Several processes may
+open the same file (``serve`` and ``signalyard worker``): writes take SQLite's write lock with
+``BEGIN IMMEDIATE`` and wait up to ``busy_timeout`` for it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import orjson
+
+from signalyard.errors import ConfigError
+from signalyard.event import AcceptedEvent
+from signalyard.secret import Secret
+from signalyard.store import _sql
+from signalyard.store._dbthread import DBThread
+from signalyard.store.base import (
+    DEDUP_WINDOW_SECONDS,
+    AttemptRecord,
+    ClaimedEvent,
+    Dataset,
+    DeadLetter,
+    Destination,
+    DestinationStatus,
+    IngestKey,
+)
+
+T = TypeVar("T")
+_CHUNK = 900
+
+
+def sqlite_path(database_url: str) -> str:
+    """``sqlite:///relative.db`` → ``relative.db``; ``sqlite:////abs.db`` → ``/abs.db``."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        raise ConfigError(f"not a SQLite URL: {database_url.split(':', 1)[0]}://...")
+    path = database_url[len(prefix) :]
+    if not path:
+        raise ConfigError("the SQLite URL names no file")
+    return path
+
+
+def _connect(path: str) -> Callable[[], sqlite3.Connection]:
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA cache_size=-65536")
+        return conn
+
+    return connect
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class SQLiteStore:
+    """:class:`~signalyard.store.base.Store` on a SQLite file."""
+
+    def __init__(self, database_url: str) -> None:
+        self.path = sqlite_path(database_url)
+        self._db = DBThread(_connect(self.path))
+
+    @property
+    def commits(self) -> int:
+        return self._db.commits
+
+    async def open(self) -> None:
+        self._db.start()
+        tables = await self._db.run(_sql.table_names)
+        if "outbox" not in tables:
+            raise ConfigError(
+                f"the database {self.path} has no Signalyard schema: run `signalyard migrate`"
+            )
+
+    def open_sync(self) -> None:
+        self._db.start()
+
+    async def close(self) -> None:
+        self._db.stop()
+
+    def run_sync(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        return self._db.run_sync(job)
+
+    # datasets and keys -------------------------------------------------------------------
+
+    async def add_dataset(
+        self, dataset_id: str, *, name: str, default_country: str | None, now: float
+    ) -> Dataset:
+        def job(conn: sqlite3.Connection) -> Dataset:
+            conn.execute(
+                "INSERT INTO datasets(id, name, default_country, created_at) VALUES (?,?,?,?)",
+                (dataset_id, name, default_country, now),
+            )
+            return Dataset(dataset_id, name, default_country, now)
+
+        return await self._db.run(job)
+
+    async def list_datasets(self) -> list[Dataset]:
+        return await self._db.run(
+            lambda c: [
+                Dataset(*r)
+                for r in c.execute(
+                    "SELECT id, name, default_country, created_at FROM datasets ORDER BY id"
+                )
+            ]
+        )
+
+    async def get_dataset(self, dataset_id: str) -> Dataset | None:
+        def job(conn: sqlite3.Connection) -> Dataset | None:
+            row = conn.execute(
+                "SELECT id, name, default_country, created_at FROM datasets WHERE id=?",
+                (dataset_id,),
+            ).fetchone()
+            return Dataset(*row) if row else None
+
+        return await self._db.run(job)
+
+    async def add_key(
+        self, dataset_id: str, *, key_id: str, key_hash: str, label: str, now: float
+    ) -> IngestKey:
+        def job(conn: sqlite3.Connection) -> IngestKey:
+            conn.execute(
+                "INSERT INTO ingest_keys(id, dataset_id, key_hash, label, created_at)"
+                " VALUES (?,?,?,?,?)",
+                (key_id, dataset_id, key_hash, label, now),
+            )
+            return IngestKey(key_id, dataset_id, label, now, None)
+
+        return await self._db.run(job)
+
+    async def find_key(self, key_hash: str) -> IngestKey | None:
+        def job(conn: sqlite3.Connection) -> IngestKey | None:
+            row = conn.execute(
+                "SELECT id, dataset_id, label, created_at, revoked_at FROM ingest_keys"
+                " WHERE key_hash=?",
+                (key_hash,),
+            ).fetchone()
+            return IngestKey(*row) if row else None
+
+        return await self._db.run(job)
+
+    async def list_keys(self, dataset_id: str | None = None) -> list[IngestKey]:
+        def job(conn: sqlite3.Connection) -> list[IngestKey]:
+            sql = "SELECT id, dataset_id, label, created_at, revoked_at FROM ingest_keys"
+            args: tuple[Any, ...] = ()
+            if dataset_id is not None:
+                sql += " WHERE dataset_id=?"
+                args = (dataset_id,)
+            return [IngestKey(*r) for r in conn.execute(sql + " ORDER BY created_at", args)]
+
+        return await self._db.run(job)
+
+    async def revoke_key(self, key_id: str, *, now: float) -> bool:
+        return await self._db.run(
+            lambda c: (
+                c.execute(
+                    "UPDATE ingest_keys SET revoked_at=? WHERE id=? AND revoked_at IS NULL",
+                    (now, key_id),
+                ).rowcount
+                == 1
+            )
+        )
+
+    # destinations ------------------------------------------------------------------------
+
+    async def add_destination(
+        self,
+        dataset_id: str,
+        *,
+        name: str,
+        kind: str,
+        options: dict[str, Any],
+        access_token: Secret,
+        app_secret: Secret | None,
+        now: float,
+    ) -> Destination:
+        def job(conn: sqlite3.Connection) -> Destination:
+            cur = conn.execute(
+                "INSERT INTO destinations(dataset_id, name, kind, options, access_token,"
+                " app_secret, state, created_at, updated_at) VALUES (?,?,?,?,?,?,'active',?,?)",
+                (
+                    dataset_id,
+                    name,
+                    kind,
+                    orjson.dumps(options).decode(),
+                    access_token.reveal(),
+                    app_secret.reveal() if app_secret else None,
+                    now,
+                    now,
+                ),
+            )
+            assert cur.lastrowid is not None
+            return _sql.destinations(conn, "WHERE id=?", (cur.lastrowid,))[0]
+
+        return await self._db.run(job)
+
+    async def list_destinations(self, dataset_id: str | None = None) -> list[Destination]:
+        if dataset_id is None:
+            return await self._db.run(lambda c: _sql.destinations(c, "", ()))
+        return await self._db.run(
+            lambda c: _sql.destinations(c, "WHERE dataset_id=?", (dataset_id,))
+        )
+
+    async def set_token(self, destination_id: int, token: Secret, *, now: float) -> None:
+        await self._db.run(
+            lambda c: c.execute(
+                "UPDATE destinations SET access_token=?, state='active', paused_reason=NULL,"
+                " paused_fix=NULL, throttled_until=NULL, updated_at=? WHERE id=?",
+                (token.reveal(), now, destination_id),
+            )
+        )
+
+    async def pause(self, destination_id: int, *, reason: str, fix: str, now: float) -> None:
+        await self._db.run(
+            lambda c: c.execute(
+                "UPDATE destinations SET state='paused', paused_reason=?, paused_fix=?,"
+                " updated_at=? WHERE id=?",
+                (reason, fix, now, destination_id),
+            )
+        )
+
+    async def resume(self, destination_id: int, *, now: float) -> None:
+        await self._db.run(
+            lambda c: c.execute(
+                "UPDATE destinations SET state='active', paused_reason=NULL, paused_fix=NULL,"
+                " updated_at=? WHERE id=?",
+                (now, destination_id),
+            )
+        )
+
+    async def throttle(self, destination_id: int, *, until: float) -> None:
+        await self._db.run(
+            lambda c: c.execute(
+                "UPDATE destinations SET throttled_until=? WHERE id=?", (until, destination_id)
+            )
+        )
+
+    # ingest ------------------------------------------------------------------------------
+
+    async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
+        def job(conn: sqlite3.Connection) -> list[bool]:
+            destinations: dict[str, list[int]] = {}
+            stored: list[bool] = []
+            outbox: list[tuple[int, int, float, float]] = []
+            dedup_before = now - DEDUP_WINDOW_SECONDS
+            for ev in events:
+                if (
+                    conn.execute(
+                        _sql.DEDUP_UPSERT,
+                        (ev.dataset_id, ev.event_name, ev.event_id, now, dedup_before),
+                    ).rowcount
+                    == 0
+                ):
+                    stored.append(False)
+                    continue
+                pk = conn.execute(
+                    "INSERT INTO events(dataset_id, event_name, event_id, event_time,"
+                    " received_at, source, test_event_code, payload)"
+                    " VALUES (?,?,?,?,?,?,?,?) RETURNING pk",
+                    (
+                        ev.dataset_id,
+                        ev.event_name,
+                        ev.event_id,
+                        ev.event_time,
+                        now,
+                        ev.source,
+                        ev.test_event_code,
+                        orjson.dumps(ev.payload),
+                    ),
+                ).fetchone()[0]
+                ids = destinations.get(ev.dataset_id)
+                if ids is None:
+                    ids = destinations[ev.dataset_id] = [
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT id FROM destinations WHERE dataset_id=?", (ev.dataset_id,)
+                        )
+                    ]
+                outbox.extend((pk, d, now, now) for d in ids)
+                stored.append(True)
+            conn.executemany(
+                "INSERT INTO outbox(event_pk, destination_id, status, due_at, attempts,"
+                " created_at) VALUES (?,?,'queued',?,0,?)",
+                outbox,
+            )
+            return stored
+
+        return await self._db.run(job)
+
+    # delivery ----------------------------------------------------------------------------
+
+    async def claim(
+        self, destination_id: int, *, owner: str, limit: int, now: float, lease_seconds: float
+    ) -> list[ClaimedEvent]:
+        def job(conn: sqlite3.Connection) -> list[ClaimedEvent]:
+            rows = conn.execute(
+                "UPDATE outbox SET lease_owner=?, lease_until=? WHERE id IN ("
+                " SELECT id FROM outbox WHERE destination_id=? AND status='queued'"
+                " AND due_at<=? AND (lease_until IS NULL OR lease_until<?)"
+                " ORDER BY due_at, id LIMIT ?) RETURNING id, event_pk, attempts",
+                (owner, now + lease_seconds, destination_id, now, now, limit),
+            ).fetchall()
+            return _sql.load_claimed(conn, rows)
+
+        return await self._db.run(job)
+
+    async def _settle(self, sql: str, args: tuple[Any, ...], ids: Sequence[int]) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            n = 0
+            for chunk in _chunks(ids):
+                n += conn.execute(
+                    f"{sql} AND id IN ({_marks(len(chunk))})", (*args, *chunk)
+                ).rowcount
+            return n
+
+        return await self._db.run(job)
+
+    async def settle_delivered(self, ids: Sequence[int], *, owner: str, now: float) -> int:
+        return await self._settle(
+            "UPDATE outbox SET status='delivered', settled_at=?, attempts=attempts+1,"
+            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=?",
+            (now, owner),
+            ids,
+        )
+
+    async def settle_retry(
+        self, ids: Sequence[int], *, owner: str, due_at: float, count_attempt: bool, error: str
+    ) -> int:
+        return await self._settle(
+            "UPDATE outbox SET due_at=?, attempts=attempts+?, last_error=?,"
+            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=?",
+            (due_at, 1 if count_attempt else 0, error, owner),
+            ids,
+        )
+
+    async def settle_dead(
+        self,
+        ids: Sequence[int],
+        *,
+        owner: str,
+        reason: str,
+        code: int | None,
+        subcode: int | None,
+        now: float,
+    ) -> int:
+        return await self._settle(
+            "UPDATE outbox SET status='dead', settled_at=?, attempts=attempts+1,"
+            " dead_reason=?, dead_code=?, dead_subcode=?, last_error=?,"
+            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=?",
+            (now, reason, code, subcode, reason, owner),
+            ids,
+        )
+
+    async def release(self, ids: Sequence[int], *, owner: str) -> int:
+        return await self._settle(
+            "UPDATE outbox SET lease_owner=NULL, lease_until=NULL"
+            " WHERE status='queued' AND lease_owner=?",
+            (owner,),
+            ids,
+        )
+
+    async def record_attempt(self, record: AttemptRecord) -> None:
+        await self._db.run(lambda c: _sql.insert_attempt(c, record))
+
+    # operations --------------------------------------------------------------------------
+
+    async def status(self, *, now: float) -> list[DestinationStatus]:
+        return await self._db.run(lambda c: _sql.status(c, now))
+
+    async def dead_letters(
+        self, *, destination_id: int | None = None, limit: int = 100
+    ) -> list[DeadLetter]:
+        return await self._db.run(lambda c: _sql.dead_letters(c, destination_id, limit))
+
+    async def attempts(
+        self, *, destination_id: int | None = None, limit: int = 100
+    ) -> list[AttemptRecord]:
+        return await self._db.run(lambda c: _sql.attempts(c, destination_id, limit))
+
+    async def replay(
+        self,
+        *,
+        destination_id: int | None = None,
+        outbox_ids: Sequence[int] | None = None,
+        now: float,
+    ) -> int:
+        return await self._db.run(lambda c: _sql.replay(c, destination_id, outbox_ids, now))
+
+    async def event_count(self, dataset_id: str | None = None) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            if dataset_id is None:
+                return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            return int(
+                conn.execute(
+                    "SELECT COUNT(*) FROM events WHERE dataset_id=?", (dataset_id,)
+                ).fetchone()[0]
+            )
+
+        return await self._db.run(job)

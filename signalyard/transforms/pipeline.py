@@ -1,0 +1,109 @@
+"""One raw server event in, one :class:`~signalyard.event.AcceptedEvent` out: validate, copy,
+enrich, clean ``user_data`` (normalize + hash), check Meta's baseline, tidy ``custom_data``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from signalyard.errors import InputError
+from signalyard.event import AcceptedEvent
+from signalyard.transforms.enrich import enrich
+from signalyard.transforms.user_data import clean_user_data
+from signalyard.transforms.validate import check_baseline, parse_event_time, validate_event
+
+__all__ = ["clean_event"]
+
+# Sources whose identity comes from elsewhere: channel ids (checked by validate_event) for
+# business messaging, the device (app_data) for app events.
+_NO_BASELINE = frozenset(("business_messaging", "app"))
+
+
+def _baseline(user_data: dict[str, Any], warnings: list[str]) -> None:
+    try:
+        check_baseline(user_data)
+    except InputError as error:
+        dropped = [w for w in warnings if w.endswith("; dropped")]
+        if not dropped:
+            raise
+        raise InputError(
+            error.field,
+            f"{error.rule} (unusable values were dropped: {' | '.join(dropped)})",
+            code=error.code,
+            subcode=error.subcode,
+            title=error.title,
+        ) from None
+
+
+def clean_event(
+    raw: object,
+    *,
+    dataset_id: str,
+    default_country: str | None,
+    now: float,
+    new_id: Callable[[], str],
+    source: str = "graph_api",
+    test_event_code: str | None = None,
+    max_future_seconds: int = 600,
+) -> AcceptedEvent:
+    """Validate and clean one server event (Meta's wire shape) received for ``dataset_id``.
+
+    - :func:`~signalyard.transforms.validate.validate_event` (``now`` and
+      ``max_future_seconds`` for the time window);
+    - a copy is made: ``raw`` is never modified (nested values the transforms do not
+      change, such as ``custom_data.contents``, are shared with it);
+    - :func:`~signalyard.transforms.enrich.enrich`: ``fbc`` from ``fbclid``, ``event_id``
+      from ``new_id()`` when missing;
+    - :func:`~signalyard.transforms.user_data.clean_user_data` with ``default_country``;
+    - :func:`~signalyard.transforms.validate.check_baseline` (not for business_messaging,
+      whose channel ids identify the person, nor app, identified by its device);
+    - ``custom_data.currency`` uppercased, ``custom_data.value`` a float; top-level ``null``
+      fields removed; ``event_time`` an int, ``event_id`` a string.
+
+    Raises :class:`InputError` with a field path relative to the event (the caller puts
+    ``data[i]`` before it). Returns the event with the messages worth telling the sender.
+    """
+    validate_event(raw, now=now, max_future_seconds=max_future_seconds)
+    assert isinstance(raw, dict)
+    event: dict[str, Any] = dict(raw)
+    if None in event.values():
+        event = {key: value for key, value in event.items() if value is not None}
+    event_time = event["event_time"]
+    if type(event_time) is not int:
+        event_time = parse_event_time(event_time)
+        event["event_time"] = event_time
+
+    warnings = enrich(event, now=now, new_id=new_id)
+    user_data, user_warnings = clean_user_data(
+        event["user_data"], default_country=default_country, now=now
+    )
+    warnings.extend(user_warnings)
+    event["user_data"] = user_data
+    if event["action_source"] not in _NO_BASELINE:
+        _baseline(user_data, warnings)
+
+    custom_data = event.get("custom_data")
+    if custom_data is not None:
+        custom_data = dict(custom_data)
+        currency = custom_data.get("currency")
+        if currency is not None:
+            custom_data["currency"] = currency.upper()
+        value = custom_data.get("value")
+        if value is not None and type(value) is not float:
+            custom_data["value"] = float(value)
+        event["custom_data"] = custom_data
+
+    event_id = event["event_id"]
+    if not isinstance(event_id, str):
+        event_id = str(event_id)
+        event["event_id"] = event_id
+    return AcceptedEvent(
+        dataset_id=dataset_id,
+        event_name=event["event_name"],
+        event_id=event_id,
+        event_time=event_time,
+        payload=event,
+        source=source,
+        test_event_code=test_event_code,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,209 @@
+"""The worker against a scripted sink: batching, retries, bisection, pause, age limit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import httpx
+import pytest
+
+from signalyard.clock import FrozenClock
+from signalyard.delivery.backoff import backoff_delay
+from signalyard.delivery.worker import Worker
+from signalyard.event import AcceptedEvent, ServerEvent
+from signalyard.outcome import Attempt, Delivered, Outcome, Paused, Rejected, Retry, SendResult
+from signalyard.secret import Secret
+from signalyard.settings import DeliverySettings
+from signalyard.store.base import Destination
+from signalyard.store.sqlite import SQLiteStore
+
+pytestmark = pytest.mark.anyio
+
+
+class ScriptedSink:
+    kind = "fake"
+    max_batch = 10
+    max_age_seconds = 7 * 86400
+
+    def __init__(self, answer: Callable[[Sequence[ServerEvent]], Outcome]) -> None:
+        self.answer = answer
+        self.batches: list[list[str]] = []
+        self.delivered: list[str] = []
+
+    async def send(
+        self, events: Sequence[ServerEvent], *, test_event_code: str | None = None
+    ) -> SendResult:
+        ids = [e["event_id"] for e in events]
+        self.batches.append(ids)
+        outcome = self.answer(events)
+        if isinstance(outcome, Delivered):
+            self.delivered.extend(ids)
+        return SendResult(
+            Attempt(200 if isinstance(outcome, Delivered) else 400, trace_id="T"),
+            (outcome,) * len(events),
+        )
+
+    async def healthcheck(self) -> SendResult:
+        return SendResult(Attempt(200), ())
+
+
+async def setup(
+    store: SQLiteStore,
+    clock: FrozenClock,
+    sink: ScriptedSink,
+    n: int,
+    event_time: int | None = None,
+) -> Worker:
+    now = clock.now()
+    await store.add_dataset("px", name="px", default_country=None, now=now)
+    await store.add_destination(
+        "px",
+        name="fake",
+        kind="fake",
+        options={},
+        access_token=Secret("t"),
+        app_secret=None,
+        now=now,
+    )
+    t = int(now) if event_time is None else event_time
+    await store.ingest(
+        [AcceptedEvent("px", "Purchase", f"e{i}", t, {"event_id": f"e{i}"}) for i in range(n)],
+        now=now,
+    )
+
+    def factory(d: Destination) -> ScriptedSink:
+        return sink
+
+    return Worker(
+        store,
+        DeliverySettings(concurrency=2),
+        clock=clock,
+        client=httpx.AsyncClient(),
+        sandbox_url="http://unused",
+        sink_factory=factory,
+    )
+
+
+async def drain(worker: Worker, clock: FrozenClock, rounds: int = 50, step: float = 700) -> None:
+    for _ in range(rounds):
+        if not await worker.run_once():
+            clock.advance(step)
+
+
+async def test_batches_and_delivers_everything_once(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    sink = ScriptedSink(lambda evs: Delivered())
+    worker = await setup(sqlite_store, clock, sink, 35)
+    assert await worker.run_once() == 20  # concurrency 2 × max_batch 10
+    await drain(worker, clock)
+    assert sorted(sink.delivered) == sorted(f"e{i}" for i in range(35))
+    assert all(len(b) <= 10 for b in sink.batches)
+    (st,) = await sqlite_store.status(now=clock.now())
+    assert (st.queued, st.delivered, st.dead) == (0, 35, 0)
+    assert len(await sqlite_store.attempts()) == len(sink.batches)
+
+
+async def test_bisection_dead_letters_only_the_bad_event(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    def answer(evs: Sequence[ServerEvent]) -> Outcome:
+        if any(e["event_id"] == "e7" for e in evs):
+            return Rejected("Invalid parameter: value", code=100, subcode=2804019)
+        return Delivered()
+
+    sink = ScriptedSink(answer)
+    worker = await setup(sqlite_store, clock, sink, 10)
+    await drain(worker, clock)
+    assert sorted(sink.delivered) == sorted(f"e{i}" for i in range(10) if i != 7)
+    (dead,) = await sqlite_store.dead_letters()
+    assert (dead.event_id, dead.code, dead.subcode) == ("e7", 100, 2804019)
+    assert "Invalid parameter" in dead.reason
+
+
+async def test_transient_failures_retry_with_backoff(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    calls = {"n": 0}
+
+    def answer(evs: Sequence[ServerEvent]) -> Outcome:
+        calls["n"] += 1
+        return Retry("HTTP 503") if calls["n"] <= 3 else Delivered()
+
+    sink = ScriptedSink(answer)
+    worker = await setup(sqlite_store, clock, sink, 5)
+    await worker.run_once()
+    # not due again immediately
+    assert await worker.run_once() == 0
+    await drain(worker, clock)
+    assert sorted(sink.delivered) == [f"e{i}" for i in range(5)]
+    assert calls["n"] == 4
+
+
+async def test_throttle_holds_the_destination(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    calls = {"n": 0}
+
+    def answer(evs: Sequence[ServerEvent]) -> Outcome:
+        calls["n"] += 1
+        return Retry("code 17", after=300, throttled=True) if calls["n"] == 1 else Delivered()
+
+    sink = ScriptedSink(answer)
+    worker = await setup(sqlite_store, clock, sink, 3)
+    await worker.run_once()
+    (d,) = await sqlite_store.list_destinations()
+    assert d.throttled_until == clock.now() + 300
+    clock.advance(299)
+    assert await worker.run_once() == 0
+    clock.advance(2)
+    await worker.run_once()
+    assert sorted(sink.delivered) == ["e0", "e1", "e2"]
+
+
+async def test_auth_error_pauses_and_new_token_resumes(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    token_ok = {"ok": False}
+
+    def answer(evs: Sequence[ServerEvent]) -> Outcome:
+        if not token_ok["ok"]:
+            return Paused("the access token expired", "set a new token", 190, 463)
+        return Delivered()
+
+    sink = ScriptedSink(answer)
+    worker = await setup(sqlite_store, clock, sink, 25)
+    await worker.run_once()
+    (d,) = await sqlite_store.list_destinations()
+    assert d.state == "paused" and d.paused_reason == "the access token expired"
+    clock.advance(3600)
+    assert await worker.run_once() == 0
+    (st,) = await sqlite_store.status(now=clock.now())
+    assert st.queued == 25 and st.dead == 0
+    token_ok["ok"] = True
+    await sqlite_store.set_token(d.id, Secret("fresh"), now=clock.now())
+    await drain(worker, clock)
+    assert sorted(sink.delivered) == sorted(f"e{i}" for i in range(25))
+
+
+async def test_events_near_age_limit_are_dead_lettered(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    sink = ScriptedSink(lambda evs: Delivered())
+    old = int(clock.now()) - 7 * 86400 + 60
+    worker = await setup(sqlite_store, clock, sink, 2, event_time=old)
+    await worker.run_once()
+    assert sink.delivered == []
+    dead = await sqlite_store.dead_letters()
+    assert len(dead) == 2 and "7 days" in dead[0].reason
+
+
+def test_backoff_is_jittered_exponential_and_capped() -> None:
+    import random
+
+    rng = random.Random(1)
+    delays = [backoff_delay(a, base=1, cap=600, rng=rng) for a in range(12)]
+    for a, d in enumerate(delays):
+        ceiling = min(600, 2**a)
+        assert ceiling / 2 <= d <= ceiling
+    assert delays[-1] <= 600

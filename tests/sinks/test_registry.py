@@ -1,0 +1,109 @@
+"""Every destination in REGISTRY keeps the shared contract (style guide: conformance)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from signalyard.clock import FrozenClock
+from signalyard.errors import ConfigError
+from signalyard.outcome import Retry
+from signalyard.secret import Secret
+from signalyard.sinks import REGISTRY, SinkConfig, SinkSpec, spec_for
+from signalyard.sinks.base import Sink
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "registry-conformance-secret-value"
+EVENT = {
+    "event_name": "PageView",
+    "event_time": 1_799_996_400,
+    "action_source": "website",
+    "event_source_url": "https://shop.example/",
+    "user_data": {"client_ip_address": "203.0.113.7", "client_user_agent": "Mozilla/5.0"},
+}
+SPECS = sorted(REGISTRY.items())
+
+
+def rebuilt(spec: SinkSpec) -> SinkConfig:
+    """The example config stored and read back, with a known secret."""
+    return spec.config_from_mapping(
+        spec.example().to_mapping(), access_token=Secret(SECRET), app_secret=Secret(SECRET)
+    )
+
+
+def build(spec: SinkSpec, handler: httpx.MockTransport) -> Sink:
+    return spec.build(rebuilt(spec), httpx.AsyncClient(transport=handler), FrozenClock())
+
+
+@pytest.mark.parametrize(("kind", "spec"), SPECS)
+def test_builds_from_its_example(kind: str, spec: SinkSpec) -> None:
+    assert spec.kind == kind
+    example = spec.example()
+    again = spec.config_from_mapping(
+        example.to_mapping(),
+        access_token=getattr(example, "access_token", Secret("x")),
+        app_secret=getattr(example, "app_secret", None),
+    )
+    assert again == example
+    sink = build(spec, httpx.MockTransport(lambda request: httpx.Response(500)))
+    assert sink.kind == kind
+    assert sink.max_batch > 0
+    assert sink.max_age_seconds > 0
+    assert spec_for(kind) is spec
+
+
+@pytest.mark.parametrize(("kind", "spec"), SPECS)
+def test_no_secret_in_reprs(kind: str, spec: SinkSpec) -> None:
+    config = rebuilt(spec)
+    sink = build(spec, httpx.MockTransport(lambda request: httpx.Response(500)))
+    for text in (repr(config), str(config), repr(config.to_mapping()), repr(sink), str(sink)):
+        assert SECRET not in text
+
+
+@pytest.mark.parametrize(("kind", "spec"), SPECS)
+def test_rejects_another_kinds_config(kind: str, spec: SinkSpec) -> None:
+    class Other:
+        def to_mapping(self) -> dict[str, object]:
+            return {}
+
+    with pytest.raises(TypeError):
+        spec.build(Other(), httpx.AsyncClient(), FrozenClock())
+
+
+@pytest.mark.parametrize(("kind", "spec"), SPECS)
+@pytest.mark.parametrize(
+    "respond",
+    [
+        lambda request: httpx.Response(503, text="Service Unavailable"),
+        lambda request: httpx.Response(502, text="<html>Bad Gateway</html>"),
+    ],
+)
+async def test_server_errors_are_retries(kind: str, spec: SinkSpec, respond: object) -> None:
+    sink = build(spec, httpx.MockTransport(respond))  # type: ignore[arg-type]
+    result = await sink.send([EVENT, EVENT])
+    assert len(result.outcomes) == 2
+    assert all(isinstance(o, Retry) for o in result.outcomes)
+    health = await sink.healthcheck()
+    assert all(isinstance(o, Retry) for o in health.outcomes)
+    assert SECRET not in repr(result) + repr(health)
+
+
+@pytest.mark.parametrize(("kind", "spec"), SPECS)
+@pytest.mark.parametrize(
+    "error", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.ReadError("reset")]
+)
+async def test_network_errors_are_retries(kind: str, spec: SinkSpec, error: Exception) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    sink = build(spec, httpx.MockTransport(fail))
+    result = await sink.send([EVENT])
+    assert isinstance(result.outcomes[0], Retry)
+    assert result.attempt.http_status is None
+    assert SECRET not in repr(result)
+
+
+def test_unknown_kind() -> None:
+    with pytest.raises(ConfigError, match="meta"):
+        spec_for("myspace")

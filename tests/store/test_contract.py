@@ -1,0 +1,176 @@
+"""The store contract. Every backend must pass this suite."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from signalyard.event import AcceptedEvent
+from signalyard.outcome import Attempt
+from signalyard.secret import Secret
+from signalyard.store.base import DEDUP_WINDOW_SECONDS, AttemptRecord, Store
+from signalyard.store.sqlite import SQLiteStore
+
+pytestmark = pytest.mark.anyio
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(params=["sqlite"])
+async def store(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIterator[Store]:
+    s = SQLiteStore(sqlite_url)
+    await s.open()
+    await s.add_dataset("px1", name="Pixel 1", default_country="VN", now=NOW)
+    yield s
+    await s.close()
+
+
+def ev(
+    i: int, name: str = "Purchase", dataset: str = "px1", code: str | None = None
+) -> AcceptedEvent:
+    return AcceptedEvent(
+        dataset,
+        name,
+        f"id-{i}",
+        int(NOW) - 10,
+        {"event_name": name, "event_id": f"id-{i}", "n": i},
+        test_event_code=code,
+    )
+
+
+async def dest(store: Store, name: str = "meta") -> int:
+    d = await store.add_destination(
+        "px1",
+        name=name,
+        kind="meta",
+        options={"pixel_id": "px1"},
+        access_token=Secret("tok"),
+        app_secret=None,
+        now=NOW,
+    )
+    return d.id
+
+
+async def test_ingest_dedups_within_48h(store: Store) -> None:
+    await dest(store)
+    assert await store.ingest([ev(1), ev(2), ev(1)], now=NOW) == [True, True, False]
+    assert await store.ingest([ev(1)], now=NOW + 100) == [False]
+    assert await store.ingest([ev(1, name="AddToCart")], now=NOW) == [True]
+    assert await store.event_count("px1") == 3
+    # past the window the same key is a new event
+    assert await store.ingest([ev(1)], now=NOW + DEDUP_WINDOW_SECONDS + 1) == [True]
+
+
+async def test_concurrent_ingest_group_commits(store: Store) -> None:
+    await dest(store)
+    results = await asyncio.gather(*(store.ingest([ev(i)], now=NOW) for i in range(200)))
+    assert all(r == [True] for r in results)
+    assert await store.event_count() == 200
+    if isinstance(store, SQLiteStore):
+        assert store.commits < 200  # several requests shared a commit
+
+
+async def test_outbox_row_per_destination_and_claim_lease(store: Store) -> None:
+    a, b = await dest(store, "a"), await dest(store, "b")
+    await store.ingest([ev(i) for i in range(5)], now=NOW)
+    claimed = await store.claim(a, owner="w1", limit=3, now=NOW, lease_seconds=60)
+    assert [c.payload["n"] for c in claimed] == [0, 1, 2]
+    # leased rows are not claimed again until the lease ends
+    again = await store.claim(a, owner="w2", limit=10, now=NOW, lease_seconds=60)
+    assert [c.payload["n"] for c in again] == [3, 4]
+    assert len(await store.claim(b, owner="w1", limit=10, now=NOW, lease_seconds=60)) == 5
+    # w1's lease expires; w3 takes the rows; w1 can no longer settle them
+    taken = await store.claim(a, owner="w3", limit=10, now=NOW + 61, lease_seconds=60)
+    assert sorted(c.payload["n"] for c in taken) == [0, 1, 2, 3, 4]
+    assert (
+        await store.settle_delivered([c.outbox_id for c in claimed], owner="w1", now=NOW + 62) == 0
+    )
+    assert await store.settle_delivered([c.outbox_id for c in taken], owner="w3", now=NOW + 62) == 5
+    assert await store.claim(a, owner="w4", limit=10, now=NOW + 999, lease_seconds=60) == []
+
+
+async def test_retry_dead_replay_release(store: Store) -> None:
+    d = await dest(store)
+    await store.ingest([ev(i) for i in range(3)], now=NOW)
+    c = await store.claim(d, owner="w", limit=10, now=NOW, lease_seconds=60)
+    ids = [x.outbox_id for x in c]
+    assert (
+        await store.settle_retry(
+            ids[:1], owner="w", due_at=NOW + 30, count_attempt=True, error="5xx"
+        )
+        == 1
+    )
+    assert (
+        await store.settle_dead(
+            ids[1:2], owner="w", reason="bad value", code=100, subcode=2804019, now=NOW
+        )
+        == 1
+    )
+    assert await store.release(ids[2:], owner="w") == 1
+    # released row is due now; retried row only later
+    now_rows = await store.claim(d, owner="w", limit=10, now=NOW + 1, lease_seconds=60)
+    assert [x.outbox_id for x in now_rows] == ids[2:]
+    later = await store.claim(d, owner="w", limit=10, now=NOW + 31, lease_seconds=60)
+    assert [x.outbox_id for x in later] == ids[:1] and later[0].attempts == 1
+    dead = await store.dead_letters()
+    assert [(x.outbox_id, x.code, x.subcode, x.reason) for x in dead] == [
+        (ids[1], 100, 2804019, "bad value")
+    ]
+    st = {s.destination.id: s for s in await store.status(now=NOW + 31)}[d]
+    assert (st.queued, st.dead) == (2, 1)
+    assert await store.replay(outbox_ids=[ids[1]], now=NOW + 40) == 1
+    assert await store.dead_letters() == []
+    replayed = await store.claim(d, owner="w", limit=10, now=NOW + 40, lease_seconds=60)
+    assert [x.outbox_id for x in replayed] == [ids[1]]
+
+
+async def test_destination_state_and_token(store: Store) -> None:
+    d = await dest(store)
+    await store.pause(d, reason="token expired", fix="replace it", now=NOW)
+    (got,) = await store.list_destinations("px1")
+    assert (got.state, got.paused_reason, got.paused_fix) == (
+        "paused",
+        "token expired",
+        "replace it",
+    )
+    await store.set_token(d, Secret("new-token"), now=NOW + 1)
+    (got,) = await store.list_destinations()
+    assert got.state == "active" and got.access_token.reveal() == "new-token"
+    assert "new-token" not in repr(got)
+    await store.throttle(d, until=NOW + 60)
+    (got,) = await store.list_destinations()
+    assert got.throttled_until == NOW + 60
+
+
+async def test_keys(store: Store) -> None:
+    await store.add_key("px1", key_id="k1", key_hash="h1", label="web", now=NOW)
+    found = await store.find_key("h1")
+    assert found is not None and found.dataset_id == "px1" and found.revoked_at is None
+    assert await store.revoke_key("k1", now=NOW)
+    assert not await store.revoke_key("k1", now=NOW)
+    found = await store.find_key("h1")
+    assert found is not None and found.revoked_at == NOW
+    assert await store.find_key("nope") is None
+
+
+async def test_attempts_recorded(store: Store) -> None:
+    d = await dest(store)
+    await store.record_attempt(
+        AttemptRecord(d, NOW, 10, "retry", Attempt(503, 2, None, "TRACE", "down", 12.5))
+    )
+    (a,) = await store.attempts(destination_id=d)
+    assert a.attempt.trace_id == "TRACE" and a.attempt.http_status == 503 and a.events == 10
+
+
+async def test_failed_job_does_not_undo_others(store: Store) -> None:
+    await dest(store)
+    results = await asyncio.gather(
+        store.ingest([ev(1)], now=NOW),
+        store.add_dataset("px1", name="dup", default_country=None, now=NOW),
+        store.ingest([ev(2)], now=NOW),
+        return_exceptions=True,
+    )
+    assert results[0] == [True] and results[2] == [True]
+    assert isinstance(results[1], Exception)
+    assert await store.event_count() == 2
