@@ -24,7 +24,7 @@ def sample_purchase(now: float) -> dict[str, Any]:
             "country": "US",
             "external_id": "customer-1042",
             "client_ip_address": "203.0.113.7",
-            "client_user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15",
+            "client_user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1",
             "fbp": "fb.1.1700000000000.1234567890",
         },
         "custom_data": {

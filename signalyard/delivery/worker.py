@@ -1,6 +1,6 @@
 """The delivery worker: claim due events, batch, send, apply the outcomes.
 
-One cycle per destination: claim up to ``concurrency × max_batch`` due rows (leased to this
+One cycle per destination: claim up to ``concurrency * max_batch`` due rows (leased to this
 worker), dead-letter those about to pass the platform's age limit, split the rest into
 batches (per ``test_event_code``, at most ``max_batch`` each), send the batches concurrently,
 then settle every row from the outcome its batch got:
