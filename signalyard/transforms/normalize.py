@@ -42,6 +42,7 @@ __all__ = [
     "normalize_ph",
     "normalize_st",
     "normalize_zp",
+    "phone_e164",
     "phone_rule",
 ]
 
@@ -72,11 +73,14 @@ def phone_rule(default_country: str | None) -> str:
 
 # --- character classes -------------------------------------------------------------------
 
-_ASCII_NON_ALNUM = "".join(chr(c) for c in range(128) if not chr(c).isalnum())
-_ASCII_NON_LOWER = "".join(chr(c) for c in range(128) if not ("a" <= chr(c) <= "z"))
-# Applied to lowercased ASCII text: keep [a-z0-9] / keep [a-z].
-_KEEP_ASCII_ALNUM = str.maketrans("", "", _ASCII_NON_ALNUM)
-_KEEP_ASCII_LETTERS = str.maketrans("", "", _ASCII_NON_LOWER)
+# For ASCII text, bytes.translate is several times faster than str.translate with a table.
+_ASCII_NON_ALNUM = bytes(c for c in range(128) if not chr(c).isalnum())
+_ASCII_NON_LOWER = bytes(c for c in range(128) if not ("a" <= chr(c) <= "z"))
+
+
+def _ascii_delete(value: str, delete: bytes) -> str:
+    """``value`` (ASCII) without the characters in ``delete``."""
+    return value.encode().translate(None, delete).decode()
 
 
 class _CategoryFilter(dict[int, "int | None"]):
@@ -107,7 +111,7 @@ def _word(value: str) -> str:
     """Lowercase (Unicode), NFC, only letters, marks and digits kept."""
     if value.isascii():
         low = value.lower()
-        return low if low.isalnum() else low.translate(_KEEP_ASCII_ALNUM)
+        return low if low.isalnum() else _ascii_delete(low, _ASCII_NON_ALNUM)
     return _nfc(value.lower()).translate(_KEEP_WORD)
 
 
@@ -115,7 +119,7 @@ def _letters(value: str) -> str:
     """Lowercase (Unicode), NFC, only letters and marks kept."""
     if value.isascii():
         low = value.lower()
-        return low if low.isalpha() else low.translate(_KEEP_ASCII_LETTERS)
+        return low if low.isalpha() else _ascii_delete(low, _ASCII_NON_LOWER)
     return _nfc(value.lower()).translate(_KEEP_LETTERS)
 
 
@@ -123,7 +127,7 @@ def _fold(value: str) -> str:
     """A lookup key: lowercase, accents removed, letters and digits only (``Québec`` ->
     ``quebec``, ``Viet Nam`` -> ``vietnam``)."""
     if value.isascii():
-        return value.lower().translate(_KEEP_ASCII_ALNUM)
+        return _ascii_delete(value.lower(), _ASCII_NON_ALNUM)
     decomposed = unicodedata.normalize("NFKD", value.lower())
     return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
 
@@ -144,30 +148,19 @@ def normalize_em(value: str) -> str | None:
 _PHONE_SEPARATORS = str.maketrans(
     {"\uff0b": "+"} | dict.fromkeys(" \t\n\r\u00a0-().\u2010\u2011\u2012\u2013\u2014/")
 )
-_PHONE_MAX_INPUT = 64
+_PHONE_SEPARATORS_ASCII = b" \t\n\r-()./"
+_PHONE_MAX_INPUT = 100
 _IS_POSSIBLE = ValidationResult.IS_POSSIBLE
 
 
-class _Prefix:
-    """A ``phonenumbers`` prefix pattern (national or international prefix): matched with
-    ``startswith`` when it is plain digits (most are), else with its regex."""
-
-    __slots__ = ("literal", "regex")
-
-    def __init__(self, pattern: str) -> None:
-        plain = pattern.isascii() and pattern.isdigit()
-        self.literal = pattern if plain else None
-        self.regex = None if plain else re.compile(pattern)
-
-    def starts(self, digits: str) -> bool:
-        if self.literal is not None:
-            return digits.startswith(self.literal)
-        assert self.regex is not None
-        return self.regex.match(digits) is not None
-
-
-def _prefix(pattern: str | None) -> _Prefix | None:
-    return _Prefix(pattern) if pattern else None
+def _prefix(pattern: str | None) -> tuple[str | None, re.Pattern[str] | None]:
+    """A ``phonenumbers`` prefix pattern (national or international prefix) as plain digits,
+    matched with ``startswith`` (most are), or else as a compiled regex."""
+    if not pattern:
+        return None, None
+    if pattern.isascii() and pattern.isdigit():
+        return pattern, None
+    return None, re.compile(pattern)
 
 
 def _lengths(metadata: PhoneMetadata) -> frozenset[int]:
@@ -178,80 +171,91 @@ def _lengths(metadata: PhoneMetadata) -> frozenset[int]:
 
 
 @functools.cache
-def _calling_code_info(cc: int) -> tuple[_Prefix | None, frozenset[int]]:
+def _calling_code_info(cc: int) -> tuple[str | None, re.Pattern[str] | None, frozenset[int]]:
     """For a country calling code: its national prefix (for parsing), and the national number
     lengths that ``phonenumbers`` calls IS_POSSIBLE (possible and not local-only) for the main
     region of the code, as ``is_possible_number_with_reason`` does."""
     region = region_code_for_country_code(cc)
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
     if metadata is None:
-        return None, frozenset()
-    return _prefix(metadata.national_prefix_for_parsing), _lengths(metadata)
+        return None, None, frozenset()
+    return (*_prefix(metadata.national_prefix_for_parsing), _lengths(metadata))
+
+
+_Region = tuple[str, tuple[str, ...], tuple["re.Pattern[str]", ...], frozenset[int]]
 
 
 @functools.cache
-def _region_info(region: str) -> tuple[str, _Prefix | None, _Prefix | None, frozenset[int]] | None:
-    """For a default region: its calling code (as text), international prefix and national
-    prefix, and the IS_POSSIBLE lengths of its calling code."""
+def _region_info(region: str) -> _Region | None:
+    """For a default region: its calling code as text; the prefixes that make ``parse`` do
+    more than take digits as a national number (the calling code, the international and the
+    national prefix), as plain digits and as regexes; the IS_POSSIBLE lengths."""
     metadata = PhoneMetadata.metadata_for_region(region, None)
     if metadata is None or metadata.country_code is None:
         return None
     cc = metadata.country_code
-    return (
-        str(cc),
-        _prefix(metadata.international_prefix),
-        _prefix(metadata.national_prefix_for_parsing),
-        _calling_code_info(cc)[1],
-    )
+    literals = [str(cc)]
+    regexes = []
+    for pattern in (metadata.international_prefix, metadata.national_prefix_for_parsing):
+        literal, regex = _prefix(pattern)
+        if literal is not None:
+            literals.append(literal)
+        if regex is not None:
+            regexes.append(regex)
+    return str(cc), tuple(literals), tuple(regexes), _calling_code_info(cc)[2]
 
 
-@functools.cache
-def _calling_codes() -> dict[str, tuple[int, _Prefix | None, frozenset[int]]]:
-    """Every country calling code as text (``"1"``, ``"44"``, ``"84"``) to the length of the
-    code, its national prefix and its IS_POSSIBLE national number lengths."""
-    table: dict[str, tuple[int, _Prefix | None, frozenset[int]]] = {}
-    for cc in COUNTRY_CODE_TO_REGION_CODE:
-        text = str(cc)
-        prefix, lengths = _calling_code_info(cc)
-        table[text] = (len(text), prefix, lengths)
-    return table
+_CallingCode = tuple[int, "str | None", "re.Pattern[str] | None", frozenset[int]]
+_calling_codes: dict[str, _CallingCode] = {}
+
+
+def _load_calling_codes() -> dict[str, _CallingCode]:
+    """Every country calling code as text (``"1"``, ``"44"``, ``"84"``) to: the length of the
+    code, its national prefix (as plain digits, or else as a regex) and its IS_POSSIBLE
+    national number lengths. Built once."""
+    if not _calling_codes:
+        table: dict[str, _CallingCode] = {}
+        for cc in COUNTRY_CODE_TO_REGION_CODE:
+            text = str(cc)
+            table[text] = (len(text), *_calling_code_info(cc))
+        _calling_codes.update(table)
+    return _calling_codes
 
 
 def _fast_international(digits: str) -> str | None:
     """``+<digits>`` (ASCII digits) decided without ``phonenumbers.parse`` when ``parse``
     would take the digits as they are (no national prefix or leading zero to strip): the
     E.164 digits if the number has a possible length, ``None`` when undecided."""
-    codes = _calling_codes()
+    codes = _calling_codes or _load_calling_codes()
     # Calling codes are prefix-free, and never start with 0 ("0" is no key).
     info = codes.get(digits[:1]) or codes.get(digits[:2]) or codes.get(digits[:3])
     if info is None:
         return None
-    n, prefix, lengths = info
+    n, literal, regex, lengths = info
     national = digits[n:]
     if (
         len(national) not in lengths
         or national[0] == "0"
-        or (prefix is not None and prefix.starts(national))
+        or (literal is not None and national.startswith(literal))
+        or (regex is not None and regex.match(national) is not None)
     ):
         return None
     return digits
 
 
 def _fast_national(digits: str, region: str) -> str | None:
-    """A national number in ``region`` decided without ``phonenumbers.parse``, when ``parse``
-    would take the digits as the national number unchanged (no international, national or
-    country-code prefix to strip). ``None`` when undecided."""
+    """A national number (ASCII digits) in ``region`` decided without ``phonenumbers.parse``,
+    when ``parse`` would take the digits as the national number unchanged (no international,
+    national or country-code prefix to strip). ``None`` when undecided."""
     info = _region_info(region)
     if info is None or digits[0] == "0":
         return None
-    cc_text, idd, prefix, lengths = info
-    if (
-        len(digits) not in lengths
-        or digits.startswith(cc_text)
-        or (idd is not None and idd.starts(digits))
-        or (prefix is not None and prefix.starts(digits))
-    ):
+    cc_text, literals, regexes, lengths = info
+    if len(digits) not in lengths or digits.startswith(literals):
         return None
+    for regex in regexes:
+        if regex.match(digits) is not None:
+            return None
     return cc_text + digits
 
 
@@ -276,9 +280,19 @@ def _international(digits: str, text: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=65536)
-def _phone(value: str, region: str | None) -> str | None:
-    if value.isdigit() or (value[:1] == "+" and value[1:].isdigit()):
-        cleaned = value  # "+16505551212", "6505551212": no separator to remove
+def phone_e164(value: str, region: str | None) -> str | None:
+    """:func:`normalize_ph` for an uppercase ``region`` (or ``None``): the cached core."""
+    if len(value) > _PHONE_MAX_INPUT:
+        return None
+    if value[:1] == "+":  # the most common form, "+16505551212", first
+        digits = value[1:]
+        if digits.isdigit() and digits.isascii():
+            fast = _fast_international(digits)
+            return fast if fast is not None else _parse(value, None)
+    if value.isdigit():
+        cleaned = value
+    elif value.isascii():
+        cleaned = _ascii_delete(value, _PHONE_SEPARATORS_ASCII)
     else:
         cleaned = value.translate(_PHONE_SEPARATORS)
     if not cleaned or len(cleaned) > _PHONE_MAX_INPUT:
@@ -321,8 +335,7 @@ def normalize_ph(value: str, default_country: str | None = None) -> str | None:
 
     Results are cached per (value, country): parsing is the slow part of ingest.
     """
-    region = default_country.upper() if default_country else None
-    return _phone(value, region)
+    return phone_e164(value, default_country.upper() if default_country else None)
 
 
 # --- fn, ln --------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def _baseline(user_data: dict[str, Any], warnings: list[str]) -> None:
             raise
         raise InputError(
             error.field,
-            f"{error.rule} (unusable values were dropped: {' | '.join(dropped)})",
+            f"{error.rule} (dropped before this check: {' | '.join(dropped)})",
             code=error.code,
             subcode=error.subcode,
             title=error.title,

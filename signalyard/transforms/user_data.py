@@ -34,6 +34,7 @@ from signalyard.transforms.normalize import (
     normalize_ph,
     normalize_st,
     normalize_zp,
+    phone_e164,
     phone_rule,
 )
 
@@ -131,10 +132,23 @@ def _number_text(field: str, value: int | float) -> str:
     raise InputError(field, "must be a string (a number with a fraction is not usable here)")
 
 
-@functools.lru_cache(maxsize=16384)
+_REPEATED_CACHE: dict[str, dict[str, str | None]] = {key: {} for key in _REPEATED_KEYS}
+_MISS = ""  # never a hash
+_REPEATED_CACHE_LIMIT = 4096  # per key; past it, values are hashed without being cached
+
+
 def _hash_repeated(key: str, text: str) -> str | None:
+    """The hash of a value of a key with few distinct values, cached (bounded per key)."""
+    cache = _REPEATED_CACHE[key]
+    try:
+        return cache[text]
+    except KeyError:
+        pass
     normalized = _SIMPLE[key](text)
-    return None if normalized is None else _sha256(normalized.encode()).hexdigest()
+    hashed = None if normalized is None else _sha256(normalized.encode()).hexdigest()
+    if len(cache) < _REPEATED_CACHE_LIMIT:
+        cache[text] = hashed
+    return hashed
 
 
 def _warn_unusable(
@@ -239,20 +253,8 @@ def _valid_ip(text: str) -> bool:
     return m is not None and _is_ip(m[1])
 
 
-def _clean_plaintext(key: str, value: object, out: dict[str, Any], warnings: list[str]) -> None:
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return
-        if key == "client_ip_address":
-            if not _valid_ip(text):
-                raise InputError(f"user_data.{key}", "must be a valid IPv4 or IPv6 address")
-        elif len(text) in HASHED_LENGTHS and looks_hashed(text):
-            warnings.append(f"user_data.{key}: looks hashed; Meta needs {key} in plaintext")
-        elif (key == "fbc" or key == "fbp") and _FB_COOKIE.fullmatch(text) is None:
-            warnings.append(f"user_data.{key}: {_FB_COOKIE_RULE}; kept")
-        out[key] = str(text)
-        return
+def _plaintext_not_a_string(key: str, value: object, out: dict[str, Any]) -> None:
+    """A plaintext key whose value is not a string: a numeric platform id, or an error."""
     field = f"user_data.{key}"
     if isinstance(value, int) and not isinstance(value, bool) and key in _INT_OK:
         if not 0 <= value < _MAX_INT:
@@ -325,12 +327,15 @@ def clean_user_data(
         if type(value) is not str:
             if value is None:
                 continue
-            if kind == _PLAIN:
-                _clean_plaintext(key, value, out, warnings)
+            if isinstance(value, str):
+                value = str(value)  # a str subclass: handled as a str below
+            elif kind == _PLAIN:
+                _plaintext_not_a_string(key, value, out)
+                continue
             else:
                 year = year or _year(now)
                 _clean_hashed(key, value, out, warnings, country, year)
-            continue
+                continue
         # A single string, the common case: inlined, as this runs for every event.
         text = value.strip()
         if not text:
@@ -349,14 +354,16 @@ def clean_user_data(
             out[key] = [canonical_hash(text)]
             continue
         if kind == _REPEATED:
-            hashed = _hash_repeated(key, text)
+            hashed = _REPEATED_CACHE[key].get(text, _MISS)
+            if hashed is _MISS:
+                hashed = _hash_repeated(key, text)
             if hashed is not None:
                 out[key] = [hashed]
             else:
                 _warn_unusable(warnings, f"user_data.{key}", key, None, country)
             continue
         if kind == _PHONE:
-            normalized = normalize_ph(text, country)
+            normalized = phone_e164(text, country)  # normalize_ph; country is uppercase
         elif kind == _DATE:
             year = year or _year(now)
             normalized = normalize_db(text, year)

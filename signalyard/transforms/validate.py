@@ -346,7 +346,7 @@ def validate_event(raw: object, *, now: float, max_future_seconds: int = 600) ->
     if action_source == "website":
         if not url:
             raise InputError("event_source_url", "is required when action_source is website")
-        if not (url.startswith("https://") and len(url) > 8 and url[8] not in "/?#") and (
+        if not (url.startswith("https://") and len(url) > 8 and url[8] not in "/?# \t\r\n") and (
             _HTTP_URL.match(url) is None
         ):
             raise InputError("event_source_url", "must be an http or https URL")
@@ -356,11 +356,45 @@ def validate_event(raw: object, *, now: float, max_future_seconds: int = 600) ->
         _check_messaging(event, user_data)
 
     custom_data = get("custom_data")
-    if custom_data is not None or event_name == "Purchase":
+    if type(custom_data) is dict:
+        value = custom_data.get("value")
+        currency = custom_data.get("currency")
+        if not (  # the common case, a valid value and currency, checked inline
+            (
+                type(value) is int
+                or (type(value) is float and math.isfinite(value))
+                or (type(value) is str and _DECIMAL.fullmatch(value))
+            )
+            and type(currency) is str
+            and currency.upper() in _currencies()
+        ):
+            _check_custom_data(event_name, custom_data)
+    elif custom_data is not None or event_name == "Purchase":
         _check_custom_data(event_name, custom_data)
 
     if not _RARE.isdisjoint(event):
         _check_rare(event, action_source)
+
+    for key, nested in event.items():
+        if type(nested) is dict or type(nested) is list:
+            _check_depth(key, nested, MAX_DEPTH)
+
+
+MAX_DEPTH = 16
+"""Objects and lists inside an event may nest this deep (Meta's own are 3 deep at most)."""
+
+
+def _check_depth(field: str, value: object, budget: int) -> None:
+    if budget == 0:
+        raise InputError(field, f"is nested more than {MAX_DEPTH} levels deep")
+    if type(value) is dict:
+        for item in value.values():
+            if type(item) is dict or type(item) is list:
+                _check_depth(field, item, budget - 1)
+    elif type(value) is list:
+        for item in value:
+            if type(item) is dict or type(item) is list:
+                _check_depth(field, item, budget - 1)
 
 
 def _check_rare(event: dict[str, Any], action_source: str) -> None:

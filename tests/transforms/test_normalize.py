@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
@@ -29,18 +31,42 @@ from signalyard.transforms.normalize import (
 @pytest.mark.parametrize(
     ("normalizer", "value", "digest"),
     [
-        (normalize_em, "John_Smith@gmail.com", "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"),
-        (lambda v: normalize_ph(v, "US"), "(650)555-1212", "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176"),
-        (normalize_country, "us", "79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621"),
+        (
+            normalize_em,
+            "John_Smith@gmail.com",
+            "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f",
+        ),
+        (
+            lambda v: normalize_ph(v, "US"),
+            "(650)555-1212",
+            "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176",
+        ),
+        (
+            normalize_country,
+            "us",
+            "79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621",
+        ),
         (normalize_fn, "Mary", "6915771be1c5aa0c886870b6951b03d7eafc121fea0e80a5ea83beb7c449f4ec"),
-        (normalize_fn, "Valéry", "08e1996b5dd49e62a4b4c010d44e4345592a863bb9f8e3976219bac29417149c"),
+        (
+            normalize_fn,
+            "Valéry",
+            "08e1996b5dd49e62a4b4c010d44e4345592a863bb9f8e3976219bac29417149c",
+        ),
         (normalize_ln, "정", "8fa8cd9c440be61d0151429310034083132b35975c4bea67fdd74158eb51db14"),
-        (lambda v: normalize_db(v, 2027), "2/16/1997", "01acdbf6ec7b4f478a225f1a246e5d6767eeab1a7ffa17f025265b5b94f40f0c"),
+        (
+            lambda v: normalize_db(v, 2027),
+            "2/16/1997",
+            "01acdbf6ec7b4f478a225f1a246e5d6767eeab1a7ffa17f025265b5b94f40f0c",
+        ),
         # The Vietnamese national number, completed with the dataset's country VN.
-        (lambda v: normalize_ph(v, "VN"), "0912 345 678", "25cc2f7574420a2d46c9f2d6cf94cdbb242ef7d479afe92ed6e8eb33a7493093"),
+        (
+            lambda v: normalize_ph(v, "VN"),
+            "0912 345 678",
+            "25cc2f7574420a2d46c9f2d6cf94cdbb242ef7d479afe92ed6e8eb33a7493093",
+        ),
     ],
-)  # fmt: skip
-def test_meta_examples(normalizer: normalize.Any, value: str, digest: str) -> None:
+)
+def test_meta_examples(normalizer: Callable[[str], str | None], value: str, digest: str) -> None:
     normalized = normalizer(value)
     assert normalized is not None
     assert sha256_hex(normalized) == digest
@@ -125,10 +151,10 @@ def test_ph(value: str, country: str | None, expected: str | None) -> None:
 
 
 def test_ph_is_cached() -> None:
-    normalize._phone.cache_clear()
+    normalize.phone_e164.cache_clear()
     normalize_ph("+1 650 555 1212", "US")
     normalize_ph("+1 650 555 1212", "us")
-    info = normalize._phone.cache_info()
+    info = normalize.phone_e164.cache_info()
     assert (info.hits, info.misses) == (1, 1)
     assert info.maxsize == 65536
 

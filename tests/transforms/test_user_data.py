@@ -162,7 +162,11 @@ def test_null_items_in_a_list_are_skipped() -> None:
             "user_data.ph: not a phone number with a country code (the dataset has no default "
             "country); dropped",
         ),
-        ({"em": "john.smith"}, "US", "user_data.em: not an email address (name@domain.tld); dropped"),
+        (
+            {"em": "john.smith"},
+            "US",
+            "user_data.em: not an email address (name@domain.tld); dropped",
+        ),
         ({"em": ["a@b.co", "nope"]}, "US", "user_data.em[1]: not an email address"),
         ({"ge": "other"}, "US", "user_data.ge: not a recognised gender"),
         ({"db": "31/31/1990"}, "US", "user_data.db: not a date of birth"),
@@ -267,9 +271,17 @@ def test_malformed_fbc_fbp_are_kept_with_a_warning(key: str, value: str) -> None
 
 @pytest.mark.parametrize(
     "ip",
-    ["203.0.113.7", "0.0.0.0", "255.255.255.255", "::1", "2001:db8::1", "fe80::1%eth0",
-     "203.0.113.7.Ag", "2001:db8::1.AQQCAQMB"],
-)  # fmt: skip
+    [
+        "203.0.113.7",
+        "0.0.0.0",
+        "255.255.255.255",
+        "::1",
+        "2001:db8::1",
+        "fe80::1%eth0",
+        "203.0.113.7.Ag",
+        "2001:db8::1.AQQCAQMB",
+    ],
+)
 def test_valid_ip_addresses(ip: str) -> None:
     out, _ = clean({"client_ip_address": ip})
     assert out == {"client_ip_address": ip}
@@ -277,9 +289,17 @@ def test_valid_ip_addresses(ip: str) -> None:
 
 @pytest.mark.parametrize(
     "ip",
-    ["256.1.1.1", "1.2.3", "01.2.3.4", "1.2.3.4.5", "localhost", "2001:db8::g", "1.2.3.4.56",
-     "1.2.3.4.ab"],
-)  # fmt: skip
+    [
+        "256.1.1.1",
+        "1.2.3",
+        "01.2.3.4",
+        "1.2.3.4.5",
+        "localhost",
+        "2001:db8::g",
+        "1.2.3.4.56",
+        "1.2.3.4.ab",
+    ],
+)
 def test_invalid_ip_address_is_an_input_error(ip: str) -> None:
     with pytest.raises(InputError) as error:
         clean({"client_ip_address": ip})
