@@ -23,7 +23,9 @@ def make_store(settings: Settings) -> Store:
     if url.startswith("sqlite:///"):
         return SQLiteStore(url)
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("the PostgreSQL store is not available in this version yet")
+        from signalyard.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise ConfigError("database_url must start with sqlite:/// or postgresql://")
 
 

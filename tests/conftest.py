@@ -1,7 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import concurrent.futures
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -33,3 +38,60 @@ async def sqlite_store(sqlite_url: str) -> AsyncIterator[SQLiteStore]:
     await store.open()
     yield store
     await store.close()
+
+
+T = TypeVar("T")
+PG_ADMIN_URL = os.environ.get("SIGNALYARD_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
+PG_TABLES = "attempts, outbox, dedup_keys, events, destinations, ingest_keys, datasets"
+
+
+def in_thread(fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a fresh thread (it may call ``asyncio.run`` even when the caller is inside
+    an event loop, as async fixtures are)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated. Under CI a missing server is a
+    failure, not a skip."""
+    name = f"signalyard_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        in_thread(lambda: asyncio.run(_pg_admin(f"CREATE DATABASE {name}")))
+    except OSError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required under CI and is not reachable: {error}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error}")
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    in_thread(lambda: migrate.upgrade(url))
+    yield url
+    in_thread(lambda: asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+
+    async def truncate() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(pg_database)
+        try:
+            await conn.execute(f"TRUNCATE {PG_TABLES} RESTART IDENTITY")
+        finally:
+            await conn.close()
+
+    in_thread(lambda: asyncio.run(truncate()))
+    return pg_database

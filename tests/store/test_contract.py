@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -11,15 +12,20 @@ from signalyard.event import AcceptedEvent
 from signalyard.outcome import Attempt
 from signalyard.secret import Secret
 from signalyard.store.base import DEDUP_WINDOW_SECONDS, AttemptRecord, Store
+from signalyard.store.postgres import PostgresStore
 from signalyard.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.anyio
 NOW = 1_800_000_000.0
 
 
-@pytest.fixture(params=["sqlite"])
-async def store(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIterator[Store]:
-    s = SQLiteStore(sqlite_url)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    s: Store
+    if request.param == "sqlite":
+        s = SQLiteStore(request.getfixturevalue("sqlite_url"))
+    else:
+        s = PostgresStore(request.getfixturevalue("pg_url"))
     await s.open()
     await s.add_dataset("px1", name="Pixel 1", default_country="VN", now=NOW)
     yield s
@@ -67,8 +73,8 @@ async def test_concurrent_ingest_group_commits(store: Store) -> None:
     results = await asyncio.gather(*(store.ingest([ev(i)], now=NOW) for i in range(200)))
     assert all(r == [True] for r in results)
     assert await store.event_count() == 200
-    if isinstance(store, SQLiteStore):
-        assert store.commits < 200  # several requests shared a commit
+    assert isinstance(store, SQLiteStore | PostgresStore)
+    assert store.commits < 200  # several requests shared a commit
 
 
 async def test_outbox_row_per_destination_and_claim_lease(store: Store) -> None:

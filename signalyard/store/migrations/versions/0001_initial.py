@@ -10,6 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+# SQLite auto-increments only INTEGER PRIMARY KEY; PostgreSQL gets 64-bit keys.
+BIGKEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -52,7 +55,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "events",
-        sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("pk", BIGKEY, primary_key=True, autoincrement=True),
         sa.Column("dataset_id", sa.Text, nullable=False),
         sa.Column("event_name", sa.Text, nullable=False),
         sa.Column("event_id", sa.Text, nullable=False),
@@ -73,7 +76,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "outbox",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", BIGKEY, primary_key=True, autoincrement=True),
         sa.Column("event_pk", sa.BigInteger, nullable=False),
         sa.Column("destination_id", sa.Integer, nullable=False),
         sa.Column("status", sa.Text, nullable=False),
@@ -105,7 +108,7 @@ def upgrade() -> None:
     op.create_index("outbox_event", "outbox", ["event_pk"])
     op.create_table(
         "attempts",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", BIGKEY, primary_key=True, autoincrement=True),
         sa.Column("destination_id", sa.Integer, nullable=False),
         sa.Column("at", sa.Float, nullable=False),
         sa.Column("events", sa.Integer, nullable=False),

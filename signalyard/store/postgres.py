@@ -1,0 +1,519 @@
+"""The shared store: PostgreSQL through asyncpg, for several Signalyard processes at once.
+
+- Ingest is group-committed: concurrent ``ingest`` calls of this process are gathered by one
+  task and written in one transaction with set-based statements (``unnest``), so many
+  requests share one commit (and its WAL flush, ``synchronous_commit`` stays on).
+- The dedup key is a primary key; ``INSERT ... ON CONFLICT ... DO UPDATE ... WHERE`` decides
+  new or duplicate inside the database, so two processes receiving the same event at the same
+  moment store it once (the second waits on the first's row lock, then sees the key).
+- Claims take ``FOR UPDATE SKIP LOCKED`` and a lease, so workers never wait for each other nor
+  claim the same row; settling checks the lease owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import orjson
+
+from signalyard.errors import ConfigError
+from signalyard.event import AcceptedEvent
+from signalyard.outcome import Attempt
+from signalyard.secret import Secret
+from signalyard.store.base import (
+    DEDUP_WINDOW_SECONDS,
+    AttemptRecord,
+    ClaimedEvent,
+    Dataset,
+    DeadLetter,
+    Destination,
+    DestinationStatus,
+    IngestKey,
+)
+
+_DEST_COLUMNS = (
+    "id, dataset_id, name, kind, options, access_token, app_secret, state, paused_reason,"
+    " paused_fix, throttled_until, updated_at"
+)
+_DEDUP = (
+    "INSERT INTO dedup_keys(dataset_id, event_name, event_id, received_at)"
+    " SELECT d, n, i, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS k(d, n, i)"
+    " ON CONFLICT (dataset_id, event_name, event_id) DO UPDATE SET"
+    " received_at = excluded.received_at WHERE dedup_keys.received_at < $5"
+    " RETURNING dataset_id, event_name, event_id"
+)
+_INSERT_EVENTS = (
+    "WITH ins AS (INSERT INTO events(dataset_id, event_name, event_id, event_time, received_at,"
+    " source, test_event_code, payload)"
+    " SELECT d, n, i, t, $9, s, c, p FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::int8[], $5::text[], $6::text[], $7::bytea[], $8::int4[]) AS e(d, n, i, t, s, c, p, o)"
+    " ORDER BY o RETURNING pk, dataset_id)"
+    " INSERT INTO outbox(event_pk, destination_id, status, due_at, attempts, created_at)"
+    " SELECT ins.pk, dst.id, 'queued', $9, 0, $9 FROM ins"
+    " JOIN destinations dst ON dst.dataset_id = ins.dataset_id ORDER BY ins.pk, dst.id"
+)
+
+
+def _destination(r: asyncpg.Record) -> Destination:
+    return Destination(
+        id=r["id"],
+        dataset_id=r["dataset_id"],
+        name=r["name"],
+        kind=r["kind"],
+        options=orjson.loads(r["options"]),
+        access_token=Secret(r["access_token"]),
+        app_secret=Secret(r["app_secret"]) if r["app_secret"] else None,
+        state=r["state"],
+        paused_reason=r["paused_reason"],
+        paused_fix=r["paused_fix"],
+        throttled_until=r["throttled_until"],
+        updated_at=r["updated_at"],
+    )
+
+
+class _Pending:
+    __slots__ = ("events", "future", "now")
+
+    def __init__(
+        self, events: Sequence[AcceptedEvent], now: float, future: asyncio.Future[list[bool]]
+    ) -> None:
+        self.events = events
+        self.now = now
+        self.future = future
+
+
+class PostgresStore:
+    """:class:`~signalyard.store.base.Store` on PostgreSQL."""
+
+    def __init__(
+        self, database_url: str, *, min_connections: int = 2, max_connections: int = 10
+    ) -> None:
+        if not database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("not a PostgreSQL URL")
+        self.url = database_url
+        self._min = min_connections
+        self._max = max_connections
+        self._pool: asyncpg.Pool | None = None
+        self._pending: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._committer: asyncio.Task[None] | None = None
+        self.commits = 0
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "the store is not open"
+        return self._pool
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=self._min, max_size=self._max, command_timeout=60
+            )
+        except (OSError, asyncpg.PostgresError) as error:
+            raise ConfigError(f"cannot connect to PostgreSQL: {error}") from None
+        exists = await self.pool.fetchval("SELECT to_regclass('outbox') IS NOT NULL")
+        if not exists:
+            raise ConfigError("the database has no Signalyard schema: run `signalyard migrate`")
+        self._wake = asyncio.Event()
+        self._committer = asyncio.create_task(self._commit_loop())
+
+    async def close(self) -> None:
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+            self._committer = None
+        for p in self._pending:
+            if not p.future.done():
+                p.future.set_exception(ConfigError("the store closed"))
+        self._pending = []
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    # datasets and keys -------------------------------------------------------------------
+
+    async def add_dataset(
+        self, dataset_id: str, *, name: str, default_country: str | None, now: float
+    ) -> Dataset:
+        await self.pool.execute(
+            "INSERT INTO datasets(id, name, default_country, created_at) VALUES ($1,$2,$3,$4)",
+            dataset_id,
+            name,
+            default_country,
+            now,
+        )
+        return Dataset(dataset_id, name, default_country, now)
+
+    async def list_datasets(self) -> list[Dataset]:
+        rows = await self.pool.fetch(
+            "SELECT id, name, default_country, created_at FROM datasets ORDER BY id"
+        )
+        return [Dataset(*r) for r in rows]
+
+    async def get_dataset(self, dataset_id: str) -> Dataset | None:
+        r = await self.pool.fetchrow(
+            "SELECT id, name, default_country, created_at FROM datasets WHERE id=$1", dataset_id
+        )
+        return Dataset(*r) if r else None
+
+    async def add_key(
+        self, dataset_id: str, *, key_id: str, key_hash: str, label: str, now: float
+    ) -> IngestKey:
+        await self.pool.execute(
+            "INSERT INTO ingest_keys(id, dataset_id, key_hash, label, created_at)"
+            " VALUES ($1,$2,$3,$4,$5)",
+            key_id,
+            dataset_id,
+            key_hash,
+            label,
+            now,
+        )
+        return IngestKey(key_id, dataset_id, label, now, None)
+
+    async def find_key(self, key_hash: str) -> IngestKey | None:
+        r = await self.pool.fetchrow(
+            "SELECT id, dataset_id, label, created_at, revoked_at FROM ingest_keys"
+            " WHERE key_hash=$1",
+            key_hash,
+        )
+        return IngestKey(*r) if r else None
+
+    async def list_keys(self, dataset_id: str | None = None) -> list[IngestKey]:
+        rows = await self.pool.fetch(
+            "SELECT id, dataset_id, label, created_at, revoked_at FROM ingest_keys"
+            " WHERE $1::text IS NULL OR dataset_id=$1 ORDER BY created_at",
+            dataset_id,
+        )
+        return [IngestKey(*r) for r in rows]
+
+    async def revoke_key(self, key_id: str, *, now: float) -> bool:
+        done = await self.pool.execute(
+            "UPDATE ingest_keys SET revoked_at=$1 WHERE id=$2 AND revoked_at IS NULL", now, key_id
+        )
+        return bool(done == "UPDATE 1")
+
+    # destinations ------------------------------------------------------------------------
+
+    async def add_destination(
+        self,
+        dataset_id: str,
+        *,
+        name: str,
+        kind: str,
+        options: dict[str, Any],
+        access_token: Secret,
+        app_secret: Secret | None,
+        now: float,
+    ) -> Destination:
+        r = await self.pool.fetchrow(
+            "INSERT INTO destinations(dataset_id, name, kind, options, access_token, app_secret,"
+            " state, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,'active',$7,$7)"
+            f" RETURNING {_DEST_COLUMNS}",
+            dataset_id,
+            name,
+            kind,
+            orjson.dumps(options).decode(),
+            access_token.reveal(),
+            app_secret.reveal() if app_secret else None,
+            now,
+        )
+        return _destination(r)
+
+    async def list_destinations(self, dataset_id: str | None = None) -> list[Destination]:
+        rows = await self.pool.fetch(
+            f"SELECT {_DEST_COLUMNS} FROM destinations WHERE $1::text IS NULL OR dataset_id=$1"
+            " ORDER BY id",
+            dataset_id,
+        )
+        return [_destination(r) for r in rows]
+
+    async def set_token(self, destination_id: int, token: Secret, *, now: float) -> None:
+        await self.pool.execute(
+            "UPDATE destinations SET access_token=$1, state='active', paused_reason=NULL,"
+            " paused_fix=NULL, throttled_until=NULL, updated_at=$2 WHERE id=$3",
+            token.reveal(),
+            now,
+            destination_id,
+        )
+
+    async def pause(self, destination_id: int, *, reason: str, fix: str, now: float) -> None:
+        await self.pool.execute(
+            "UPDATE destinations SET state='paused', paused_reason=$1, paused_fix=$2,"
+            " updated_at=$3 WHERE id=$4",
+            reason,
+            fix,
+            now,
+            destination_id,
+        )
+
+    async def resume(self, destination_id: int, *, now: float) -> None:
+        await self.pool.execute(
+            "UPDATE destinations SET state='active', paused_reason=NULL, paused_fix=NULL,"
+            " updated_at=$1 WHERE id=$2",
+            now,
+            destination_id,
+        )
+
+    async def throttle(self, destination_id: int, *, until: float) -> None:
+        await self.pool.execute(
+            "UPDATE destinations SET throttled_until=$1 WHERE id=$2", until, destination_id
+        )
+
+    # ingest (group commit) ---------------------------------------------------------------
+
+    async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
+        if not events:
+            return []
+        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(events, now, future))
+        self._wake.set()
+        return await future
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            try:
+                results = await self._write(batch)
+            except Exception as error:
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(error)
+                continue
+            for p, result in zip(batch, results, strict=True):
+                if not p.future.done():
+                    p.future.set_result(result)
+
+    async def _write(self, batch: list[_Pending]) -> list[list[bool]]:
+        now = max(p.now for p in batch)
+        first: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for bi, p in enumerate(batch):
+            for ei, ev in enumerate(p.events):
+                first.setdefault((ev.dataset_id, ev.event_name, ev.event_id), (bi, ei))
+        # a consistent lock order across processes: no deadlocks between group commits
+        keys = sorted(first)
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                _DEDUP,
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
+                now,
+                now - DEDUP_WINDOW_SECONDS,
+            )
+            new = {(r[0], r[1], r[2]) for r in rows}
+            stored = [first[k] for k in keys if k in new]
+            stored.sort()
+            if stored:
+                evs = [batch[bi].events[ei] for bi, ei in stored]
+                await conn.execute(
+                    _INSERT_EVENTS,
+                    [e.dataset_id for e in evs],
+                    [e.event_name for e in evs],
+                    [e.event_id for e in evs],
+                    [e.event_time for e in evs],
+                    [e.source for e in evs],
+                    [e.test_event_code for e in evs],
+                    [orjson.dumps(e.payload) for e in evs],
+                    list(range(len(evs))),
+                    now,
+                )
+        self.commits += 1
+        kept = set(stored)
+        return [[(bi, ei) in kept for ei in range(len(p.events))] for bi, p in enumerate(batch)]
+
+    # delivery ----------------------------------------------------------------------------
+
+    async def claim(
+        self, destination_id: int, *, owner: str, limit: int, now: float, lease_seconds: float
+    ) -> list[ClaimedEvent]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "UPDATE outbox SET lease_owner=$1, lease_until=$2 WHERE id IN ("
+                " SELECT id FROM outbox WHERE destination_id=$3 AND status='queued'"
+                " AND due_at<=$4 AND (lease_until IS NULL OR lease_until<$4)"
+                " ORDER BY due_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)"
+                " RETURNING id, event_pk, attempts",
+                owner,
+                now + lease_seconds,
+                destination_id,
+                now,
+                limit,
+            )
+            if not rows:
+                return []
+            events = {
+                r["pk"]: r
+                for r in await conn.fetch(
+                    "SELECT pk, event_time, received_at, test_event_code, payload FROM events"
+                    " WHERE pk = ANY($1::int8[])",
+                    [r["event_pk"] for r in rows],
+                )
+            }
+        out = []
+        for r in sorted(rows, key=lambda r: r["id"]):
+            e = events[r["event_pk"]]
+            out.append(
+                ClaimedEvent(
+                    r["id"],
+                    r["attempts"],
+                    e["event_time"],
+                    e["received_at"],
+                    e["test_event_code"],
+                    orjson.loads(e["payload"]),
+                )
+            )
+        return out
+
+    async def _settle(self, sql: str, args: tuple[Any, ...], ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        n = len(args) + 1
+        done = await self.pool.execute(f"{sql} AND id = ANY(${n}::int8[])", *args, list(ids))
+        return int(done.split()[-1])
+
+    async def settle_delivered(self, ids: Sequence[int], *, owner: str, now: float) -> int:
+        return await self._settle(
+            "UPDATE outbox SET status='delivered', settled_at=$1, attempts=attempts+1,"
+            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=$2",
+            (now, owner),
+            ids,
+        )
+
+    async def settle_retry(
+        self, ids: Sequence[int], *, owner: str, due_at: float, count_attempt: bool, error: str
+    ) -> int:
+        return await self._settle(
+            "UPDATE outbox SET due_at=$1, attempts=attempts+$2, last_error=$3,"
+            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=$4",
+            (due_at, 1 if count_attempt else 0, error, owner),
+            ids,
+        )
+
+    async def settle_dead(
+        self,
+        ids: Sequence[int],
+        *,
+        owner: str,
+        reason: str,
+        code: int | None,
+        subcode: int | None,
+        now: float,
+    ) -> int:
+        return await self._settle(
+            "UPDATE outbox SET status='dead', settled_at=$1, attempts=attempts+1,"
+            " dead_reason=$2, dead_code=$3, dead_subcode=$4, last_error=$2,"
+            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=$5",
+            (now, reason, code, subcode, owner),
+            ids,
+        )
+
+    async def release(self, ids: Sequence[int], *, owner: str) -> int:
+        return await self._settle(
+            "UPDATE outbox SET lease_owner=NULL, lease_until=NULL"
+            " WHERE status='queued' AND lease_owner=$1",
+            (owner,),
+            ids,
+        )
+
+    async def record_attempt(self, record: AttemptRecord) -> None:
+        a = record.attempt
+        await self.pool.execute(
+            "INSERT INTO attempts(destination_id, at, events, outcome, http_status, code,"
+            " subcode, trace_id, message, duration_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+            record.destination_id,
+            record.at,
+            record.events,
+            record.outcome,
+            a.http_status,
+            a.code,
+            a.subcode,
+            a.trace_id,
+            a.message,
+            a.duration_ms,
+        )
+
+    # operations --------------------------------------------------------------------------
+
+    async def status(self, *, now: float) -> list[DestinationStatus]:
+        counts = {
+            r[0]: r[1:]
+            for r in await self.pool.fetch(
+                "SELECT destination_id, count(*) FILTER (WHERE status='queued'),"
+                " count(*) FILTER (WHERE status='queued' AND due_at<=$1),"
+                " count(*) FILTER (WHERE status='delivered'),"
+                " count(*) FILTER (WHERE status='dead') FROM outbox GROUP BY destination_id",
+                now,
+            )
+        }
+        oldest = {
+            r[0]: r[1]
+            for r in await self.pool.fetch(
+                "SELECT o.destination_id, min(e.event_time) FROM outbox o JOIN events e"
+                " ON e.pk=o.event_pk WHERE o.status='queued' GROUP BY o.destination_id"
+            )
+        }
+        out = []
+        for d in await self.list_destinations():
+            queued, due, delivered, dead = counts.get(d.id, (0, 0, 0, 0))
+            out.append(DestinationStatus(d, queued, due, oldest.get(d.id), delivered, dead))
+        return out
+
+    async def dead_letters(
+        self, *, destination_id: int | None = None, limit: int = 100
+    ) -> list[DeadLetter]:
+        rows = await self.pool.fetch(
+            "SELECT o.id, o.destination_id, e.event_name, e.event_id, e.event_time,"
+            " o.dead_reason, o.dead_code, o.dead_subcode, o.attempts, o.settled_at FROM outbox o"
+            " JOIN events e ON e.pk=o.event_pk WHERE o.status='dead'"
+            " AND ($1::int4 IS NULL OR o.destination_id=$1)"
+            " ORDER BY o.settled_at DESC, o.id DESC LIMIT $2",
+            destination_id,
+            limit,
+        )
+        return [DeadLetter(*r) for r in rows]
+
+    async def attempts(
+        self, *, destination_id: int | None = None, limit: int = 100
+    ) -> list[AttemptRecord]:
+        rows = await self.pool.fetch(
+            "SELECT destination_id, at, events, outcome, http_status, code, subcode, trace_id,"
+            " message, duration_ms FROM attempts WHERE $1::int4 IS NULL OR destination_id=$1"
+            " ORDER BY at DESC, id DESC LIMIT $2",
+            destination_id,
+            limit,
+        )
+        return [AttemptRecord(r[0], r[1], r[2], r[3], Attempt(*r[4:])) for r in rows]
+
+    async def replay(
+        self,
+        *,
+        destination_id: int | None = None,
+        outbox_ids: Sequence[int] | None = None,
+        now: float,
+    ) -> int:
+        done = await self.pool.execute(
+            "UPDATE outbox SET status='queued', due_at=$1, attempts=0, settled_at=NULL,"
+            " dead_reason=NULL, dead_code=NULL, dead_subcode=NULL WHERE status='dead'"
+            " AND ($2::int4 IS NULL OR destination_id=$2)"
+            " AND ($3::int8[] IS NULL OR id = ANY($3::int8[]))",
+            now,
+            destination_id,
+            list(outbox_ids) if outbox_ids is not None else None,
+        )
+        return int(done.split()[-1])
+
+    async def event_count(self, dataset_id: str | None = None) -> int:
+        return int(
+            await self.pool.fetchval(
+                "SELECT count(*) FROM events WHERE $1::text IS NULL OR dataset_id=$1", dataset_id
+            )
+        )
