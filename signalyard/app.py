@@ -106,3 +106,13 @@ def create_app(
             await store.close()
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def from_environment() -> Starlette:
+    """The app as configured by ``SIGNALYARD_*`` (and ``SIGNALYARD_CONFIG``): the factory each
+    process of ``signalyard serve --workers N`` builds."""
+    from signalyard.runtime import make_store
+    from signalyard.settings import load_settings
+
+    settings = load_settings()
+    return create_app(settings, make_store(settings))

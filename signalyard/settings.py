@@ -43,6 +43,10 @@ class DeliverySettings:
     """How long a throttled destination waits when the platform does not say."""
     age_margin_seconds: float = 3600.0
     """Events this close to the platform's age limit are dead-lettered, not sent."""
+    retention_days: float = 7.0
+    """Delivered outbox rows, attempts and fully delivered events are deleted after this."""
+    prune_interval_seconds: float = 600.0
+    """How often each worker prunes (in short batches; several workers may run it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,3 +154,16 @@ def load_settings(
     if settings.default_country is not None:
         settings = replace(settings, default_country=settings.default_country.upper())
     return settings
+
+
+def overrides_environ(**overrides: Any) -> dict[str, str]:
+    """Environment variables that carry ``overrides`` to child processes (``serve --workers``),
+    which read their settings with :func:`load_settings` like any process."""
+    out = {}
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        out[ENV_PREFIX + name.upper()] = str(value)
+    return out

@@ -87,9 +87,29 @@ class Worker:
         """Tell the worker new events are queued (called by ingest after its commit)."""
         self._wake.set()
 
+    async def prune(self) -> None:
+        """Apply the retention policy (see :meth:`Store.prune`)."""
+        now = self.clock.now()
+        result = await self.store.prune(before=now - self.settings.retention_days * 86400, now=now)
+        if result.outbox or result.events:
+            log.info(
+                "Pruned. outbox=%d attempts=%d events=%d dedup_keys=%d",
+                result.outbox,
+                result.attempts,
+                result.events,
+                result.dedup_keys,
+            )
+
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; a failing cycle is logged and retried."""
+        next_prune = self.clock.monotonic() + min(60.0, self.settings.prune_interval_seconds)
         while not stop.is_set():
+            if self.clock.monotonic() >= next_prune:
+                next_prune = self.clock.monotonic() + self.settings.prune_interval_seconds
+                try:
+                    await self.prune()
+                except Exception:
+                    log.exception("Pruning failed; will try again.")
             try:
                 handled = await self.run_once()
             except Exception:

@@ -11,6 +11,7 @@ import orjson
 from signalyard.outcome import Attempt
 from signalyard.secret import Secret
 from signalyard.store.base import (
+    DEDUP_WINDOW_SECONDS,
     AttemptRecord,
     ClaimedEvent,
     DeadLetter,
@@ -23,6 +24,35 @@ DEDUP_UPSERT = (
     " ON CONFLICT(dataset_id, event_name, event_id) DO UPDATE SET"
     " received_at=excluded.received_at WHERE dedup_keys.received_at < ?"
 )
+
+
+def _before(before: float, now: float) -> float:
+    return before
+
+
+def _dedup_cutoff(before: float, now: float) -> float:
+    return now - DEDUP_WINDOW_SECONDS
+
+
+PRUNE = (
+    (
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status='delivered'"
+        " AND settled_at < ? LIMIT ?)",
+        _before,
+    ),
+    ("DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ? LIMIT ?)", _before),
+    (
+        "DELETE FROM events WHERE pk IN (SELECT pk FROM events e WHERE received_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk) LIMIT ?)",
+        _before,
+    ),
+    (
+        "DELETE FROM dedup_keys WHERE (dataset_id, event_name, event_id) IN (SELECT"
+        " dataset_id, event_name, event_id FROM dedup_keys WHERE received_at < ? LIMIT ?)",
+        _dedup_cutoff,
+    ),
+)
+"""Retention: (statement deleting at most ``?`` rows, its cutoff from (before, now))."""
 
 _DESTINATION_COLUMNS = (
     "id, dataset_id, name, kind, options, access_token, app_secret, state, paused_reason,"

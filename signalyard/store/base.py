@@ -104,6 +104,14 @@ class AttemptRecord:
     attempt: Attempt
 
 
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    outbox: int
+    attempts: int
+    events: int
+    dedup_keys: int
+
+
 class Store(Protocol):
     # life cycle
     async def open(self) -> None: ...
@@ -191,3 +199,11 @@ class Store(Protocol):
         ...
 
     async def event_count(self, dataset_id: str | None = None) -> int: ...
+
+    # retention
+    async def prune(self, *, before: float, now: float, batch: int = 5000) -> PruneResult:
+        """Delete, in batches (short transactions, no long locks): delivered outbox rows
+        settled before ``before``, attempts made before it, events received before it that no
+        outbox row needs any more, and dedup keys past the 48-hour window. Dead letters and
+        queued rows (and their events) are kept."""
+        ...

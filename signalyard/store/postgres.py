@@ -33,6 +33,7 @@ from signalyard.store.base import (
     Destination,
     DestinationStatus,
     IngestKey,
+    PruneResult,
 )
 
 _DEST_COLUMNS = (
@@ -510,6 +511,42 @@ class PostgresStore:
             list(outbox_ids) if outbox_ids is not None else None,
         )
         return int(done.split()[-1])
+
+    async def prune(self, *, before: float, now: float, batch: int = 5000) -> PruneResult:
+        counts = []
+        for sql, cutoff in (
+            (
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status='delivered'"
+                " AND settled_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                before,
+            ),
+            (
+                "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < $1"
+                " LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                before,
+            ),
+            (
+                "DELETE FROM events WHERE pk IN (SELECT pk FROM events e WHERE received_at < $1"
+                " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk)"
+                " LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                before,
+            ),
+            (
+                "DELETE FROM dedup_keys WHERE (dataset_id, event_name, event_id) IN (SELECT"
+                " dataset_id, event_name, event_id FROM dedup_keys WHERE received_at < $1"
+                " LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                now - DEDUP_WINDOW_SECONDS,
+            ),
+        ):
+            total = 0
+            while True:
+                done = await self.pool.execute(sql, cutoff, batch)
+                n = int(done.split()[-1])
+                total += n
+                if n < batch:
+                    break
+            counts.append(total)
+        return PruneResult(*counts)
 
     async def event_count(self, dataset_id: str | None = None) -> int:
         return int(

@@ -28,6 +28,7 @@ from signalyard.store.base import (
     Destination,
     DestinationStatus,
     IngestKey,
+    PruneResult,
 )
 
 T = TypeVar("T")
@@ -56,6 +57,13 @@ def _connect(path: str) -> Callable[[], sqlite3.Connection]:
         return conn
 
     return connect
+
+
+def _delete_job(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], int]:
+    def job(conn: sqlite3.Connection) -> int:
+        return conn.execute(sql, args).rowcount
+
+    return job
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -398,6 +406,18 @@ class SQLiteStore:
         now: float,
     ) -> int:
         return await self._db.run(lambda c: _sql.replay(c, destination_id, outbox_ids, now))
+
+    async def prune(self, *, before: float, now: float, batch: int = 5000) -> PruneResult:
+        counts = []
+        for sql, cutoff in _sql.PRUNE:
+            total = 0
+            while True:
+                n = await self._db.run(_delete_job(sql, (cutoff(before, now), batch)))
+                total += n
+                if n < batch:
+                    break
+            counts.append(total)
+        return PruneResult(*counts)
 
     async def event_count(self, dataset_id: str | None = None) -> int:
         def job(conn: sqlite3.Connection) -> int:

@@ -207,3 +207,17 @@ def test_backoff_is_jittered_exponential_and_capped() -> None:
         ceiling = min(600, 2**a)
         assert ceiling / 2 <= d <= ceiling
     assert delays[-1] <= 600
+
+
+async def test_worker_prunes_by_the_retention_setting(sqlite_store: SQLiteStore,
+                                                      clock: FrozenClock) -> None:
+    sink = ScriptedSink(lambda evs: Delivered())
+    worker = await setup(sqlite_store, clock, sink, 5)
+    await drain(worker, clock, rounds=2)
+    clock.advance(6 * 86400)
+    await worker.prune()
+    assert (await sqlite_store.status(now=clock.now()))[0].delivered == 5
+    clock.advance(2 * 86400)
+    await worker.prune()
+    assert (await sqlite_store.status(now=clock.now()))[0].delivered == 0
+    assert await sqlite_store.event_count() == 0

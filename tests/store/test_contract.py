@@ -180,3 +180,45 @@ async def test_failed_job_does_not_undo_others(store: Store) -> None:
     assert results[0] == [True] and results[2] == [True]
     assert isinstance(results[1], Exception)
     assert await store.event_count() == 2
+
+
+async def test_prune_keeps_dead_letters_and_queued_rows(store: Store) -> None:
+    d = await dest(store)
+    await store.ingest([ev(i) for i in range(6)], now=NOW)
+    claimed = await store.claim(d, owner="w", limit=10, now=NOW, lease_seconds=60)
+    ids = [c.outbox_id for c in claimed]
+    await store.settle_delivered(ids[:4], owner="w", now=NOW)
+    await store.settle_dead(ids[4:5], owner="w", reason="bad", code=100, subcode=None, now=NOW)
+    await store.release(ids[5:], owner="w")
+    await store.record_attempt(AttemptRecord(d, NOW, 6, "delivered", Attempt(200)))
+    later = NOW + 8 * 86400
+    result = await store.prune(before=later - 7 * 86400, now=later, batch=2)
+    assert (result.outbox, result.attempts, result.events) == (4, 1, 4)
+    assert result.dedup_keys == 6
+    assert await store.event_count() == 2  # the dead letter's and the queued one's
+    assert len(await store.dead_letters()) == 1
+    (st,) = await store.status(now=later)
+    assert (st.queued, st.delivered, st.dead) == (1, 0, 1)
+    # nothing newer than the cutoff is touched
+    assert (await store.prune(before=later - 7 * 86400, now=later)).outbox == 0
+
+
+async def test_same_event_at_the_same_moment_in_two_stores_is_stored_once(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    """Two processes (two store instances) receive the same event concurrently."""
+    await dest(store)
+    other: Store
+    if isinstance(store, SQLiteStore):
+        other = SQLiteStore(request.getfixturevalue("sqlite_url"))
+    else:
+        other = PostgresStore(request.getfixturevalue("pg_database"))
+    await other.open()
+    try:
+        for round_ in range(20):
+            batch = [ev(1000 * round_ + i) for i in range(50)]
+            a, b = await asyncio.gather(store.ingest(batch, now=NOW), other.ingest(batch, now=NOW))
+            assert [x + y for x, y in zip(a, b, strict=True)] == [1] * 50
+        assert await store.event_count() == 1000
+    finally:
+        await other.close()
