@@ -35,8 +35,9 @@ class DeliverySettings:
     """Requests in flight at once per destination."""
     poll_seconds: float = 0.5
     """How often the worker looks for due events when nothing wakes it."""
-    lease_seconds: float = 120.0
-    """How long a claimed batch stays reserved for the worker that claimed it."""
+    lease_seconds: float = 30.0
+    """How long claimed rows stay reserved for their worker; renewed while it is sending, so
+    this is how soon the rows of a worker that died are due again."""
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 600.0
     throttle_default_seconds: float = 60.0

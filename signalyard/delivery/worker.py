@@ -25,7 +25,7 @@ import random
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 
@@ -50,8 +50,6 @@ class _Cycle:
     sink: Sink
     paused: Paused | None = None
     throttle_until: float = 0.0
-    handled: int = 0
-    delivered_ids: list[int] = field(default_factory=list)
 
 
 class Worker:
@@ -173,11 +171,11 @@ class Worker:
             async with gate:
                 await self._deliver(cycle, batch)
 
-        await asyncio.gather(*(send(b) for b in batches))
-        if cycle.delivered_ids:
-            await self.store.settle_delivered(
-                cycle.delivered_ids, owner=self.owner, now=self.clock.now()
-            )
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await asyncio.gather(*(send(b) for b in batches))
+        finally:
+            heartbeat.cancel()
         if cycle.paused is not None:
             p = cycle.paused
             await self.store.pause(destination.id, reason=p.reason, fix=p.fix, now=self.clock.now())
@@ -190,6 +188,19 @@ class Worker:
         if cycle.throttle_until:
             await self.store.throttle(destination.id, until=cycle.throttle_until)
         return len(claimed)
+
+    async def _heartbeat(self) -> None:
+        """While a cycle's requests are in flight, keep the lease on its rows, so a slow
+        platform never lets another worker claim (and send again) what this one is sending."""
+        interval = self.settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.store.extend_lease(
+                    owner=self.owner, until=self.clock.now() + self.settings.lease_seconds
+                )
+            except Exception:
+                log.exception("Extending the lease failed; will try again.")
 
     async def _expire_old(
         self, cycle: _Cycle, claimed: list[ClaimedEvent], now: float
@@ -230,7 +241,7 @@ class Worker:
         )
         now = self.clock.now()
         if isinstance(outcome, Delivered):
-            cycle.delivered_ids.extend(ids)
+            await self.store.settle_delivered(ids, owner=self.owner, now=now)
         elif isinstance(outcome, Retry):
             if outcome.throttled:
                 wait = outcome.after

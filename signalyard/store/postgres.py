@@ -374,6 +374,14 @@ class PostgresStore:
             )
         return out
 
+    async def extend_lease(self, *, owner: str, until: float) -> int:
+        done = await self.pool.execute(
+            "UPDATE outbox SET lease_until=$1 WHERE lease_owner=$2 AND status='queued'",
+            until,
+            owner,
+        )
+        return int(done.split()[-1])
+
     async def _settle(self, sql: str, args: tuple[Any, ...], ids: Sequence[int]) -> int:
         if not ids:
             return 0

@@ -59,7 +59,7 @@ def _connect(path: str) -> Callable[[], sqlite3.Connection]:
     return connect
 
 
-def _delete_job(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], int]:
+def _rowcount_job(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], int]:
     def job(conn: sqlite3.Connection) -> int:
         return conn.execute(sql, args).rowcount
 
@@ -325,6 +325,14 @@ class SQLiteStore:
 
         return await self._db.run(job)
 
+    async def extend_lease(self, *, owner: str, until: float) -> int:
+        return await self._db.run(
+            _rowcount_job(
+                "UPDATE outbox SET lease_until=? WHERE lease_owner=? AND status='queued'",
+                (until, owner),
+            )
+        )
+
     async def _settle(self, sql: str, args: tuple[Any, ...], ids: Sequence[int]) -> int:
         def job(conn: sqlite3.Connection) -> int:
             n = 0
@@ -412,7 +420,7 @@ class SQLiteStore:
         for sql, cutoff in _sql.PRUNE:
             total = 0
             while True:
-                n = await self._db.run(_delete_job(sql, (cutoff(before, now), batch)))
+                n = await self._db.run(_rowcount_job(sql, (cutoff(before, now), batch)))
                 total += n
                 if n < batch:
                     break

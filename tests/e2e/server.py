@@ -20,7 +20,8 @@ import httpx
 from signalyard.secret import Secret
 from signalyard.sources.auth import new_key
 from signalyard.store import migrate
-from signalyard.store.sqlite import SQLiteStore
+from signalyard.runtime import make_store
+from signalyard.settings import load_settings
 
 DATASET = "1234567890"
 SANDBOX_TOKEN = "EAAB-sandbox-token-original"
@@ -38,7 +39,7 @@ def prepare(url: str, *, destination_options: dict[str, Any] | None = None) -> s
     key = new_key()
 
     async def run() -> None:
-        store = SQLiteStore(url)
+        store = make_store(load_settings(environ={}, database_url=url))
         await store.open()
         now = time.time()
         await store.add_dataset(DATASET, name="e2e", default_country="US", now=now)

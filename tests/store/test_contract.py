@@ -222,3 +222,12 @@ async def test_same_event_at_the_same_moment_in_two_stores_is_stored_once(
         assert await store.event_count() == 1000
     finally:
         await other.close()
+
+
+async def test_extend_lease_keeps_rows_held(store: Store) -> None:
+    d = await dest(store)
+    await store.ingest([ev(i) for i in range(3)], now=NOW)
+    held = await store.claim(d, owner="w1", limit=10, now=NOW, lease_seconds=10)
+    assert await store.extend_lease(owner="w1", until=NOW + 100) == 3
+    assert await store.claim(d, owner="w2", limit=10, now=NOW + 50, lease_seconds=10) == []
+    assert await store.settle_delivered([h.outbox_id for h in held], owner="w1", now=NOW + 60) == 3
