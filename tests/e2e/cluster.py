@@ -106,7 +106,7 @@ class Cluster:
             self.ingest_urls.append(url)
 
     def start_workers(self, n: int) -> None:
-        for i in range(n):
+        for _ in range(n):
             p = Proc(
                 f"worker{len(self.workers)}",
                 ["worker"],

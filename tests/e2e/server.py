@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 
+from signalyard.runtime import make_store
 from signalyard.secret import Secret
+from signalyard.settings import load_settings
 from signalyard.sources.auth import new_key
 from signalyard.store import migrate
-from signalyard.runtime import make_store
-from signalyard.settings import load_settings
 
 DATASET = "1234567890"
 SANDBOX_TOKEN = "EAAB-sandbox-token-original"
