@@ -4,6 +4,8 @@
     ├── InputError          a request or event breaks a rule; answered with a 4xx naming it
     │   ├── AuthError       the ingest key is missing, unknown or revoked (401)
     │   └── TooLarge        the body or the batch passes a limit (413)
+    ├── Conflict            a dataset, key or destination of that name exists already
+    ├── StoreClosed         the store was used after it was closed
     └── ConfigError         the configuration cannot be used (raised at start-up)
 
 An ``InputError`` carries the field path (``data[3].user_data.ph``), the rule it broke
@@ -61,6 +63,14 @@ class TooLarge(InputError):
     """A body or batch over the limit."""
 
     status = 413
+
+
+class Conflict(SignalyardError):
+    """Something of that name exists already."""
+
+
+class StoreClosed(SignalyardError):
+    """The store was used after it was closed."""
 
 
 class ConfigError(SignalyardError):

@@ -17,6 +17,7 @@ Example ``signalyard.toml``::
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -27,6 +28,7 @@ from signalyard.errors import ConfigError
 
 ENV_PREFIX = "SIGNALYARD_"
 _T = TypeVar("_T", "Settings", "DeliverySettings")
+_INT = re.compile(r"[+-]?[0-9]{1,12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,45 +79,58 @@ class Settings:
         return f"http://{host}:{self.port}/sandbox/meta"
 
 
-def _coerce(name: str, raw: Any, default: Any) -> Any:
-    kind: type[Any] = type(default) if default is not None else str
-    try:
-        if kind is bool:
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
+_OPTIONAL = frozenset({"default_country", "sandbox_url"})
+"""Settings that may be unset (None); an empty value unsets them."""
+_TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def _coerce(name: str, raw: Any, kind: type[Any]) -> Any:
+    """``raw`` (from TOML: typed; from the environment: a string) as ``kind``, strictly."""
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str):
+            text = raw.strip().lower()
             if text in ("1", "true", "yes", "on"):
                 return True
             if text in ("0", "false", "no", "off"):
                 return False
-            raise ValueError(text)
-        if kind is int and not isinstance(raw, bool):
+    elif kind is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and _INT.fullmatch(raw.strip()):
             return int(raw)
-        if kind is float and not isinstance(raw, bool):
+    elif kind is float:
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
             return float(raw)
-        if kind is str:
-            return str(raw)
-    except (TypeError, ValueError):
-        pass
-    raise ConfigError(f"setting {name!r} must be a {kind.__name__}")
+        if isinstance(raw, str):
+            try:
+                return float(raw)
+            except ValueError:
+                pass
+    elif isinstance(raw, str):
+        return raw
+    raise ConfigError(f"setting {name} must be {_TYPE_NAMES[kind]}")
 
 
 def _apply(obj: _T, values: Mapping[str, Any], prefix: str) -> _T:
-    known = {f.name: f for f in fields(obj)}
+    known = {f.name for f in fields(obj)}
     changes: dict[str, Any] = {}
     for key, raw in values.items():
         name = key.lower()
+        label = f"{prefix}{key.upper() if prefix.isupper() else key}"
         if name not in known:
-            raise ConfigError(f"unknown setting {prefix}{key!r}")
+            raise ConfigError(f"unknown setting {label}")
         current = getattr(obj, name)
         if isinstance(current, DeliverySettings):
             if not isinstance(raw, Mapping):
-                raise ConfigError(f"setting {prefix}{key!r} must be a table")
-            changes[name] = _apply(current, raw, f"{prefix}{name}.")
-        elif raw is None or (current is None and name in ("default_country", "sandbox_url")):
-            changes[name] = None if raw in (None, "") else str(raw)
+                raise ConfigError(f"setting {label} must be a table")
+            sub_prefix = f"{prefix}{name.upper()}_" if prefix.isupper() else f"{prefix}{name}."
+            changes[name] = _apply(current, raw, sub_prefix)
+        elif name in _OPTIONAL:
+            changes[name] = None if raw in (None, "") else _coerce(label, raw, str)
         else:
-            changes[name] = _coerce(prefix + name, raw, current)
+            changes[name] = _coerce(label, raw, type(current))
     return replace(obj, **changes)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ from signalyard.sources.ingest import Ingestor
 from signalyard.store.base import Dataset, Store
 
 log = logging.getLogger("signalyard.ingest")
+_DIGITS = re.compile(r"[0-9]{1,20}")
 _HEADERS = {"cache-control": "private, no-cache, no-store, must-revalidate"}
 
 
@@ -65,7 +67,7 @@ def _title(error: InputError) -> str:
 async def read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None:
-        if not length.isdigit():
+        if not _DIGITS.fullmatch(length):
             raise InputError("Content-Length", "must be a number")
         if int(length) > limit:
             raise TooLarge("body", f"is {int(length)} bytes; at most {limit} are accepted")
@@ -83,7 +85,9 @@ async def _multipart(request: Request, body: bytes) -> dict[str, str]:
     async def stream() -> Any:
         yield body
 
-    parser = MultiPartParser(request.headers, stream(), max_files=0, max_fields=200)
+    parser = MultiPartParser(
+        request.headers, stream(), max_files=0, max_fields=200, max_part_size=len(body) + 1
+    )
     try:
         form = await parser.parse()
     except MultiPartException as error:
@@ -92,6 +96,10 @@ async def _multipart(request: Request, body: bytes) -> dict[str, str]:
     for key, value in form.multi_items():
         if not isinstance(value, str):
             raise InputError(key, "file uploads are not accepted; send data as a field")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(key, "is not valid text in its declared charset") from None
         out[key] = value
     return out
 

@@ -46,7 +46,7 @@ _STRING_PARAMS = (
     "upload_tag",
     "upload_source",
 )
-_VERSION = re.compile(r"^v\d{1,3}\.\d{1,2}$")
+_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class GraphRequest:
 
 
 def check_version(version: str) -> None:
-    if not _VERSION.match(version):
+    if not _VERSION.fullmatch(version):
         raise InputError(
             "version",
             "unknown path components: the API version must look like v26.0",

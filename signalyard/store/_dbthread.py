@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from signalyard.errors import StoreClosed
+
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 
@@ -29,6 +31,7 @@ class DBThread:
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._started = False
+        self._closed = False
         self.commits = 0
 
     def start(self) -> None:
@@ -42,6 +45,8 @@ class DBThread:
                 raise error
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed or not self._started:
+            raise StoreClosed("the SQLite store is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((job, future, loop))
@@ -49,6 +54,8 @@ class DBThread:
 
     def run_sync(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run a job from a thread that has no event loop (the CLI)."""
+        if self._closed or not self._started:
+            raise StoreClosed("the SQLite store is not open")
         done: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
         self._jobs.put((job, done, None))
         ok, value = done.get()
@@ -57,9 +64,23 @@ class DBThread:
         raise value
 
     def stop(self) -> None:
+        """Finish the jobs already queued, then stop; later jobs raise ``StoreClosed``."""
+        self._closed = True
         if self._started and self._thread.is_alive():
             self._jobs.put(_STOP)
             self._thread.join()
+        while True:  # anything queued after the stop marker fails instead of hanging
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                _, target, loop = item
+                error = StoreClosed("the SQLite store was closed")
+                if loop is None:
+                    target.put((False, error))
+                else:
+                    loop.call_soon_threadsafe(_resolve, target, False, error)
 
     def _run(self) -> None:
         ready = self._jobs.get()

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from signalyard.errors import ConfigError
+from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent
 from signalyard.outcome import Attempt
 from signalyard.secret import Secret
@@ -211,7 +211,25 @@ class PostgresStore:
         app_secret: Secret | None,
         now: float,
     ) -> Destination:
-        r = await self.pool.fetchrow(
+        try:
+            r = await self._insert_destination(
+                dataset_id, name, kind, options, access_token, app_secret, now
+            )
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"dataset {dataset_id} has a destination named {name} already") from None
+        return _destination(r)
+
+    async def _insert_destination(
+        self,
+        dataset_id: str,
+        name: str,
+        kind: str,
+        options: dict[str, Any],
+        access_token: Secret,
+        app_secret: Secret | None,
+        now: float,
+    ) -> Any:
+        return await self.pool.fetchrow(
             "INSERT INTO destinations(dataset_id, name, kind, options, access_token, app_secret,"
             " state, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,'active',$7,$7)"
             f" RETURNING {_DEST_COLUMNS}",
@@ -223,7 +241,6 @@ class PostgresStore:
             app_secret.reveal() if app_secret else None,
             now,
         )
-        return _destination(r)
 
     async def list_destinations(self, dataset_id: str | None = None) -> list[Destination]:
         rows = await self.pool.fetch(

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from signalyard.errors import ConfigError
+from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent
 from signalyard.secret import Secret
 from signalyard.store import _sql
@@ -108,10 +108,13 @@ class SQLiteStore:
         self, dataset_id: str, *, name: str, default_country: str | None, now: float
     ) -> Dataset:
         def job(conn: sqlite3.Connection) -> Dataset:
-            conn.execute(
-                "INSERT INTO datasets(id, name, default_country, created_at) VALUES (?,?,?,?)",
-                (dataset_id, name, default_country, now),
-            )
+            try:
+                conn.execute(
+                    "INSERT INTO datasets(id, name, default_country, created_at) VALUES (?,?,?,?)",
+                    (dataset_id, name, default_country, now),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict(f"dataset {dataset_id} exists already") from None
             return Dataset(dataset_id, name, default_country, now)
 
         return await self._db.run(job)
@@ -196,6 +199,10 @@ class SQLiteStore:
         now: float,
     ) -> Destination:
         def job(conn: sqlite3.Connection) -> Destination:
+            if conn.execute(
+                "SELECT 1 FROM destinations WHERE dataset_id=? AND name=?", (dataset_id, name)
+            ).fetchone():
+                raise Conflict(f"dataset {dataset_id} has a destination named {name} already")
             cur = conn.execute(
                 "INSERT INTO destinations(dataset_id, name, kind, options, access_token,"
                 " app_secret, state, created_at, updated_at) VALUES (?,?,?,?,?,?,'active',?,?)",

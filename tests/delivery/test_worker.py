@@ -95,7 +95,7 @@ async def test_batches_and_delivers_everything_once(
 ) -> None:
     sink = ScriptedSink(lambda evs: Delivered())
     worker = await setup(sqlite_store, clock, sink, 35)
-    assert await worker.run_once() == 20  # concurrency 2 × max_batch 10
+    assert await worker.run_once() == 20  # concurrency 2 x max_batch 10
     await drain(worker, clock)
     assert sorted(sink.delivered) == sorted(f"e{i}" for i in range(35))
     assert all(len(b) <= 10 for b in sink.batches)
@@ -209,8 +209,9 @@ def test_backoff_is_jittered_exponential_and_capped() -> None:
     assert delays[-1] <= 600
 
 
-async def test_worker_prunes_by_the_retention_setting(sqlite_store: SQLiteStore,
-                                                      clock: FrozenClock) -> None:
+async def test_worker_prunes_by_the_retention_setting(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
     sink = ScriptedSink(lambda evs: Delivered())
     worker = await setup(sqlite_store, clock, sink, 5)
     await drain(worker, clock, rounds=2)

@@ -1,0 +1,419 @@
+"""The ``signalyard`` command, run with click's CliRunner against a temporary SQLite file.
+
+Secrets (ingest keys, destination tokens, app secrets) never appear in any output, except
+the one-time print of a key by ``keys create``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import orjson
+import pytest
+from click.testing import CliRunner, Result
+
+from signalyard.cli import main
+from signalyard.event import AcceptedEvent
+from signalyard.sources.auth import hash_key
+from signalyard.store.sqlite import SQLiteStore
+
+T = TypeVar("T")
+TOKEN = "EAAGsecretDestinationToken0123456789"
+NEW_TOKEN = "EAAGrotatedDestinationToken987654321"
+APP_SECRET = "0123456789abcdef-app-secret"
+KEY_PATTERN = re.compile(r"\bsy_[A-Za-z0-9_-]{43}\b")
+
+
+class Cli:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.runner = CliRunner(env={"SIGNALYARD_DATABASE_URL": url})
+        self.outputs: list[str] = []
+
+    def __call__(self, *args: str, input: str | None = None, code: int | None = 0) -> Result:
+        """Run ``signalyard *args``; ``code`` is the expected exit code (None: any)."""
+        result = self.runner.invoke(main, list(args), input=input)
+        self.outputs.append(result.output)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise AssertionError(f"{args}: {result.output}") from result.exception
+        if code is not None:
+            assert result.exit_code == code, (args, result.exit_code, result.output)
+        return result
+
+    def store(self, job: Callable[[SQLiteStore], Awaitable[T]]) -> T:
+        async def run() -> T:
+            store = SQLiteStore(self.url)
+            await store.open()
+            try:
+                return await job(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(run())
+
+    def all_output(self) -> str:
+        return "\n".join(self.outputs)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    for name in list(os.environ):
+        if name.startswith("SIGNALYARD_"):
+            monkeypatch.delenv(name)
+    c = Cli(f"sqlite:///{tmp_path / 'cli.db'}")
+    yield c
+    # No command ever showed a destination secret.
+    for secret in (TOKEN, NEW_TOKEN, APP_SECRET):
+        assert secret not in c.all_output()
+
+
+@pytest.fixture
+def shop(cli: Cli) -> Cli:
+    """A migrated database with dataset 123 and a destination "meta-prod" (token + secret)."""
+    cli("migrate")
+    cli("datasets", "add", "123", "--name", "Shop", "--default-country", "vn")
+    cli(
+        "destinations",
+        "add",
+        "123",
+        "meta-prod",
+        "--option",
+        "pixel_id=123",
+        "--option",
+        "graph_url=sandbox",
+        "--token-stdin",
+        "--app-secret-stdin",
+        input=f"{TOKEN}\n{APP_SECRET}\n",
+    )
+    return cli
+
+
+# schema and datasets ------------------------------------------------------------------------
+
+
+def test_migrate_creates_the_schema_and_is_idempotent(cli: Cli) -> None:
+    assert "Schema is up to date." in cli("migrate").output
+    assert "Schema is up to date." in cli("migrate").output
+    assert cli.store(lambda s: s.list_datasets()) == []
+
+
+def test_commands_on_an_unmigrated_database_say_so(cli: Cli) -> None:
+    result = cli("keys", "list", code=1)
+    assert "signalyard migrate" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_datasets_add_and_list(cli: Cli) -> None:
+    assert "Dataset 123 added." in cli("datasets", "add", "123", "--default-country", "vn").output
+    cli("datasets", "add", "456", "--name", "Other shop")
+    out = cli("datasets", "list").output.splitlines()
+    assert out == ["123\t123\tdefault_country=VN", "456\tOther shop\tdefault_country=-"]
+    (d123, _) = cli.store(lambda s: s.list_datasets())
+    assert d123.default_country == "VN"
+
+
+@pytest.mark.parametrize("country", ["XX", "usa", "1", "Vietnam"])
+def test_datasets_add_rejects_a_bad_country(cli: Cli, country: str) -> None:
+    result = cli("datasets", "add", "123", "--default-country", country, code=2)
+    assert "--default-country" in result.output
+    assert "ISO 3166-1 alpha-2" in result.output
+    cli("migrate")
+    assert cli.store(lambda s: s.list_datasets()) == []
+
+
+def test_datasets_add_twice_is_a_clean_error(cli: Cli) -> None:
+    cli("datasets", "add", "123")
+    result = cli.runner.invoke(main, ["datasets", "add", "123"])
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 1
+    assert "123" in result.output
+
+
+# keys ---------------------------------------------------------------------------------------
+
+
+def test_keys_create_prints_the_key_once_and_list_never_shows_it(shop: Cli) -> None:
+    result = shop("keys", "create", "123", "--label", "website")
+    keys = KEY_PATTERN.findall(result.output)
+    assert len(keys) == 1
+    secret = keys[0]
+    assert result.output.count(secret) == 1
+    assert result.output.strip().splitlines()[-1] == secret
+    # It is a working key of dataset 123, stored only as a hash.
+    found = shop.store(lambda s: s.find_key(hash_key(secret)))
+    assert found is not None and found.dataset_id == "123" and found.label == "website"
+    assert found.id in result.output
+    listing = shop("keys", "list").output
+    assert found.id in listing and "active" in listing and "website" in listing
+    assert secret not in listing
+    assert not KEY_PATTERN.search(listing)
+    assert secret not in shop("keys", "list", "--dataset", "123").output
+    assert shop.all_output().count(secret) == 1
+
+
+def test_keys_create_for_an_unknown_dataset_fails(shop: Cli) -> None:
+    result = shop("keys", "create", "999", code=1)
+    assert "no dataset 999" in result.output
+    assert not KEY_PATTERN.search(result.output)
+    assert shop.store(lambda s: s.list_keys()) == []
+
+
+def test_keys_revoke(shop: Cli) -> None:
+    secret = KEY_PATTERN.findall(shop("keys", "create", "123").output)[0]
+    other = KEY_PATTERN.findall(shop("keys", "create", "123").output)[0]
+    key = shop.store(lambda s: s.find_key(hash_key(secret)))
+    assert key is not None
+    assert f"Revoked {key.id}." in shop("keys", "revoke", key.id).output
+    revoked = shop.store(lambda s: s.find_key(hash_key(secret)))
+    assert revoked is not None and revoked.revoked_at is not None
+    still = shop.store(lambda s: s.find_key(hash_key(other)))
+    assert still is not None and still.revoked_at is None
+    lines = shop("keys", "list").output.splitlines()
+    assert [line.split("\t")[2] for line in lines] == ["revoked", "active"]
+    again = shop("keys", "revoke", key.id, code=1)
+    assert "no active key" in again.output
+    shop("keys", "revoke", "key_nope", code=1)
+
+
+# destinations -------------------------------------------------------------------------------
+
+
+def test_destinations_add_reads_the_token_from_stdin_and_never_shows_it(shop: Cli) -> None:
+    (dest,) = shop.store(lambda s: s.list_destinations())
+    assert dest.name == "meta-prod" and dest.kind == "meta" and dest.state == "active"
+    assert dest.access_token.reveal() == TOKEN
+    assert dest.app_secret is not None and dest.app_secret.reveal() == APP_SECRET
+    assert dest.options == {"pixel_id": "123", "graph_url": "sandbox"}
+    listing = shop("destinations", "list").output
+    assert listing.split("\t")[1:5] == ["123", "meta-prod", "meta", "active\n"]
+    assert TOKEN not in listing and APP_SECRET not in listing
+
+
+def test_destinations_add_needs_a_token_on_stdin(shop: Cli) -> None:
+    result = shop("destinations", "add", "123", "other", "--option", "pixel_id=123", code=2)
+    assert "--token-stdin" in result.output
+    result = shop(
+        "destinations",
+        "add",
+        "123",
+        "other",
+        "--option",
+        "pixel_id=123",
+        "--token-stdin",
+        input="\n",
+        code=2,
+    )
+    assert len(shop.store(lambda s: s.list_destinations())) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("123", "d", "--option", "pixel_id=abc"), "pixel_id"),
+        (("123", "d", "--option", "pixel_id=1", "--option", "colour=red"), "colour"),
+        (("123", "d", "--option", "nonsense"), "KEY=VALUE"),
+        (("999", "d", "--option", "pixel_id=1"), "no dataset 999"),
+    ],
+)
+def test_destinations_add_rejects_bad_input_without_echoing_the_token(
+    shop: Cli, args: tuple[str, ...], needle: str
+) -> None:
+    result = shop("destinations", "add", *args, "--token-stdin", input=TOKEN + "\n", code=None)
+    assert result.exit_code in (1, 2)
+    assert needle in result.output
+    assert TOKEN not in result.output
+    assert len(shop.store(lambda s: s.list_destinations())) == 1
+
+
+def test_destinations_add_same_name_twice_is_a_clean_error(shop: Cli) -> None:
+    args = ["destinations", "add", "123", "meta-prod", "--option", "pixel_id=123", "--token-stdin"]
+    result = shop.runner.invoke(main, args, input=TOKEN + "\n")
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 1
+    assert "meta-prod" in result.output and TOKEN not in result.output
+
+
+def _pause(cli: Cli) -> int:
+    (dest,) = cli.store(lambda s: s.list_destinations())
+
+    async def pause(s: SQLiteStore) -> None:
+        await s.pause(
+            dest.id,
+            reason="(#190) Error validating access token: Session has expired",
+            fix="Give a new token: signalyard destinations set-token meta-prod",
+            now=time.time(),
+        )
+
+    cli.store(pause)
+    return dest.id
+
+
+def test_set_token_replaces_the_token_and_resumes_a_paused_destination(shop: Cli) -> None:
+    _pause(shop)
+    listing = shop("destinations", "list").output
+    assert "\tpaused\t" in listing and "Session has expired" in listing
+    status = shop("status").output
+    assert "PAUSED" in status and "reason: (#190)" in status and "set-token" in status
+
+    result = shop("destinations", "set-token", "meta-prod", input=NEW_TOKEN + "\n")
+    assert "active again" in result.output
+    (dest,) = shop.store(lambda s: s.list_destinations())
+    assert dest.state == "active" and dest.paused_reason is None and dest.paused_fix is None
+    assert dest.access_token.reveal() == NEW_TOKEN
+    assert dest.app_secret is not None and dest.app_secret.reveal() == APP_SECRET
+    assert "ACTIVE" in shop("status").output
+    # by id as well
+    shop("destinations", "set-token", str(dest.id), input=TOKEN + "\n")
+    assert shop.store(lambda s: s.list_destinations())[0].access_token.reveal() == TOKEN
+
+
+def test_set_token_errors(shop: Cli) -> None:
+    assert "standard input" in shop("destinations", "set-token", "meta-prod", code=2).output
+    assert (
+        "no destination nope"
+        in shop("destinations", "set-token", "nope", input="x\n", code=1).output
+    )
+
+
+def test_destinations_resume(shop: Cli) -> None:
+    _pause(shop)
+    assert "meta-prod resumed." in shop("destinations", "resume", "meta-prod").output
+    (dest,) = shop.store(lambda s: s.list_destinations())
+    assert dest.state == "active" and dest.access_token.reveal() == TOKEN
+
+
+# status and replay --------------------------------------------------------------------------
+
+
+def _queue(cli: Cli, n: int, age_seconds: float) -> list[int]:
+    """Store n events (the oldest ``age_seconds`` old); deliver the first, dead-letter the
+    second. Returns the outbox ids of the dead letters."""
+    now = time.time()
+    (dest,) = cli.store(lambda s: s.list_destinations())
+
+    async def job(s: SQLiteStore) -> list[int]:
+        events = [
+            AcceptedEvent(
+                "123",
+                "Purchase",
+                f"order-{i}",
+                int(now - age_seconds) + i,
+                {"event_name": "Purchase", "event_id": f"order-{i}"},
+            )
+            for i in range(n)
+        ]
+        assert await s.ingest(events, now=now) == [True] * n
+        claimed = await s.claim(dest.id, owner="t", limit=2, now=now, lease_seconds=60)
+        assert len(claimed) == 2
+        await s.settle_delivered([claimed[0].outbox_id], owner="t", now=now)
+        await s.settle_dead(
+            [claimed[1].outbox_id],
+            owner="t",
+            reason="Invalid parameter: custom_data.currency",
+            code=100,
+            subcode=2804019,
+            now=now,
+        )
+        return [claimed[1].outbox_id]
+
+    return cli.store(job)
+
+
+def test_status_without_destinations(cli: Cli) -> None:
+    cli("migrate")
+    assert cli("status").output.strip() == "No destinations."
+    assert orjson.loads(cli("status", "--json").output) == []
+
+
+def test_status_text_shows_queue_depth_oldest_state_and_dead_letters(shop: Cli) -> None:
+    _queue(shop, 5, age_seconds=2 * 3600)
+    out = shop("status").output
+    assert "meta-prod (meta, dataset 123): ACTIVE" in out
+    m = re.search(r"queued (\d+) \(due (\d+)\), oldest event (\S+) old", out)
+    assert m is not None, out
+    assert m[1] == "3" and m[2] == "3"
+    # the oldest *queued* event is the third (delivered and dead ones do not count)
+    assert m[3].endswith("h") and 1.9 <= float(m[3][:-1]) <= 2.1
+    assert "delivered 1, dead letters 1" in out
+
+
+def test_status_json(shop: Cli) -> None:
+    _queue(shop, 5, age_seconds=600)
+    (row,) = orjson.loads(shop("status", "--json").output)
+    assert row["destination"] == "meta-prod"
+    assert row["dataset"] == "123"
+    assert row["state"] == "active"
+    assert row["paused_reason"] is None and row["fix"] is None
+    assert row["queued"] == 3 and row["due"] == 3
+    assert row["delivered"] == 1 and row["dead_letters"] == 1
+    assert 590 <= row["oldest_event_age_seconds"] <= 660
+    _pause(shop)
+    (row,) = orjson.loads(shop("status", "--json").output)
+    assert row["state"] == "paused"
+    assert "Session has expired" in row["paused_reason"] and "set-token" in row["fix"]
+
+
+def test_replay_list_and_replay(shop: Cli) -> None:
+    (dead_id,) = _queue(shop, 3, age_seconds=60)
+    listing = shop("replay", "--list").output.strip().splitlines()
+    assert len(listing) == 1
+    fields = listing[0].split("\t")
+    assert fields[:3] == [str(dead_id), "Purchase", "order-1"]
+    assert "code=100 subcode=2804019" in listing[0]
+    assert "custom_data.currency" in listing[0]
+    assert orjson.loads(shop("status", "--json").output)[0]["dead_letters"] == 1  # unchanged
+    assert shop("replay", "--list", "--destination", "meta-prod").output.strip() == listing[0]
+
+    result = shop("replay")
+    assert "Queued 1 dead letter(s) again." in result.output
+    (row,) = orjson.loads(shop("status", "--json").output)
+    assert row["dead_letters"] == 0 and row["queued"] == 2
+    assert shop("replay", "--list").output.strip() == ""
+    assert "Queued 0 dead letter(s) again." in shop("replay").output
+
+
+def test_replay_selected_ids_and_destination(shop: Cli) -> None:
+    (dead_id,) = _queue(shop, 3, age_seconds=60)
+    assert "Queued 0" in shop("replay", "--id", str(dead_id + 100)).output
+    assert "Queued 1" in shop("replay", "--destination", "meta-prod", "--id", str(dead_id)).output
+    assert "no destination nope" in shop("replay", "--destination", "nope", code=1).output
+
+
+# secrets ------------------------------------------------------------------------------------
+
+
+def test_no_secret_in_any_output_except_the_one_time_key(shop: Cli) -> None:
+    created = shop("keys", "create", "123").output
+    (secret,) = KEY_PATTERN.findall(created)
+    _queue(shop, 3, age_seconds=60)
+    _pause(shop)
+    shop("destinations", "set-token", "meta-prod", input=NEW_TOKEN + "\n")
+    for args in (
+        ("datasets", "list"),
+        ("keys", "list"),
+        ("destinations", "list"),
+        ("status",),
+        ("status", "--json"),
+        ("replay", "--list"),
+        ("replay",),
+        ("--help",),
+        ("destinations", "add", "--help"),
+    ):
+        shop(*args)
+    everything = shop.all_output()
+    assert everything.count(secret) == 1
+    assert len(KEY_PATTERN.findall(everything)) == 1
+    for value in (TOKEN, NEW_TOKEN, APP_SECRET, hash_key(secret)):
+        assert value not in everything
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("signalyard, version ")
