@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 ServerEvent = dict[str, Any]
 """A server event in Meta's wire shape (a JSON object)."""
 
@@ -31,3 +33,8 @@ class AcceptedEvent:
     source: str = "graph_api"
     test_event_code: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    encoded: bytes | None = None
+    """``payload`` as JSON (orjson), when the pipeline already encoded it."""
+
+    def payload_json(self) -> bytes:
+        return self.encoded if self.encoded is not None else orjson.dumps(self.payload)

@@ -340,7 +340,7 @@ class PostgresStore:
                     [e.event_time for e in evs],
                     [e.source for e in evs],
                     [e.test_event_code for e in evs],
-                    [orjson.dumps(e.payload) for e in evs],
+                    [e.payload_json() for e in evs],
                     list(range(len(evs))),
                     now,
                 )

@@ -293,7 +293,7 @@ class SQLiteStore:
                         now,
                         ev.source,
                         ev.test_event_code,
-                        orjson.dumps(ev.payload),
+                        ev.payload_json(),
                     ),
                 ).fetchone()[0]
                 ids = destinations.get(ev.dataset_id)

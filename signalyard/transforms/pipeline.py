@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from signalyard.errors import InputError
 from signalyard.event import AcceptedEvent
 from signalyard.transforms.enrich import enrich
@@ -97,6 +99,12 @@ def clean_event(
     if not isinstance(event_id, str):
         event_id = str(event_id)
         event["event_id"] = event_id
+    try:
+        # Encoded once, here: the store writes these bytes. orjson refuses what JSON cannot
+        # carry on (objects nested over 254 levels, integers over 64 bits): a 400, not a 500.
+        encoded = orjson.dumps(event)
+    except orjson.JSONEncodeError as error:
+        raise InputError(_unencodable_field(event), _encode_rule(error)) from None
     return AcceptedEvent(
         dataset_id=dataset_id,
         event_name=event["event_name"],
@@ -106,4 +114,24 @@ def clean_event(
         source=source,
         test_event_code=test_event_code,
         warnings=tuple(warnings),
+        encoded=encoded,
     )
+
+
+def _unencodable_field(event: dict[str, Any]) -> str:
+    """The top-level field that JSON cannot carry (only looked for on that rare failure)."""
+    for key, value in event.items():
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            return str(key)
+    return ""
+
+
+def _encode_rule(error: orjson.JSONEncodeError) -> str:
+    text = str(error)
+    if "recursion" in text.lower():
+        return "objects or lists are nested too deeply to store"
+    if "integer" in text.lower():
+        return "holds an integer over 64 bits"
+    return "holds a value JSON cannot represent"

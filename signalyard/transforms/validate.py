@@ -375,27 +375,6 @@ def validate_event(raw: object, *, now: float, max_future_seconds: int = 600) ->
     if not _RARE.isdisjoint(event):
         _check_rare(event, action_source)
 
-    for key, nested in event.items():
-        if type(nested) is dict or type(nested) is list:
-            _check_depth(key, nested, MAX_DEPTH)
-
-
-MAX_DEPTH = 16
-"""Objects and lists inside an event may nest this deep (Meta's own are 3 deep at most)."""
-
-
-def _check_depth(field: str, value: object, budget: int) -> None:
-    if budget == 0:
-        raise InputError(field, f"is nested more than {MAX_DEPTH} levels deep")
-    if type(value) is dict:
-        for item in value.values():
-            if type(item) is dict or type(item) is list:
-                _check_depth(field, item, budget - 1)
-    elif type(value) is list:
-        for item in value:
-            if type(item) is dict or type(item) is list:
-                _check_depth(field, item, budget - 1)
-
 
 def _check_rare(event: dict[str, Any], action_source: str) -> None:
     """The optional fields most events do not carry."""
