@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from signalyard import gc_tuning
 from signalyard.clock import Clock, SystemClock
 from signalyard.delivery.worker import Worker
 from signalyard.sandbox.meta import create_app as create_meta_sandbox
@@ -32,8 +33,10 @@ def create_app(
     clock: Clock | None = None,
     http_client: httpx.AsyncClient | None = None,
     run_worker: bool | None = None,
+    tune_gc: bool = False,
 ) -> Starlette:
-    """Build the gateway. The store is opened and closed by the app's lifespan."""
+    """Build the gateway. The store is opened and closed by the app's lifespan. ``tune_gc``
+    (for a serving process, not for tests) applies :mod:`signalyard.gc_tuning` at start-up."""
     clock = clock or SystemClock()
     worker_enabled = settings.worker if run_worker is None else run_worker
     state: dict[str, Worker] = {}
@@ -80,6 +83,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        if tune_gc:
+            gc_tuning.tune()
         client = http_client or httpx.AsyncClient(
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
         )
@@ -115,4 +120,4 @@ def from_environment() -> Starlette:
     from signalyard.settings import load_settings
 
     settings = load_settings()
-    return create_app(settings, make_store(settings))
+    return create_app(settings, make_store(settings), tune_gc=True)

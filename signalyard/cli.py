@@ -13,7 +13,7 @@ import click
 import httpx
 import orjson
 
-from signalyard import __version__
+from signalyard import __version__, gc_tuning
 from signalyard.clock import SystemClock
 from signalyard.errors import ConfigError, SignalyardError
 from signalyard.runtime import bootstrap, make_store, migrate_schema
@@ -117,7 +117,7 @@ def serve(
             f"Send events: POST {base}/v26.0/{boot.dataset_id}/events?access_token=<key>\n"
             f"Try it:      signalyard send-test --key <key>"
         )
-    app = create_app(settings, make_store(settings))
+    app = create_app(settings, make_store(settings), tune_gc=True)
     uvicorn.run(
         app,
         host=settings.host,
@@ -146,6 +146,7 @@ def worker(ctx: click.Context) -> None:
     _ensure_schema(settings)
 
     async def run(store: Store) -> None:
+        gc_tuning.tune()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

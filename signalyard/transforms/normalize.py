@@ -483,6 +483,16 @@ def normalize_db(value: str, current_year: int | None = None) -> str | None:
         d, e, f = int(v[:2]), int(v[2:4]), int(v[4:])
         # YYYYMMDD, else MMDDYYYY, else DDMMYYYY
         return _first_date(((a, b, c), (f, d, e), (f, e, d)), current_year)
+    if n == 10 and v[4] == "-" and v[7] == "-":  # YYYY-MM-DD, the ISO form, without regex
+        compact = v[:4] + v[5:7] + v[8:]
+        if (
+            compact.isascii()
+            and compact.isdigit()
+            and "01" <= compact[4:6] <= "12"
+            and "01" <= compact[6:] <= "28"
+            and 1900 <= int(compact[:4]) <= current_year
+        ):
+            return compact
     if n > 40 or not v.isascii():
         return None
     m = _DB_ISO.fullmatch(v)
