@@ -136,7 +136,9 @@ def decode(
             data[i] = _loads(item, f"data[{i}]", "an event given as a string must be JSON")
     extra: dict[str, str] = {}
     for name in _STRING_PARAMS:
-        value = params.get(name, query.get(name))
+        value = params.get(name)
+        if value is None and query:
+            value = query.get(name)
         if value is None or value == "":
             continue
         if not isinstance(value, str) or len(value) > 256:
