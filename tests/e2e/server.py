@@ -68,12 +68,13 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    serve_args: tuple[str, ...] = ()
 
     def start(self) -> None:
         assert self.log is not None
         out = open(self.log, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "signalyard", "serve"],
+            [sys.executable, "-m", "signalyard", "serve", *self.serve_args],
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -159,6 +160,7 @@ def running_server(
     *,
     destination_options: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    serve_args: tuple[str, ...] = (),
 ) -> Iterator[Server]:
     port = free_port()
     database_url = f"sqlite:///{tmp / 'e2e.db'}"

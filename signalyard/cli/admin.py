@@ -1,0 +1,226 @@
+"""Administration: ``datasets``, ``keys`` and ``destinations``. Secrets are read from
+standard input, never from arguments, and never printed (an ingest key once, on creation)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from signalyard.cli._common import ensure_schema, find_destination, settings_from, with_store
+from signalyard.errors import SignalyardError
+from signalyard.secret import Secret
+from signalyard.sinks import SANDBOX, spec_for
+from signalyard.sources.auth import new_key
+from signalyard.store.base import Store
+
+
+@click.group()
+def datasets() -> None:
+    """Datasets (one per Meta pixel/dataset id)."""
+
+
+@datasets.command("add")
+@click.argument("dataset_id")
+@click.option("--name", default=None)
+@click.option(
+    "--default-country",
+    default=None,
+    help="ISO country used to complete national phone numbers, e.g. VN.",
+)
+@click.pass_context
+def datasets_add(
+    ctx: click.Context, dataset_id: str, name: str | None, default_country: str | None
+) -> None:
+    settings = settings_from(ctx)
+    ensure_schema(settings)
+    country = default_country.upper() if default_country else None
+    if country is not None:
+        import pycountry
+
+        if pycountry.countries.get(alpha_2=country) is None:
+            raise click.BadParameter(
+                "must be an ISO 3166-1 alpha-2 code such as VN", param_hint="--default-country"
+            )
+    with_store(
+        settings,
+        lambda s: s.add_dataset(
+            dataset_id, name=name or dataset_id, default_country=country, now=time.time()
+        ),
+    )
+    click.echo(f"Dataset {dataset_id} added.")
+
+
+@datasets.command("list")
+@click.pass_context
+def datasets_list(ctx: click.Context) -> None:
+    settings = settings_from(ctx)
+    for d in with_store(settings, lambda s: s.list_datasets()):
+        click.echo(f"{d.id}\t{d.name}\tdefault_country={d.default_country or '-'}")
+
+
+# keys -------------------------------------------------------------------------------------
+
+
+@click.group()
+def keys() -> None:
+    """Ingest keys (the access_token clients send); stored hashed."""
+
+
+@keys.command("create")
+@click.argument("dataset_id")
+@click.option("--label", default="")
+@click.pass_context
+def keys_create(ctx: click.Context, dataset_id: str, label: str) -> None:
+    settings = settings_from(ctx)
+    key = new_key()
+
+    async def run(store: Store) -> None:
+        if await store.get_dataset(dataset_id) is None:
+            raise click.ClickException(f"no dataset {dataset_id}: add it with `datasets add`")
+        await store.add_key(
+            dataset_id, key_id=key.id, key_hash=key.key_hash, label=label, now=time.time()
+        )
+
+    with_store(settings, run)
+    click.echo(f"Created {key.id} for dataset {dataset_id}. The key (shown once):")
+    click.echo(key.secret)
+
+
+@keys.command("list")
+@click.option("--dataset", default=None)
+@click.pass_context
+def keys_list(ctx: click.Context, dataset: str | None) -> None:
+    settings = settings_from(ctx)
+    for k in with_store(settings, lambda s: s.list_keys(dataset)):
+        state = "revoked" if k.revoked_at else "active"
+        click.echo(f"{k.id}\t{k.dataset_id}\t{state}\t{k.label}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def keys_revoke(ctx: click.Context, key_id: str) -> None:
+    settings = settings_from(ctx)
+    if not with_store(settings, lambda s: s.revoke_key(key_id, now=time.time())):
+        raise click.ClickException(f"no active key {key_id}")
+    click.echo(f"Revoked {key_id}.")
+
+
+# destinations -----------------------------------------------------------------------------
+
+
+@click.group()
+def destinations() -> None:
+    """Where a dataset's events are delivered."""
+
+
+@destinations.command("add")
+@click.argument("dataset_id")
+@click.argument("name")
+@click.option("--kind", default="meta", show_default=True)
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A destination option, e.g. pixel_id=123 or graph_url=sandbox.",
+)
+@click.option("--token-stdin", is_flag=True, help="Read the access token from standard input.")
+@click.option(
+    "--app-secret-stdin",
+    is_flag=True,
+    help="Read the app secret from the second line of standard input.",
+)
+@click.pass_context
+def destinations_add(
+    ctx: click.Context,
+    dataset_id: str,
+    name: str,
+    kind: str,
+    options: tuple[str, ...],
+    token_stdin: bool,
+    app_secret_stdin: bool,
+) -> None:
+    """Add a destination. The token is read from standard input (never from argv)."""
+    settings = settings_from(ctx)
+    parsed: dict[str, Any] = {}
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--option")
+        parsed[key.strip()] = value.strip()
+    lines = sys.stdin.read().splitlines() if (token_stdin or app_secret_stdin) else []
+    token = Secret(lines[0].strip() if lines else "")
+    app_secret = Secret(lines[1].strip()) if app_secret_stdin and len(lines) > 1 else None
+    if not token:
+        raise click.UsageError("give the access token on standard input with --token-stdin")
+    spec = spec_for(kind)
+    check = dict(parsed)
+    if check.get("graph_url") == SANDBOX:
+        check["graph_url"] = settings.resolved_sandbox_url
+    try:
+        spec.config_from_mapping(check, access_token=token, app_secret=app_secret)
+    except SignalyardError as error:
+        raise click.ClickException(str(error)) from None
+
+    async def run(store: Store) -> None:
+        if await store.get_dataset(dataset_id) is None:
+            raise click.ClickException(f"no dataset {dataset_id}: add it with `datasets add`")
+        await store.add_destination(
+            dataset_id,
+            name=name,
+            kind=kind,
+            options=parsed,
+            access_token=token,
+            app_secret=app_secret,
+            now=time.time(),
+        )
+
+    with_store(settings, run)
+    click.echo(f"Destination {name} added to dataset {dataset_id}.")
+
+
+@destinations.command("list")
+@click.pass_context
+def destinations_list(ctx: click.Context) -> None:
+    settings = settings_from(ctx)
+    for d in with_store(settings, lambda s: s.list_destinations()):
+        extra = f"\t{d.paused_reason}" if d.state == "paused" else ""
+        click.echo(f"{d.id}\t{d.dataset_id}\t{d.name}\t{d.kind}\t{d.state}{extra}")
+
+
+@destinations.command("set-token")
+@click.argument("destination")
+@click.pass_context
+def destinations_set_token(ctx: click.Context, destination: str) -> None:
+    """Replace a destination's access token (read from standard input) and resume it."""
+    settings = settings_from(ctx)
+    token = Secret(sys.stdin.readline().strip())
+    if not token:
+        raise click.UsageError("give the new access token on standard input")
+
+    async def run(store: Store) -> str:
+        d = find_destination(await store.list_destinations(), destination)
+        await store.set_token(d.id, token, now=time.time())
+        return str(d.name)
+
+    name = with_store(settings, run)
+    click.echo(f"Token of {name} replaced; the destination is active again.")
+
+
+@destinations.command("resume")
+@click.argument("destination")
+@click.pass_context
+def destinations_resume(ctx: click.Context, destination: str) -> None:
+    """Resume a paused destination once its problem is fixed."""
+    settings = settings_from(ctx)
+
+    async def run(store: Store) -> None:
+        d = find_destination(await store.list_destinations(), destination)
+        await store.resume(d.id, now=time.time())
+
+    with_store(settings, run)
+    click.echo(f"{destination} resumed.")

@@ -1,0 +1,148 @@
+"""Operating Signalyard: ``status``, ``replay`` and ``send-test``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import click
+import httpx
+import orjson
+
+from signalyard.cli._common import ago, find_destination, settings_from, with_store
+from signalyard.store.base import Store
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Queue depth, oldest event, state and dead letters per destination."""
+    settings = settings_from(ctx)
+    now = time.time()
+    rows = with_store(settings, lambda s: s.status(now=now))
+    if as_json:
+        click.echo(
+            orjson.dumps(
+                [
+                    {
+                        "destination": r.destination.name,
+                        "id": r.destination.id,
+                        "dataset": r.destination.dataset_id,
+                        "state": r.destination.state,
+                        "paused_reason": r.destination.paused_reason,
+                        "fix": r.destination.paused_fix,
+                        "queued": r.queued,
+                        "due": r.due,
+                        "oldest_event_age_seconds": (now - r.oldest_event_time)
+                        if r.oldest_event_time
+                        else None,
+                        "delivered": r.delivered,
+                        "dead_letters": r.dead,
+                    }
+                    for r in rows
+                ],
+                option=orjson.OPT_INDENT_2,
+            ).decode()
+        )
+        return
+    if not rows:
+        click.echo("No destinations.")
+    for r in rows:
+        d = r.destination
+        age = ago(now - r.oldest_event_time if r.oldest_event_time else None)
+        click.echo(f"{d.name} ({d.kind}, dataset {d.dataset_id}): {d.state.upper()}")
+        if d.state == "paused":
+            click.echo(f"  reason: {d.paused_reason}\n  fix:    {d.paused_fix}")
+        if d.throttled_until and d.throttled_until > now:
+            click.echo(f"  throttled for {ago(d.throttled_until - now)}")
+        click.echo(
+            f"  queued {r.queued} (due {r.due}), oldest event {age} old,"
+            f" delivered {r.delivered}, dead letters {r.dead}"
+        )
+
+
+@click.command()
+@click.option("--destination", default=None, help="Only this destination (name or id).")
+@click.option("--id", "ids", type=int, multiple=True, help="Only these dead letters.")
+@click.option("--list", "list_only", is_flag=True, help="List dead letters, change nothing.")
+@click.pass_context
+def replay(
+    ctx: click.Context, destination: str | None, ids: tuple[int, ...], list_only: bool
+) -> None:
+    """Queue dead letters again (after fixing what made them fail)."""
+    settings = settings_from(ctx)
+
+    async def run(store: Store) -> int:
+        dest_id = None
+        if destination is not None:
+            dest_id = find_destination(await store.list_destinations(), destination).id
+        if list_only:
+            for dl in await store.dead_letters(destination_id=dest_id, limit=1000):
+                click.echo(
+                    f"{dl.outbox_id}\t{dl.event_name}\t{dl.event_id}\t"
+                    f"code={dl.code} subcode={dl.subcode}\t{dl.reason}"
+                )
+            return -1
+        return await store.replay(
+            destination_id=dest_id, outbox_ids=list(ids) or None, now=time.time()
+        )
+
+    n = with_store(settings, run)
+    if n >= 0:
+        click.echo(f"Queued {n} dead letter(s) again.")
+
+
+@click.command("send-test")
+@click.option(
+    "--key",
+    envvar="SIGNALYARD_KEY",
+    required=True,
+    help="An ingest key of the dataset ($SIGNALYARD_KEY).",
+)
+@click.option(
+    "--dataset",
+    default="1234567890",
+    show_default=True,
+    help="Dataset id (default: the demo dataset of a new install).",
+)
+@click.option("--url", default=None, help="Gateway URL (default: from settings).")
+@click.option(
+    "--wait", type=float, default=15.0, show_default=True, help="Seconds to wait for delivery."
+)
+@click.pass_context
+def send_test(ctx: click.Context, key: str, dataset: str, url: str | None, wait: float) -> None:
+    """Send a realistic Purchase through the whole pipeline and report its delivery."""
+    from signalyard.samples import sample_purchase
+
+    settings = settings_from(ctx)
+    base = (
+        url
+        or f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}"
+        f":{settings.port}"
+    ).rstrip("/")
+    event = sample_purchase(time.time())
+    try:
+        r = httpx.post(
+            f"{base}/v26.0/{dataset}/events",
+            params={"access_token": key},
+            json={"data": [event]},
+            timeout=10,
+        )
+    except httpx.HTTPError as error:
+        raise click.ClickException(f"cannot reach the gateway at {base}: {error}") from None
+    if r.status_code != 200:
+        raise click.ClickException(f"the gateway refused the event ({r.status_code}): {r.text}")
+    click.echo(f"Accepted: {r.json()}  event_id={event['event_id']}")
+
+    async def poll(store: Store) -> str:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            rows = await store.status(now=time.time())
+            mine = [x for x in rows if x.destination.dataset_id == dataset]
+            if mine and all(x.queued == 0 for x in mine):
+                return "delivered to " + ", ".join(x.destination.name for x in mine)
+            await asyncio.sleep(0.2)
+        return "still queued: see `signalyard status`"
+
+    click.echo("Delivery: " + with_store(settings, poll))

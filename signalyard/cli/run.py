@@ -1,0 +1,145 @@
+"""Running Signalyard: ``serve``, ``worker``, ``migrate`` and ``sandbox``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import click
+import httpx
+
+from signalyard import gc_tuning
+from signalyard.cli._common import ensure_schema, settings_from, with_store
+from signalyard.clock import SystemClock
+from signalyard.runtime import bootstrap, make_store
+from signalyard.settings import Settings, overrides_environ
+from signalyard.store.base import Store
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it would log URLs with tokens
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8088).")
+@click.option("--no-worker", is_flag=True, help="Ingest only; deliver with `signalyard worker`.")
+@click.option("--no-sandbox", is_flag=True, help="Do not mount the Meta sandbox.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes serving the port (each also delivers, unless --no-worker).",
+)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    no_worker: bool,
+    no_sandbox: bool,
+    workers: int,
+) -> None:
+    """Run the gateway: ingest, delivery worker and the Meta sandbox."""
+    import uvicorn
+
+    from signalyard.app import create_app
+
+    overrides: dict[str, Any] = {"host": host, "port": port}
+    if no_worker:
+        overrides["worker"] = False
+    if no_sandbox:
+        overrides["sandbox"] = False
+    settings = settings_from(ctx, **overrides)
+    _logging(settings)
+    ensure_schema(settings)
+    boot = with_store(settings, lambda s: bootstrap(s, settings, SystemClock()))
+    base = f"http://{settings.host}:{settings.port}"
+    if boot is not None:
+        click.echo(
+            f"New install: created dataset '{boot.dataset_id}' delivering to the built-in Meta"
+            f" sandbox ({base}/sandbox/meta).\n"
+            f"Ingest key for dataset '{boot.dataset_id}' (shown once, keep it):\n"
+            f"  {boot.key_secret}\n"
+            f"Send events: POST {base}/v26.0/{boot.dataset_id}/events?access_token=<key>\n"
+            f"Try it:      signalyard send-test --key <key>"
+        )
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "lifespan": "on",
+    }
+    if workers > 1:
+        # Each child process builds its own app from the environment (settings.py reads it).
+        os.environ.update(overrides_environ(**overrides))
+        if ctx.obj.get("config"):
+            os.environ["SIGNALYARD_CONFIG"] = ctx.obj["config"]
+        uvicorn.run("signalyard.app:from_environment", factory=True, workers=workers, **common)
+        return
+    uvicorn.run(create_app(settings, make_store(settings), tune_gc=True), **common)
+
+
+@click.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run the delivery worker alone (for ingest started with --no-worker)."""
+    import signal
+
+    from signalyard.delivery.worker import Worker
+
+    settings = settings_from(ctx)
+    _logging(settings)
+    ensure_schema(settings)
+
+    async def run(store: Store) -> None:
+        gc_tuning.tune()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with httpx.AsyncClient() as client:
+            w = Worker(
+                store,
+                settings.delivery,
+                clock=SystemClock(),
+                client=client,
+                sandbox_url=settings.resolved_sandbox_url,
+            )
+            click.echo(f"Worker {w.owner} delivering.")
+            await w.run(stop)
+
+    with_store(settings, run)
+
+
+@click.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Bring the database schema up to date."""
+    settings = settings_from(ctx)
+    ensure_schema(settings)
+    click.echo("Schema is up to date.")
+
+
+@click.group()
+def sandbox() -> None:
+    """Run a platform emulator on its own."""
+
+
+@sandbox.command("meta")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8089, show_default=True)
+def sandbox_meta(host: str, port: int) -> None:
+    """The Meta Conversions API emulator (inspect at /_sandbox/summary)."""
+    import uvicorn
+
+    from signalyard.sandbox.meta import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, access_log=False)
