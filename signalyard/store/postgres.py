@@ -22,8 +22,8 @@ import orjson
 
 from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent
-from signalyard.outcome import Attempt
 from signalyard.secret import Secret
+from signalyard.store import _pg_ops
 from signalyard.store.base import (
     DEDUP_WINDOW_SECONDS,
     AttemptRecord,
@@ -36,10 +36,6 @@ from signalyard.store.base import (
     PruneResult,
 )
 
-_DEST_COLUMNS = (
-    "id, dataset_id, name, kind, options, access_token, app_secret, state, paused_reason,"
-    " paused_fix, throttled_until, updated_at"
-)
 _DEDUP = (
     "INSERT INTO dedup_keys(dataset_id, event_name, event_id, received_at)"
     " SELECT d, n, i, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS k(d, n, i)"
@@ -57,23 +53,6 @@ _INSERT_EVENTS = (
     " SELECT ins.pk, dst.id, 'queued', $9, 0, $9 FROM ins"
     " JOIN destinations dst ON dst.dataset_id = ins.dataset_id ORDER BY ins.pk, dst.id"
 )
-
-
-def _destination(r: asyncpg.Record) -> Destination:
-    return Destination(
-        id=r["id"],
-        dataset_id=r["dataset_id"],
-        name=r["name"],
-        kind=r["kind"],
-        options=orjson.loads(r["options"]),
-        access_token=Secret(r["access_token"]),
-        app_secret=Secret(r["app_secret"]) if r["app_secret"] else None,
-        state=r["state"],
-        paused_reason=r["paused_reason"],
-        paused_fix=r["paused_fix"],
-        throttled_until=r["throttled_until"],
-        updated_at=r["updated_at"],
-    )
 
 
 class _Pending:
@@ -217,7 +196,7 @@ class PostgresStore:
             )
         except asyncpg.UniqueViolationError:
             raise Conflict(f"dataset {dataset_id} has a destination named {name} already") from None
-        return _destination(r)
+        return _pg_ops.destination(r)
 
     async def _insert_destination(
         self,
@@ -232,7 +211,7 @@ class PostgresStore:
         return await self.pool.fetchrow(
             "INSERT INTO destinations(dataset_id, name, kind, options, access_token, app_secret,"
             " state, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,'active',$7,$7)"
-            f" RETURNING {_DEST_COLUMNS}",
+            f" RETURNING {_pg_ops.DEST_COLUMNS}",
             dataset_id,
             name,
             kind,
@@ -244,11 +223,11 @@ class PostgresStore:
 
     async def list_destinations(self, dataset_id: str | None = None) -> list[Destination]:
         rows = await self.pool.fetch(
-            f"SELECT {_DEST_COLUMNS} FROM destinations WHERE $1::text IS NULL OR dataset_id=$1"
-            " ORDER BY id",
+            f"SELECT {_pg_ops.DEST_COLUMNS} FROM destinations"
+            " WHERE $1::text IS NULL OR dataset_id=$1 ORDER BY id",
             dataset_id,
         )
-        return [_destination(r) for r in rows]
+        return [_pg_ops.destination(r) for r in rows]
 
     async def set_token(self, destination_id: int, token: Secret, *, now: float) -> None:
         await self.pool.execute(
@@ -470,54 +449,17 @@ class PostgresStore:
     # operations --------------------------------------------------------------------------
 
     async def status(self, *, now: float) -> list[DestinationStatus]:
-        counts = {
-            r[0]: r[1:]
-            for r in await self.pool.fetch(
-                "SELECT destination_id, count(*) FILTER (WHERE status='queued'),"
-                " count(*) FILTER (WHERE status='queued' AND due_at<=$1),"
-                " count(*) FILTER (WHERE status='delivered'),"
-                " count(*) FILTER (WHERE status='dead') FROM outbox GROUP BY destination_id",
-                now,
-            )
-        }
-        oldest = {
-            r[0]: r[1]
-            for r in await self.pool.fetch(
-                "SELECT o.destination_id, min(e.event_time) FROM outbox o JOIN events e"
-                " ON e.pk=o.event_pk WHERE o.status='queued' GROUP BY o.destination_id"
-            )
-        }
-        out = []
-        for d in await self.list_destinations():
-            queued, due, delivered, dead = counts.get(d.id, (0, 0, 0, 0))
-            out.append(DestinationStatus(d, queued, due, oldest.get(d.id), delivered, dead))
-        return out
+        return await _pg_ops.status(self.pool, now=now)
 
     async def dead_letters(
         self, *, destination_id: int | None = None, limit: int = 100
     ) -> list[DeadLetter]:
-        rows = await self.pool.fetch(
-            "SELECT o.id, o.destination_id, e.event_name, e.event_id, e.event_time,"
-            " o.dead_reason, o.dead_code, o.dead_subcode, o.attempts, o.settled_at FROM outbox o"
-            " JOIN events e ON e.pk=o.event_pk WHERE o.status='dead'"
-            " AND ($1::int4 IS NULL OR o.destination_id=$1)"
-            " ORDER BY o.settled_at DESC, o.id DESC LIMIT $2",
-            destination_id,
-            limit,
-        )
-        return [DeadLetter(*r) for r in rows]
+        return await _pg_ops.dead_letters(self.pool, destination_id=destination_id, limit=limit)
 
     async def attempts(
         self, *, destination_id: int | None = None, limit: int = 100
     ) -> list[AttemptRecord]:
-        rows = await self.pool.fetch(
-            "SELECT destination_id, at, events, outcome, http_status, code, subcode, trace_id,"
-            " message, duration_ms FROM attempts WHERE $1::int4 IS NULL OR destination_id=$1"
-            " ORDER BY at DESC, id DESC LIMIT $2",
-            destination_id,
-            limit,
-        )
-        return [AttemptRecord(r[0], r[1], r[2], r[3], Attempt(*r[4:])) for r in rows]
+        return await _pg_ops.attempts(self.pool, destination_id=destination_id, limit=limit)
 
     async def replay(
         self,
@@ -526,52 +468,12 @@ class PostgresStore:
         outbox_ids: Sequence[int] | None = None,
         now: float,
     ) -> int:
-        done = await self.pool.execute(
-            "UPDATE outbox SET status='queued', due_at=$1, attempts=0, settled_at=NULL,"
-            " dead_reason=NULL, dead_code=NULL, dead_subcode=NULL WHERE status='dead'"
-            " AND ($2::int4 IS NULL OR destination_id=$2)"
-            " AND ($3::int8[] IS NULL OR id = ANY($3::int8[]))",
-            now,
-            destination_id,
-            list(outbox_ids) if outbox_ids is not None else None,
+        return await _pg_ops.replay(
+            self.pool, destination_id=destination_id, outbox_ids=outbox_ids, now=now
         )
-        return int(done.split()[-1])
 
     async def prune(self, *, before: float, now: float, batch: int = 5000) -> PruneResult:
-        counts = []
-        for sql, cutoff in (
-            (
-                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status='delivered'"
-                " AND settled_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-                before,
-            ),
-            (
-                "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < $1"
-                " LIMIT $2 FOR UPDATE SKIP LOCKED)",
-                before,
-            ),
-            (
-                "DELETE FROM events WHERE pk IN (SELECT pk FROM events e WHERE received_at < $1"
-                " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk)"
-                " LIMIT $2 FOR UPDATE SKIP LOCKED)",
-                before,
-            ),
-            (
-                "DELETE FROM dedup_keys WHERE (dataset_id, event_name, event_id) IN (SELECT"
-                " dataset_id, event_name, event_id FROM dedup_keys WHERE received_at < $1"
-                " LIMIT $2 FOR UPDATE SKIP LOCKED)",
-                now - DEDUP_WINDOW_SECONDS,
-            ),
-        ):
-            total = 0
-            while True:
-                done = await self.pool.execute(sql, cutoff, batch)
-                n = int(done.split()[-1])
-                total += n
-                if n < batch:
-                    break
-            counts.append(total)
-        return PruneResult(*counts)
+        return await _pg_ops.prune(self.pool, before=before, now=now, batch=batch)
 
     async def event_count(self, dataset_id: str | None = None) -> int:
         return int(

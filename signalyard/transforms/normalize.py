@@ -9,25 +9,21 @@ They follow Meta's customer-information rules more closely than the official SDK
 phone numbers are completed with the dataset's country through ``phonenumbers``, dates of
 birth are parsed from common formats, US/Canadian state names and country names are mapped to
 their codes, and non-Latin letters are kept in names and cities.
+
+The phone and date-of-birth normalizers, the largest, live in :mod:`.phone` and
+:mod:`.birthdate`; they are re-exported here, so callers import every normalizer from this
+module.
 """
 
 from __future__ import annotations
 
-import datetime
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable
 
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneMetadata
-from phonenumbers.phonenumberutil import (
-    COUNTRY_CODE_TO_REGION_CODE,
-    ValidationResult,
-    is_possible_number_with_reason,
-    national_significant_number,
-    region_code_for_country_code,
-)
+# Imported into this namespace (not wrapped): the per-call path has no extra indirection.
+from signalyard.transforms.birthdate import normalize_db
+from signalyard.transforms.phone import normalize_ph, phone_e164, phone_rule
 
 __all__ = [
     "RULES",
@@ -59,16 +55,6 @@ RULES: dict[str, str] = {
     "country": "not a country name or ISO 3166-1 code",
     "external_id": "empty",
 }
-
-
-def phone_rule(default_country: str | None) -> str:
-    """What :func:`normalize_ph` needs, as said in a warning."""
-    if default_country:
-        return (
-            "not a phone number that can be completed with the default country "
-            f"{default_country.upper()}"
-        )
-    return "not a phone number with a country code (the dataset has no default country)"
 
 
 # --- character classes -------------------------------------------------------------------
@@ -141,201 +127,6 @@ def normalize_em(value: str) -> str | None:
     """Trimmed, lowercased; must look like ``name@domain.tld``."""
     v = value.strip().lower()
     return v if _EMAIL.fullmatch(v) else None
-
-
-# --- ph ------------------------------------------------------------------------------------
-
-_PHONE_SEPARATORS = str.maketrans(
-    {"\uff0b": "+"} | dict.fromkeys(" \t\n\r\u00a0-().\u2010\u2011\u2012\u2013\u2014/")
-)
-_PHONE_SEPARATORS_ASCII = b" \t\n\r-()./"
-_PHONE_MAX_INPUT = 100
-_IS_POSSIBLE = ValidationResult.IS_POSSIBLE
-
-
-def _prefix(pattern: str | None) -> tuple[str | None, re.Pattern[str] | None]:
-    """A ``phonenumbers`` prefix pattern (national or international prefix) as plain digits,
-    matched with ``startswith`` (most are), or else as a compiled regex."""
-    if not pattern:
-        return None, None
-    if pattern.isascii() and pattern.isdigit():
-        return pattern, None
-    return None, re.compile(pattern)
-
-
-def _lengths(metadata: PhoneMetadata) -> frozenset[int]:
-    desc = metadata.general_desc
-    if desc is None or not desc.possible_length or desc.possible_length[0] == -1:
-        return frozenset()
-    return frozenset(desc.possible_length) - frozenset(desc.possible_length_local_only or ())
-
-
-@functools.cache
-def _calling_code_info(cc: int) -> tuple[str | None, re.Pattern[str] | None, frozenset[int]]:
-    """For a country calling code: its national prefix (for parsing), and the national number
-    lengths that ``phonenumbers`` calls IS_POSSIBLE (possible and not local-only) for the main
-    region of the code, as ``is_possible_number_with_reason`` does."""
-    region = region_code_for_country_code(cc)
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
-    if metadata is None:
-        return None, None, frozenset()
-    return (*_prefix(metadata.national_prefix_for_parsing), _lengths(metadata))
-
-
-_Region = tuple[str, tuple[str, ...], tuple["re.Pattern[str]", ...], frozenset[int]]
-
-
-@functools.cache
-def _region_info(region: str) -> _Region | None:
-    """For a default region: its calling code as text; the prefixes that make ``parse`` do
-    more than take digits as a national number (the calling code, the international and the
-    national prefix), as plain digits and as regexes; the IS_POSSIBLE lengths."""
-    metadata = PhoneMetadata.metadata_for_region(region, None)
-    if metadata is None or metadata.country_code is None:
-        return None
-    cc = metadata.country_code
-    literals = [str(cc)]
-    regexes = []
-    for pattern in (metadata.international_prefix, metadata.national_prefix_for_parsing):
-        literal, regex = _prefix(pattern)
-        if literal is not None:
-            literals.append(literal)
-        if regex is not None:
-            regexes.append(regex)
-    return str(cc), tuple(literals), tuple(regexes), _calling_code_info(cc)[2]
-
-
-_CallingCode = tuple[int, "str | None", "re.Pattern[str] | None", frozenset[int]]
-_calling_codes: dict[str, _CallingCode] = {}
-
-
-def _load_calling_codes() -> dict[str, _CallingCode]:
-    """Every country calling code as text (``"1"``, ``"44"``, ``"84"``) to: the length of the
-    code, its national prefix (as plain digits, or else as a regex) and its IS_POSSIBLE
-    national number lengths. Built once."""
-    if not _calling_codes:
-        table: dict[str, _CallingCode] = {}
-        for cc in COUNTRY_CODE_TO_REGION_CODE:
-            text = str(cc)
-            table[text] = (len(text), *_calling_code_info(cc))
-        _calling_codes.update(table)
-    return _calling_codes
-
-
-def _fast_international(digits: str) -> str | None:
-    """``+<digits>`` (ASCII digits) decided without ``phonenumbers.parse`` when ``parse``
-    would take the digits as they are (no national prefix or leading zero to strip): the
-    E.164 digits if the number has a possible length, ``None`` when undecided."""
-    codes = _calling_codes or _load_calling_codes()
-    # Calling codes are prefix-free, and never start with 0 ("0" is no key).
-    info = codes.get(digits[:1]) or codes.get(digits[:2]) or codes.get(digits[:3])
-    if info is None:
-        return None
-    n, literal, regex, lengths = info
-    national = digits[n:]
-    if (
-        len(national) not in lengths
-        or national[0] == "0"
-        or (literal is not None and national.startswith(literal))
-        or (regex is not None and regex.match(national) is not None)
-    ):
-        return None
-    return digits
-
-
-def _fast_national(digits: str, region: str) -> str | None:
-    """A national number (ASCII digits) in ``region`` decided without ``phonenumbers.parse``,
-    when ``parse`` would take the digits as the national number unchanged (no international,
-    national or country-code prefix to strip). ``None`` when undecided."""
-    info = _region_info(region)
-    if info is None or digits[0] == "0":
-        return None
-    cc_text, literals, regexes, lengths = info
-    if len(digits) not in lengths or digits.startswith(literals):
-        return None
-    for regex in regexes:
-        if regex.match(digits) is not None:
-            return None
-    return cc_text + digits
-
-
-def _parse(text: str, region: str | None) -> str | None:
-    try:
-        number = phonenumbers.parse(text, region)
-    except NumberParseException:
-        return None
-    if is_possible_number_with_reason(number) != _IS_POSSIBLE:
-        return None
-    return f"{number.country_code}{national_significant_number(number)}"
-
-
-def _international(digits: str, text: str) -> str | None:
-    """A number given with its country code; ``digits`` are what follows ``+`` (or ``00``)
-    with separators removed, ``text`` is what ``phonenumbers.parse`` gets if needed."""
-    if digits.isascii() and digits.isdigit():
-        fast = _fast_international(digits)
-        if fast is not None:
-            return fast
-    return _parse(text, None)
-
-
-@functools.lru_cache(maxsize=65536)
-def phone_e164(value: str, region: str | None) -> str | None:
-    """:func:`normalize_ph` for an uppercase ``region`` (or ``None``): the cached core."""
-    if len(value) > _PHONE_MAX_INPUT:
-        return None
-    if value[:1] == "+":  # the most common form, "+16505551212", first
-        digits = value[1:]
-        if digits.isdigit() and digits.isascii():
-            fast = _fast_international(digits)
-            return fast if fast is not None else _parse(value, None)
-    if value.isdigit():
-        cleaned = value
-    elif value.isascii():
-        cleaned = _ascii_delete(value, _PHONE_SEPARATORS_ASCII)
-    else:
-        cleaned = value.translate(_PHONE_SEPARATORS)
-    if not cleaned or len(cleaned) > _PHONE_MAX_INPUT:
-        return None
-    if cleaned[0] == "+":
-        digits = cleaned[1:]
-        if digits.isdigit() and digits.isascii():
-            fast = _fast_international(digits)
-            if fast is not None:
-                return fast
-        return _parse(value, None)
-    plain = cleaned.isascii() and cleaned.isdigit()
-    if region is not None:
-        if plain:
-            fast = _fast_national(cleaned, region)
-            if fast is not None:
-                return fast
-        national = _parse(value, region)
-        if national is not None:
-            return national
-    if plain:
-        # Not a number of the default country: digits with their country code (Meta's own
-        # normalized form, ``16505551212``) or after the ``00`` international prefix.
-        if cleaned.startswith("00"):
-            return _international(cleaned[2:], "+" + cleaned[2:])
-        if cleaned[0] != "0":
-            return _international(cleaned, "+" + cleaned)
-    return None
-
-
-def normalize_ph(value: str, default_country: str | None = None) -> str | None:
-    """E.164 digits without ``+`` (``16505551212``), or ``None``.
-
-    The number is parsed with ``phonenumbers``: a national number is completed with
-    ``default_country`` (ISO alpha-2; ``0912 345 678`` in VN -> ``84912345678``); a number
-    written with ``+`` (or the ``00`` international prefix) keeps its own country whatever the
-    default; digits that do not form a number of the default country are tried as digits
-    starting with a country code (Meta's normalized form). The result must have a possible
-    length for its country (a local-only number, without area code, is refused).
-
-    Results are cached per (value, country): parsing is the slow part of ingest.
-    """
-    return phone_e164(value, default_country.upper() if default_country else None)
 
 
 # --- fn, ln --------------------------------------------------------------------------------
@@ -413,110 +204,6 @@ _GENDERS: dict[str, str] = {
 def normalize_ge(value: str) -> str | None:
     """``m`` or ``f`` from common synonyms (``Male``, ``Mr.``, ``woman``, ``Mrs``...)."""
     return _GENDERS.get(_fold(value))
-
-
-# --- db ------------------------------------------------------------------------------------
-
-_DB_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?", re.DOTALL)
-_DB_PARTS = re.compile(r"(\d{1,4})\s*([-/.]|\s)\s*(\d{1,2})\s*(?:[-/.]|\s)\s*(\d{1,4})")
-_MONTHS: dict[str, int] = {}
-for _i, _name in enumerate(
-    (
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ),
-    start=1,
-):
-    _MONTHS[_name] = _MONTHS[_name[:3]] = _i
-_MONTHS["sept"] = 9
-_DB_DAY_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s*[-/ ]?\s*([a-z]+)\.?,?\s*[-/ ]?\s*(\d{4})")
-_DB_MONTH_DAY = re.compile(r"([a-z]+)\.?\s*[-/ ]?\s*(\d{1,2})(?:st|nd|rd|th)?,?\s*[-/ ]?\s*(\d{4})")
-
-
-def _ymd(year: int, month: int, day: int, current_year: int) -> str | None:
-    if not 1900 <= year <= current_year:
-        return None
-    try:
-        datetime.date(year, month, day)
-    except ValueError:
-        return None
-    return f"{year:04d}{month:02d}{day:02d}"
-
-
-def _first_date(candidates: Iterable[tuple[int, int, int]], current_year: int) -> str | None:
-    for year, month, day in candidates:
-        result = _ymd(year, month, day, current_year)
-        if result is not None:
-            return result
-    return None
-
-
-def normalize_db(value: str, current_year: int | None = None) -> str | None:
-    """``YYYYMMDD`` from common date formats, or ``None``.
-
-    Accepted: ``19970216``; ``1997-02-16`` (also an ISO datetime, its date part taken as
-    written); ``1997/02/16``; ``02/16/1997`` (US month/day; ``16/02/1997`` is read day/month
-    because 16 cannot be a month; an ambiguous ``03/04/1997`` is US: March 4th);
-    ``16.02.1997`` (dots are the day.month.year convention: ``03.04.1997`` is April 3rd);
-    English month names (``16 Feb 1997``, ``February 16, 1997``). The year must be from 1900
-    to ``current_year`` (default: this year) and the date must exist. Two-digit years are
-    refused (the century would be a guess).
-    """
-    v = value.strip()
-    if current_year is None:
-        current_year = datetime.date.today().year
-    n = len(v)
-    if n == 8 and v.isascii() and v.isdigit():
-        if "01" <= v[4:6] <= "12" and "01" <= v[6:] <= "28" and 1900 <= int(v[:4]) <= current_year:
-            return v  # the common case: a day that exists in every month
-        a, b, c = int(v[:4]), int(v[4:6]), int(v[6:])
-        d, e, f = int(v[:2]), int(v[2:4]), int(v[4:])
-        # YYYYMMDD, else MMDDYYYY, else DDMMYYYY
-        return _first_date(((a, b, c), (f, d, e), (f, e, d)), current_year)
-    if n == 10 and v[4] == "-" and v[7] == "-":  # YYYY-MM-DD, the ISO form, without regex
-        compact = v[:4] + v[5:7] + v[8:]
-        if (
-            compact.isascii()
-            and compact.isdigit()
-            and "01" <= compact[4:6] <= "12"
-            and "01" <= compact[6:] <= "28"
-            and 1900 <= int(compact[:4]) <= current_year
-        ):
-            return compact
-    if n > 40 or not v.isascii():
-        return None
-    m = _DB_ISO.fullmatch(v)
-    if m:
-        return _ymd(int(m[1]), int(m[2]), int(m[3]), current_year)
-    m = _DB_PARTS.fullmatch(v)
-    if m:
-        first, sep, middle, last = m[1], m[2], int(m[3]), m[4]
-        if len(first) == 4 and len(last) <= 2:
-            return _ymd(int(first), middle, int(last), current_year)
-        if len(last) == 4 and len(first) <= 2:
-            x, year = int(first), int(last)
-            if sep == "." or x > 12:  # day.month.year, or a first number that is no month
-                return _first_date(((year, middle, x), (year, x, middle)), current_year)
-            return _ymd(year, x, middle, current_year)
-        return None
-    low = v.lower()
-    m = _DB_DAY_MONTH.fullmatch(low)
-    if m and m[2] in _MONTHS:
-        return _ymd(int(m[3]), _MONTHS[m[2]], int(m[1]), current_year)
-    m = _DB_MONTH_DAY.fullmatch(low)
-    if m and m[1] in _MONTHS:
-        return _ymd(int(m[3]), _MONTHS[m[1]], int(m[2]), current_year)
-    return None
 
 
 # --- ct ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalyard.transforms import normalize
+from signalyard.transforms import normalize, phone
 from signalyard.transforms.hashing import sha256_hex
 from signalyard.transforms.normalize import (
     RULES,
@@ -175,37 +175,37 @@ def _international_digits() -> st.SearchStrategy[str]:
 @settings(max_examples=400, deadline=None)
 @given(_international_digits())
 def test_fast_international_agrees_with_parse(digits: str) -> None:
-    fast = normalize._fast_international(digits)
+    fast = phone._fast_international(digits)
     if fast is not None:
-        assert fast == normalize._parse("+" + digits, None)
+        assert fast == phone._parse("+" + digits, None)
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.text("0123456789", min_size=1, max_size=17), st.sampled_from(_REGIONS))
 def test_fast_national_agrees_with_parse(digits: str, region: str) -> None:
-    fast = normalize._fast_national(digits, region)
+    fast = phone._fast_national(digits, region)
     if fast is not None:
-        assert fast == normalize._parse(digits, region)
+        assert fast == phone._parse(digits, region)
 
 
 def test_fast_paths_agree_with_parse_for_every_calling_code_and_region() -> None:
     for cc in _CALLING_CODES:
         for length in range(4, 16):
             digits = cc + ("23456789" * 2)[:length]
-            fast = normalize._fast_international(digits)
+            fast = phone._fast_international(digits)
             if fast is not None:
-                assert fast == normalize._parse("+" + digits, None), digits
+                assert fast == phone._parse("+" + digits, None), digits
     for region in _REGIONS:
         for digits in ("2345678", "23456789", "234567890", "2345678901", "91234567890"):
-            fast = normalize._fast_national(digits, region)
+            fast = phone._fast_national(digits, region)
             if fast is not None:
-                assert fast == normalize._parse(digits, region), (digits, region)
+                assert fast == phone._parse(digits, region), (digits, region)
 
 
 def test_the_fast_paths_are_taken_for_common_numbers() -> None:
-    assert normalize._fast_international("16505551212") == "16505551212"
-    assert normalize._fast_international("442079460958") == "442079460958"
-    assert normalize._fast_national("6505551212", "US") == "16505551212"
+    assert phone._fast_international("16505551212") == "16505551212"
+    assert phone._fast_international("442079460958") == "442079460958"
+    assert phone._fast_national("6505551212", "US") == "16505551212"
 
 
 # --- fn, ln --------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""What the sandbox received: events, requests, deduplication and per-name statistics.
+"""What the sandbox received: events, requests and their deduplication.
 
 :class:`SandboxState` is in memory and bounded: the newest ``max_events`` events (default
 200,000) and ``max_requests`` requests (default 10,000) are kept, older ones dropped.
-Statistics (:meth:`SandboxState.summary`) are running counters since the last reset, so they
-survive that eviction. Tokens are never kept: a request record holds the first 12 hex digits
-of the token's SHA-256. An event is kept as the compact JSON it arrived as (after decoding).
+Statistics (:meth:`SandboxState.summary`, counted in :mod:`.stats`) are running counters
+since the last reset, so they survive that eviction. Tokens are never kept: a request record
+holds the first 12 hex digits of the token's SHA-256. An event is kept as the compact JSON it
+arrived as (after decoding).
 
 Deduplication (reference §5) is simulated on the key ``(dataset_id, event_name, event_id)``
 within 48 hours of the first receipt of that key: the first event is kept, later ones are
@@ -22,19 +23,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ...clock import Clock, SystemClock
 from .faults import FaultBook
-from .quality import estimate
+from .stats import DatasetStats, NameStats, totals
 from .validate import CheckedEvent, Diagnostic
 
 DEDUP_WINDOW = 48 * 3600
 BROWSER_PREFERENCE_WINDOW = 5 * 60
-_BATCH_BUCKETS = ((1, "1"), (10, "2-10"), (100, "11-100"), (500, "101-500"), (1000, "501-1000"))
 _NO_DIAGNOSTICS: tuple[Diagnostic, ...] = ()
 
 
@@ -149,83 +149,6 @@ class _DedupEntry:
     kept_source: str
 
 
-@dataclass(slots=True)
-class _NameStats:
-    received: int = 0
-    browser_received: int = 0
-    deduplicated: int = 0
-    test_events: int = 0
-    distinct_event_ids: int = 0
-    without_event_id: int = 0
-    requests: int = 0
-    pairs: dict[str, int] = field(default_factory=dict)
-    masks: dict[int, int] = field(default_factory=dict)
-    diagnostics: dict[str, int] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "received": self.received,
-            "deduplicated": self.deduplicated,
-            "distinct_event_ids": self.distinct_event_ids,
-            "without_event_id": self.without_event_id,
-            "test_events": self.test_events,
-            "browser_events": self.browser_received,
-            "requests": self.requests,
-            "dedup_pairs": dict(self.pairs),
-            "diagnostics": dict(self.diagnostics),
-            "match_quality": estimate(self.masks),
-        }
-
-
-@dataclass(slots=True)
-class _DatasetStats:
-    requests: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    events_received: int = 0
-    batch_min: int | None = None
-    batch_max: int = 0
-    batch_sum: int = 0
-    batch_histogram: dict[str, int] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
-    names: dict[str, _NameStats] = field(default_factory=dict)
-
-    def name(self, event_name: str) -> _NameStats:
-        stats = self.names.get(event_name)
-        if stats is None:
-            stats = self.names[event_name] = _NameStats()
-        return stats
-
-    def add_batch(self, size: int) -> None:
-        self.accepted += 1
-        self.events_received += size
-        self.batch_min = size if self.batch_min is None else min(self.batch_min, size)
-        self.batch_max = max(self.batch_max, size)
-        self.batch_sum += size
-        for limit, label in _BATCH_BUCKETS:
-            if size <= limit:
-                self.batch_histogram[label] = self.batch_histogram.get(label, 0) + 1
-                break
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "requests": {
-                "total": self.requests,
-                "accepted": self.accepted,
-                "rejected": self.rejected,
-                "errors": dict(self.errors),
-            },
-            "events_received": self.events_received,
-            "batch_sizes": {
-                "min": self.batch_min,
-                "max": self.batch_max if self.accepted else None,
-                "mean": round(self.batch_sum / self.accepted, 2) if self.accepted else None,
-                "histogram": dict(self.batch_histogram),
-            },
-            "events": {name: s.to_json() for name, s in sorted(self.names.items())},
-        }
-
-
 class SandboxState:
     """Everything the sandbox holds: recordings, dedup memory, statistics and faults.
 
@@ -254,7 +177,7 @@ class SandboxState:
         self._events: deque[RecordedEvent] = deque(maxlen=max_events)
         self._requests: deque[RequestRecord] = deque(maxlen=max_requests)
         self._dedup: OrderedDict[tuple[str, str, str], _DedupEntry] = OrderedDict()
-        self._datasets: dict[str, _DatasetStats] = {}
+        self._datasets: dict[str, DatasetStats] = {}
         self._since = self.clock.now()
 
     # --- reading ---------------------------------------------------------------------------
@@ -310,21 +233,14 @@ class SandboxState:
         """Per dataset and event name: counts, batch sizes, dedup pairs, match quality."""
         with self._lock:
             datasets = {k: v.to_json() for k, v in sorted(self._datasets.items())}
-            totals = {
-                "requests": sum(d.requests for d in self._datasets.values()),
-                "accepted": sum(d.accepted for d in self._datasets.values()),
-                "rejected": sum(d.rejected for d in self._datasets.values()),
-                "events_received": sum(d.events_received for d in self._datasets.values()),
-                "deduplicated": sum(
-                    n.deduplicated for d in self._datasets.values() for n in d.names.values()
-                ),
-                "events_held": len(self._events),
-                "max_events": self.max_events,
-            }
             return {
                 "since": self._since,
                 "now": self.clock.now(),
-                "totals": totals,
+                "totals": {
+                    **totals(self._datasets.values()),
+                    "events_held": len(self._events),
+                    "max_events": self.max_events,
+                },
                 "datasets": datasets,
             }
 
@@ -339,10 +255,10 @@ class SandboxState:
             self._datasets.clear()
             self._since = self.clock.now()
 
-    def _dataset(self, dataset_id: str) -> _DatasetStats:
+    def _dataset(self, dataset_id: str) -> DatasetStats:
         stats = self._datasets.get(dataset_id)
         if stats is None:
-            stats = self._datasets[dataset_id] = _DatasetStats()
+            stats = self._datasets[dataset_id] = DatasetStats()
         return stats
 
     def record_request(self, record: RequestRecord) -> RequestRecord:
@@ -351,14 +267,7 @@ class SandboxState:
             self._request_seq += 1
             record.seq = self._request_seq
             self._requests.append(record)
-            stats = self._dataset(record.dataset_id)
-            stats.requests += 1
-            if record.status >= 400:
-                stats.rejected += 1
-                key = f"{record.status}/{record.code}"
-                if record.subcode is not None:
-                    key += f"/{record.subcode}"
-                stats.errors[key] = stats.errors.get(key, 0) + 1
+            self._dataset(record.dataset_id).add_request(record.status, record.code, record.subcode)
             return record
 
     def record_batch(
@@ -457,7 +366,7 @@ class SandboxState:
                 break
             dedup.popitem(last=False)
 
-    def _dedup_one(self, rec: RecordedEvent, nstats: _NameStats) -> None:
+    def _dedup_one(self, rec: RecordedEvent, nstats: NameStats) -> None:
         if rec.event_id is None:
             rec.dedup = "no_event_id"
             nstats.without_event_id += 1

@@ -1,0 +1,152 @@
+"""PostgreSQL store: row mapping and the operational queries (status, dead letters,
+attempts, replay, retention), kept apart from the ingest and delivery paths."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+import orjson
+
+from signalyard.outcome import Attempt
+from signalyard.secret import Secret
+from signalyard.store.base import (
+    DEDUP_WINDOW_SECONDS,
+    AttemptRecord,
+    DeadLetter,
+    Destination,
+    DestinationStatus,
+    PruneResult,
+)
+
+DEST_COLUMNS = (
+    "id, dataset_id, name, kind, options, access_token, app_secret, state, paused_reason,"
+    " paused_fix, throttled_until, updated_at"
+)
+
+
+def destination(r: asyncpg.Record) -> Destination:
+    return Destination(
+        id=r["id"],
+        dataset_id=r["dataset_id"],
+        name=r["name"],
+        kind=r["kind"],
+        options=orjson.loads(r["options"]),
+        access_token=Secret(r["access_token"]),
+        app_secret=Secret(r["app_secret"]) if r["app_secret"] else None,
+        state=r["state"],
+        paused_reason=r["paused_reason"],
+        paused_fix=r["paused_fix"],
+        throttled_until=r["throttled_until"],
+        updated_at=r["updated_at"],
+    )
+
+
+async def status(pool: asyncpg.Pool, *, now: float) -> list[DestinationStatus]:
+    counts = {
+        r[0]: r[1:]
+        for r in await pool.fetch(
+            "SELECT destination_id, count(*) FILTER (WHERE status='queued'),"
+            " count(*) FILTER (WHERE status='queued' AND due_at<=$1),"
+            " count(*) FILTER (WHERE status='delivered'),"
+            " count(*) FILTER (WHERE status='dead') FROM outbox GROUP BY destination_id",
+            now,
+        )
+    }
+    oldest = {
+        r[0]: r[1]
+        for r in await pool.fetch(
+            "SELECT o.destination_id, min(e.event_time) FROM outbox o JOIN events e"
+            " ON e.pk=o.event_pk WHERE o.status='queued' GROUP BY o.destination_id"
+        )
+    }
+    out = []
+    rows = await pool.fetch(f"SELECT {DEST_COLUMNS} FROM destinations ORDER BY id")
+    for d in map(destination, rows):
+        queued, due, delivered, dead = counts.get(d.id, (0, 0, 0, 0))
+        out.append(DestinationStatus(d, queued, due, oldest.get(d.id), delivered, dead))
+    return out
+
+
+async def dead_letters(
+    pool: asyncpg.Pool, *, destination_id: int | None = None, limit: int = 100
+) -> list[DeadLetter]:
+    rows = await pool.fetch(
+        "SELECT o.id, o.destination_id, e.event_name, e.event_id, e.event_time,"
+        " o.dead_reason, o.dead_code, o.dead_subcode, o.attempts, o.settled_at FROM outbox o"
+        " JOIN events e ON e.pk=o.event_pk WHERE o.status='dead'"
+        " AND ($1::int4 IS NULL OR o.destination_id=$1)"
+        " ORDER BY o.settled_at DESC, o.id DESC LIMIT $2",
+        destination_id,
+        limit,
+    )
+    return [DeadLetter(*r) for r in rows]
+
+
+async def attempts(
+    pool: asyncpg.Pool, *, destination_id: int | None = None, limit: int = 100
+) -> list[AttemptRecord]:
+    rows = await pool.fetch(
+        "SELECT destination_id, at, events, outcome, http_status, code, subcode, trace_id,"
+        " message, duration_ms FROM attempts WHERE $1::int4 IS NULL OR destination_id=$1"
+        " ORDER BY at DESC, id DESC LIMIT $2",
+        destination_id,
+        limit,
+    )
+    return [AttemptRecord(r[0], r[1], r[2], r[3], Attempt(*r[4:])) for r in rows]
+
+
+async def replay(
+    pool: asyncpg.Pool,
+    *,
+    destination_id: int | None = None,
+    outbox_ids: Sequence[int] | None = None,
+    now: float,
+) -> int:
+    done = await pool.execute(
+        "UPDATE outbox SET status='queued', due_at=$1, attempts=0, settled_at=NULL,"
+        " dead_reason=NULL, dead_code=NULL, dead_subcode=NULL WHERE status='dead'"
+        " AND ($2::int4 IS NULL OR destination_id=$2)"
+        " AND ($3::int8[] IS NULL OR id = ANY($3::int8[]))",
+        now,
+        destination_id,
+        list(outbox_ids) if outbox_ids is not None else None,
+    )
+    return int(done.split()[-1])
+
+
+async def prune(pool: asyncpg.Pool, *, before: float, now: float, batch: int = 5000) -> PruneResult:
+    counts = []
+    for sql, cutoff in (
+        (
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status='delivered'"
+            " AND settled_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            before,
+        ),
+        (
+            "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < $1"
+            " LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            before,
+        ),
+        (
+            "DELETE FROM events WHERE pk IN (SELECT pk FROM events e WHERE received_at < $1"
+            " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk)"
+            " LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            before,
+        ),
+        (
+            "DELETE FROM dedup_keys WHERE (dataset_id, event_name, event_id) IN (SELECT"
+            " dataset_id, event_name, event_id FROM dedup_keys WHERE received_at < $1"
+            " LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            now - DEDUP_WINDOW_SECONDS,
+        ),
+    ):
+        total = 0
+        while True:
+            done = await pool.execute(sql, cutoff, batch)
+            n = int(done.split()[-1])
+            total += n
+            if n < batch:
+                break
+        counts.append(total)
+    return PruneResult(*counts)
