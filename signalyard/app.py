@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from signalyard import gc_tuning
 from signalyard.clock import Clock, SystemClock
 from signalyard.delivery.worker import Worker
+from signalyard.sandbox.meta import SandboxState
 from signalyard.sandbox.meta import create_app as create_meta_sandbox
 from signalyard.settings import Settings
 from signalyard.sources.auth import KeyChecker
@@ -24,6 +25,8 @@ from signalyard.sources.ingest import Ingestor
 from signalyard.store.base import Store
 
 log = logging.getLogger("signalyard")
+MOUNTED_SANDBOX_EVENTS = 50_000
+"""Events the sandbox mounted by ``serve`` remembers (about 1 KB each)."""
 
 
 def create_app(
@@ -78,7 +81,11 @@ def create_app(
         Route("/readyz", readyz),
     ]
     if settings.sandbox:
-        routes.append(Mount("/sandbox/meta", app=create_meta_sandbox()))
+        # Mounted in a serving gateway, the sandbox keeps fewer events than standalone.
+        state = SandboxState(
+            max_events=MOUNTED_SANDBOX_EVENTS, max_dedup_keys=MOUNTED_SANDBOX_EVENTS
+        )
+        routes.append(Mount("/sandbox/meta", app=create_meta_sandbox(state=state)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

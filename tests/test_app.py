@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -119,8 +120,12 @@ async def test_ingest_route_answers_post_only(sqlite_url: str, clock: FrozenCloc
         assert (await client.get("/v26.0/123/events")).status_code == 405
 
 
-async def test_event_flows_from_ingest_to_the_mounted_sandbox(sqlite_url: str) -> None:
-    """Ingest, the worker in the lifespan, the Meta sink and the mounted sandbox, together."""
+async def test_event_flows_from_ingest_to_the_mounted_sandbox(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ingest, the worker in the lifespan, the Meta sink and the mounted sandbox, together;
+    no plaintext personal data in any log line at any level on the way."""
+    caplog.set_level(logging.DEBUG)
     clock = SystemClock()
     now = clock.now()
     setup = SQLiteStore(sqlite_url)
@@ -177,3 +182,19 @@ async def test_event_flows_from_ingest_to_the_mounted_sandbox(sqlite_url: str) -
             received = (await client.get("/sandbox/meta/_sandbox/events")).text
             assert event["event_id"] in received
             assert "jane.doe@example.com" not in received.lower()  # hashed before delivery
+            # a refused event whose personal data the error must not echo either
+            bad = dict(event, event_id="bad-1", custom_data={"value": 1})
+            r = await client.post(
+                "/v26.0/1234567890/events",
+                params={"access_token": key.secret},
+                json={"data": [bad]},
+            )
+            assert r.status_code == 400
+            assert "jane" not in r.text.lower() and "555" not in r.text
+    # every record but those of this test's own client (its URLs carry the key it sends)
+    lines = [r.getMessage() for r in caplog.records if "http://gw/" not in r.getMessage()]
+    assert any("signalyard" in r.name for r in caplog.records)  # the gateway's logs were seen
+    logged = "\n".join(lines)
+    for personal in ("jane.doe@example.com", "jane", "doe", "6505551212", "menlo", "94025"):
+        assert personal not in logged.lower(), personal
+    assert key.secret not in logged and "sandbox-token" not in logged
