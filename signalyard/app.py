@@ -82,10 +82,10 @@ def create_app(
     ]
     if settings.sandbox:
         # Mounted in a serving gateway, the sandbox keeps fewer events than standalone.
-        state = SandboxState(
+        sandbox_state = SandboxState(
             max_events=MOUNTED_SANDBOX_EVENTS, max_dedup_keys=MOUNTED_SANDBOX_EVENTS
         )
-        routes.append(Mount("/sandbox/meta", app=create_meta_sandbox(state=state)))
+        routes.append(Mount("/sandbox/meta", app=create_meta_sandbox(state=sandbox_state)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
