@@ -102,6 +102,12 @@ class SQLiteStore:
     def run_sync(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return self._db.run_sync(job)
 
+    async def run_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job`` (a function of the connection) in the store's transaction, group
+        committed with concurrent work: for the feature modules that keep their own tables
+        (order webhooks, imports). The job must not commit."""
+        return await self._db.run(job)
+
     # datasets and keys -------------------------------------------------------------------
 
     async def add_dataset(
