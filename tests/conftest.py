@@ -42,7 +42,10 @@ async def sqlite_store(sqlite_url: str) -> AsyncIterator[SQLiteStore]:
 
 T = TypeVar("T")
 PG_ADMIN_URL = os.environ.get("SIGNALYARD_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
-PG_TABLES = "attempts, outbox, dedup_keys, events, destinations, ingest_keys, datasets"
+PG_TABLES = (
+    "attempts, outbox, dedup_keys, events, destinations, ingest_keys, webhook_deliveries,"
+    " webhook_sources, orders, imports, datasets"
+)
 
 
 def in_thread(fn: Callable[[], T]) -> T:
