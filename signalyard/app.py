@@ -22,6 +22,9 @@ from signalyard.settings import Settings
 from signalyard.sources.auth import KeyChecker
 from signalyard.sources.graph_api import GraphEndpoint
 from signalyard.sources.ingest import Ingestor
+from signalyard.sources.orders import OrderFlow
+from signalyard.sources.shopify import ShopifyWebhook
+from signalyard.sources.woocommerce import WooCommerceWebhook
 from signalyard.store.base import Store
 
 log = logging.getLogger("signalyard")
@@ -65,6 +68,12 @@ def create_app(
         max_events=settings.max_events_per_request,
     )
 
+    order_flow = OrderFlow(store, ingestor)
+    shopify = ShopifyWebhook(store, order_flow, clock, max_body_bytes=settings.max_body_bytes)
+    woocommerce = WooCommerceWebhook(
+        store, order_flow, clock, max_body_bytes=settings.max_body_bytes
+    )
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -76,6 +85,8 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [
+        Route("/webhooks/shopify/{dataset_id}", shopify.handle, methods=["POST"]),
+        Route("/webhooks/woocommerce/{dataset_id}", woocommerce.handle, methods=["POST"]),
         Route("/{version}/{dataset_id}/events", graph.handle, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from signalyard import __version__
-from signalyard.cli import admin, ops, run
+from signalyard.cli import admin, importer, ops, run, webhooks
 
 
 @click.group()
@@ -40,6 +40,8 @@ for command in (
     ops.status,
     ops.replay,
     ops.send_test,
+    importer.import_file,
+    webhooks.webhooks,
 ):
     main.add_command(command)
 
