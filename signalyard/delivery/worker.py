@@ -35,6 +35,7 @@ from signalyard.outcome import Delivered, Outcome, Paused, Rejected, Retry, Send
 from signalyard.settings import DeliverySettings
 from signalyard.sinks import build_sink
 from signalyard.sinks.base import Sink
+from signalyard.sources import webhook_store
 from signalyard.store.base import AttemptRecord, ClaimedEvent, Destination, Store
 
 log = logging.getLogger("signalyard.delivery")
@@ -88,7 +89,10 @@ class Worker:
     async def prune(self) -> None:
         """Apply the retention policy (see :meth:`Store.prune`)."""
         now = self.clock.now()
-        result = await self.store.prune(before=now - self.settings.retention_days * 86400, now=now)
+        before = now - self.settings.retention_days * 86400
+        result = await self.store.prune(before=before, now=now)
+        # Webhook delivery ids only guard against platform retries (hours): same horizon.
+        await webhook_store.prune_deliveries(self.store, before=before)
         if result.outbox or result.events:
             log.info(
                 "Pruned. outbox=%d attempts=%d events=%d dedup_keys=%d",

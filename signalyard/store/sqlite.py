@@ -93,9 +93,6 @@ class SQLiteStore:
                 f"the database {self.path} has no Signalyard schema: run `signalyard migrate`"
             )
 
-    def open_sync(self) -> None:
-        self._db.start()
-
     async def close(self) -> None:
         self._db.stop()
 

@@ -222,3 +222,19 @@ async def test_worker_prunes_by_the_retention_setting(
     await worker.prune()
     assert (await sqlite_store.status(now=clock.now()))[0].delivered == 0
     assert await sqlite_store.event_count() == 0
+
+
+async def test_worker_prunes_old_webhook_delivery_ids(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    from signalyard.sources import webhook_store as ws
+
+    sink = ScriptedSink(lambda evs: Delivered())
+    worker = await setup(sqlite_store, clock, sink, 1)
+    source = await ws.add_source(sqlite_store, "px", "shopify", [Secret("s")], {}, now=clock.now())
+    assert await ws.record_delivery(sqlite_store, source.id, ["d-1"], now=clock.now())
+    clock.advance(8 * 86400)
+    assert await ws.record_delivery(sqlite_store, source.id, ["d-2"], now=clock.now())
+    await worker.prune()
+    assert not await ws.delivery_seen(sqlite_store, source.id, ["d-1"])
+    assert await ws.delivery_seen(sqlite_store, source.id, ["d-2"])
