@@ -16,10 +16,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from signalyard import gc_tuning
 from signalyard.clock import Clock, SystemClock
 from signalyard.delivery.worker import Worker
+from signalyard.insights.alerts import AlertEngine
+from signalyard.insights.recorder import StatsRecorder
+from signalyard.metrics import Metrics
 from signalyard.sandbox.meta import SandboxState
 from signalyard.sandbox.meta import create_app as create_meta_sandbox
 from signalyard.settings import Settings
 from signalyard.sources.auth import KeyChecker
+from signalyard.sources.browser import SCRIPT
+from signalyard.sources.collect import CollectEndpoint
 from signalyard.sources.graph_api import GraphEndpoint
 from signalyard.sources.ingest import Ingestor
 from signalyard.sources.orders import OrderFlow
@@ -40,12 +45,16 @@ def create_app(
     http_client: httpx.AsyncClient | None = None,
     run_worker: bool | None = None,
     tune_gc: bool = False,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """Build the gateway. The store is opened and closed by the app's lifespan. ``tune_gc``
     (for a serving process, not for tests) applies :mod:`signalyard.gc_tuning` at start-up."""
     clock = clock or SystemClock()
     worker_enabled = settings.worker if run_worker is None else run_worker
     state: dict[str, Worker] = {}
+    metrics = metrics or Metrics()
+    metrics.watch_queues(store, clock)
+    recorder = StatsRecorder(store)
 
     def wake() -> None:
         worker = state.get("worker")
@@ -58,6 +67,8 @@ def create_app(
         default_country=settings.default_country,
         max_future_seconds=settings.max_future_seconds,
         on_stored=wake,
+        metrics=metrics,
+        recorder=recorder,
     )
     graph = GraphEndpoint(
         store,
@@ -67,6 +78,8 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_events=settings.max_events_per_request,
     )
+
+    collect = CollectEndpoint(store, ingestor, clock, settings.collect, script=SCRIPT)
 
     order_flow = OrderFlow(store, ingestor)
     shopify = ShopifyWebhook(store, order_flow, clock, max_body_bytes=settings.max_body_bytes)
@@ -85,11 +98,33 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [
-        Route("/webhooks/shopify/{dataset_id}", shopify.handle, methods=["POST"]),
-        Route("/webhooks/woocommerce/{dataset_id}", woocommerce.handle, methods=["POST"]),
-        Route("/{version}/{dataset_id}/events", graph.handle, methods=["POST"]),
+        Route("/sy.js", collect.serve_script, methods=["GET", "HEAD"]),
+        Route("/collect/{dataset_id}", metrics.timed("browser", collect.collect), methods=["POST"]),
+        Route("/collect/{dataset_id}", collect.preflight, methods=["OPTIONS"]),
+        Route(
+            "/collect/{dataset_id}/consent",
+            metrics.timed("browser_consent", collect.consent),
+            methods=["POST"],
+        ),
+        Route("/collect/{dataset_id}/consent", collect.preflight, methods=["OPTIONS"]),
+        Route(
+            "/webhooks/shopify/{dataset_id}",
+            metrics.timed("shopify", shopify.handle),
+            methods=["POST"],
+        ),
+        Route(
+            "/webhooks/woocommerce/{dataset_id}",
+            metrics.timed("woocommerce", woocommerce.handle),
+            methods=["POST"],
+        ),
+        Route(
+            "/{version}/{dataset_id}/events",
+            metrics.timed("graph_api", graph.handle),
+            methods=["POST"],
+        ),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics.endpoint),
     ]
     if settings.sandbox:
         # Mounted in a serving gateway, the sandbox keeps fewer events than standalone.
@@ -108,6 +143,7 @@ def create_app(
         )
         stop = asyncio.Event()
         task = None
+        alert_task = None
         if worker_enabled:
             worker = Worker(
                 store,
@@ -115,15 +151,24 @@ def create_app(
                 clock=clock,
                 client=client,
                 sandbox_url=settings.resolved_sandbox_url,
+                metrics=metrics,
+                recorder=recorder,
             )
             state["worker"] = worker
             task = asyncio.create_task(worker.run(stop))
+            alert_task = asyncio.create_task(
+                AlertEngine(store, clock, settings.alerts, client).run(stop)
+            )
+        stats = asyncio.create_task(recorder.run(stop))
         try:
             yield
         finally:
             stop.set()
             if task is not None:
                 await task
+            if alert_task is not None:
+                await alert_task
+            await stats  # its last flush, before the store closes
             if http_client is None:
                 await client.aclose()
             await store.close()

@@ -22,6 +22,37 @@ ServerEvent = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
+class Consent:
+    """The consent state an event carries (see :mod:`signalyard.transforms.consent`)."""
+
+    state: str = "unknown"
+    """``granted``, ``denied``, ``pending`` (required, not answered yet) or ``unknown``."""
+    source: str = "none"
+    """Where it came from: ``api``, ``script``, ``gcm``, ``tcf``, ``shopify``, ``import``..."""
+    region: str | None = None
+    """ISO 3166 country, optionally with a subdivision: ``DE``, ``US-CA``."""
+    subject: str | None = None
+    """SHA-256 of who the consent is about (the browser's ``fbp``, or a subject id the sender
+    chose): the key that releases held events when consent arrives later."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state, "source": self.source}
+        if self.region:
+            out["region"] = self.region
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ClickId:
+    """An ad click id seen with an event (``gclid``, ``fbclid``...) and when the click was."""
+
+    kind: str
+    value: str
+    clicked_at: float
+    """Epoch seconds."""
+
+
+@dataclass(frozen=True, slots=True)
 class AcceptedEvent:
     """An event that passed every transform and is ready for the store."""
 
@@ -35,6 +66,14 @@ class AcceptedEvent:
     warnings: tuple[str, ...] = field(default=())
     encoded: bytes | None = None
     """``payload`` as JSON (orjson), when the pipeline already encoded it."""
+    consent: Consent | None = None
+    """``None``: the source said nothing (treated as ``unknown`` in no known region)."""
+    clicks: tuple[ClickId, ...] = ()
+    """Click ids for the click ledger."""
+    browser: str | None = None
+    """The browser's ``fbp``, for the click ledger."""
+    id_generated: bool = False
+    """The source sent no ``event_id``: Signalyard made one (statistics count these)."""
 
     def payload_json(self) -> bytes:
         return self.encoded if self.encoded is not None else orjson.dumps(self.payload)

@@ -25,9 +25,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from signalyard.errors import ConfigError
+from signalyard.secret import Secret
 
 ENV_PREFIX = "SIGNALYARD_"
-_T = TypeVar("_T", "Settings", "DeliverySettings")
+_T = TypeVar(
+    "_T", "Settings", "DeliverySettings", "CollectSettings", "DashboardSettings", "AlertSettings"
+)
+_TABLES = ("delivery", "collect", "dashboard", "alerts")
 _INT = re.compile(r"[+-]?[0-9]{1,12}")
 
 
@@ -53,6 +57,63 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CollectSettings:
+    """The browser endpoint, ``/collect`` (``[collect]`` in TOML, ``SIGNALYARD_COLLECT_*``)."""
+
+    trusted_proxies: str = ""
+    """Comma-separated addresses or CIDR ranges of reverse proxies in front of Signalyard
+    whose ``X-Forwarded-For`` is believed (``"127.0.0.1, 10.0.0.0/8"``). Empty: the client
+    address is the connection's peer."""
+    rate_limit_per_minute: int = 600
+    """Requests per minute from one client address to one dataset; past it, 429."""
+    max_body_bytes: int = 64 * 1024
+    max_events: int = 50
+    filter_bots: bool = True
+    """Ignore requests from known crawlers and HTTP libraries (answered 202, not stored)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardSettings:
+    """The web dashboard at ``/dashboard`` (``[dashboard]``, ``SIGNALYARD_DASHBOARD_*``)."""
+
+    password: Secret = field(default_factory=lambda: Secret(""))
+    """The admin password. Empty: the dashboard is off (its pages answer 404)."""
+    session_secret: Secret = field(default_factory=lambda: Secret(""))
+    """Key signing session cookies; empty: derived from the password (set it explicitly to
+    rotate sessions independently). Several processes must share it."""
+    session_hours: float = 12.0
+    secure_cookies: bool = False
+    """Mark the session cookie ``Secure`` (set when serving over HTTPS)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """Alert rules and where alerts go (``[alerts]``, ``SIGNALYARD_ALERTS_*``)."""
+
+    interval_seconds: float = 60.0
+    """How often the rules are evaluated (by the delivery worker)."""
+    webhook_url: Secret = field(default_factory=lambda: Secret(""))
+    """Slack-compatible incoming webhook (``{"text": ...}`` JSON; its URL holds a token, so
+    it is kept as a secret); empty: none."""
+    email_to: str = ""
+    """Comma-separated recipients; empty: no email."""
+    email_from: str = "signalyard@localhost"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    volume_drop_ratio: float = 0.5
+    """Fire when the last ``volume_hours`` received less than this share of the same hours a
+    week earlier."""
+    volume_hours: int = 3
+    volume_min_events: int = 100
+    """... and the same hours a week earlier had at least this many events."""
+    error_rate: float = 0.2
+    """Fire when more than this share of the last hour's delivery requests failed."""
+    error_min_requests: int = 10
+    age_hours: float = 24.0
+    """Fire when a queued event is this close to the platform's 7-day limit."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = "sqlite:///signalyard.db"
     host: str = "127.0.0.1"
@@ -70,6 +131,9 @@ class Settings:
     """Run the delivery worker inside ``serve``."""
     log_level: str = "info"
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    collect: CollectSettings = field(default_factory=CollectSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def resolved_sandbox_url(self) -> str:
@@ -81,7 +145,13 @@ class Settings:
 
 _OPTIONAL = frozenset({"default_country", "sandbox_url"})
 """Settings that may be unset (None); an empty value unsets them."""
-_TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+_TYPE_NAMES = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    Secret: "a string",
+}
 
 
 def _coerce(name: str, raw: Any, kind: type[Any]) -> Any:
@@ -108,6 +178,9 @@ def _coerce(name: str, raw: Any, kind: type[Any]) -> Any:
                 return float(raw)
             except ValueError:
                 pass
+    elif kind is Secret:
+        if isinstance(raw, str):
+            return Secret(raw)
     elif isinstance(raw, str):
         return raw
     raise ConfigError(f"setting {name} must be {_TYPE_NAMES[kind]}")
@@ -122,7 +195,7 @@ def _apply(obj: _T, values: Mapping[str, Any], prefix: str) -> _T:
         if name not in known:
             raise ConfigError(f"unknown setting {label}")
         current = getattr(obj, name)
-        if isinstance(current, DeliverySettings):
+        if name in _TABLES:
             if not isinstance(raw, Mapping):
                 raise ConfigError(f"setting {label} must be a table")
             sub_prefix = f"{prefix}{name.upper()}_" if prefix.isupper() else f"{prefix}{name}."
@@ -152,17 +225,17 @@ def load_settings(
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
     from_env: dict[str, Any] = {}
-    delivery: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {t: {} for t in _TABLES}
     for key, value in env.items():
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
             continue
         name = key[len(ENV_PREFIX) :].lower()
-        if name.startswith("delivery_"):
-            delivery[name[len("delivery_") :]] = value
+        table, _, rest = name.partition("_")
+        if table in tables and rest:
+            tables[table][rest] = value
         elif name in {f.name for f in fields(Settings)}:
             from_env[name] = value
-    if delivery:
-        from_env["delivery"] = delivery
+    from_env.update((table, values) for table, values in tables.items() if values)
     settings = _apply(settings, from_env, "SIGNALYARD_")
     clean = {k: v for k, v in overrides.items() if v is not None}
     if clean:

@@ -12,6 +12,7 @@ import pytest
 
 from signalyard.clock import FrozenClock
 from signalyard.store import migrate
+from signalyard.store.base import Store
 from signalyard.store.sqlite import SQLiteStore
 
 
@@ -44,7 +45,8 @@ T = TypeVar("T")
 PG_ADMIN_URL = os.environ.get("SIGNALYARD_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
 PG_TABLES = (
     "attempts, outbox, dedup_keys, events, destinations, ingest_keys, webhook_deliveries,"
-    " webhook_sources, orders, imports, datasets"
+    " webhook_sources, orders, imports, consent_holds, browser_sources, click_ledger,"
+    " stats_events, stats_masks, stats_rejections, stats_delivery, alerts, datasets"
 )
 
 
@@ -98,3 +100,18 @@ def pg_url(pg_database: str) -> str:
 
     in_thread(lambda: asyncio.run(truncate()))
     return pg_database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def backend_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """An open, empty store of each backend (SQLite, and PostgreSQL when marked in)."""
+    from signalyard.store.postgres import PostgresStore
+
+    store: Store
+    if request.param == "sqlite":
+        store = SQLiteStore(request.getfixturevalue("sqlite_url"))
+    else:
+        store = PostgresStore(request.getfixturevalue("pg_url"))
+    await store.open()
+    yield store
+    await store.close()

@@ -113,9 +113,51 @@ def test_datasets_add_and_list(cli: Cli) -> None:
     assert "Dataset 123 added." in cli("datasets", "add", "123", "--default-country", "vn").output
     cli("datasets", "add", "456", "--name", "Other shop")
     out = cli("datasets", "list").output.splitlines()
-    assert out == ["123\t123\tdefault_country=VN", "456\tOther shop\tdefault_country=-"]
+    assert out == [
+        "123\t123\tdefault_country=VN\torigins=-",
+        "456\tOther shop\tdefault_country=-\torigins=-",
+    ]
     (d123, _) = cli.store(lambda s: s.list_datasets())
     assert d123.default_country == "VN"
+
+
+def test_datasets_set_origins(cli: Cli) -> None:
+    cli("datasets", "add", "123")
+    out = cli("datasets", "set-origins", "123", "HTTPS://Shop.Example.com/", "https://*.ex.org")
+    assert "https://shop.example.com, https://*.ex.org" in out.output
+    assert "origins=https://shop.example.com,https://*.ex.org" in cli("datasets", "list").output
+    bad = cli("datasets", "set-origins", "123", "shop.example.com", code=2)
+    assert "not an origin" in bad.output
+    assert "no dataset 999" in cli("datasets", "set-origins", "999", "https://a.b", code=2).output
+    assert "takes no browser events" in cli("datasets", "set-origins", "123").output
+
+
+def test_destinations_set_consent(cli: Cli) -> None:
+    cli("datasets", "add", "123")
+    cli(
+        "destinations",
+        "add",
+        "123",
+        "meta",
+        "--option",
+        "pixel_id=123",
+        "--token-stdin",
+        input="t\n",
+    )
+    out = cli("destinations", "set-consent", "meta", "--rule", "EU:unknown=hold").output
+    assert "  EU: granted=full, denied=drop, pending=hold, unknown=hold" in out
+    (d,) = cli.store(lambda s: s.list_destinations())
+    assert d.options["consent_policy"] == [
+        {
+            "regions": ["EU"],
+            "actions": {"granted": "full", "denied": "drop", "pending": "hold", "unknown": "hold"},
+        }
+    ]
+    bad = cli("destinations", "set-consent", "meta", "--rule", "EU:unknown=later", code=2)
+    assert "an action in full, ldu, no_pii, hold, drop" in bad.output
+    cli("destinations", "set-consent", "meta", "--reset")
+    (d,) = cli.store(lambda s: s.list_destinations())
+    assert "consent_policy" not in d.options
 
 
 @pytest.mark.parametrize("country", ["XX", "usa", "1", "Vietnam"])
@@ -417,3 +459,42 @@ def test_version() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
     assert result.output.startswith("signalyard, version ")
+
+
+def test_status_shows_consent_decisions_and_one_events_trail(cli: Cli) -> None:
+    from signalyard.event import AcceptedEvent, Consent
+
+    cli("datasets", "add", "123", "--default-country", "DE")
+    cli(
+        "destinations",
+        "add",
+        "123",
+        "meta",
+        "--option",
+        "pixel_id=123",
+        "--token-stdin",
+        input="t\n",
+    )
+    now = time.time()
+
+    def event(i: int, state: str) -> AcceptedEvent:
+        consent = Consent(state, "gcm", "FR", "subject-hash")
+        return AcceptedEvent(
+            "123", "Purchase", f"e{i}", int(now), {"event_name": "Purchase"}, consent=consent
+        )
+
+    cli.store(
+        lambda s: s.ingest([event(1, "denied"), event(2, "pending"), event(3, "granted")], now=now)
+    )
+    out = cli("status").output
+    assert "consent: held 1, dropped 1" in out
+    assert (
+        "meta: 1 dropped (drop): consent denied (gcm) in FR: built-in rule EU says denied=drop"
+        in out
+    )
+    trail = cli("status", "--event", "e2").output
+    assert "Purchase e2 (dataset 123, from graph_api) -> meta: held, 0 attempt(s)" in trail
+    assert "consent: hold: consent pending (gcm) in FR: built-in rule EU says pending=hold" in trail
+    data = orjson.loads(cli("status", "--json").output)
+    assert (data[0]["held_for_consent"], data[0]["dropped_by_consent"]) == (1, 1)
+    assert "No event with event_id nope" in cli("status", "--event", "nope").output

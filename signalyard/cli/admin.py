@@ -14,7 +14,9 @@ from signalyard.errors import SignalyardError
 from signalyard.secret import Secret
 from signalyard.sinks import SANDBOX, spec_for
 from signalyard.sources.auth import new_key
-from signalyard.store.base import Store
+from signalyard.sources.origins import get_allowed_origins, normalize_origin, set_allowed_origins
+from signalyard.store.base import Dataset, Store
+from signalyard.transforms.consent import parse_policy, parse_rule, policy_to_json
 
 
 @click.group()
@@ -57,8 +59,41 @@ def datasets_add(
 @click.pass_context
 def datasets_list(ctx: click.Context) -> None:
     settings = settings_from(ctx)
-    for d in with_store(settings, lambda s: s.list_datasets()):
-        click.echo(f"{d.id}\t{d.name}\tdefault_country={d.default_country or '-'}")
+
+    async def run(store: Store) -> list[tuple[Dataset, tuple[str, ...]]]:
+        return [(d, await get_allowed_origins(store, d.id)) for d in await store.list_datasets()]
+
+    for d, origins in with_store(settings, run):
+        click.echo(
+            f"{d.id}\t{d.name}\tdefault_country={d.default_country or '-'}"
+            f"\torigins={','.join(origins) or '-'}"
+        )
+
+
+@datasets.command("set-origins")
+@click.argument("dataset_id")
+@click.argument("origins", nargs=-1)
+@click.pass_context
+def datasets_set_origins(ctx: click.Context, dataset_id: str, origins: tuple[str, ...]) -> None:
+    """Set the page origins allowed to send browser events (/collect) to DATASET_ID, such as
+    https://shop.example.com or https://*.example.com (none: refuse every page)."""
+    settings = settings_from(ctx)
+    ensure_schema(settings)
+    try:
+        clean = [normalize_origin(o) for o in origins]
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="ORIGINS") from None
+
+    async def run(store: Store) -> tuple[str, ...]:
+        if await store.get_dataset(dataset_id) is None:
+            raise click.UsageError(f"no dataset {dataset_id}")
+        return await set_allowed_origins(store, dataset_id, clean, now=time.time())
+
+    saved = with_store(settings, run)
+    if saved:
+        click.echo(f"Dataset {dataset_id} takes browser events from: {', '.join(saved)}")
+    else:
+        click.echo(f"Dataset {dataset_id} takes no browser events (no allowed origins).")
 
 
 # keys -------------------------------------------------------------------------------------
@@ -224,3 +259,51 @@ def destinations_resume(ctx: click.Context, destination: str) -> None:
 
     with_store(settings, run)
     click.echo(f"{destination} resumed.")
+
+
+@destinations.command("set-consent")
+@click.argument("destination")
+@click.option(
+    "--rule",
+    "rules",
+    multiple=True,
+    metavar="REGIONS:STATE=ACTION,...",
+    help="A rule, first match wins: e.g. 'EU:unknown=hold' or 'US-CA,US-CO:denied=ldu'."
+    " Regions: *, EU (EEA+UK+CH), EEA, a country (DE) or US state (US-CA). States: granted,"
+    " denied, pending, unknown. Actions: full, ldu, no_pii, hold, drop.",
+)
+@click.option("--reset", is_flag=True, help="Go back to the built-in policy.")
+@click.pass_context
+def destinations_set_consent(
+    ctx: click.Context, destination: str, rules: tuple[str, ...], reset: bool
+) -> None:
+    """Set the consent policy of a destination (applies to events received from now on)."""
+    if not rules and not reset:
+        raise click.UsageError("give one or more --rule, or --reset")
+    try:
+        parsed = [] if reset else [parse_rule(r) for r in rules]
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--rule") from None
+    settings = settings_from(ctx)
+
+    async def run(store: Store) -> str:
+        d = find_destination(await store.list_destinations(), destination)
+        options = dict(d.options)
+        if parsed:
+            options["consent_policy"] = policy_to_json(parsed)
+        else:
+            options.pop("consent_policy", None)
+        await store.set_options(d.id, options, now=time.time())
+        return str(d.name)
+
+    name = with_store(settings, run)
+    click.echo(f"Consent policy of {name}:")
+    for rule in (*parse_policy(policy_to_json(parsed)), *_builtin()):
+        actions = ", ".join(f"{k}={v}" for k, v in rule.actions.items())
+        click.echo(f"  {','.join(rule.regions)}: {actions}")
+
+
+def _builtin() -> tuple[Any, ...]:
+    from signalyard.transforms.consent import DEFAULT_POLICY
+
+    return DEFAULT_POLICY

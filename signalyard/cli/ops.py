@@ -4,23 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import asdict
 
 import click
 import httpx
 import orjson
 
 from signalyard.cli._common import ago, find_destination, settings_from, with_store
-from signalyard.store.base import Store
+from signalyard.settings import Settings
+from signalyard.store.base import DestinationStatus, Store
+from signalyard.store.inspect import ConsentDecisionCount, consent_decisions, event_trail
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--event",
+    "event_id",
+    default=None,
+    help="Show where this event (its event_id) stands at each destination, and why.",
+)
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
-    """Queue depth, oldest event, state and dead letters per destination."""
+def status(ctx: click.Context, as_json: bool, event_id: str | None) -> None:
+    """Queue depth, oldest event, state, dead letters and consent decisions per destination."""
     settings = settings_from(ctx)
+    if event_id is not None:
+        _event_status(settings, event_id, as_json)
+        return
     now = time.time()
-    rows = with_store(settings, lambda s: s.status(now=now))
+
+    async def run(store: Store) -> tuple[list[DestinationStatus], list[ConsentDecisionCount]]:
+        return await store.status(now=now), await consent_decisions(store)
+
+    rows, decisions = with_store(settings, run)
+    names = {r.destination.id: r.destination.name for r in rows}
     if as_json:
         click.echo(
             orjson.dumps(
@@ -39,6 +56,18 @@ def status(ctx: click.Context, as_json: bool) -> None:
                         else None,
                         "delivered": r.delivered,
                         "dead_letters": r.dead,
+                        "held_for_consent": r.held,
+                        "dropped_by_consent": r.dropped,
+                        "consent_decisions": [
+                            {
+                                "action": c.action,
+                                "status": c.status,
+                                "reason": c.reason,
+                                "events": c.events,
+                            }
+                            for c in decisions
+                            if c.destination_id == r.destination.id
+                        ],
                     }
                     for r in rows
                 ],
@@ -60,6 +89,36 @@ def status(ctx: click.Context, as_json: bool) -> None:
             f"  queued {r.queued} (due {r.due}), oldest event {age} old,"
             f" delivered {r.delivered}, dead letters {r.dead}"
         )
+        if r.held or r.dropped:
+            click.echo(f"  consent: held {r.held}, dropped {r.dropped}")
+    if decisions:
+        click.echo("Consent decisions (events not sent in full):")
+        for c in decisions:
+            where = names.get(c.destination_id, str(c.destination_id))
+            click.echo(f"  {where}: {c.events} {c.status} ({c.action}): {c.reason}")
+
+
+def _event_status(settings: Settings, event_id: str, as_json: bool) -> None:
+    trail = with_store(settings, lambda s: event_trail(s, event_id))
+    if as_json:
+        click.echo(orjson.dumps([asdict(t) for t in trail], option=orjson.OPT_INDENT_2).decode())
+        return
+    if not trail:
+        click.echo(f"No event with event_id {event_id} (or it was pruned after delivery).")
+        return
+    destinations = {d.id: d.name for d in with_store(settings, lambda s: s.list_destinations())}
+    for t in trail:
+        where = destinations.get(t.destination_id, str(t.destination_id))
+        click.echo(
+            f"{t.event_name} {t.event_id} (dataset {t.dataset_id}, from {t.source}) -> {where}:"
+            f" {t.status}, {t.attempts} attempt(s)"
+        )
+        if t.consent_reason:
+            click.echo(f"  consent: {t.consent_action}: {t.consent_reason}")
+        if t.dead_reason:
+            click.echo(f"  dead letter: {t.dead_reason}")
+        elif t.last_error:
+            click.echo(f"  last error: {t.last_error}")
 
 
 @click.command()

@@ -76,6 +76,8 @@ def serve(
         "log_level": settings.log_level,
         "access_log": False,
         "lifespan": "on",
+        # X-Forwarded-For is read by /collect, only from collect.trusted_proxies.
+        "proxy_headers": False,
     }
     if workers > 1:
         # Each child process builds its own app from the environment (settings.py reads it).
@@ -94,6 +96,8 @@ def worker(ctx: click.Context) -> None:
     import signal
 
     from signalyard.delivery.worker import Worker
+    from signalyard.insights.alerts import AlertEngine
+    from signalyard.insights.recorder import StatsRecorder
 
     settings = settings_from(ctx)
     _logging(settings)
@@ -106,15 +110,18 @@ def worker(ctx: click.Context) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with httpx.AsyncClient() as client:
+            recorder = StatsRecorder(store)
             w = Worker(
                 store,
                 settings.delivery,
                 clock=SystemClock(),
                 client=client,
                 sandbox_url=settings.resolved_sandbox_url,
+                recorder=recorder,
             )
+            alerts = AlertEngine(store, SystemClock(), settings.alerts, client)
             click.echo(f"Worker {w.owner} delivering.")
-            await w.run(stop)
+            await asyncio.gather(w.run(stop), recorder.run(stop), alerts.run(stop))
 
     with_store(settings, run)
 

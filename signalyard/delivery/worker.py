@@ -31,14 +31,20 @@ import httpx
 
 from signalyard.clock import Clock
 from signalyard.delivery.backoff import backoff_delay
+from signalyard.event import ServerEvent
+from signalyard.insights.recorder import StatsRecorder
+from signalyard.metrics import Metrics, outcome_label
 from signalyard.outcome import Delivered, Outcome, Paused, Rejected, Retry, SendResult
 from signalyard.settings import DeliverySettings
 from signalyard.sinks import build_sink
 from signalyard.sinks.base import Sink
 from signalyard.sources import webhook_store
 from signalyard.store.base import AttemptRecord, ClaimedEvent, Destination, Store
+from signalyard.transforms.consent import apply_action
 
 log = logging.getLogger("signalyard.delivery")
+MAX_HOLD_SECONDS = 7 * 86400
+"""Held events wait for consent at most this long (Meta's age limit, the strictest)."""
 
 
 def worker_id() -> str:
@@ -65,6 +71,8 @@ class Worker:
         owner: str | None = None,
         rng: random.Random | None = None,
         sink_factory: Callable[[Destination], Sink] | None = None,
+        metrics: Metrics | None = None,
+        recorder: StatsRecorder | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -76,6 +84,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._sinks: dict[int, tuple[float, Sink]] = {}
         self._sink_factory = sink_factory or self._build_sink
+        self.metrics = metrics or Metrics()
+        self.recorder = recorder
 
     def _build_sink(self, destination: Destination) -> Sink:
         return build_sink(
@@ -90,6 +100,11 @@ class Worker:
         """Apply the retention policy (see :meth:`Store.prune`)."""
         now = self.clock.now()
         before = now - self.settings.retention_days * 86400
+        expired = await self.store.expire_holds(
+            event_time_before=now - MAX_HOLD_SECONDS + self.settings.age_margin_seconds, now=now
+        )
+        if expired:
+            log.info("Dropped %d held event(s): consent did not arrive in time.", expired)
         result = await self.store.prune(before=before, now=now)
         # Webhook delivery ids only guard against platform retries (hours): same horizon.
         await webhook_store.prune_deliveries(self.store, before=before)
@@ -210,10 +225,10 @@ class Worker:
         self, cycle: _Cycle, claimed: list[ClaimedEvent], now: float
     ) -> list[ClaimedEvent]:
         limit = now - cycle.sink.max_age_seconds + self.settings.age_margin_seconds
-        old = [c.outbox_id for c in claimed if c.event_time < limit]
+        old = [c for c in claimed if c.event_time < limit]
         if old:
             await self.store.settle_dead(
-                old,
+                [c.outbox_id for c in old],
                 owner=self.owner,
                 reason=(
                     f"event_time is too close to the platform's limit of"
@@ -223,15 +238,19 @@ class Worker:
                 subcode=None,
                 now=now,
             )
+            self.metrics.settled(cycle.destination, "expired", old, now=now)
+            if self.recorder is not None:
+                self.recorder.dead(cycle.destination.id, len(old), now=now)
         return [c for c in claimed if c.event_time >= limit]
 
     async def _deliver(self, cycle: _Cycle, batch: Sequence[ClaimedEvent]) -> None:
         ids = [c.outbox_id for c in batch]
         if cycle.paused is not None:
             await self.store.release(ids, owner=self.owner)
+            self.metrics.settled(cycle.destination, "paused", batch, now=self.clock.now())
             return
         result = await cycle.sink.send(
-            [c.payload for c in batch], test_event_code=batch[0].test_event_code
+            [_as_consented(c) for c in batch], test_event_code=batch[0].test_event_code
         )
         outcome = _one_outcome(result)
         await self.store.record_attempt(
@@ -244,8 +263,20 @@ class Worker:
             )
         )
         now = self.clock.now()
+        label = outcome_label(outcome)
+        self.metrics.delivery_request(cycle.destination, label)
+        if self.recorder is not None:
+            # A batch refused for one bad event is split to find it: those requests are not
+            # failures of the destination (only the bad event's own request counts).
+            splitting = isinstance(outcome, Rejected) and len(batch) > 1
+            ok = isinstance(outcome, Delivered) or splitting
+            self.recorder.request(cycle.destination.id, ok=ok, now=now)
         if isinstance(outcome, Delivered):
             await self.store.settle_delivered(ids, owner=self.owner, now=now)
+            if self.recorder is not None:
+                self.recorder.delivered(
+                    cycle.destination.id, [c.received_at for c in batch], now=now
+                )
         elif isinstance(outcome, Retry):
             if outcome.throttled:
                 wait = outcome.after
@@ -289,6 +320,8 @@ class Worker:
                     subcode=outcome.subcode,
                     now=now,
                 )
+                if self.recorder is not None:
+                    self.recorder.dead(cycle.destination.id, 1, now=now)
             else:
                 half = len(batch) // 2
                 await self._deliver(cycle, batch[:half])
@@ -296,6 +329,8 @@ class Worker:
         else:
             cycle.paused = outcome
             await self.store.release(ids, owner=self.owner)
+        if not isinstance(outcome, Rejected) or len(batch) == 1:  # bisected halves count alone
+            self.metrics.settled(cycle.destination, label, batch, now=now)
 
 
 def _one_outcome(result: SendResult) -> Outcome:
@@ -317,3 +352,12 @@ def _batches(claimed: list[ClaimedEvent], size: int) -> list[list[ClaimedEvent]]
     for group in groups.values():
         out.extend(group[i : i + size] for i in range(0, len(group), size))
     return out
+
+
+def _as_consented(claimed: ClaimedEvent) -> ServerEvent:
+    """The payload as the destination's consent decision allows it to be sent."""
+    if claimed.consent_action is None or claimed.consent_action == "full":
+        return claimed.payload
+    stored = claimed.payload.get("_consent")
+    region = stored.get("region") if isinstance(stored, dict) else None
+    return apply_action(claimed.payload, claimed.consent_action, region)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from signalyard.errors import ConfigError
 from signalyard.event import AcceptedEvent
+from signalyard.insights.recorder import StatsRecorder
 from signalyard.store.base import Store
 from signalyard.store.sqlite import SQLiteStore
 
@@ -214,15 +215,28 @@ class ImportResult:
 class BatchWriter:
     """Commits an import's cleaned batches to the store, then records them in the ledger."""
 
-    def __init__(self, store: Store, ledger: Ledger, record: ImportRecord) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ledger: Ledger,
+        record: ImportRecord,
+        recorder: StatsRecorder | None = None,
+    ) -> None:
         self.store = store
         self.ledger = ledger
         self.record = record
+        self.recorder = recorder
 
     async def commit(self, rows: int, accepted: Sequence[AcceptedEvent], now: float) -> None:
         """Store the events of a batch of ``rows`` rows durably (those not ``accepted``
         failed), then advance the ledger."""
-        stored = sum(await self.store.ingest(accepted, now=now)) if accepted else 0
+        flags = await self.store.ingest(accepted, now=now) if accepted else []
+        stored = sum(flags)
+        if self.recorder is not None and accepted:
+            self.recorder.ingested(
+                accepted, flags, [e.id_generated for e in accepted], source="import", now=now
+            )
+            await self.recorder.flush()
         r = self.record
         self.record = r = replace(
             r,

@@ -17,6 +17,9 @@ import anyio.to_thread
 from signalyard.clock import Clock
 from signalyard.errors import InputError
 from signalyard.event import AcceptedEvent
+from signalyard.insights.recorder import StatsRecorder
+from signalyard.metrics import Metrics
+from signalyard.sources.extensions import attach, take_extensions
 from signalyard.store.base import Dataset, Store
 from signalyard.transforms.pipeline import clean_event
 
@@ -45,12 +48,21 @@ class Ingestor:
         default_country: str | None,
         max_future_seconds: int,
         on_stored: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
+        recorder: StatsRecorder | None = None,
     ) -> None:
         self.store = store
+        self.recorder = recorder
         self.clock = clock
         self.default_country = default_country
         self.max_future_seconds = max_future_seconds
         self.on_stored = on_stored
+        self.metrics = metrics or Metrics()
+
+    def wake_delivery(self) -> None:
+        """Tell delivery that events are due (new ones, or held ones consent released)."""
+        if self.on_stored is not None:
+            self.on_stored()
 
     def clean(
         self,
@@ -67,18 +79,18 @@ class Ingestor:
         out = []
         for i, raw in enumerate(raw_events):
             try:
-                out.append(
-                    clean_event(
-                        raw,
-                        dataset_id=dataset.id,
-                        default_country=country,
-                        now=now,
-                        new_id=_new_id,
-                        source=source,
-                        test_event_code=test_event_code,
-                        max_future_seconds=self.max_future_seconds,
-                    )
+                event, extensions = take_extensions(raw, country)
+                cleaned = clean_event(
+                    event,
+                    dataset_id=dataset.id,
+                    default_country=country,
+                    now=now,
+                    new_id=_new_id,
+                    source=source,
+                    test_event_code=test_event_code,
+                    max_future_seconds=self.max_future_seconds,
                 )
+                out.append(attach(cleaned, extensions))
             except InputError as error:
                 raise error.at(f"data[{i}]") from None
         return out
@@ -91,16 +103,32 @@ class Ingestor:
         source: str,
         test_event_code: str | None = None,
     ) -> IngestResult:
-        if len(raw_events) > INLINE_EVENTS:
-            events = await anyio.to_thread.run_sync(
-                lambda: self.clean(
+        try:
+            if len(raw_events) > INLINE_EVENTS:
+                events = await anyio.to_thread.run_sync(
+                    lambda: self.clean(
+                        raw_events, dataset, source=source, test_event_code=test_event_code
+                    )
+                )
+            else:
+                events = self.clean(
                     raw_events, dataset, source=source, test_event_code=test_event_code
                 )
+        except InputError as error:
+            self.metrics.ingest_rejected(dataset.id, source, len(raw_events))
+            if self.recorder is not None:
+                self.recorder.rejected(
+                    dataset.id, source, error.field, error.rule, now=self.clock.now()
+                )
+            raise
+        now = self.clock.now()
+        stored = await self.store.ingest(events, now=now)
+        if self.recorder is not None:
+            self.recorder.ingested(
+                events, stored, [e.id_generated for e in events], source=source, now=now
             )
-        else:
-            events = self.clean(raw_events, dataset, source=source, test_event_code=test_event_code)
-        stored = await self.store.ingest(events, now=self.clock.now())
         n_stored = sum(stored)
+        self.metrics.ingested(dataset.id, source, len(events), n_stored)
         if n_stored and self.on_stored is not None:
             self.on_stored()
         messages: list[str] = []

@@ -53,7 +53,7 @@ TOP_LEVEL = frozenset(
     _words(
         """event_name event_time event_id action_source event_source_url referrer_url
         messaging_channel opt_out data_processing_options data_processing_options_country
-        data_processing_options_state"""
+        data_processing_options_state consent"""
     )
 )
 USER_KEYS = HASHED_KEYS | PLAINTEXT_KEYS

@@ -28,6 +28,8 @@ import orjson
 from signalyard.clock import Clock
 from signalyard.errors import ConfigError, InputError
 from signalyard.event import AcceptedEvent
+from signalyard.insights.recorder import StatsRecorder
+from signalyard.sources.extensions import attach, take_extensions
 from signalyard.sources.import_store import (
     BatchWriter,
     ImportRecord,
@@ -369,8 +371,12 @@ class _Run:
                 if record.error is not None:
                     raise record.error
                 raw, plan = self.builder.build(record)
+                if isinstance(raw, dict) and isinstance(raw.get("consent"), str):
+                    # a consent column: its state, from this import
+                    raw["consent"] = {"state": raw["consent"].strip().lower(), "source": "import"}
+                prepared, extensions = take_extensions(raw, self.default_country)
                 event = clean_event(
-                    raw,
+                    prepared,
                     dataset_id=self.options.dataset_id,
                     default_country=self.default_country,
                     now=now,
@@ -383,7 +389,7 @@ class _Run:
                 column = plan.columns_for(error.field) if plan is not None else ""
                 problems.append(Problem(record.line, "error", column, error.field, error.rule))
                 continue
-            accepted.append(event)
+            accepted.append(attach(event, extensions))
             for warning in event.warnings:
                 path, _, rule = warning.partition(": ")
                 column = plan.columns_for(path) if plan is not None else ""
@@ -481,7 +487,7 @@ async def run_import(
         )
         if builder.plan is not None:
             on_plan(builder.plan)
-        writer = BatchWriter(store, ledger, record)
+        writer = BatchWriter(store, ledger, record, StatsRecorder(store))
         run = _Run(
             writer,
             builder,

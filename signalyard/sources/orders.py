@@ -29,6 +29,7 @@ from starlette.responses import Response
 
 from signalyard.errors import InputError
 from signalyard.sources import webhook_store as ws
+from signalyard.sources.extensions import CLICK_ID_KINDS
 from signalyard.sources.graph_api import json_response, read_body
 from signalyard.sources.ingest import Ingestor
 from signalyard.store.base import Dataset, Store
@@ -36,8 +37,10 @@ from signalyard.transforms.phone import phone_e164
 
 log = logging.getLogger("signalyard.webhooks")
 
-CLICK_IDS = ("fbclid", "gclid", "gbraid", "wbraid", "msclkid", "ttclid", "li_fat_id", "twclid")
-"""Click ids read from the order's attributes (with or without a leading ``_``)."""
+CLICK_IDS = {kind.lower(): kind for kind in CLICK_ID_KINDS}
+"""Click ids read from the order's attributes (with or without a leading ``_``, any case)."""
+CONSENT_KEYS = ("sy_consent",)
+"""Attribute names (with or without a leading ``_``) holding the browser's consent state."""
 EVENT_ID_KEYS = ("sy_eid", "sy_event_id")
 """Attribute names (with or without a leading ``_``) holding the browser's Purchase event_id."""
 REFUND_EVENT = "Refund"
@@ -118,6 +121,8 @@ class BrowserIds:
     fbp: str | None = None
     fbc: str | None = None
     click_ids: dict[str, str] = field(default_factory=dict)
+    consent: str | None = None
+    """``granted``, ``denied`` or ``pending``, as the script recorded it in the cart."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,11 +233,14 @@ def browser_ids(pairs: Iterable[tuple[object, object]], *, at: float | None) -> 
     event_id = next((found[k] for k in EVENT_ID_KEYS if k in found), None)
     if event_id is not None and (len(event_id) > _MAX_EVENT_ID or not event_id.isprintable()):
         event_id = None
-    clicks = {k: found[k] for k in CLICK_IDS if k in found}
+    clicks = {kind: found[key] for key, kind in CLICK_IDS.items() if key in found}
     fbc = found.get("fbc")
     if fbc is None and "fbclid" in clicks and at is not None:
         fbc = f"fb.1.{int(at * 1000)}.{clicks['fbclid']}"
-    return BrowserIds(event_id, found.get("fbp"), fbc, clicks)
+    consent = next((found[k].lower() for k in CONSENT_KEYS if k in found), None)
+    if consent not in ("granted", "denied", "pending"):
+        consent = None
+    return BrowserIds(event_id, found.get("fbp"), fbc, clicks, consent)
 
 
 def contents(line_items: object, content_id: str, variant_key: str) -> list[dict[str, Any]]:
@@ -360,6 +368,11 @@ def build_event(
     }
     if facts.event_source_url:
         event["event_source_url"] = facts.event_source_url
+    if facts.browser.consent is not None:
+        event["consent"] = {"state": facts.browser.consent, "source": facts.platform}
+    if facts.browser.click_ids:
+        # The click time is not in the order: the ledger takes the event's time.
+        event["click_ids"] = {k: v[:512] for k, v in facts.browser.click_ids.items()}
     return event
 
 

@@ -18,7 +18,6 @@ Tables (migration 0003):
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import orjson
 
 from signalyard.errors import Conflict
 from signalyard.secret import Secret
+from signalyard.store._marks import pg as _pg
 from signalyard.store.base import Store
 from signalyard.store.sqlite import SQLiteStore
 
@@ -141,15 +141,6 @@ _ADD_REFUND = (
     " VALUES (?,?,?,'unknown',?,0) ON CONFLICT (dataset_id, platform, order_id) DO UPDATE SET"
     " refunded_value = orders.refunded_value + excluded.refunded_value"
 )
-
-_MARK = re.compile(r"\?")
-
-
-def _pg(sql: str) -> str:
-    """``?`` placeholders as PostgreSQL's ``$1, $2...`` (no statement here has a literal ``?``)."""
-    counter = iter(range(1, 1000))
-    return _MARK.sub(lambda _: f"${next(counter)}", sql)
-
 
 # Row mapping ----------------------------------------------------------------------------------
 

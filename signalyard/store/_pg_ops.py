@@ -11,6 +11,7 @@ import orjson
 from signalyard.outcome import Attempt
 from signalyard.secret import Secret
 from signalyard.store.base import (
+    CLICK_RETENTION_SECONDS,
     DEDUP_WINDOW_SECONDS,
     AttemptRecord,
     DeadLetter,
@@ -49,7 +50,8 @@ async def status(pool: asyncpg.Pool, *, now: float) -> list[DestinationStatus]:
             "SELECT destination_id, count(*) FILTER (WHERE status='queued'),"
             " count(*) FILTER (WHERE status='queued' AND due_at<=$1),"
             " count(*) FILTER (WHERE status='delivered'),"
-            " count(*) FILTER (WHERE status='dead') FROM outbox GROUP BY destination_id",
+            " count(*) FILTER (WHERE status='dead'), count(*) FILTER (WHERE status='held'),"
+            " count(*) FILTER (WHERE status='dropped') FROM outbox GROUP BY destination_id",
             now,
         )
     }
@@ -63,8 +65,10 @@ async def status(pool: asyncpg.Pool, *, now: float) -> list[DestinationStatus]:
     out = []
     rows = await pool.fetch(f"SELECT {DEST_COLUMNS} FROM destinations ORDER BY id")
     for d in map(destination, rows):
-        queued, due, delivered, dead = counts.get(d.id, (0, 0, 0, 0))
-        out.append(DestinationStatus(d, queued, due, oldest.get(d.id), delivered, dead))
+        queued, due, delivered, dead, held, dropped = counts.get(d.id, (0, 0, 0, 0, 0, 0))
+        out.append(
+            DestinationStatus(d, queued, due, oldest.get(d.id), delivered, dead, held, dropped)
+        )
     return out
 
 
@@ -124,6 +128,11 @@ async def prune(pool: asyncpg.Pool, *, before: float, now: float, batch: int = 5
             before,
         ),
         (
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status='dropped'"
+            " AND settled_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            before,
+        ),
+        (
             "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < $1"
             " LIMIT $2 FOR UPDATE SKIP LOCKED)",
             before,
@@ -140,6 +149,12 @@ async def prune(pool: asyncpg.Pool, *, before: float, now: float, batch: int = 5
             " LIMIT $2 FOR UPDATE SKIP LOCKED)",
             now - DEDUP_WINDOW_SECONDS,
         ),
+        (
+            "DELETE FROM click_ledger WHERE (dataset_id, kind, click_id) IN (SELECT"
+            " dataset_id, kind, click_id FROM click_ledger WHERE clicked_at < $1"
+            " LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            min(before, now - CLICK_RETENTION_SECONDS),
+        ),
     ):
         total = 0
         while True:
@@ -149,4 +164,5 @@ async def prune(pool: asyncpg.Pool, *, before: float, now: float, batch: int = 5
             if n < batch:
                 break
         counts.append(total)
-    return PruneResult(*counts)
+    outbox, dropped, attempts, events, dedup, clicks = counts
+    return PruneResult(outbox + dropped, attempts, events, dedup, clicks)

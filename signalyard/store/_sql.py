@@ -11,6 +11,7 @@ import orjson
 from signalyard.outcome import Attempt
 from signalyard.secret import Secret
 from signalyard.store.base import (
+    CLICK_RETENTION_SECONDS,
     DEDUP_WINDOW_SECONDS,
     AttemptRecord,
     ClaimedEvent,
@@ -25,6 +26,12 @@ DEDUP_UPSERT = (
     " received_at=excluded.received_at WHERE dedup_keys.received_at < ?"
 )
 
+INSERT_CLICK = (
+    "INSERT INTO click_ledger(dataset_id, kind, click_id, clicked_at, browser, event_pk,"
+    " received_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (dataset_id, kind, click_id) DO NOTHING"
+)
+"""The first sighting of a click id is kept: its click time does not move."""
+
 
 def _before(before: float, now: float) -> float:
     return before
@@ -34,9 +41,18 @@ def _dedup_cutoff(before: float, now: float) -> float:
     return now - DEDUP_WINDOW_SECONDS
 
 
+def _click_cutoff(before: float, now: float) -> float:
+    return min(before, now - CLICK_RETENTION_SECONDS)
+
+
 PRUNE = (
     (
         "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status='delivered'"
+        " AND settled_at < ? LIMIT ?)",
+        _before,
+    ),
+    (
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status='dropped'"
         " AND settled_at < ? LIMIT ?)",
         _before,
     ),
@@ -50,6 +66,11 @@ PRUNE = (
         "DELETE FROM dedup_keys WHERE (dataset_id, event_name, event_id) IN (SELECT"
         " dataset_id, event_name, event_id FROM dedup_keys WHERE received_at < ? LIMIT ?)",
         _dedup_cutoff,
+    ),
+    (
+        "DELETE FROM click_ledger WHERE (dataset_id, kind, click_id) IN (SELECT"
+        " dataset_id, kind, click_id FROM click_ledger WHERE clicked_at < ? LIMIT ?)",
+        _click_cutoff,
     ),
 )
 """Retention: (statement deleting at most ``?`` rows, its cutoff from (before, now))."""
@@ -87,7 +108,9 @@ def destinations(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) ->
     ]
 
 
-def load_claimed(conn: sqlite3.Connection, rows: list[tuple[int, int, int]]) -> list[ClaimedEvent]:
+def load_claimed(
+    conn: sqlite3.Connection, rows: list[tuple[int, int, int, str | None]]
+) -> list[ClaimedEvent]:
     if not rows:
         return []
     by_pk: dict[int, tuple[Any, ...]] = {}
@@ -101,9 +124,11 @@ def load_claimed(conn: sqlite3.Connection, rows: list[tuple[int, int, int]]) -> 
         ):
             by_pk[r[0]] = r
     claimed = []
-    for outbox_id, pk, attempts in sorted(rows):
+    for outbox_id, pk, attempts, action in sorted(rows):
         ev = by_pk[pk]
-        claimed.append(ClaimedEvent(outbox_id, attempts, ev[1], ev[2], ev[3], orjson.loads(ev[4])))
+        claimed.append(
+            ClaimedEvent(outbox_id, attempts, ev[1], ev[2], ev[3], orjson.loads(ev[4]), action)
+        )
     return claimed
 
 
@@ -132,7 +157,8 @@ def status(conn: sqlite3.Connection, now: float) -> list[DestinationStatus]:
         r[0]: r[1:]
         for r in conn.execute(
             "SELECT destination_id, SUM(status='queued'), SUM(status='queued' AND due_at<=?),"
-            " SUM(status='delivered'), SUM(status='dead') FROM outbox GROUP BY destination_id",
+            " SUM(status='delivered'), SUM(status='dead'), SUM(status='held'),"
+            " SUM(status='dropped') FROM outbox GROUP BY destination_id",
             (now,),
         )
     }
@@ -144,7 +170,7 @@ def status(conn: sqlite3.Connection, now: float) -> list[DestinationStatus]:
     )
     out = []
     for d in destinations(conn, "", ()):
-        queued, due, delivered, dead = counts.get(d.id, (0, 0, 0, 0))
+        queued, due, delivered, dead, held, dropped = counts.get(d.id, (0, 0, 0, 0, 0, 0))
         out.append(
             DestinationStatus(
                 d,
@@ -153,6 +179,8 @@ def status(conn: sqlite3.Connection, now: float) -> list[DestinationStatus]:
                 oldest.get(d.id),
                 int(delivered or 0),
                 int(dead or 0),
+                int(held or 0),
+                int(dropped or 0),
             )
         )
     return out

@@ -20,11 +20,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from signalyard.event import AcceptedEvent, ServerEvent
+from signalyard.event import AcceptedEvent, Consent, ServerEvent
 from signalyard.outcome import Attempt
 from signalyard.secret import Secret
 
 DEDUP_WINDOW_SECONDS = 48 * 3600
+CLICK_RETENTION_SECONDS = 90 * 86400
+"""Click ids are kept 90 days: longer than every platform's click attribution window."""
+EXPIRED_HOLD_REASON = (
+    "consent did not arrive before the event passed the platform's 7-day age limit: not sent"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,9 @@ class ClaimedEvent:
     received_at: float
     test_event_code: str | None
     payload: ServerEvent
+    consent_action: str | None = None
+    """What the destination's consent policy decided (``full``, ``ldu``, ``no_pii``);
+    ``None`` for rows stored before consent existed (sent in full)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,10 @@ class DestinationStatus:
     oldest_event_time: int | None
     delivered: int
     dead: int
+    held: int = 0
+    """Waiting for consent."""
+    dropped: int = 0
+    """Not sent: the consent policy said drop (or consent never arrived)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +117,19 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentUpdate:
+    released: int
+    dropped: int
+    still_held: int
+
+
+@dataclass(frozen=True, slots=True)
 class PruneResult:
     outbox: int
     attempts: int
     events: int
     dedup_keys: int
+    clicks: int = 0
 
 
 class Store(Protocol):
@@ -145,6 +165,12 @@ class Store(Protocol):
     async def list_destinations(self, dataset_id: str | None = None) -> list[Destination]: ...
     async def set_token(self, destination_id: int, token: Secret, *, now: float) -> None:
         """Replace the access token and resume the destination if it was paused."""
+        ...
+
+    async def set_options(
+        self, destination_id: int, options: dict[str, Any], *, now: float
+    ) -> None:
+        """Replace a destination's options (its consent policy among them)."""
         ...
 
     async def pause(self, destination_id: int, *, reason: str, fix: str, now: float) -> None: ...
@@ -205,10 +231,25 @@ class Store(Protocol):
 
     async def event_count(self, dataset_id: str | None = None) -> int: ...
 
+    # consent
+    async def update_consent(
+        self, dataset_id: str, subject: str, consent: Consent, *, now: float
+    ) -> ConsentUpdate:
+        """Consent arrived for ``subject`` (hashed, see :class:`Consent`): decide again, with
+        the new state, for each of its held outbox rows. Rows the policy now sends are queued
+        (due now, their original ``event_time`` unchanged), rows it drops are dropped."""
+        ...
+
+    async def expire_holds(self, *, event_time_before: float, now: float) -> int:
+        """Drop held rows whose event is older than ``event_time_before`` (consent did not
+        arrive within the platform's age limit); returns how many."""
+        ...
+
     # retention
     async def prune(self, *, before: float, now: float, batch: int = 5000) -> PruneResult:
         """Delete, in batches (short transactions, no long locks): delivered outbox rows
         settled before ``before``, attempts made before it, events received before it that no
         outbox row needs any more, and dedup keys past the 48-hour window. Dead letters and
-        queued rows (and their events) are kept."""
+        queued rows (and their events) are kept. Dropped rows (consent) go like delivered
+        ones; click ledger entries go after ``CLICK_RETENTION_SECONDS``."""
         ...

@@ -21,13 +21,17 @@ import asyncpg
 import orjson
 
 from signalyard.errors import ConfigError, Conflict
-from signalyard.event import AcceptedEvent
+from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
-from signalyard.store import _pg_ops
+from signalyard.store import _consent_sql, _pg_ops
+from signalyard.store._marks import pg
+from signalyard.store._outbox_plan import OutboxPlanner
 from signalyard.store.base import (
     DEDUP_WINDOW_SECONDS,
+    EXPIRED_HOLD_REASON,
     AttemptRecord,
     ClaimedEvent,
+    ConsentUpdate,
     Dataset,
     DeadLetter,
     Destination,
@@ -44,14 +48,27 @@ _DEDUP = (
     " RETURNING dataset_id, event_name, event_id"
 )
 _INSERT_EVENTS = (
-    "WITH ins AS (INSERT INTO events(dataset_id, event_name, event_id, event_time, received_at,"
+    "INSERT INTO events(dataset_id, event_name, event_id, event_time, received_at,"
     " source, test_event_code, payload)"
     " SELECT d, n, i, t, $9, s, c, p FROM unnest($1::text[], $2::text[], $3::text[],"
     " $4::int8[], $5::text[], $6::text[], $7::bytea[], $8::int4[]) AS e(d, n, i, t, s, c, p, o)"
-    " ORDER BY o RETURNING pk, dataset_id)"
-    " INSERT INTO outbox(event_pk, destination_id, status, due_at, attempts, created_at)"
-    " SELECT ins.pk, dst.id, 'queued', $9, 0, $9 FROM ins"
-    " JOIN destinations dst ON dst.dataset_id = ins.dataset_id ORDER BY ins.pk, dst.id"
+    " ORDER BY o RETURNING pk, dataset_id, event_name, event_id"
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox(event_pk, destination_id, status, due_at, attempts, created_at,"
+    " settled_at, consent_action, consent_reason)"
+    " SELECT p, d, s, $6::float8, 0, $6::float8, CASE WHEN s = 'dropped' THEN $6::float8 END, a, r"
+    " FROM unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::text[]) AS x(p, d, s, a, r)"
+)
+_INSERT_HOLDS = (
+    "INSERT INTO consent_holds(dataset_id, subject, event_pk)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::int8[]) ON CONFLICT DO NOTHING"
+)
+_INSERT_CLICKS = (
+    "INSERT INTO click_ledger(dataset_id, kind, click_id, clicked_at, browser, event_pk,"
+    " received_at) SELECT d, k, c, t, b, p, $7 FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::float8[], $5::text[], $6::int8[]) AS x(d, k, c, t, b, p)"
+    " ON CONFLICT (dataset_id, kind, click_id) DO NOTHING"
 )
 
 
@@ -238,6 +255,16 @@ class PostgresStore:
             destination_id,
         )
 
+    async def set_options(
+        self, destination_id: int, options: dict[str, Any], *, now: float
+    ) -> None:
+        await self.pool.execute(
+            "UPDATE destinations SET options=$1, updated_at=$2 WHERE id=$3",
+            orjson.dumps(options).decode(),
+            now,
+            destination_id,
+        )
+
     async def pause(self, destination_id: int, *, reason: str, fix: str, now: float) -> None:
         await self.pool.execute(
             "UPDATE destinations SET state='paused', paused_reason=$1, paused_fix=$2,"
@@ -311,7 +338,7 @@ class PostgresStore:
             stored.sort()
             if stored:
                 evs = [batch[bi].events[ei] for bi, ei in stored]
-                await conn.execute(
+                inserted = await conn.fetch(
                     _INSERT_EVENTS,
                     [e.dataset_id for e in evs],
                     [e.event_name for e in evs],
@@ -323,9 +350,58 @@ class PostgresStore:
                     list(range(len(evs))),
                     now,
                 )
+                await self._write_outbox(conn, evs, inserted, now)
         self.commits += 1
         kept = set(stored)
         return [[(bi, ei) in kept for ei in range(len(p.events))] for bi, p in enumerate(batch)]
+
+    async def _write_outbox(
+        self,
+        conn: asyncpg.Connection,
+        evs: list[AcceptedEvent],
+        inserted: list[asyncpg.Record],
+        now: float,
+    ) -> None:
+        """The outbox rows (per consent decision), consent holds and click ledger entries of
+        the events just inserted."""
+        pk_of = {(r[1], r[2], r[3]): r[0] for r in inserted}
+        datasets = sorted({e.dataset_id for e in evs})
+        by_dataset: dict[str, list[tuple[int, str]]] = {d: [] for d in datasets}
+        for r in await conn.fetch(
+            "SELECT id, dataset_id, options FROM destinations WHERE dataset_id = ANY($1::text[])"
+            " ORDER BY id",
+            datasets,
+        ):
+            by_dataset[r[1]].append((r[0], r[2]))
+        planner = OutboxPlanner(lambda dataset_id: by_dataset.get(dataset_id, []))
+        pks: list[int] = []
+        dests: list[int] = []
+        statuses: list[str] = []
+        actions: list[str] = []
+        reasons: list[str] = []
+        holds: list[tuple[str, str, int]] = []
+        clicks: list[tuple[str, str, str, float, str | None, int]] = []
+        for ev in evs:
+            pk = pk_of[(ev.dataset_id, ev.event_name, ev.event_id)]
+            held = False
+            for destination_id, status, action, reason in planner.rows(ev):
+                pks.append(pk)
+                dests.append(destination_id)
+                statuses.append(status)
+                actions.append(action)
+                reasons.append(reason)
+                held = held or status == "held"
+            if held and ev.consent is not None and ev.consent.subject is not None:
+                holds.append((ev.dataset_id, ev.consent.subject, pk))
+            clicks.extend(
+                (ev.dataset_id, c.kind, c.value, c.clicked_at, ev.browser, pk) for c in ev.clicks
+            )
+        if pks:
+            await conn.execute(_INSERT_OUTBOX, pks, dests, statuses, actions, reasons, now)
+        if holds:
+            await conn.execute(_INSERT_HOLDS, *map(list, zip(*holds, strict=True)))
+        if clicks:
+            await conn.execute(_INSERT_CLICKS, *map(list, zip(*clicks, strict=True)), now)
 
     # delivery ----------------------------------------------------------------------------
 
@@ -338,7 +414,7 @@ class PostgresStore:
                 " SELECT id FROM outbox WHERE destination_id=$3 AND status='queued'"
                 " AND due_at<=$4 AND (lease_until IS NULL OR lease_until<$4)"
                 " ORDER BY due_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)"
-                " RETURNING id, event_pk, attempts",
+                " RETURNING id, event_pk, attempts, consent_action",
                 owner,
                 now + lease_seconds,
                 destination_id,
@@ -366,6 +442,7 @@ class PostgresStore:
                     e["received_at"],
                     e["test_event_code"],
                     orjson.loads(e["payload"]),
+                    r["consent_action"],
                 )
             )
         return out
@@ -474,6 +551,35 @@ class PostgresStore:
 
     async def prune(self, *, before: float, now: float, batch: int = 5000) -> PruneResult:
         return await _pg_ops.prune(self.pool, before=before, now=now, batch=batch)
+
+    async def update_consent(
+        self, dataset_id: str, subject: str, consent: Consent, *, now: float
+    ) -> ConsentUpdate:
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                pg(_consent_sql.HELD_OF_SUBJECT + " FOR UPDATE OF o"),
+                dataset_id,
+                subject,
+            )
+            changes = _consent_sql.decisions([tuple(r) for r in rows], consent, now)
+            if changes:
+                await conn.executemany(pg(_consent_sql.SET_DECISION), changes)
+            await conn.execute(pg(_consent_sql.FORGET_RESOLVED), dataset_id, subject)
+        dropped = sum(c[0] == "dropped" for c in changes)
+        return ConsentUpdate(len(changes) - dropped, dropped, len(rows) - len(changes))
+
+    async def expire_holds(self, *, event_time_before: float, now: float) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            done = await conn.execute(
+                pg(_consent_sql.EXPIRE),
+                now,
+                EXPIRED_HOLD_REASON,
+                int(event_time_before),
+            )
+            n = int(done.split()[-1])
+            if n:
+                await conn.execute(_consent_sql.FORGET_EXPIRED)
+        return n
 
     async def event_count(self, dataset_id: str | None = None) -> int:
         return int(

@@ -15,14 +15,17 @@ from typing import Any, TypeVar
 import orjson
 
 from signalyard.errors import ConfigError, Conflict
-from signalyard.event import AcceptedEvent
+from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
-from signalyard.store import _sql
+from signalyard.store import _consent_sql, _sql
 from signalyard.store._dbthread import DBThread
+from signalyard.store._outbox_plan import OutboxPlanner
 from signalyard.store.base import (
     DEDUP_WINDOW_SECONDS,
+    EXPIRED_HOLD_REASON,
     AttemptRecord,
     ClaimedEvent,
+    ConsentUpdate,
     Dataset,
     DeadLetter,
     Destination,
@@ -241,6 +244,17 @@ class SQLiteStore:
             )
         )
 
+    async def set_options(
+        self, destination_id: int, options: dict[str, Any], *, now: float
+    ) -> None:
+        data = orjson.dumps(options).decode()
+        await self._db.run(
+            lambda c: c.execute(
+                "UPDATE destinations SET options=?, updated_at=? WHERE id=?",
+                (data, now, destination_id),
+            )
+        )
+
     async def pause(self, destination_id: int, *, reason: str, fix: str, now: float) -> None:
         await self._db.run(
             lambda c: c.execute(
@@ -270,9 +284,16 @@ class SQLiteStore:
 
     async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
         def job(conn: sqlite3.Connection) -> list[bool]:
-            destinations: dict[str, list[int]] = {}
+            planner = OutboxPlanner(
+                lambda dataset_id: conn.execute(
+                    "SELECT id, options FROM destinations WHERE dataset_id=? ORDER BY id",
+                    (dataset_id,),
+                ).fetchall()
+            )
             stored: list[bool] = []
-            outbox: list[tuple[int, int, float, float]] = []
+            outbox: list[tuple[Any, ...]] = []
+            holds: list[tuple[str, str, int]] = []
+            clicks: list[tuple[Any, ...]] = []
             dedup_before = now - DEDUP_WINDOW_SECONDS
             for ev in events:
                 if (
@@ -299,21 +320,32 @@ class SQLiteStore:
                         ev.payload_json(),
                     ),
                 ).fetchone()[0]
-                ids = destinations.get(ev.dataset_id)
-                if ids is None:
-                    ids = destinations[ev.dataset_id] = [
-                        r[0]
-                        for r in conn.execute(
-                            "SELECT id FROM destinations WHERE dataset_id=?", (ev.dataset_id,)
-                        )
-                    ]
-                outbox.extend((pk, d, now, now) for d in ids)
+                held = False
+                for destination_id, status, action, reason in planner.rows(ev):
+                    settled = now if status == "dropped" else None
+                    outbox.append((pk, destination_id, status, now, now, settled, action, reason))
+                    held = held or status == "held"
+                if held and ev.consent is not None and ev.consent.subject is not None:
+                    holds.append((ev.dataset_id, ev.consent.subject, pk))
+                clicks.extend(
+                    (ev.dataset_id, c.kind, c.value, c.clicked_at, ev.browser, pk, now)
+                    for c in ev.clicks
+                )
                 stored.append(True)
             conn.executemany(
                 "INSERT INTO outbox(event_pk, destination_id, status, due_at, attempts,"
-                " created_at) VALUES (?,?,'queued',?,0,?)",
+                " created_at, settled_at, consent_action, consent_reason)"
+                " VALUES (?,?,?,?,0,?,?,?,?)",
                 outbox,
             )
+            if holds:
+                conn.executemany(
+                    "INSERT INTO consent_holds(dataset_id, subject, event_pk) VALUES (?,?,?)"
+                    " ON CONFLICT DO NOTHING",
+                    holds,
+                )
+            if clicks:
+                conn.executemany(_sql.INSERT_CLICK, clicks)
             return stored
 
         return await self._db.run(job)
@@ -328,7 +360,7 @@ class SQLiteStore:
                 "UPDATE outbox SET lease_owner=?, lease_until=? WHERE id IN ("
                 " SELECT id FROM outbox WHERE destination_id=? AND status='queued'"
                 " AND due_at<=? AND (lease_until IS NULL OR lease_until<?)"
-                " ORDER BY due_at, id LIMIT ?) RETURNING id, event_pk, attempts",
+                " ORDER BY due_at, id LIMIT ?) RETURNING id, event_pk, attempts, consent_action",
                 (owner, now + lease_seconds, destination_id, now, now, limit),
             ).fetchall()
             return _sql.load_claimed(conn, rows)
@@ -435,7 +467,32 @@ class SQLiteStore:
                 if n < batch:
                     break
             counts.append(total)
-        return PruneResult(*counts)
+        outbox, dropped, attempts, events, dedup, clicks = counts
+        return PruneResult(outbox + dropped, attempts, events, dedup, clicks)
+
+    async def update_consent(
+        self, dataset_id: str, subject: str, consent: Consent, *, now: float
+    ) -> ConsentUpdate:
+        def job(conn: sqlite3.Connection) -> ConsentUpdate:
+            rows = conn.execute(_consent_sql.HELD_OF_SUBJECT, (dataset_id, subject)).fetchall()
+            changes = _consent_sql.decisions(rows, consent, now)
+            conn.executemany(_consent_sql.SET_DECISION, changes)
+            conn.execute(_consent_sql.FORGET_RESOLVED, (dataset_id, subject))
+            dropped = sum(c[0] == "dropped" for c in changes)
+            return ConsentUpdate(len(changes) - dropped, dropped, len(rows) - len(changes))
+
+        return await self._db.run(job)
+
+    async def expire_holds(self, *, event_time_before: float, now: float) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            n = conn.execute(
+                _consent_sql.EXPIRE, (now, EXPIRED_HOLD_REASON, event_time_before)
+            ).rowcount
+            if n:
+                conn.execute(_consent_sql.FORGET_EXPIRED)
+            return int(n)
+
+        return await self._db.run(job)
 
     async def event_count(self, dataset_id: str | None = None) -> int:
         def job(conn: sqlite3.Connection) -> int:

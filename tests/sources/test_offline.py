@@ -4,7 +4,6 @@ both stores (resume, re-run, row errors with line numbers)."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from signalyard.clock import FrozenClock
 from signalyard.errors import ConfigError, InputError
+from signalyard.secret import Secret
 from signalyard.sources.import_store import ImportRecord, import_id, ledger_for
 from signalyard.sources.mapping import (
     MappingSpec,
@@ -46,17 +46,10 @@ BAD_EMAIL = "jane-at-nowhere"
 SPEC = MappingSpec(constants=DEFAULTS)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    s: Store
-    if request.param == "sqlite":
-        s = SQLiteStore(request.getfixturevalue("sqlite_url"))
-    else:
-        s = PostgresStore(request.getfixturevalue("pg_url"))
-    await s.open()
-    await s.add_dataset(DATASET, name="Store", default_country="US", now=NOW)
-    yield s
-    await s.close()
+@pytest.fixture
+async def store(backend_store: Store) -> Store:
+    await backend_store.add_dataset(DATASET, name="Store", default_country="US", now=NOW)
+    return backend_store
 
 
 def write(path: Path, text: str) -> Path:
@@ -624,3 +617,35 @@ async def test_ledger(store: Store) -> None:
 def test_ledger_needs_a_real_store() -> None:
     with pytest.raises(ConfigError, match="SQLite or PostgreSQL"):
         ledger_for(object())  # type: ignore[arg-type]
+
+
+async def test_a_consent_column_decides_per_row(store: Store, tmp_path: Path) -> None:
+    await store.add_destination(
+        DATASET,
+        name="meta",
+        kind="meta",
+        options={"pixel_id": DATASET},
+        access_token=Secret("t"),
+        app_secret=None,
+        now=NOW,
+    )
+    path = write(
+        tmp_path / "sales.csv",
+        "email,order_total,currency,order_id,created,consent,country\n"
+        f"{EMAIL},1,USD,o-1,{NOW - 60},Granted,US\n"  # 2 sent
+        f"{EMAIL},1,USD,o-2,{NOW - 60},denied,DE\n"  # 3 EU denial: dropped
+        f"{EMAIL},1,USD,o-3,{NOW - 60},denied,US\n"  # 4 US denial: LDU
+        f"{EMAIL},1,USD,o-4,{NOW - 60},sometimes,US\n",  # 5 not a state: the row fails
+    )
+    seen = Collected()
+    result = await run(store, path, seen=seen)
+    assert (result.stored, result.failed) == (3, 1)
+    errors = [(p.line, p.field) for p in seen.problems if p.level == "error"]
+    assert errors == [(5, "consent.state")]
+    [status] = await store.status(now=NOW)
+    assert (status.queued, status.dropped) == (2, 1)
+    claimed = await store.claim(
+        status.destination.id, owner="t", limit=10, now=NOW, lease_seconds=9
+    )
+    assert sorted(c.consent_action or "" for c in claimed) == ["full", "ldu"]
+    assert {c.payload["_consent"]["source"] for c in claimed} == {"import"}

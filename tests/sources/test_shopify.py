@@ -29,6 +29,8 @@ from signalyard.sources.ingest import Ingestor
 from signalyard.sources.orders import Delivery, OrderFlow, Policy
 from signalyard.sources.shopify import parse_order
 from signalyard.store.base import Store
+from signalyard.store.dual import fetch
+from signalyard.store.inspect import event_trail
 from signalyard.store.postgres import PostgresStore
 from signalyard.store.sqlite import SQLiteStore
 from tests.sources.conftest import DATASET, Gateway, GatewayFactory
@@ -709,3 +711,33 @@ async def test_flow_concurrent_deliveries_store_one_purchase(
     assert await any_store.event_count(DATASET) == 1
     state = await ws.get_order(any_store, DATASET, "shopify", ORDER_ID)
     assert state is not None and state.purchase_sent_at is not None
+
+
+# Consent and click ids from the cart ----------------------------------------------------------
+
+
+async def test_consent_and_click_ids_travel_from_the_cart(shop: Shop) -> None:
+    await shop.gw.store.add_destination(
+        DATASET,
+        name="meta",
+        kind="meta",
+        options={"pixel_id": DATASET},
+        access_token=Secret("t"),
+        app_secret=None,
+        now=shop.gw.clock.now(),
+    )
+    paid = fixture("shopify_orders_paid.json")
+    paid["note_attributes"] = [
+        *paid["note_attributes"],
+        {"name": "_sy_consent", "value": "pending"},
+        {"name": "_ScCid", "value": "snap-1"},
+    ]
+    assert (await shop.deliver("orders/paid", paid)).status_code == 200
+    [purchase] = shop.purchases()
+    assert purchase["payload"]["_consent"]["state"] == "pending"
+    assert purchase["payload"]["_consent"]["source"] == "shopify"
+    [trail] = await event_trail(shop.gw.store, purchase["event_id"])
+    assert (trail.status, trail.consent_action) == ("held", "hold")
+    rows = await fetch(shop.gw.store, "SELECT kind, click_id FROM click_ledger ORDER BY kind")
+    assert ("ScCid", "snap-1") in rows
+    assert ("gclid", "Cj0KCQiAtestGclid") in rows  # the fixture's own _gclid attribute

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -19,17 +17,10 @@ pytestmark = pytest.mark.anyio
 NOW = 1_800_000_000.0
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s: Store
-    if request.param == "sqlite":
-        s = SQLiteStore(request.getfixturevalue("sqlite_url"))
-    else:
-        s = PostgresStore(request.getfixturevalue("pg_url"))
-    await s.open()
-    await s.add_dataset("px1", name="Pixel 1", default_country="VN", now=NOW)
-    yield s
-    await s.close()
+@pytest.fixture
+async def store(backend_store: Store) -> Store:
+    await backend_store.add_dataset("px1", name="Pixel 1", default_country="VN", now=NOW)
+    return backend_store
 
 
 def ev(

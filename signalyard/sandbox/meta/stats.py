@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .quality import estimate
+from signalyard.insights.quality import estimate
 
 __all__ = ["DatasetStats", "NameStats", "totals"]
 

@@ -26,6 +26,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from signalyard.insights.quality import BIT
+
 from . import errors
 from .formats import (
     HASHED_KEYS,
@@ -38,7 +40,6 @@ from .formats import (
     valid_ip,
 )
 from .parse import event_id_of
-from .quality import BIT
 
 ACTION_SOURCES = frozenset(
     {

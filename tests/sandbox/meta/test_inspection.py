@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from signalyard.clock import FrozenClock
+from signalyard.insights.quality import BIT, MATCH_KEYS, estimate, match_probability
 from signalyard.sandbox.meta import SandboxState
-from signalyard.sandbox.meta.quality import BIT, MATCH_KEYS, estimate, match_probability
 
 from .factory import DATASET, EVENTS_PATH, TOKEN, body, event, sha
 

@@ -1,9 +1,11 @@
-"""An *estimate* of Meta's Event Match Quality (EMQ), 0-10, per dataset and event name.
+"""An *estimate* of Meta's Event Match Quality (EMQ), 0-10, per dataset and event name: the
+same model for the sandbox (what a platform would see) and the dashboard (what Signalyard
+sends).
 
 Meta computes EMQ from which customer-information keys are sent, their quality and the share
 of events it matches to an account; it publishes neither the weights nor the formula
 (reference §6). This module is a transparent stand-in so users can see which keys move the
-score. It is not Meta's number, and the sandbox says so wherever it shows it.
+score. It is not Meta's number, and the sandbox and dashboard say so wherever they show it.
 
 The model
 ---------
@@ -143,8 +145,8 @@ def estimate(masks: Mapping[int, int]) -> dict[str, Any]:
     return {
         "score": round(score, 1),
         "estimate": True,
-        "note": "Sandbox estimate of Event Match Quality, not Meta's score; see the model in "
-        "signalyard.sandbox.meta.quality.",
+        "note": "Estimate of Event Match Quality, not Meta's score; see the model in "
+        "signalyard.insights.quality (docs/dashboard.md).",
         "events": total,
         "coverage": coverage,
         "drivers": drivers,

@@ -1,0 +1,258 @@
+"""Statistics counted as events flow, kept in memory and added to the rollup tables every
+few seconds (migration 0005). Pages and alerts read the rollups, never the events.
+
+Counted at ingest, per dataset, hour received, event name and source: events received and
+stored, duplicates, event ids Signalyard had to generate, late (received over an hour after
+``event_time``) and future timestamps, ``fbc``/``fbp`` that look hashed or are malformed,
+events with values dropped as unusable, browser/server pairs (an event id seen from the
+browser and from a server source, same event name) and mismatches (one event id used for
+different event names); per day and event name, the mask of customer keys each event carries
+(for match quality); rejected events by field and rule. Counted at delivery, per destination
+and hour: events delivered and dead-lettered, requests and failed requests, and the delay
+from receipt to delivery.
+
+Counters live in the process until flushed: a crash loses at most the last flush interval of
+*statistics* (never events). Several processes add their own counts. Pairs and mismatches
+are found among the last ``id_memory`` event ids each process saw. Nothing personal is
+counted: names of fields and rules only, never values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from signalyard.event import AcceptedEvent
+from signalyard.insights.quality import BIT
+from signalyard.store.base import Store
+from signalyard.store.dual import execute_many
+
+log = logging.getLogger("signalyard.insights")
+
+__all__ = ["EVENT_COUNTERS", "LATE_SECONDS", "StatsRecorder"]
+
+EVENT_COUNTERS = (
+    "received",
+    "stored",
+    "duplicates",
+    "generated_ids",
+    "late",
+    "future",
+    "hashed_cookies",
+    "malformed_cookies",
+    "dropped_values",
+    "paired",
+    "mismatched",
+)
+_INDEX = {name: i for i, name in enumerate(EVENT_COUNTERS)}
+DELIVERY_COUNTERS = ("delivered", "dead", "requests", "failed_requests", "delay_seconds")
+LATE_SECONDS = 3600
+"""Received this long after ``event_time``: late (Meta optimizes best on real-time events)."""
+FUTURE_SECONDS = 60
+
+_UPSERT_EVENTS = (
+    "INSERT INTO stats_events(dataset_id, hour, event_name, source, "
+    + ", ".join(EVENT_COUNTERS)
+    + ") VALUES (?,?,?,?,"
+    + ",".join("?" * len(EVENT_COUNTERS))
+    + ") ON CONFLICT (dataset_id, hour, event_name, source) DO UPDATE SET "
+    + ", ".join(f"{c} = stats_events.{c} + excluded.{c}" for c in EVENT_COUNTERS)
+)
+_UPSERT_MASKS = (
+    "INSERT INTO stats_masks(dataset_id, day, event_name, mask, events) VALUES (?,?,?,?,?)"
+    " ON CONFLICT (dataset_id, day, event_name, mask) DO UPDATE SET"
+    " events = stats_masks.events + excluded.events"
+)
+_UPSERT_REJECTIONS = (
+    "INSERT INTO stats_rejections(dataset_id, hour, source, field, rule, events)"
+    " VALUES (?,?,?,?,?,?) ON CONFLICT (dataset_id, hour, source, field, rule) DO UPDATE SET"
+    " events = stats_rejections.events + excluded.events"
+)
+_UPSERT_DELIVERY = (
+    "INSERT INTO stats_delivery(destination_id, hour, "
+    + ", ".join(DELIVERY_COUNTERS)
+    + ") VALUES (?,?,"
+    + ",".join("?" * len(DELIVERY_COUNTERS))
+    + ") ON CONFLICT (destination_id, hour) DO UPDATE SET "
+    + ", ".join(f"{c} = stats_delivery.{c} + excluded.{c}" for c in DELIVERY_COUNTERS)
+)
+
+_INDEXES = re.compile(r"\[[0-9]+\]")
+_NUMBERS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def rejection_key(field: str, rule: str) -> tuple[str, str]:
+    """A rejection's field without event/list indexes (``data[3].user_data.em[1]`` →
+    ``user_data.em``) and its rule with numbers as ``N``: a bounded set of keys."""
+    path = _INDEXES.sub("", field)
+    for prefix in ("data.", "events."):
+        if path.startswith(prefix):
+            path = path[len(prefix) :]
+    if path in ("data", "events"):
+        path = ""
+    return path[:120], _NUMBERS.sub("N", rule)[:200]
+
+
+class StatsRecorder:
+    def __init__(self, store: Store, *, flush_seconds: float = 2.0, id_memory: int = 100_000):
+        self.store = store
+        self.flush_seconds = flush_seconds
+        self.id_memory = id_memory
+        self._events: defaultdict[tuple[str, int, str, str], list[int]] = defaultdict(
+            lambda: [0] * len(EVENT_COUNTERS)
+        )
+        self._masks: defaultdict[tuple[str, int, str, int], int] = defaultdict(int)
+        self._rejections: defaultdict[tuple[str, int, str, str, str], int] = defaultdict(int)
+        self._delivery: defaultdict[tuple[int, int], list[float]] = defaultdict(
+            lambda: [0.0] * len(DELIVERY_COUNTERS)
+        )
+        self._seen: OrderedDict[tuple[str, str], tuple[str, bool]] = OrderedDict()
+        self._lock = asyncio.Lock()
+
+    # counting ----------------------------------------------------------------------------
+
+    def ingested(
+        self,
+        events: Sequence[AcceptedEvent],
+        stored: Sequence[bool],
+        generated: Sequence[bool],
+        *,
+        source: str,
+        now: float,
+    ) -> None:
+        hour = int(now // 3600)
+        day = int(now // 86400)
+        browser = source == "browser"
+        seen = self._seen
+        for event, is_new, was_generated in zip(events, stored, generated, strict=True):
+            row = self._events[(event.dataset_id, hour, event.event_name, source)]
+            row[0] += 1
+            if not is_new:
+                row[2] += 1
+            else:
+                row[1] += 1
+                mask = 0
+                user_data = event.payload.get("user_data") or {}
+                for key in user_data:
+                    mask |= BIT.get(key, 0)
+                self._masks[(event.dataset_id, day, event.event_name, mask)] += 1
+            if was_generated:
+                row[3] += 1
+            lag = now - event.event_time
+            if lag > LATE_SECONDS:
+                row[4] += 1
+            elif lag < -FUTURE_SECONDS:
+                row[5] += 1
+            if event.warnings:
+                text = " | ".join(event.warnings)
+                if "looks hashed; Meta needs fb" in text:
+                    row[6] += 1
+                if "not in the format fb." in text:
+                    row[7] += 1
+                if "; dropped" in text:
+                    row[8] += 1
+            if was_generated:
+                continue
+            key = (event.dataset_id, event.event_id)
+            before = seen.pop(key, None)
+            if before is not None:
+                name, from_browser = before
+                if name != event.event_name:
+                    row[10] += 1
+                elif from_browser != browser:
+                    row[9] += 1
+            seen[key] = (event.event_name, browser)
+            if len(seen) > self.id_memory:
+                seen.popitem(last=False)
+
+    def rejected(self, dataset_id: str, source: str, field: str, rule: str, *, now: float) -> None:
+        path, kind = rejection_key(field, rule)
+        self._rejections[(dataset_id, int(now // 3600), source, path, kind)] += 1
+
+    def delivered(self, destination_id: int, received_at: Sequence[float], *, now: float) -> None:
+        row = self._delivery[(destination_id, int(now // 3600))]
+        row[0] += len(received_at)
+        row[4] += sum(max(0.0, now - r) for r in received_at)
+
+    def dead(self, destination_id: int, events: int, *, now: float) -> None:
+        self._delivery[(destination_id, int(now // 3600))][1] += events
+
+    def request(self, destination_id: int, *, ok: bool, now: float) -> None:
+        row = self._delivery[(destination_id, int(now // 3600))]
+        row[2] += 1
+        if not ok:
+            row[3] += 1
+
+    # writing -----------------------------------------------------------------------------
+
+    def pending(self) -> bool:
+        return bool(self._events or self._masks or self._rejections or self._delivery)
+
+    async def flush(self) -> None:
+        """Add the counts so far to the rollup tables (one short transaction per table)."""
+        async with self._lock:
+            events, self._events = self._events, defaultdict(lambda: [0] * len(EVENT_COUNTERS))
+            masks, self._masks = self._masks, defaultdict(int)
+            rejections, self._rejections = self._rejections, defaultdict(int)
+            delivery, self._delivery = (
+                self._delivery,
+                defaultdict(lambda: [0.0] * len(DELIVERY_COUNTERS)),
+            )
+            batches: list[tuple[str, list[tuple[Any, ...]]]] = [
+                (_UPSERT_EVENTS, [(*k, *v) for k, v in sorted(events.items())]),
+                (_UPSERT_MASKS, [(*k, v) for k, v in sorted(masks.items())]),
+                (_UPSERT_REJECTIONS, [(*k, v) for k, v in sorted(rejections.items())]),
+                (
+                    _UPSERT_DELIVERY,
+                    [(*k, *(round(x) for x in v)) for k, v in sorted(delivery.items())],
+                ),
+            ]
+            for i, (sql, rows) in enumerate(batches):
+                if not rows:
+                    continue
+                try:
+                    await execute_many(self.store, sql, rows)
+                except Exception:
+                    # Keep what was not written for the next flush.
+                    self._restore(events, masks, rejections, delivery, from_batch=i)
+                    raise
+
+    def _restore(
+        self,
+        events: dict[tuple[str, int, str, str], list[int]],
+        masks: dict[tuple[str, int, str, int], int],
+        rejections: dict[tuple[str, int, str, str, str], int],
+        delivery: dict[tuple[int, int], list[float]],
+        *,
+        from_batch: int,
+    ) -> None:
+        if from_batch <= 0:
+            for k, v in events.items():
+                row = self._events[k]
+                for j, n in enumerate(v):
+                    row[j] += n
+        if from_batch <= 1:
+            for k2, n2 in masks.items():
+                self._masks[k2] += n2
+        if from_batch <= 2:
+            for k3, n3 in rejections.items():
+                self._rejections[k3] += n3
+        for k4, v4 in delivery.items():
+            row4 = self._delivery[k4]
+            for j, x in enumerate(v4):
+                row4[j] += x
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Flush every ``flush_seconds`` until ``stop``, then once more."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.flush_seconds)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("Writing statistics failed; they will be retried.")

@@ -1,0 +1,115 @@
+"""Signalyard's own fields on an incoming event, beside Meta's: ``consent`` and ``click_ids``.
+
+Every source may send them (the Graph-compatible API, ``/collect``, order webhooks, imports):
+
+- ``consent``: ``"granted"`` / ``"denied"`` / ``"pending"``, or ``{"state", "source"?,
+  "region"?, "subject"?}`` (:func:`signalyard.transforms.consent.parse_consent`). Absent:
+  ``unknown``. The region, when not given, is the event's own plaintext country (and US
+  state), else the dataset's default country. The subject, when not given, is the event's
+  ``fbp``: consent given later by that browser releases its held events.
+- ``click_ids``: ``{"gclid": {"id": "...", "at": <ms>}, "fbclid": "..."}``: click ids for the
+  click ledger (a bare string means the click was at ``event_time``).
+
+They are taken off the event before the pipeline cleans it: the consent state is kept in the
+stored event as ``_consent`` (fields starting with ``_`` are never sent to a platform), the
+click ids go to the ledger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from signalyard.errors import InputError
+from signalyard.event import AcceptedEvent, ClickId, Consent
+from signalyard.transforms.consent import parse_consent, region_of, subject_key
+
+__all__ = ["CLICK_ID_KINDS", "Extensions", "attach", "take_extensions"]
+
+CLICK_ID_KINDS = (
+    "fbclid",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "ttclid",
+    "msclkid",
+    "ScCid",
+    "epik",
+    "rdt_cid",
+    "li_fat_id",
+)
+_KINDS = frozenset(CLICK_ID_KINDS)
+_MAX_CLICK_ID = 512
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Extensions:
+    consent: Consent
+    clicks: tuple[ClickId, ...]
+    browser: str | None
+    id_generated: bool = False
+
+
+def _clicks(value: object, event_time: object) -> tuple[ClickId, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise InputError("click_ids", 'must be an object such as {"gclid": {"id": ..., "at": ...}}')
+    default_at = float(event_time) if isinstance(event_time, int | float) else None
+    out = []
+    for kind, item in value.items():
+        field = (
+            f"click_ids.{kind}" if isinstance(kind, str) and kind.isidentifier() else "click_ids"
+        )
+        if kind not in _KINDS:
+            raise InputError(field, f"must be one of {', '.join(CLICK_ID_KINDS)}")
+        at: object = None
+        if isinstance(item, dict):
+            click_id, at = item.get("id"), item.get("at")
+        else:
+            click_id = item
+        if not isinstance(click_id, str) or not 0 < len(click_id.strip()) <= _MAX_CLICK_ID:
+            raise InputError(f"{field}.id", f"must be a string of 1 to {_MAX_CLICK_ID} characters")
+        if at is None:
+            if default_at is None:
+                raise InputError(f"{field}.at", "is required (the click time, Unix milliseconds)")
+            seconds = default_at
+        elif isinstance(at, int | float) and not isinstance(at, bool) and 0 < at < 1e14:
+            seconds = at / 1000.0
+        else:
+            raise InputError(f"{field}.at", "must be the click time in Unix milliseconds")
+        out.append(ClickId(kind, click_id.strip(), seconds))
+    return tuple(out)
+
+
+def take_extensions(raw: object, default_country: str | None) -> tuple[object, Extensions]:
+    """``raw`` without Signalyard's fields (a copy, with ``_consent`` for the store; ``raw``
+    itself is not modified) and the fields. Raises :class:`InputError` on a malformed one."""
+    if not isinstance(raw, dict):
+        return raw, Extensions(Consent(region=default_country), (), None, True)
+    event = dict(raw)
+    consent_value = event.pop("consent", None)
+    clicks = _clicks(event.pop("click_ids", None), event.get("event_time"))
+    user_data = event.get("user_data")
+    if not isinstance(user_data, dict):
+        user_data = {}
+    consent = parse_consent(consent_value) if consent_value is not None else Consent()
+    fbp = user_data.get("fbp")
+    browser = fbp.strip() if isinstance(fbp, str) and fbp.strip() else None
+    if consent.region is None:
+        region = region_of(None, user_data.get("country"), user_data.get("st"), default_country)
+        consent = dataclasses.replace(consent, region=region)
+    if consent.subject is None and browser is not None:
+        consent = dataclasses.replace(consent, subject=subject_key(browser))
+    event["_consent"] = consent.to_json()
+    generated = event.get("event_id") in (None, "")
+    return event, Extensions(consent, clicks, browser, generated)
+
+
+def attach(event: AcceptedEvent, extensions: Extensions) -> AcceptedEvent:
+    return dataclasses.replace(
+        event,
+        consent=extensions.consent,
+        clicks=extensions.clicks,
+        browser=extensions.browser,
+        id_generated=extensions.id_generated,
+    )

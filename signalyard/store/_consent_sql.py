@@ -1,0 +1,70 @@
+"""Held events and late consent: the SQL both stores run (written once with ``?``
+placeholders; :func:`pg` turns them into ``$n``) and the decision in between, which is pure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from signalyard.event import Consent
+from signalyard.store._outbox_plan import STATUS_OF
+from signalyard.transforms.consent import decide, parse_policy
+
+HELD_OF_SUBJECT = (
+    "SELECT o.id, o.destination_id, d.options, e.payload FROM consent_holds h"
+    " JOIN outbox o ON o.event_pk = h.event_pk AND o.status = 'held'"
+    " JOIN events e ON e.pk = h.event_pk"
+    " JOIN destinations d ON d.id = o.destination_id"
+    " WHERE h.dataset_id = ? AND h.subject = ? ORDER BY o.id"
+)
+SET_DECISION = (
+    "UPDATE outbox SET status = ?, consent_action = ?, consent_reason = ?, due_at = ?,"
+    " settled_at = ? WHERE id = ? AND status = 'held'"
+)
+FORGET_RESOLVED = (
+    "DELETE FROM consent_holds WHERE dataset_id = ? AND subject = ? AND NOT EXISTS"
+    " (SELECT 1 FROM outbox o WHERE o.event_pk = consent_holds.event_pk AND o.status = 'held')"
+)
+EXPIRE = (
+    "UPDATE outbox SET status = 'dropped', settled_at = ?, consent_reason = ?"
+    " WHERE id IN (SELECT o.id FROM outbox o JOIN events e ON e.pk = o.event_pk"
+    " WHERE o.status = 'held' AND e.event_time < ?)"
+)
+FORGET_EXPIRED = (
+    "DELETE FROM consent_holds WHERE NOT EXISTS"
+    " (SELECT 1 FROM outbox o WHERE o.event_pk = consent_holds.event_pk AND o.status = 'held')"
+)
+
+
+def _region(payload: bytes | str) -> str | None:
+    try:
+        stored = orjson.loads(payload).get("_consent") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    region = stored.get("region") if isinstance(stored, dict) else None
+    return region if isinstance(region, str) else None
+
+
+def decisions(
+    rows: Sequence[Sequence[Any]], consent: Consent, now: float
+) -> list[tuple[str, str, str, float, float | None, int]]:
+    """``SET_DECISION`` arguments for the held rows (id, destination, options, payload) whose
+    decision under ``consent`` is no longer ``hold``."""
+    out = []
+    for outbox_id, _destination_id, options, payload in rows:
+        opts = orjson.loads(options) if isinstance(options, str | bytes) else options
+        policy = parse_policy(opts.get("consent_policy") if isinstance(opts, dict) else None)
+        region = _region(payload) or consent.region
+        decision = decide(policy, dataclasses.replace(consent, region=region))
+        if decision.action == "hold":
+            continue
+        status = STATUS_OF.get(decision.action, "queued")
+        settled = now if status == "dropped" else None
+        out.append(
+            (status, decision.action, f"{decision.reason} (later)", now, settled, int(outbox_id))
+        )
+    return out

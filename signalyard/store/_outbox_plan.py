@@ -1,0 +1,61 @@
+"""What an ingest transaction writes to the outbox for each new event: one row per
+destination of its dataset, in the state its consent decides. Shared by both stores; pure
+apart from the callback that loads a dataset's destinations inside the transaction.
+
+- ``full``, ``ldu``, ``no_pii`` → ``queued`` (the worker applies the action when sending);
+- ``hold`` → ``held`` (and a ``consent_holds`` row when the event has a consent subject);
+- ``drop`` → ``dropped`` (settled at once, kept for the retention period to be seen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from signalyard.event import AcceptedEvent, Consent
+from signalyard.transforms.consent import Rule, decide, parse_policy
+
+__all__ = ["STATUS_OF", "OutboxPlanner", "OutboxRow"]
+
+STATUS_OF = {"hold": "held", "drop": "dropped"}
+"""Outbox state for an action; any other action is ``queued``."""
+
+OutboxRow = tuple[int, str, str, str]
+"""(destination id, status, consent action, consent reason)."""
+
+_UNKNOWN = Consent()
+
+
+class OutboxPlanner:
+    def __init__(self, load: Callable[[str], Iterable[tuple[int, Any]]]) -> None:
+        """``load(dataset_id)``: ``(destination id, options as JSON text or dict)`` pairs."""
+        self._load = load
+        self._destinations: dict[str, list[tuple[int, tuple[Rule, ...]]]] = {}
+        self._decided: dict[tuple[str, str, str, str | None], list[OutboxRow]] = {}
+
+    def _of(self, dataset_id: str) -> list[tuple[int, tuple[Rule, ...]]]:
+        found = self._destinations.get(dataset_id)
+        if found is None:
+            found = []
+            for destination_id, options in self._load(dataset_id):
+                if isinstance(options, str | bytes):
+                    options = orjson.loads(options)
+                policy = options.get("consent_policy") if isinstance(options, dict) else None
+                found.append((int(destination_id), parse_policy(policy)))
+            self._destinations[dataset_id] = found
+        return found
+
+    def rows(self, event: AcceptedEvent) -> list[OutboxRow]:
+        consent = event.consent or _UNKNOWN
+        key = (event.dataset_id, consent.state, consent.source, consent.region)
+        rows = self._decided.get(key)
+        if rows is None:
+            rows = []
+            for destination_id, policy in self._of(event.dataset_id):
+                decision = decide(policy, consent)
+                status = STATUS_OF.get(decision.action, "queued")
+                rows.append((destination_id, status, decision.action, decision.reason))
+            self._decided[key] = rows
+        return rows

@@ -1,0 +1,328 @@
+"""``/collect``: the browser endpoint. Origins, client address and proxies, crawlers, rate
+limits, consent (held, released, dropped), click ids, errors that name the field, the script."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from starlette.applications import Starlette
+
+from signalyard.app import create_app
+from signalyard.clock import FrozenClock
+from signalyard.secret import Secret
+from signalyard.settings import CollectSettings, Settings
+from signalyard.sources.browser import SCRIPT
+from signalyard.sources.origins import normalize_origin, origin_allowed, set_allowed_origins
+from signalyard.store.dual import fetch
+from signalyard.store.inspect import event_trail
+from signalyard.store.sqlite import SQLiteStore
+
+pytestmark = pytest.mark.anyio
+DATASET = "555"
+SHOP = "https://shop.example.com"
+CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/126.0 Safari/537.36"
+)
+FBP = "fb.1.1799999000000.1234567890"
+
+
+@contextlib.asynccontextmanager
+async def gateway(
+    sqlite_url: str, clock: FrozenClock, *, peer: str = "203.0.113.7", **collect: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, SQLiteStore]]:
+    store = SQLiteStore(sqlite_url)
+    settings = Settings(database_url=sqlite_url, collect=CollectSettings(**collect))
+    app: Starlette = create_app(settings, store, clock=clock, run_worker=False)
+    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://gw") as client,
+    ):
+        now = clock.now()
+        await store.add_dataset(DATASET, name="Shop", default_country="DE", now=now)
+        await store.add_destination(
+            DATASET,
+            name="meta",
+            kind="meta",
+            options={"pixel_id": DATASET, "graph_url": "sandbox"},
+            access_token=Secret("t"),
+            app_secret=None,
+            now=now,
+        )
+        await set_allowed_origins(store, DATASET, [SHOP], now=now)
+        yield client, store
+
+
+def event(clock: FrozenClock, **extra: Any) -> dict[str, Any]:
+    return {
+        "event_name": "Purchase",
+        "event_id": "evt-1",
+        "event_time": int(clock.now()) - 5,
+        "event_source_url": f"{SHOP}/thanks",
+        "custom_data": {"value": 10, "currency": "EUR"},
+        "user_data": {"fbp": FBP},
+        **extra,
+    }
+
+
+async def post(
+    client: httpx.AsyncClient,
+    body: Any,
+    *,
+    origin: str | None = SHOP,
+    ua: str = CHROME,
+    path: str = f"/collect/{DATASET}",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    h = {"content-type": "text/plain;charset=UTF-8", "user-agent": ua, **(headers or {})}
+    if origin is not None:
+        h["origin"] = origin
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+    return await client.post(path, content=content, headers=h)
+
+
+async def stored(store: SQLiteStore) -> list[dict[str, Any]]:
+    rows = await fetch(store, "SELECT payload FROM events ORDER BY pk")
+    return [orjson.loads(r[0]) for r in rows]
+
+
+async def test_an_event_is_stored_with_the_request_address_and_agent(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        r = await post(client, {"events": [event(clock, consent={"state": "granted"})]})
+        assert r.status_code == 200, r.text
+        assert r.json()["events_received"] == 1
+        assert r.headers["access-control-allow-origin"] == SHOP
+        (payload,) = await stored(store)
+        assert payload["action_source"] == "website"
+        assert payload["user_data"]["client_ip_address"] == "203.0.113.7"
+        assert payload["user_data"]["client_user_agent"] == CHROME
+        assert payload["user_data"]["fbp"] == FBP
+        assert payload["_consent"] == {"state": "granted", "source": "api", "region": "DE"}
+
+
+async def test_the_browser_cannot_choose_its_address(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        e = event(clock)
+        e["user_data"]["client_ip_address"] = "1.2.3.4"
+        r = await post(client, {"events": [e]}, headers={"x-forwarded-for": "9.9.9.9"})
+        assert r.status_code == 200
+        (payload,) = await stored(store)
+        assert payload["user_data"]["client_ip_address"] == "203.0.113.7"
+
+
+async def test_forwarded_for_is_believed_only_from_trusted_proxies(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    async with gateway(
+        sqlite_url, clock, peer="10.0.0.5", trusted_proxies="10.0.0.0/8, 127.0.0.1"
+    ) as (client, store):
+        xff = "198.51.100.1, 198.51.100.23, 10.0.0.9"  # spoofed first hop, real client, proxy
+        r = await post(client, {"events": [event(clock)]}, headers={"x-forwarded-for": xff})
+        assert r.status_code == 200
+        (payload,) = await stored(store)
+        assert payload["user_data"]["client_ip_address"] == "198.51.100.23"
+
+
+async def test_origins_outside_the_allowed_list_are_refused(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        r = await post(client, {"events": [event(clock)]}, origin="https://evil.example.net")
+        assert r.status_code == 403
+        assert r.json()["error"]["field"] == "Origin"
+        assert "access-control-allow-origin" not in r.headers
+        r = await post(client, {"events": [event(clock)]}, origin=None)
+        assert r.status_code == 403  # no Origin and no Referer
+        r = await post(
+            client, {"events": [event(clock)]}, origin=None, headers={"referer": f"{SHOP}/p?x=1"}
+        )
+        assert r.status_code == 200
+        assert len(await stored(store)) == 1
+
+
+async def test_preflight_answers_allowed_origins_only(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, _):
+        ok = await client.options(
+            f"/collect/{DATASET}",
+            headers={"origin": SHOP, "access-control-request-method": "POST"},
+        )
+        assert ok.status_code == 204
+        assert ok.headers["access-control-allow-origin"] == SHOP
+        assert "POST" in ok.headers["access-control-allow-methods"]
+        bad = await client.options(f"/collect/{DATASET}", headers={"origin": "https://x.test"})
+        assert bad.status_code == 403
+
+
+async def test_crawlers_are_ignored(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+        for ua in (googlebot, "python-requests/2.32", "curl/8.5.0", ""):
+            r = await post(client, {"events": [event(clock)]}, ua=ua)
+            assert r.status_code == 202
+            assert r.json()["ignored"] == "known crawler"
+        assert await stored(store) == []
+
+
+async def test_rate_limit_per_client(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock, rate_limit_per_minute=60) as (client, _):
+        codes = []
+        for i in range(14):
+            r = await post(client, {"events": [event(clock, event_id=f"e{i}")]})
+            codes.append(r.status_code)
+        assert codes[:10] == [200] * 10  # the burst
+        assert 429 in codes
+        limited = await post(client, {"events": [event(clock, event_id="late")]})
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) >= 1
+        assert limited.headers["access-control-allow-origin"] == SHOP
+        clock.advance(60)
+        assert (await post(client, {"events": [event(clock, event_id="after")]})).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"not json", "body"),
+        ([1, 2], "body"),
+        ({"events": []}, "events"),
+        ({"events": "x"}, "events"),
+        ({"events": [5]}, "events[0]"),
+        ({"events": [{"event_name": "Purchase", "user_data": []}]}, "events[0].user_data"),
+        ({"events": [{"event_name": "", "event_id": "a"}]}, "events[0].event_name"),
+        ({"events": [{"event_name": "Lead", "event_id": "a", "consent": "maybe"}]}, "events[0]"),
+        (
+            {"events": [{"event_name": "Lead", "event_id": "a", "click_ids": {"xclid": "1"}}]},
+            "events[0].click_ids",
+        ),
+    ],
+)
+async def test_bad_input_names_the_field(
+    sqlite_url: str, clock: FrozenClock, body: Any, field: str
+) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        r = await post(client, body)
+        assert 400 <= r.status_code < 500, r.text
+        error = r.json()["error"]
+        assert error["field"].startswith(field), error
+        assert await stored(store) == []
+
+
+async def test_too_many_events_and_too_large_bodies(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock, max_events=3, max_body_bytes=2000) as (client, _):
+        r = await post(client, {"events": [event(clock, event_id=str(i)) for i in range(4)]})
+        assert r.status_code == 413
+        r = await post(client, {"events": [event(clock, custom_data={"x": "y" * 3000})]})
+        assert r.status_code == 413
+
+
+async def test_a_skewed_browser_clock_is_replaced(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        r = await post(client, {"events": [event(clock, event_time=int(clock.now()) + 86400)]})
+        assert r.status_code == 200
+        (payload,) = await stored(store)
+        assert payload["event_time"] == int(clock.now())
+
+
+async def test_click_ids_reach_the_ledger(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        at = int(clock.now() * 1000) - 60_000
+        clicks = {"gclid": {"id": "Cj0KCQ", "at": at}, "fbclid": {"id": "IwAR", "at": at}}
+        r = await post(client, {"events": [event(clock, click_ids=clicks)]})
+        assert r.status_code == 200
+        rows = await fetch(store, "SELECT kind, click_id, clicked_at, browser FROM click_ledger")
+        assert sorted(rows) == [
+            ("fbclid", "IwAR", at / 1000, FBP),
+            ("gclid", "Cj0KCQ", at / 1000, FBP),
+        ]
+
+
+async def test_pending_consent_is_held_then_released(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        r = await post(client, {"events": [event(clock, consent={"state": "pending"})]})
+        assert r.status_code == 200
+        (trail,) = await event_trail(store, "evt-1")
+        assert (trail.status, trail.consent_action) == ("held", "hold")
+        r = await post(
+            client,
+            {"fbp": FBP, "state": "granted", "source": "gcm"},
+            path=f"/collect/{DATASET}/consent",
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == {"released": 1, "dropped": 0, "still_held": 0}
+        (trail,) = await event_trail(store, "evt-1")
+        assert trail.status == "queued"
+        assert "consent granted (gcm)" in (trail.consent_reason or "")
+
+
+async def test_denied_consent_in_the_eu_is_not_sent(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        r = await post(client, {"events": [event(clock, consent={"state": "denied"})]})
+        assert r.status_code == 200
+        (trail,) = await event_trail(store, "evt-1")
+        assert trail.status == "dropped"
+        assert trail.consent_reason == (
+            "consent denied (api) in DE: built-in rule EU says denied=drop"
+        )
+
+
+async def test_consent_update_checks_its_input(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, _):
+        path = f"/collect/{DATASET}/consent"
+        r = await post(client, {"state": "granted"}, path=path)
+        assert (r.status_code, r.json()["error"]["field"]) == (400, "fbp")
+        r = await post(client, {"fbp": FBP, "state": "yes"}, path=path)
+        assert (r.status_code, r.json()["error"]["field"]) == (400, "state")
+
+
+async def test_unknown_dataset_is_404(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, _):
+        r = await post(client, {"events": [event(clock)]}, path="/collect/999")
+        assert r.status_code == 404
+
+
+async def test_the_script_is_served_with_caching(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, _):
+        r = await client.get("/sy.js")
+        assert r.status_code == 200
+        assert r.content == SCRIPT
+        assert r.headers["content-type"].startswith("text/javascript")
+        etag = r.headers["etag"]
+        again = await client.get("/sy.js", headers={"if-none-match": etag})
+        assert again.status_code == 304
+
+
+def test_origins_are_normalized_and_matched() -> None:
+    assert normalize_origin("HTTPS://Shop.Example.com:443/") == "https://shop.example.com"
+    assert normalize_origin("http://localhost:8080") == "http://localhost:8080"
+    with pytest.raises(ValueError):
+        normalize_origin("shop.example.com")
+    with pytest.raises(ValueError):
+        normalize_origin("https://shop.example.com/path")
+    allowed = ("https://shop.example.com", "https://*.example.org")
+    assert origin_allowed("https://shop.example.com", allowed)
+    assert origin_allowed("https://a.b.example.org", allowed)
+    assert not origin_allowed("https://example.org", allowed)
+    assert not origin_allowed("http://shop.example.com", allowed)
+    assert not origin_allowed("https://shop.example.com.evil.net", allowed)
+    assert not origin_allowed("https://evilexample.org", allowed)
+
+
+async def test_an_origin_added_later_works_within_a_second(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        other = "https://blog.example.com"
+        assert (await post(client, {"events": [event(clock)]}, origin=other)).status_code == 403
+        await set_allowed_origins(store, DATASET, [SHOP, other], now=clock.now())
+        clock.advance(1.1)
+        r = await post(client, {"events": [event(clock)]}, origin=other)
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == other

@@ -1,0 +1,187 @@
+"""Consent in the store, on every backend: the outbox row per destination takes the state its
+policy decides, held events are released (or dropped) by later consent, expire at the age
+limit, and the decisions are visible; click ids reach the ledger once."""
+
+from __future__ import annotations
+
+import pytest
+
+from signalyard.event import AcceptedEvent, ClickId, Consent
+from signalyard.secret import Secret
+from signalyard.store.base import EXPIRED_HOLD_REASON, Store
+from signalyard.store.dual import fetch
+from signalyard.store.inspect import consent_decisions, event_trail
+from signalyard.transforms.consent import parse_rule, policy_to_json, subject_key
+
+pytestmark = pytest.mark.anyio
+NOW = 1_800_000_000.0
+FBP = "fb.1.1700000000000.123456789"
+
+
+@pytest.fixture
+async def store(backend_store: Store) -> Store:
+    await backend_store.add_dataset("px1", name="Pixel 1", default_country="DE", now=NOW)
+    return backend_store
+
+
+async def dest(store: Store, name: str, *rules: str) -> int:
+    options: dict[str, object] = {"pixel_id": "px1"}
+    if rules:
+        options["consent_policy"] = policy_to_json([parse_rule(r) for r in rules])
+    d = await store.add_destination(
+        "px1",
+        name=name,
+        kind="meta",
+        options=options,
+        access_token=Secret("tok"),
+        app_secret=None,
+        now=NOW,
+    )
+    return d.id
+
+
+def ev(
+    i: int,
+    state: str | None,
+    region: str | None = "DE",
+    *,
+    time: int = int(NOW) - 10,
+    clicks: tuple[ClickId, ...] = (),
+) -> AcceptedEvent:
+    consent = None
+    payload: dict[str, object] = {"event_name": "Purchase", "event_id": f"id-{i}"}
+    if state is not None:
+        consent = Consent(state, "script", region, subject_key(FBP))
+        payload["_consent"] = consent.to_json()
+    return AcceptedEvent(
+        "px1",
+        "Purchase",
+        f"id-{i}",
+        time,
+        payload,
+        source="browser",
+        consent=consent,
+        clicks=clicks,
+        browser=FBP,
+    )
+
+
+async def statuses(store: Store) -> dict[str, tuple[int, int, int]]:
+    return {s.destination.name: (s.queued, s.held, s.dropped) for s in await store.status(now=NOW)}
+
+
+async def test_each_destination_decides_by_its_policy(store: Store) -> None:
+    await dest(store, "default")  # built-in: EU pending=hold, denied=drop
+    await dest(store, "strict", "EU:unknown=hold")
+    await dest(store, "us-ldu", "*:denied=ldu")
+    stored = await store.ingest(
+        [ev(1, "granted"), ev(2, "denied"), ev(3, "pending"), ev(4, None, None)], now=NOW
+    )
+    assert stored == [True] * 4
+    s = await statuses(store)
+    # default: granted + unknown queued, denied dropped, pending held
+    assert s["default"] == (2, 1, 1)
+    # strict: unknown in no known region falls to '*' (full); pending held; denied dropped
+    assert s["strict"] == (2, 1, 1)
+    # '*:denied=ldu' matches first for everything: denied is sent with LDU
+    assert s["us-ldu"] == (3, 1, 0)
+    claimed = await store.claim(3, owner="w", limit=10, now=NOW, lease_seconds=30)
+    actions = {c.payload["event_id"]: c.consent_action for c in claimed}
+    assert actions == {"id-1": "full", "id-2": "ldu", "id-4": "full"}
+
+
+async def test_decision_and_reason_are_visible(store: Store) -> None:
+    d = await dest(store, "default")
+    await store.ingest([ev(1, "denied"), ev(2, "denied"), ev(3, "pending")], now=NOW)
+    counts = await consent_decisions(store)
+    assert {(c.destination_id, c.action, c.status, c.events) for c in counts} == {
+        (d, "drop", "dropped", 2),
+        (d, "hold", "held", 1),
+    }
+    reason = next(c.reason for c in counts if c.action == "drop")
+    assert reason == "consent denied (script) in DE: built-in rule EU says denied=drop"
+    trail = await event_trail(store, "id-3")
+    assert [(t.status, t.consent_action) for t in trail] == [("held", "hold")]
+    assert "pending" in (trail[0].consent_reason or "")
+
+
+async def test_late_consent_releases_held_events_with_their_time(store: Store) -> None:
+    d = await dest(store, "default")
+    await store.ingest([ev(1, "pending"), ev(2, "pending")], now=NOW)
+    assert await store.claim(d, owner="w", limit=10, now=NOW, lease_seconds=30) == []
+    update = await store.update_consent(
+        "px1", subject_key(FBP), Consent("granted", "script"), now=NOW + 60
+    )
+    assert (update.released, update.dropped, update.still_held) == (2, 0, 0)
+    claimed = await store.claim(d, owner="w", limit=10, now=NOW + 60, lease_seconds=30)
+    assert sorted(c.payload["event_id"] for c in claimed) == ["id-1", "id-2"]
+    assert {c.event_time for c in claimed} == {int(NOW) - 10}  # the original time
+    assert {c.consent_action for c in claimed} == {"full"}
+    # the hold is resolved: a second consent changes nothing
+    again = await store.update_consent(
+        "px1", subject_key(FBP), Consent("denied", "script"), now=NOW + 70
+    )
+    assert (again.released, again.dropped) == (0, 0)
+    trail = await event_trail(store, "id-1")
+    assert "granted" in (trail[0].consent_reason or "") and "(later)" in (
+        trail[0].consent_reason or ""
+    )
+
+
+async def test_late_denial_drops_held_events(store: Store) -> None:
+    await dest(store, "default")
+    await store.ingest([ev(1, "pending")], now=NOW)
+    update = await store.update_consent(
+        "px1", subject_key(FBP), Consent("denied", "script"), now=NOW + 5
+    )
+    assert (update.released, update.dropped) == (0, 1)
+    assert (await statuses(store))["default"] == (0, 0, 1)
+
+
+async def test_other_subjects_stay_held(store: Store) -> None:
+    await dest(store, "default")
+    await store.ingest([ev(1, "pending")], now=NOW)
+    update = await store.update_consent(
+        "px1", subject_key("fb.1.1.other"), Consent("granted", "script"), now=NOW
+    )
+    assert update.released == 0
+    assert (await statuses(store))["default"] == (0, 1, 0)
+
+
+async def test_holds_expire_at_the_age_limit(store: Store) -> None:
+    await dest(store, "default")
+    old = int(NOW) - 7 * 86400 + 1800
+    await store.ingest([ev(1, "pending", time=old), ev(2, "pending")], now=NOW)
+    n = await store.expire_holds(event_time_before=NOW - 7 * 86400 + 3600, now=NOW)
+    assert n == 1
+    assert (await statuses(store))["default"] == (0, 1, 1)
+    trail = await event_trail(store, "id-1")
+    assert trail[0].status == "dropped"
+    assert trail[0].consent_reason == EXPIRED_HOLD_REASON
+
+
+async def test_dropped_rows_are_pruned_after_retention(store: Store) -> None:
+    await dest(store, "default")
+    await store.ingest([ev(1, "denied")], now=NOW)
+    result = await store.prune(before=NOW + 1, now=NOW + 10)
+    assert result.outbox == 1
+    assert await store.event_count() == 0
+
+
+async def test_click_ids_reach_the_ledger_once(store: Store) -> None:
+    await dest(store, "default")
+    click = ClickId("gclid", "Cj0KCQ", NOW - 100)
+    await store.ingest(
+        [ev(1, "granted", clicks=(click, ClickId("fbclid", "IwAR1", NOW - 50)))], now=NOW
+    )
+    await store.ingest([ev(2, "granted", clicks=(ClickId("gclid", "Cj0KCQ", NOW - 5),))], now=NOW)
+    rows = await fetch(
+        store, "SELECT kind, click_id, clicked_at, browser FROM click_ledger ORDER BY kind"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("fbclid", "IwAR1", NOW - 50, FBP),
+        ("gclid", "Cj0KCQ", NOW - 100, FBP),  # the first sighting's time is kept
+    ]
+    later = NOW + 91 * 86400
+    result = await store.prune(before=later - 7 * 86400, now=later)
+    assert result.clicks == 2
