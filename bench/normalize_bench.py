@@ -3,7 +3,8 @@
 The same events (full customer data, distinct values: see :mod:`workload`) go through:
 
 - Signalyard: :func:`signalyard.transforms.pipeline.clean_event` (validation, enrichment,
-  normalization, phones to E.164 with the default country US, SHA-256), then
+  normalization, phones to E.164 with the default country US, SHA-256; as installed, so
+  compiled with mypyc unless built without it: ``transforms_compiled`` says which), then
   ``orjson.dumps`` of the cleaned event (what the store writes), unless ``clean_event``
   already encoded it (an ``AcceptedEvent.encoded`` that is set);
 - the official ``facebook_business`` SDK building the same request: ``UserData``,
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import time
+import types
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -48,6 +50,8 @@ class NormalizeResult:
     """Warnings raised by clean_event on this data (0: every value was usable)."""
     email_hashes_agree: float | None
     """Share of events whose em hash is the same in both (a check that both did the work)."""
+    transforms_compiled: bool = False
+    """True when clean_event is the mypyc-compiled build (setup.py), not pure Python."""
 
     @property
     def ratio_vs_sdk(self) -> float | None:
@@ -223,4 +227,5 @@ def run(seconds: float, *, run_id: str, max_events: int = 2_000_000) -> Normaliz
         sdk_version=sdk_version,
         warnings=warnings,
         email_hashes_agree=agree,
+        transforms_compiled=not isinstance(clean_event, types.FunctionType),
     )

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from signalyard import gc_tuning
 from signalyard.clock import Clock, SystemClock
+from signalyard.dashboard import create_dashboard
 from signalyard.delivery.worker import Worker
 from signalyard.insights.alerts import AlertEngine
 from signalyard.insights.recorder import StatsRecorder
@@ -116,6 +117,12 @@ def create_app(
             "/webhooks/woocommerce/{dataset_id}",
             metrics.timed("woocommerce", woocommerce.handle),
             methods=["POST"],
+        ),
+        Mount(
+            "/dashboard",
+            app=create_dashboard(
+                store, clock, settings.dashboard, client_ip=collect.client_ip, on_replay=wake
+            ),
         ),
         Route(
             "/{version}/{dataset_id}/events",

@@ -74,6 +74,8 @@ class AcceptedEvent:
     """The browser's ``fbp``, for the click ledger."""
     id_generated: bool = False
     """The source sent no ``event_id``: Signalyard made one (statistics count these)."""
+    plaintext_pii: bool = False
+    """A key Meta takes only hashed (em, ph...) arrived in plaintext; it is stored hashed."""
 
     def payload_json(self) -> bytes:
         return self.encoded if self.encoded is not None else orjson.dumps(self.payload)

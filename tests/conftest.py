@@ -115,3 +115,33 @@ async def backend_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     await store.open()
     yield store
     await store.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test stale compiled transforms: with an editable install, the modules mypyc
+    compiled (setup.py) are imported instead of their ``.py`` sources, so an edit to a source
+    does nothing until the package is built again."""
+    import importlib.util
+
+    for name in (
+        "birthdate",
+        "enrich",
+        "hashing",
+        "normalize",
+        "phone",
+        "pipeline",
+        "user_data",
+        "validate",
+    ):
+        spec = importlib.util.find_spec(f"signalyard.transforms.{name}")
+        origin = spec.origin if spec is not None else None
+        if origin is None or origin.endswith(".py"):
+            continue
+        source = Path(origin).parent / f"{name}.py"
+        if source.exists() and source.stat().st_mtime > Path(origin).stat().st_mtime:
+            pytest.exit(
+                f"signalyard/transforms/{name}.py changed after it was compiled ({origin}):"
+                " run `pip install -e '.[dev]'` again (or SIGNALYARD_PURE_PYTHON=1 pip install"
+                " -e '.[dev]' to work on pure Python)",
+                returncode=4,
+            )

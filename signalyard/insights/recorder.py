@@ -6,10 +6,11 @@ stored, duplicates, event ids Signalyard had to generate, late (received over an
 ``event_time``) and future timestamps, ``fbc``/``fbp`` that look hashed or are malformed,
 events with values dropped as unusable, browser/server pairs (an event id seen from the
 browser and from a server source, same event name) and mismatches (one event id used for
-different event names); per day and event name, the mask of customer keys each event carries
-(for match quality); rejected events by field and rule. Counted at delivery, per destination
-and hour: events delivered and dead-lettered, requests and failed requests, and the delay
-from receipt to delivery.
+different event names), events whose personal keys arrived in plaintext (Signalyard hashed
+them; sent straight to Meta they would be refused); per day and event name, the mask of
+customer keys each event carries (for match quality); rejected events by field and rule.
+Counted at delivery, per destination and hour: events delivered and dead-lettered, requests
+and failed requests, and the delay from receipt to delivery.
 
 Counters live in the process until flushed: a crash loses at most the last flush interval of
 *statistics* (never events). Several processes add their own counts. Pairs and mismatches
@@ -48,6 +49,7 @@ EVENT_COUNTERS = (
     "dropped_values",
     "paired",
     "mismatched",
+    "plaintext_pii",
 )
 _INDEX = {name: i for i, name in enumerate(EVENT_COUNTERS)}
 DELIVERY_COUNTERS = ("delivered", "dead", "requests", "failed_requests", "delay_seconds")
@@ -143,6 +145,8 @@ class StatsRecorder:
                 self._masks[(event.dataset_id, day, event.event_name, mask)] += 1
             if was_generated:
                 row[3] += 1
+            if event.plaintext_pii:
+                row[11] += 1
             lag = now - event.event_time
             if lag > LATE_SECONDS:
                 row[4] += 1

@@ -232,6 +232,24 @@ _KEY_ADVICE = {
 }
 
 
+CONVERSIONS = frozenset(
+    (
+        "Purchase",
+        "Lead",
+        "CompleteRegistration",
+        "Subscribe",
+        "StartTrial",
+        "SubmitApplication",
+        "Contact",
+        "Schedule",
+        "AddPaymentInfo",
+        "InitiateCheckout",
+    )
+)
+"""Events where the customer's identity is usually known (checkout, forms, sign-up)."""
+_CONVERSION_KEYS = frozenset(("em", "ph", "external_id"))
+
+
 async def match_quality(
     store: Store, dataset_id: str, *, now: float, days: int = 7
 ) -> list[EventQuality]:
@@ -253,6 +271,8 @@ async def match_quality(
         advice = []
         for key, (threshold, why) in _KEY_ADVICE.items():
             missing = 1.0 - coverage[key]
+            if key in _CONVERSION_KEYS and name not in CONVERSIONS:
+                continue  # nobody has an email on a page view: advice only where it is known
             if coverage[key] < threshold:
                 advice.append(f"{key} missing on {missing:.0%} of {name} events: {why}")
         out.append(
@@ -329,6 +349,12 @@ _COUNTER_DIAGNOSTICS = (
         "generated_ids",
         "events without an event_id",
         "send the same event_id as the Pixel so Meta can deduplicate browser and server",
+    ),
+    (
+        "plaintext_pii",
+        "personal data sent unhashed (Signalyard hashed it)",
+        "fine through Signalyard, which hashes before storing; sent straight to Meta these"
+        " values would be refused: never send em, ph, names or addresses unhashed elsewhere",
     ),
     (
         "mismatched",

@@ -22,6 +22,8 @@ import dataclasses
 from signalyard.errors import InputError
 from signalyard.event import AcceptedEvent, ClickId, Consent
 from signalyard.transforms.consent import parse_consent, region_of, subject_key
+from signalyard.transforms.hashing import looks_hashed
+from signalyard.transforms.user_data import HASHED_KEYS
 
 __all__ = ["CLICK_ID_KINDS", "Extensions", "attach", "take_extensions"]
 
@@ -47,6 +49,7 @@ class Extensions:
     clicks: tuple[ClickId, ...]
     browser: str | None
     id_generated: bool = False
+    plaintext_pii: bool = False
 
 
 def _clicks(value: object, event_time: object) -> tuple[ClickId, ...]:
@@ -102,7 +105,7 @@ def take_extensions(raw: object, default_country: str | None) -> tuple[object, E
         consent = dataclasses.replace(consent, subject=subject_key(browser))
     event["_consent"] = consent.to_json()
     generated = event.get("event_id") in (None, "")
-    return event, Extensions(consent, clicks, browser, generated)
+    return event, Extensions(consent, clicks, browser, generated, _plaintext(user_data))
 
 
 def attach(event: AcceptedEvent, extensions: Extensions) -> AcceptedEvent:
@@ -112,4 +115,18 @@ def attach(event: AcceptedEvent, extensions: Extensions) -> AcceptedEvent:
         clicks=extensions.clicks,
         browser=extensions.browser,
         id_generated=extensions.id_generated,
+        plaintext_pii=extensions.plaintext_pii,
     )
+
+
+def _plaintext(user_data: dict[object, object]) -> bool:
+    """Whether a key Meta takes only hashed holds a value that is not a hash."""
+    for key, value in user_data.items():
+        if key in HASHED_KEYS:
+            values = value if isinstance(value, list) else [value]
+            for item in values:
+                if isinstance(item, int | float) and not isinstance(item, bool):
+                    return True
+                if isinstance(item, str) and item.strip() and not looks_hashed(item.strip()):
+                    return True
+    return False

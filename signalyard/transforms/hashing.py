@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Final
 
-_HASHED = re.compile(
+_HASHED: Final = re.compile(
     r"(?:[0-9A-Fa-f]{64}|[0-9A-Fa-f]{32})(?:\.(?:[A-Za-z0-9_-]{2}|[A-Za-z0-9_-]{8}))?"
 )
 # The only lengths a hashed value can have: 32/64 hex, plus ".xx" (3) or ".xxxxxxxx" (9).
-HASHED_LENGTHS = frozenset({32, 35, 41, 64, 67, 73})
+HASHED_LENGTHS: Final = frozenset({32, 35, 41, 64, 67, 73})
 
-_sha256 = hashlib.sha256
+_sha256: Final = hashlib.sha256
 
 
 def sha256_hex(s: str) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import Final
 
 # Imported into this namespace (not wrapped): the per-call path has no extra indirection.
 from signalyard.transforms.birthdate import normalize_db
@@ -60,8 +61,8 @@ RULES: dict[str, str] = {
 # --- character classes -------------------------------------------------------------------
 
 # For ASCII text, bytes.translate is several times faster than str.translate with a table.
-_ASCII_NON_ALNUM = bytes(c for c in range(128) if not chr(c).isalnum())
-_ASCII_NON_LOWER = bytes(c for c in range(128) if not ("a" <= chr(c) <= "z"))
+_ASCII_NON_ALNUM: Final = bytes(c for c in range(128) if not chr(c).isalnum())
+_ASCII_NON_LOWER: Final = bytes(c for c in range(128) if not ("a" <= chr(c) <= "z"))
 
 
 def _ascii_delete(value: str, delete: bytes) -> str:
@@ -69,12 +70,13 @@ def _ascii_delete(value: str, delete: bytes) -> str:
     return value.encode().translate(None, delete).decode()
 
 
+_FILTER_LIMIT: Final = 1 << 16  # code points per table (a module constant: see setup.py)
+
+
 class _CategoryFilter(dict[int, "int | None"]):
     """A ``str.translate`` table keeping the code points whose Unicode general category starts
     with one of ``keep`` (``L`` letters, ``M`` marks, ``N`` numbers) and deleting the rest.
     Filled lazily, bounded so that hostile input cannot grow it without limit."""
-
-    _LIMIT = 1 << 16
 
     def __init__(self, keep: str) -> None:
         super().__init__()
@@ -82,7 +84,7 @@ class _CategoryFilter(dict[int, "int | None"]):
 
     def __missing__(self, cp: int) -> int | None:
         kept = cp if unicodedata.category(chr(cp))[0] in self._keep else None
-        if len(self) < self._LIMIT:
+        if len(self) < _FILTER_LIMIT:
             self[cp] = kept
         return kept
 
@@ -120,7 +122,7 @@ def _fold(value: str) -> str:
 
 # --- em ------------------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[^@\s]++@[^@\s.]++(?:\.[^@\s.]++)++")
+_EMAIL: Final = re.compile(r"[^@\s]++@[^@\s.]++(?:\.[^@\s.]++)++")
 
 
 def normalize_em(value: str) -> str | None:
@@ -143,7 +145,7 @@ normalize_ln = normalize_fn
 
 # --- ge ------------------------------------------------------------------------------------
 
-_GENDERS: dict[str, str] = {
+_GENDERS: Final[dict[str, str]] = {
     **dict.fromkeys(
         (
             "m",
@@ -258,7 +260,7 @@ def normalize_st(value: str) -> str | None:
 
 # --- zp ------------------------------------------------------------------------------------
 
-_US_ZIP4 = re.compile(r"(\d{5})\s*(?:[-+]|\s)\s*\d{4}")
+_US_ZIP4: Final = re.compile(r"(\d{5})\s*(?:[-+]|\s)\s*\d{4}")
 
 
 def normalize_zp(value: str) -> str | None:

@@ -4,7 +4,8 @@
 with the dataset's default country. Most numbers are decided by fast paths on lookup tables
 built once from ``phonenumbers``' metadata (calling codes, prefixes, possible lengths), which
 agree with ``phonenumbers.parse`` wherever they decide; the rest go through ``parse``.
-:func:`phone_e164` is the cached core, called directly by the ingest hot path.
+:func:`phone_e164` is the core, called directly by the ingest hot path; what goes through
+``parse`` is cached.
 :mod:`.normalize` re-exports the public names.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Final
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata
@@ -36,11 +38,11 @@ def phone_rule(default_country: str | None) -> str:
     return "not a phone number with a country code (the dataset has no default country)"
 
 
-_PHONE_SEPARATORS = str.maketrans(
+_PHONE_SEPARATORS: Final = str.maketrans(
     {"\uff0b": "+"} | dict.fromkeys(" \t\n\r\u00a0-().\u2010\u2011\u2012\u2013\u2014/")
 )
-_PHONE_SEPARATORS_ASCII = b" \t\n\r-()./"
-_PHONE_MAX_INPUT = 100
+_PHONE_SEPARATORS_ASCII: Final = b" \t\n\r-()./"
+_PHONE_MAX_INPUT: Final = 100
 _IS_POSSIBLE = ValidationResult.IS_POSSIBLE
 
 
@@ -76,8 +78,17 @@ def _calling_code_info(cc: int) -> tuple[str | None, re.Pattern[str] | None, fro
 _Region = tuple[str, tuple[str, ...], tuple["re.Pattern[str]", ...], frozenset[int]]
 
 
-@functools.cache
 def _region_info(region: str) -> _Region | None:
+    """:func:`_load_region_info`, memoized in a plain dict (cheaper than ``functools.cache``
+    on this per-phone path, compiled or not)."""
+    try:
+        return _region_infos[region]
+    except KeyError:
+        info = _region_infos[region] = _load_region_info(region)
+        return info
+
+
+def _load_region_info(region: str) -> _Region | None:
     """For a default region: its calling code as text; the prefixes that make ``parse`` do
     more than take digits as a national number (the calling code, the international and the
     national prefix), as plain digits and as regexes; the IS_POSSIBLE lengths."""
@@ -96,8 +107,10 @@ def _region_info(region: str) -> _Region | None:
     return str(cc), tuple(literals), tuple(regexes), _calling_code_info(cc)[2]
 
 
+_region_infos: Final[dict[str, _Region | None]] = {}
+
 _CallingCode = tuple[int, "str | None", "re.Pattern[str] | None", frozenset[int]]
-_calling_codes: dict[str, _CallingCode] = {}
+_calling_codes: Final[dict[str, _CallingCode]] = {}
 
 
 def _load_calling_codes() -> dict[str, _CallingCode]:
@@ -150,7 +163,11 @@ def _fast_national(digits: str, region: str) -> str | None:
     return cc_text + digits
 
 
+@functools.lru_cache(maxsize=65536)
 def _parse(text: str, region: str | None) -> str | None:
+    """``phonenumbers.parse`` and its possible-length check: the slow path, cached per
+    (text, region). The fast paths cost less than a lookup in a large cache, so they are not
+    cached."""
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException:
@@ -170,9 +187,8 @@ def _international(digits: str, text: str) -> str | None:
     return _parse(text, None)
 
 
-@functools.lru_cache(maxsize=65536)
 def phone_e164(value: str, region: str | None) -> str | None:
-    """:func:`normalize_ph` for an uppercase ``region`` (or ``None``): the cached core."""
+    """:func:`normalize_ph` for an uppercase ``region`` (or ``None``): the core."""
     if len(value) > _PHONE_MAX_INPUT:
         return None
     if value[:1] == "+":  # the most common form, "+16505551212", first
@@ -224,6 +240,7 @@ def normalize_ph(value: str, default_country: str | None = None) -> str | None:
     starting with a country code (Meta's normalized form). The result must have a possible
     length for its country (a local-only number, without area code, is refused).
 
-    Results are cached per (value, country): parsing is the slow part of ingest.
+    Numbers that need ``phonenumbers.parse`` (the slow part of ingest) are cached per (text,
+    country); the rest is decided by fast paths on lookup tables.
     """
     return phone_e164(value, default_country.upper() if default_country else None)

@@ -4,7 +4,7 @@ enrich, clean ``user_data`` (normalize + hash), check Meta's baseline, tidy ``cu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -12,13 +12,18 @@ from signalyard.errors import InputError
 from signalyard.event import AcceptedEvent
 from signalyard.transforms.enrich import enrich
 from signalyard.transforms.user_data import clean_user_data
-from signalyard.transforms.validate import check_baseline, parse_event_time, validate_event
+from signalyard.transforms.validate import (
+    _BROAD_KEYS,
+    check_baseline,
+    parse_event_time,
+    validate_event,
+)
 
 __all__ = ["clean_event"]
 
 # Sources whose identity comes from elsewhere: channel ids (checked by validate_event) for
 # business messaging, the device (app_data) for app events.
-_NO_BASELINE = frozenset(("business_messaging", "app"))
+_NO_BASELINE: Final = frozenset(("business_messaging", "app"))
 
 
 def _baseline(user_data: dict[str, Any], warnings: list[str]) -> None:
@@ -75,13 +80,21 @@ def clean_event(
         event_time = parse_event_time(event_time)
         event["event_time"] = event_time
 
-    warnings = enrich(event, now=now, new_id=new_id)
+    url = event.get("event_source_url")
+    event_id = event.get("event_id")
+    if (type(url) is str and "fbclid=" in url) or not (type(event_id) is str and event_id.strip()):
+        warnings = enrich(event, now=now, new_id=new_id)
+    else:
+        warnings = []  # nothing enrich would add: no fbclid in the URL, an event_id given
     user_data, user_warnings = clean_user_data(
         event["user_data"], default_country=default_country, now=now
     )
-    warnings.extend(user_warnings)
+    if user_warnings:
+        warnings.extend(user_warnings)
     event["user_data"] = user_data
-    if event["action_source"] not in _NO_BASELINE:
+    # Every value clean_user_data keeps is present (non-empty), so a key outside every
+    # too-broad combination is enough: the full check only when all keys are in them.
+    if event["action_source"] not in _NO_BASELINE and _BROAD_KEYS.issuperset(user_data):
         _baseline(user_data, warnings)
 
     custom_data = event.get("custom_data")

@@ -18,11 +18,13 @@ import math
 import re
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from signalyard.errors import InputError
 from signalyard.transforms.hashing import HASHED_LENGTHS, canonical_hash, looks_hashed
 from signalyard.transforms.normalize import (
+    _ASCII_NON_LOWER,
+    _EMAIL,
     RULES,
     normalize_country,
     normalize_ct,
@@ -41,12 +43,12 @@ from signalyard.transforms.normalize import (
 
 __all__ = ["HASHED_KEYS", "PLAINTEXT_KEYS", "clean_user_data"]
 
-HASHED_KEYS = frozenset(
+HASHED_KEYS: Final = frozenset(
     ("em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id")
 )
 """Keys Meta takes only SHA-256 hashed (reference §3.1)."""
 
-PLAINTEXT_KEYS = frozenset(
+PLAINTEXT_KEYS: Final = frozenset(
     (
         "client_ip_address",
         "client_user_agent",
@@ -69,7 +71,7 @@ PLAINTEXT_KEYS = frozenset(
 """Keys Meta needs in plaintext: never hashed (reference §3.1)."""
 
 # Plaintext keys that are numeric platform ids: an integer is kept as an integer.
-_INT_OK = frozenset(
+_INT_OK: Final = frozenset(
     (
         "fb_login_id",
         "lead_id",
@@ -83,20 +85,22 @@ _INT_OK = frozenset(
     )
 )
 # Hashed keys for which a JSON number is a natural way to send the value.
-_NUMBER_OK = frozenset(("ph", "zp", "external_id", "db"))
+_NUMBER_OK: Final = frozenset(("ph", "zp", "external_id", "db"))
 _MAX_INT = 10**30
 
 _FB_COOKIE_RULE = "not in the format fb.<subdomain index>.<creation time>.<value>"
-_FB_COOKIE = re.compile(r"fb\.[0-9]++\.[0-9]++\.[^.]++(?:\.[A-Za-z0-9_-]{2}|\.[A-Za-z0-9_-]{8})?")
-_SAFE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_FB_COOKIE: Final = re.compile(
+    r"fb\.[0-9]++\.[0-9]++\.[^.]++(?:\.[A-Za-z0-9_-]{2}|\.[A-Za-z0-9_-]{8})?"
+)
+_SAFE_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Param-builder appendix on client_ip_address (reference §3.2): the 2-char language tokens
 # (all contain a letter, so never confused with an IPv4 octet) or an 8-char base64url block.
-_IP_APPENDIX = re.compile(r"(.+)\.(?:AQ|Ag|Aw|BA|BQ|Bg|[A-Za-z0-9_-]{8})")
+_IP_APPENDIX: Final = re.compile(r"(.+)\.(?:AQ|Ag|Aw|BA|BQ|Bg|[A-Za-z0-9_-]{8})")
 
-_sha256 = hashlib.sha256
+_sha256: Final = hashlib.sha256
 
 _Normalizer = Callable[[str], "str | None"]
-_SIMPLE: dict[str, _Normalizer] = {
+_SIMPLE: Final[dict[str, _Normalizer]] = {
     "em": normalize_em,
     "fn": normalize_fn,
     "ln": normalize_ln,
@@ -114,7 +118,7 @@ _REPEATED_KEYS = frozenset(("country", "st", "ct", "ge"))
 
 # How each known key is handled.
 _PLAIN, _SIMPLE_KIND, _REPEATED, _PHONE, _DATE = range(5)
-_KINDS: dict[str, int] = {
+_KINDS: Final[dict[str, int]] = {
     **dict.fromkeys(PLAINTEXT_KEYS, _PLAIN),
     **dict.fromkeys(_SIMPLE, _SIMPLE_KIND),
     **dict.fromkeys(_REPEATED_KEYS, _REPEATED),
@@ -133,18 +137,15 @@ def _number_text(field: str, value: int | float) -> str:
     raise InputError(field, "must be a string (a number with a fraction is not usable here)")
 
 
-_REPEATED_CACHE: dict[str, dict[str, str | None]] = {key: {} for key in _REPEATED_KEYS}
+_REPEATED_CACHE: Final[dict[str, dict[str, str | None]]] = {key: {} for key in _REPEATED_KEYS}
 _MISS = ""  # never a hash
-_REPEATED_CACHE_LIMIT = 4096  # per key; past it, values are hashed without being cached
+_REPEATED_CACHE_LIMIT: Final = 4096  # per key; past it, values are hashed without being cached
 
 
 def _hash_repeated(key: str, text: str) -> str | None:
-    """The hash of a value of a key with few distinct values, cached (bounded per key)."""
+    """The hash of a value of a key with few distinct values, not in its cache yet; cached
+    (bounded per key)."""
     cache = _REPEATED_CACHE[key]
-    try:
-        return cache[text]
-    except KeyError:
-        pass
     normalized = _SIMPLE[key](text)
     hashed = None if normalized is None else _sha256(normalized.encode()).hexdigest()
     if len(cache) < _REPEATED_CACHE_LIMIT:
@@ -230,7 +231,7 @@ def _clean_hashed(
         out[key] = result
 
 
-_IPV4 = re.compile(
+_IPV4: Final = re.compile(
     r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
     r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 )
@@ -283,11 +284,192 @@ def _year_of_day(day: int) -> int:
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 
 
+_last_year: tuple[float, int] = (-1.0, 0)  # the last ``now`` seen by _year, and its year
+
+
 def _year(now: float | None) -> int:
     """The UTC year at ``now`` (epoch seconds); this year by the system clock if ``None``."""
+    global _last_year
+    last = _last_year  # one tuple: threads never see a year from another ``now``
+    if now == last[0]:
+        return last[1]
     if now is None or not 0 <= now < 1e11:  # also false for NaN
         return datetime.date.today().year
-    return _year_of_day(int(now // 86400))
+    year = _year_of_day(int(now // 86400))
+    _last_year = (now, year)
+    return year
+
+
+# --- fast paths -----------------------------------------------------------------------------
+# One function per kind of key, for the common case: a single string that is clearly usable.
+# Each returns what goes in the output (a one-hash list, or the plaintext), or ``None`` when
+# the general path (:func:`_clean_key`) must decide: hashed-looking values, unusual text,
+# anything to warn about. That path then handles the value from the start, so a fast path
+# only ever agrees with it. A value with a length in HASHED_LENGTHS may look hashed: it always
+# goes the general way.
+
+_email_match: Final = _EMAIL.fullmatch
+_ipv4_match: Final = _IPV4.fullmatch
+_cookie_match: Final = _FB_COOKIE.fullmatch
+
+
+def _fast_em(value: str) -> list[str] | None:
+    # normalize_em; an email address (it has "@") never looks hashed.
+    text = value.strip().lower()
+    if _email_match(text) is None:
+        return None
+    try:
+        return [_sha256(text.encode()).hexdigest()]
+    except UnicodeEncodeError:
+        return None
+
+
+def _fast_word(value: str) -> list[str] | None:
+    # fn, ln: ASCII letters and digits are their own normalized form, lowercased (_word).
+    if value.isascii() and value.isalnum() and len(value) not in HASHED_LENGTHS:
+        return [_sha256(value.lower().encode()).hexdigest()]
+    return None
+
+
+def _fast_zp(value: str) -> list[str] | None:
+    text = value.strip()
+    if not text.isascii() or len(text) in HASHED_LENGTHS:
+        return None
+    normalized = text.lower() if text.isalnum() else normalize_zp(text)
+    if normalized is None:
+        return None
+    return [_sha256(normalized.encode()).hexdigest()]
+
+
+def _fast_external_id(value: str) -> list[str] | None:
+    text = value.strip()  # normalize_external_id
+    if not text or len(text) in HASHED_LENGTHS:
+        return None
+    try:
+        return [_sha256(text.encode()).hexdigest()]
+    except UnicodeEncodeError:
+        return None
+
+
+def _fast_ph(value: str, country: str | None) -> list[str] | None:
+    text = value.strip()
+    if not text or len(text) in HASHED_LENGTHS:
+        return None
+    normalized = phone_e164(text, country)  # normalize_ph; country is uppercase
+    if normalized is None:
+        return None
+    return [_sha256(normalized.encode()).hexdigest()]  # ASCII digits
+
+
+def _fast_db(value: str, now: float | None) -> list[str] | None:
+    text = value.strip()
+    n = len(text)
+    if n == 8:  # YYYYMMDD
+        compact = text
+    elif n == 10 and text[4] == "-" and text[7] == "-":  # YYYY-MM-DD
+        compact = text[:4] + text[5:7] + text[8:]
+    else:
+        if not text or n in HASHED_LENGTHS:
+            return None
+        normalized = normalize_db(text, _year(now))
+        return None if normalized is None else [_sha256(normalized.encode()).hexdigest()]
+    # normalize_db's own fast path: a day that exists in every month, a year from 1900 on.
+    if not (
+        compact.isascii()
+        and compact.isdigit()
+        and "01" <= compact[4:6] <= "12"
+        and "01" <= compact[6:] <= "28"
+        and 1900 <= int(compact[:4]) <= _year(now)
+    ):
+        return None
+    return [_sha256(compact.encode()).hexdigest()]
+
+
+def _fast_ct(value: str) -> list[str] | None:
+    # Cached as _hash_repeated caches; normalize_ct (_letters) of ASCII text: lowercased,
+    # only the letters kept.
+    cache = _REPEATED_CACHE["ct"]
+    hashed = cache.get(value)
+    if hashed is not None:
+        return [hashed]
+    text = value.strip()
+    if not text.isascii() or len(text) in HASHED_LENGTHS:
+        return None
+    normalized = text.lower()
+    if not normalized.isalpha():
+        normalized = normalized.encode().translate(None, _ASCII_NON_LOWER).decode()
+        if not normalized:
+            return None
+    hashed = _sha256(normalized.encode()).hexdigest()
+    if len(cache) < _REPEATED_CACHE_LIMIT:
+        cache[text] = hashed
+    return [hashed]
+
+
+def _fast_cached(key: str, value: str) -> list[str] | None:
+    # st, country, ge: the cache only (filled by the general path; its keys are stripped
+    # texts that do not look hashed).
+    hashed = _REPEATED_CACHE[key].get(value)
+    return None if hashed is None else [hashed]
+
+
+def _fast_ip(value: str) -> str | None:
+    text = value.strip()
+    if _ipv4_match(text) is not None:
+        return text
+    if ":" in text and text.isascii():
+        try:
+            socket.inet_pton(socket.AF_INET6, text)
+        except (OSError, ValueError):
+            return None
+        return text
+    return None
+
+
+def _fast_cookie(value: str) -> str | None:
+    # fbc, fbp in Meta's format (no warning); never case-changed. A value in that format never
+    # looks hashed ("fb." is not 32 or 64 hex digits), whatever its length.
+    text = value.strip()
+    return None if _cookie_match(text) is None else text
+
+
+def _fast_plain(value: str) -> str | None:
+    # The other plaintext keys (client_user_agent, platform ids): kept trimmed.
+    text = value.strip()
+    if not text or len(text) in HASHED_LENGTHS:
+        return None
+    return text
+
+
+_F_PLAIN: Final = 0
+_F_IP: Final = 1
+_F_COOKIE: Final = 2
+_F_EM: Final = 3
+_F_PH: Final = 4
+_F_WORD: Final = 5
+_F_ZP: Final = 6
+_F_DB: Final = 7
+_F_CT: Final = 8
+_F_CACHED: Final = 9
+_F_EXTERNAL_ID: Final = 10
+_FAST: Final[dict[str, int]] = {
+    **dict.fromkeys(PLAINTEXT_KEYS, _F_PLAIN),
+    "client_ip_address": _F_IP,
+    "fbc": _F_COOKIE,
+    "fbp": _F_COOKIE,
+    "em": _F_EM,
+    "ph": _F_PH,
+    "fn": _F_WORD,
+    "ln": _F_WORD,
+    "zp": _F_ZP,
+    "db": _F_DB,
+    "ct": _F_CT,
+    "st": _F_CACHED,
+    "country": _F_CACHED,
+    "ge": _F_CACHED,
+    "external_id": _F_EXTERNAL_ID,
+}
+assert _FAST.keys() == _KINDS.keys()
 
 
 def clean_user_data(
@@ -316,71 +498,107 @@ def clean_user_data(
         raise InputError("user_data", "must be an object")
     out: dict[str, Any] = {}
     warnings: list[str] = []
-    year = 0  # the current year, for dates of birth: computed when first needed
     country = default_country.upper() if default_country else None
-    kinds = _KINDS
+    fast_kinds = _FAST
+    result: list[str] | str | None
     for key, value in user_data.items():
-        kind = kinds.get(key)
-        if kind is None:
-            if value is None:
-                continue
-            if isinstance(key, str) and _SAFE_KEY.fullmatch(key):
-                warnings.append(f"user_data.{key}: not a Meta customer information key; dropped")
+        if type(value) is str:
+            kind = fast_kinds.get(key, -1)
+            if kind == _F_PLAIN:
+                result = _fast_plain(value)
+            elif kind == _F_IP:
+                result = _fast_ip(value)
+            elif kind == _F_COOKIE:
+                result = _fast_cookie(value)
+            elif kind == _F_EM:
+                result = _fast_em(value)
+            elif kind == _F_PH:
+                result = _fast_ph(value, country)
+            elif kind == _F_WORD:
+                result = _fast_word(value)
+            elif kind == _F_ZP:
+                result = _fast_zp(value)
+            elif kind == _F_DB:
+                result = _fast_db(value, now)
+            elif kind == _F_CT:
+                result = _fast_ct(value)
+            elif kind == _F_CACHED:
+                result = _fast_cached(key, value)
+            elif kind == _F_EXTERNAL_ID:
+                result = _fast_external_id(value)
             else:
-                warnings.append(
-                    "user_data: a key that is not a Meta customer information key; dropped"
-                )
-            continue
-        if type(value) is not str:
-            if value is None:
+                result = None
+            if result is not None:
+                out[key] = result
                 continue
-            if isinstance(value, str):
-                value = str(value)  # a str subclass: handled as a str below
-            elif kind == _PLAIN:
-                _plaintext_not_a_string(key, value, out)
-                continue
-            else:
-                year = year or _year(now)
-                _clean_hashed(key, value, out, warnings, country, year)
-                continue
-        # A single string, the common case: inlined, as this runs for every event.
-        text = value.strip()
-        if not text:
-            continue
-        if kind == _PLAIN:
-            if key == "client_ip_address":
-                if not (_IPV4.fullmatch(text) or _valid_ip(text)):
-                    raise InputError(f"user_data.{key}", "must be a valid IPv4 or IPv6 address")
-            elif len(text) in HASHED_LENGTHS and looks_hashed(text):
-                warnings.append(f"user_data.{key}: looks hashed; Meta needs {key} in plaintext")
-            elif (key == "fbc" or key == "fbp") and _FB_COOKIE.fullmatch(text) is None:
-                warnings.append(f"user_data.{key}: {_FB_COOKIE_RULE}; kept")
-            out[key] = text
-            continue
-        if len(text) in HASHED_LENGTHS and looks_hashed(text):
-            out[key] = [canonical_hash(text)]
-            continue
-        if kind == _REPEATED:
-            hashed = _REPEATED_CACHE[key].get(text, _MISS)
-            if hashed is _MISS:
-                hashed = _hash_repeated(key, text)
-            if hashed is not None:
-                out[key] = [hashed]
-            else:
-                _warn_unusable(warnings, f"user_data.{key}", key, None, country)
-            continue
-        if kind == _PHONE:
-            normalized = phone_e164(text, country)  # normalize_ph; country is uppercase
-        elif kind == _DATE:
-            year = year or _year(now)
-            normalized = normalize_db(text, year)
-        else:
-            normalized = _SIMPLE[key](text)
-        if normalized is not None:
-            try:
-                out[key] = [_sha256(normalized.encode()).hexdigest()]
-                continue
-            except UnicodeEncodeError:
-                pass
-        _warn_unusable(warnings, f"user_data.{key}", key, normalized, country)
+        _clean_key(key, value, out, warnings, country, now)
     return out, warnings
+
+
+def _clean_key(
+    key: Any,
+    value: object,
+    out: dict[str, Any],
+    warnings: list[str],
+    country: str | None,
+    now: float | None,
+) -> None:
+    """The general path for one key of ``user_data``: every type, every rule, the warnings."""
+    kind = _KINDS.get(key)
+    if kind is None:
+        if value is None:
+            return
+        if isinstance(key, str) and _SAFE_KEY.fullmatch(key):
+            warnings.append(f"user_data.{key}: not a Meta customer information key; dropped")
+        else:
+            warnings.append("user_data: a key that is not a Meta customer information key; dropped")
+        return
+    if type(value) is not str:
+        if value is None:
+            return
+        if isinstance(value, str):
+            value = str(value)  # a str subclass: handled as a str below
+        elif kind == _PLAIN:
+            _plaintext_not_a_string(key, value, out)
+            return
+        else:
+            _clean_hashed(key, value, out, warnings, country, _year(now))
+            return
+    text = value.strip()
+    if not text:
+        return
+    if kind == _PLAIN:
+        if key == "client_ip_address":
+            if not (_IPV4.fullmatch(text) or _valid_ip(text)):
+                raise InputError(f"user_data.{key}", "must be a valid IPv4 or IPv6 address")
+        elif len(text) in HASHED_LENGTHS and looks_hashed(text):
+            warnings.append(f"user_data.{key}: looks hashed; Meta needs {key} in plaintext")
+        elif (key == "fbc" or key == "fbp") and _FB_COOKIE.fullmatch(text) is None:
+            warnings.append(f"user_data.{key}: {_FB_COOKIE_RULE}; kept")
+        out[key] = text
+        return
+    if len(text) in HASHED_LENGTHS and looks_hashed(text):
+        out[key] = [canonical_hash(text)]
+        return
+    if kind == _REPEATED:
+        hashed = _REPEATED_CACHE[key].get(text, _MISS)
+        if hashed is _MISS:
+            hashed = _hash_repeated(key, text)
+        if hashed is not None:
+            out[key] = [hashed]
+        else:
+            _warn_unusable(warnings, f"user_data.{key}", key, None, country)
+        return
+    if kind == _PHONE:
+        normalized = phone_e164(text, country)  # normalize_ph; country is uppercase
+    elif kind == _DATE:
+        normalized = normalize_db(text, _year(now))
+    else:
+        normalized = _SIMPLE[key](text)
+    if normalized is not None:
+        try:
+            out[key] = [_sha256(normalized.encode()).hexdigest()]
+            return
+        except UnicodeEncodeError:
+            pass
+    _warn_unusable(warnings, f"user_data.{key}", key, normalized, country)

@@ -10,11 +10,10 @@ shapes and rules only: ``user_data`` values are typed and cleaned by
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import Any, Final, TypeGuard
 
 from signalyard.errors import InputError
 
@@ -28,7 +27,7 @@ __all__ = [
     "validate_event",
 ]
 
-ACTION_SOURCES = frozenset(
+ACTION_SOURCES: Final = frozenset(
     (
         "website",
         "app",
@@ -42,17 +41,17 @@ ACTION_SOURCES = frozenset(
     )
 )
 MESSAGING_CHANNELS = ("whatsapp", "messenger", "instagram")
-MAX_EVENT_AGE_SECONDS = 7 * 24 * 3600
+MAX_EVENT_AGE_SECONDS: Final = 7 * 24 * 3600
 LDU_STATES = frozenset((0, *range(1000, 1014)))
 """``data_processing_options_state``: 0 (geolocate) or Meta's US state codes 1000 (CA) ...
 1013 (RI) (reference §2.5)."""
 
-MAX_EVENT_NAME = 100
-MAX_EVENT_ID = 256
-_MS_THRESHOLD = 10**11  # seconds: year 5138. Anything above is milliseconds (or finer).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_DIGITS = re.compile(r"[0-9]{1,20}")
-_DECIMAL = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
+MAX_EVENT_NAME: Final = 100
+MAX_EVENT_ID: Final = 256
+_MS_THRESHOLD: Final = 10**11  # seconds: year 5138. Anything above is milliseconds (or finer).
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DIGITS: Final = re.compile(r"[0-9]{1,20}")
+_DECIMAL: Final = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
 _EXTINFO_VERSIONS = ("a2", "i2")
 _TOO_OLD_TITLE = "Event Timestamp Too Old"
 _TOO_BROAD: tuple[frozenset[str], ...] = (
@@ -62,8 +61,8 @@ _TOO_BROAD: tuple[frozenset[str], ...] = (
     frozenset(("ln", "ge")),
 )
 
-_BROAD_KEYS = frozenset().union(*_TOO_BROAD)
-_RARE = frozenset(
+_BROAD_KEYS: Final = frozenset().union(*_TOO_BROAD)
+_RARE: Final = frozenset(
     (
         "referrer_url",
         "app_data",
@@ -75,14 +74,20 @@ _RARE = frozenset(
         "original_event_data",
     )
 )
-_HTTP_URL = re.compile(r"https?://[^/?#\s]", re.IGNORECASE)
+_HTTP_URL: Final = re.compile(r"https?://[^/?#\s]", re.IGNORECASE)
 
 
-@functools.cache
+_currency_codes: frozenset[str] = frozenset()
+
+
 def _currencies() -> frozenset[str]:
-    import pycountry
+    """ISO 4217 codes, uppercase; built on first use (a plain global: cheap to read)."""
+    global _currency_codes
+    if not _currency_codes:
+        import pycountry
 
-    return frozenset(c.alpha_3.upper() for c in pycountry.currencies)
+        _currency_codes = frozenset(c.alpha_3.upper() for c in pycountry.currencies)
+    return _currency_codes
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -90,7 +95,11 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 
 def _present(value: object) -> bool:
-    return value is not None and value != "" and value != []
+    """Given: not null, not an empty list, not a string of only spaces (which cleaning would
+    trim away)."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None and value != []
 
 
 def parse_event_time(value: object) -> int:
@@ -305,8 +314,7 @@ def validate_event(raw: object, *, now: float, max_future_seconds: int = 600) ->
     if not isinstance(raw, dict):
         raise InputError("", "an event must be an object")
     event: dict[str, Any] = raw
-    get = event.get
-    event_name = get("event_name")
+    event_name = event.get("event_name")
     if not (
         type(event_name) is str
         and 0 < len(event_name) <= MAX_EVENT_NAME
@@ -317,30 +325,30 @@ def validate_event(raw: object, *, now: float, max_future_seconds: int = 600) ->
     ):
         _check_event_name(event_name)  # the general case, and the error if any
     assert isinstance(event_name, str)
-    event_time = get("event_time")
+    event_time = event.get("event_time")
     if type(event_time) is int and 0 <= now - event_time <= MAX_EVENT_AGE_SECONDS:
         pass  # the common case
     else:
         _check_event_time(event_time, now, max_future_seconds)
 
-    action_source = get("action_source")
+    action_source = event.get("action_source")
     if type(action_source) is not str or action_source not in ACTION_SOURCES:
         if action_source is None:
             raise InputError("action_source", "is required")
         raise InputError("action_source", "must be one of " + ", ".join(sorted(ACTION_SOURCES)))
 
-    user_data = get("user_data")
+    user_data = event.get("user_data")
     if type(user_data) is not dict:
         if user_data is None:
             raise InputError("user_data", "is required")
         if not isinstance(user_data, dict):
             raise InputError("user_data", "must be an object")
 
-    event_id = get("event_id")
+    event_id = event.get("event_id")
     if event_id is not None and not (type(event_id) is str and len(event_id) <= MAX_EVENT_ID):
         _check_event_id(event_id)
 
-    url = get("event_source_url")
+    url = event.get("event_source_url")
     if url is not None and not isinstance(url, str):
         raise InputError("event_source_url", "must be a string")
     if action_source == "website":
@@ -355,7 +363,7 @@ def validate_event(raw: object, *, now: float, max_future_seconds: int = 600) ->
     elif action_source == "business_messaging":
         _check_messaging(event, user_data)
 
-    custom_data = get("custom_data")
+    custom_data = event.get("custom_data")
     if type(custom_data) is dict:
         value = custom_data.get("value")
         currency = custom_data.get("currency")
@@ -378,20 +386,19 @@ def validate_event(raw: object, *, now: float, max_future_seconds: int = 600) ->
 
 def _check_rare(event: dict[str, Any], action_source: str) -> None:
     """The optional fields most events do not carry."""
-    get = event.get
-    if get("referrer_url") is not None and not isinstance(event["referrer_url"], str):
+    if event.get("referrer_url") is not None and not isinstance(event["referrer_url"], str):
         raise InputError("referrer_url", "must be a string")
-    app_data = get("app_data")
+    app_data = event.get("app_data")
     if action_source != "app" and app_data is not None and not isinstance(app_data, dict):
         raise InputError("app_data", "must be an object")
-    channel = get("messaging_channel")
+    channel = event.get("messaging_channel")
     if channel is not None and channel not in MESSAGING_CHANNELS:
         raise InputError("messaging_channel", "must be one of whatsapp, messenger, instagram")
-    opt_out = get("opt_out")
+    opt_out = event.get("opt_out")
     if opt_out is not None and not isinstance(opt_out, bool):
         raise InputError("opt_out", "must be true or false")
     _check_processing_options(event)
-    original = get("original_event_data")
+    original = event.get("original_event_data")
     if original is not None and not isinstance(original, dict):
         raise InputError("original_event_data", "must be an object")
 

@@ -320,13 +320,6 @@ BLANK = [
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(
-    strict=True,
-    reason="transforms/validate.py _check_messaging uses _present(), which counts a "
-    "whitespace-only string as present; clean_user_data then strips it to nothing and drops "
-    "the key without a warning, so the event is accepted (200) and stored without the id "
-    "its channel requires (the sandbox then refuses messenger/instagram ones: dead letters)",
-)
 @pytest.mark.parametrize(
     ("channel", "ids", "field"), [c[1:] for c in BLANK], ids=[c[0] for c in BLANK]
 )

@@ -365,3 +365,53 @@ def test_wrong_types_are_input_errors(raw: dict[str, Any], field: str) -> None:
         clean(raw)
     assert error.value.field == field
     assert error.value.code == 100
+
+
+# --- fast paths agree with the general path ------------------------------------------------
+
+
+def test_the_year_for_dates_of_birth_follows_now() -> None:
+    # The current year is memoized per ``now``: a later call with another ``now`` decides again.
+    new_year_2027 = 1_798_761_600.0  # 2027-01-01T00:00:00Z
+    birthday = {"db": "20270101"}
+    for now, kept in (
+        (new_year_2027 - 1, False),
+        (new_year_2027, True),
+        (new_year_2027 - 1, False),
+    ):
+        out, warnings = clean_user_data(birthday, default_country="US", now=now)
+        assert ("db" in out) is kept
+        assert (warnings == []) is kept
+    assert clean_user_data({"db": "2027-01-01"}, default_country="US", now=new_year_2027)[0] == {
+        "db": [sha256_hex("20270101")]
+    }
+
+
+def test_a_cookie_with_a_hash_like_length_is_not_warned_about() -> None:
+    fbc = "fb.1.1554763741205.IwAR0000002a0123456789"  # 41 characters, as a hash may have
+    assert len(fbc) == 41
+    assert clean({"fbc": fbc, "fbp": fbc}) == ({"fbc": fbc, "fbp": fbc}, [])
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "normalized"),
+    [
+        ("ct", "  New York ", "newyork"),
+        ("ct", "Zürich", "zürich"),
+        ("zp", "SW1A 1AA", "sw1a1aa"),
+        ("zp", " 94035-1234", "94035"),
+        ("fn", " Mary-Jane ", "maryjane"),
+        ("db", " 1997-02-29 ", None),
+        ("db", "19970230", None),
+        ("db", "02/16/1997", "19970216"),
+        ("external_id", " Cust-1 ", "Cust-1"),
+    ],
+)
+def test_values_off_the_fast_paths(key: str, value: str, normalized: str | None) -> None:
+    out, warnings = clean({key: value})
+    if normalized is None:
+        assert out == {}
+        assert len(warnings) == 1
+    else:
+        assert out == {key: [sha256_hex(normalized)]}
+        assert warnings == []

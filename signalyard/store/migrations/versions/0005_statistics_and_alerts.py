@@ -5,7 +5,7 @@ seconds, so pages read thousands of rows whatever the number of events stored:
 
 - ``stats_events``: per dataset, hour received, event name and source: events received,
   stored, duplicates, ids generated, late/future timestamps, cookie and value problems,
-  browser/server pairs and id mismatches.
+  browser/server pairs, id mismatches, and events whose personal keys came unhashed.
 - ``stats_masks``: per dataset, day, event name and customer-key mask (bit per key, see
   ``signalyard.insights.quality``): events, for match quality and key coverage.
 - ``stats_rejections``: per dataset, hour, source, field and rule: events refused.
@@ -41,6 +41,7 @@ EVENT_COUNTERS = (
     "dropped_values",
     "paired",
     "mismatched",
+    "plaintext_pii",
 )
 
 

@@ -1,0 +1,77 @@
+"""The dashboard's ASGI app: ``create_dashboard`` and its routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from signalyard.clock import Clock
+from signalyard.dashboard.auth import Login
+from signalyard.dashboard.pages import Pages
+from signalyard.dashboard.session import LoginLimiter, SessionCodec, session_key
+from signalyard.dashboard.web import Web, client_address
+from signalyard.settings import DashboardSettings
+from signalyard.store.base import Store
+
+__all__ = ["create_dashboard"]
+
+STYLESHEET = Path(__file__).parent / "static" / "dashboard.css"
+
+
+def create_dashboard(
+    store: Store,
+    clock: Clock,
+    settings: DashboardSettings,
+    *,
+    client_ip: Callable[[Request], str] | None = None,
+    on_replay: Callable[[], None] | None = None,
+    limiter: LoginLimiter | None = None,
+) -> Starlette:
+    """The dashboard, to mount under a prefix (``Mount("/dashboard", app=...)``). It neither
+    opens nor closes ``store``: the gateway's lifespan does. With no password configured every
+    path answers 404.
+
+    ``client_ip`` gives the address failed logins are counted against (default: the
+    connection's peer; pass the gateway's trusted-proxy aware resolver); ``on_replay`` is
+    called after dead letters are queued again (wake the delivery worker)."""
+    password = settings.password.reveal()
+    if not password:
+        return Starlette(routes=[])
+    web = Web(
+        settings, SessionCodec(session_key(password, settings.session_secret.reveal())), clock
+    )
+    login = Login(
+        web,
+        password,
+        session_seconds=settings.session_hours * 3600,
+        limiter=limiter or LoginLimiter(clock),
+        client_ip=client_ip or client_address,
+    )
+    pages = Pages(web, store, on_replay=on_replay)
+    css = STYLESHEET.read_bytes()
+
+    async def stylesheet(request: Request) -> Response:
+        return Response(
+            css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", pages.overview, name="overview"),
+            Route("/quality", pages.quality, name="quality"),
+            Route("/dedup", pages.dedup, name="dedup"),
+            Route("/delivery", pages.delivery, name="delivery"),
+            Route("/delivery/replay", pages.replay, methods=["POST"], name="replay"),
+            Route("/diagnostics", pages.diagnostics, name="diagnostics"),
+            Route("/alerts", pages.alerts, name="alerts"),
+            Route("/login", login.form, name="login"),
+            Route("/login", login.submit, methods=["POST"]),
+            Route("/logout", login.logout, methods=["POST"], name="logout"),
+            Route("/static/dashboard.css", stylesheet, name="stylesheet"),
+        ]
+    )

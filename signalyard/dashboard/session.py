@@ -1,0 +1,174 @@
+"""The dashboard's session: a signed cookie, and the limit on failed logins.
+
+The cookie holds no secret and nothing personal: whether the holder logged in, when that
+ends, the CSRF token of the session and a one-shot message. It is signed with HMAC-SHA256
+under a key every process derives the same way from the configuration, so the processes of
+``serve --workers N`` accept each other's cookies, and changing the password (or the session
+secret) ends every session.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from collections import OrderedDict, deque
+from dataclasses import dataclass, replace
+
+import orjson
+
+from signalyard.clock import Clock
+
+__all__ = ["LoginLimiter", "Session", "SessionCodec", "passwords_match", "session_key"]
+
+_LABEL = b"signalyard dashboard session v1"
+_VERSION = "v1"
+
+
+def session_key(password: str, session_secret: str) -> bytes:
+    """The key signing session cookies. From ``session_secret`` when set; otherwise from the
+    password through scrypt, so that a cookie (which an attacker can brute-force offline
+    against its signature) does not make the password cheap to guess. Either way the
+    password's digest is bound into the key: a new password ends every session."""
+    if session_secret:
+        material = session_secret.encode()
+    else:
+        material = hashlib.scrypt(password.encode(), salt=_LABEL, n=2**14, r=8, p=1, dklen=32)
+    bound = _LABEL + hashlib.sha256(password.encode()).digest()
+    return hmac.new(material, bound, hashlib.sha256).digest()
+
+
+def passwords_match(given: str, expected: str) -> bool:
+    """Constant time, whatever the lengths (both sides are hashed to the same size first)."""
+    a = hashlib.sha256(given.encode()).digest()
+    b = hashlib.sha256(expected.encode()).digest()
+    return hmac.compare_digest(a, b)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    csrf: str
+    """Sent back in a hidden field of every form; a POST without it is refused."""
+    authenticated: bool
+    expires: float
+    flash: str = ""
+    """A message shown once on the next page (\"3 dead letters queued again\")."""
+
+    @classmethod
+    def anonymous(cls, *, now: float, seconds: float = 3600.0) -> Session:
+        """Before login: a CSRF token for the login form, nothing else."""
+        return cls(new_token(), False, now + seconds)
+
+    @classmethod
+    def logged_in(cls, *, now: float, seconds: float) -> Session:
+        """A fresh token at login: a token seen before login is not the session's."""
+        return cls(new_token(), True, now + seconds)
+
+    def with_flash(self, message: str) -> Session:
+        return replace(self, flash=message)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SessionCodec:
+    """``v1.<payload>.<signature>``, base64url: cookie-safe without quoting."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _sign(self, body: str) -> str:
+        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+
+    def dumps(self, session: Session) -> str:
+        payload = {
+            "c": session.csrf,
+            "a": session.authenticated,
+            "e": session.expires,
+            "f": session.flash,
+        }
+        body = f"{_VERSION}.{_b64(orjson.dumps(payload))}"
+        return f"{body}.{self._sign(body)}"
+
+    def loads(self, value: str | None, *, now: float) -> Session | None:
+        """The session, or None when the cookie is missing, forged, tampered or expired."""
+        if not value or value.count(".") != 2:
+            return None
+        body, signature = value.rsplit(".", 1)
+        if not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
+            return None
+        version, payload_text = body.split(".")
+        if version != _VERSION:
+            return None
+        try:
+            payload = orjson.loads(_unb64(payload_text))
+            session = Session(
+                str(payload["c"]), payload["a"] is True, float(payload["e"]), str(payload["f"])
+            )
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            return None
+        return session if session.expires > now else None
+
+
+class LoginLimiter:
+    """Failed logins allowed per client address (``per_client``) and for everyone together
+    (``overall``) within ``window`` seconds; past either, logins are refused until the oldest
+    failure leaves the window. Kept per process (``serve --workers N`` allows N times as many)."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        per_client: int = 5,
+        overall: int = 100,
+        window: float = 300.0,
+        max_clients: int = 10_000,
+    ) -> None:
+        self.clock = clock
+        self.per_client = per_client
+        self.overall = overall
+        self.window = window
+        self.max_clients = max_clients
+        self._clients: OrderedDict[str, deque[float]] = OrderedDict()
+        self._all: deque[float] = deque()
+
+    def _trim(self, failures: deque[float], now: float) -> None:
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+
+    def wait_seconds(self, client: str) -> float:
+        """0 when a login may be tried now; else how long until one may."""
+        now = self.clock.monotonic()
+        self._trim(self._all, now)
+        waits = [0.0]
+        if len(self._all) >= self.overall:
+            waits.append(self._all[0] + self.window - now)
+        mine = self._clients.get(client)
+        if mine is not None:
+            self._trim(mine, now)
+            if len(mine) >= self.per_client:
+                waits.append(mine[0] + self.window - now)
+        return max(waits)
+
+    def failed(self, client: str) -> None:
+        now = self.clock.monotonic()
+        self._all.append(now)
+        mine = self._clients.pop(client, None) or deque()
+        mine.append(now)
+        self._clients[client] = mine
+        while len(self._clients) > self.max_clients:
+            self._clients.popitem(last=False)
+
+    def succeeded(self, client: str) -> None:
+        self._clients.pop(client, None)
