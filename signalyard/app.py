@@ -26,6 +26,7 @@ from signalyard.settings import Settings
 from signalyard.sources.auth import KeyChecker
 from signalyard.sources.browser import SCRIPT
 from signalyard.sources.collect import CollectEndpoint
+from signalyard.sources.consent_api import ConsentEndpoint
 from signalyard.sources.graph_api import GraphEndpoint
 from signalyard.sources.ingest import Ingestor
 from signalyard.sources.orders import OrderFlow
@@ -71,10 +72,12 @@ def create_app(
         metrics=metrics,
         recorder=recorder,
     )
+    keys = KeyChecker(store, clock)
+    consent_api = ConsentEndpoint(store, ingestor, keys, clock)
     graph = GraphEndpoint(
         store,
         ingestor,
-        KeyChecker(store, clock),
+        keys,
         clock,
         max_body_bytes=settings.max_body_bytes,
         max_events=settings.max_events_per_request,
@@ -108,6 +111,7 @@ def create_app(
             methods=["POST"],
         ),
         Route("/collect/{dataset_id}/consent", collect.preflight, methods=["OPTIONS"]),
+        Route("/consent/{dataset_id}", consent_api.handle, methods=["POST"]),
         Route(
             "/webhooks/shopify/{dataset_id}",
             metrics.timed("shopify", shopify.handle),

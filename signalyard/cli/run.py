@@ -70,6 +70,10 @@ def serve(
             f"Send events: POST {base}/v26.0/{boot.dataset_id}/events?access_token=<key>\n"
             f"Try it:      signalyard send-test --key <key>"
         )
+    if settings.dashboard.password:
+        click.echo(f"Dashboard: {base}/dashboard/")
+    else:
+        click.echo("Dashboard: off (set SIGNALYARD_DASHBOARD_PASSWORD, or dashboard.password)")
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

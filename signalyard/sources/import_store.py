@@ -232,11 +232,13 @@ class BatchWriter:
         failed), then advance the ledger."""
         flags = await self.store.ingest(accepted, now=now) if accepted else []
         stored = sum(flags)
-        if self.recorder is not None and accepted:
-            self.recorder.ingested(
-                accepted, flags, [e.id_generated for e in accepted], source="import", now=now
-            )
-            await self.recorder.flush()
+        if self.recorder is not None:
+            if accepted:
+                self.recorder.ingested(
+                    accepted, flags, [e.id_generated for e in accepted], source="import", now=now
+                )
+            if self.recorder.pending():
+                await self.recorder.flush()
         r = self.record
         self.record = r = replace(
             r,

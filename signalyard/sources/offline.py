@@ -388,6 +388,10 @@ class _Run:
             except InputError as error:
                 column = plan.columns_for(error.field) if plan is not None else ""
                 problems.append(Problem(record.line, "error", column, error.field, error.rule))
+                if self.writer.recorder is not None:
+                    self.writer.recorder.rejected(
+                        self.options.dataset_id, "import", error.field, error.rule, now=now
+                    )
                 continue
             accepted.append(attach(event, extensions))
             for warning in event.warnings:

@@ -649,3 +649,21 @@ async def test_a_consent_column_decides_per_row(store: Store, tmp_path: Path) ->
     )
     assert sorted(c.consent_action or "" for c in claimed) == ["full", "ldu"]
     assert {c.payload["_consent"]["source"] for c in claimed} == {"import"}
+
+
+async def test_imports_count_in_the_statistics(store: Store, tmp_path: Path) -> None:
+    from signalyard.insights.views import diagnostics, overview
+
+    path = write(
+        tmp_path / "sales.csv",
+        "email,order_total,currency,order_id,created\n"
+        f"{EMAIL},1,USD,o-1,{NOW - 60}\n"
+        f"{EMAIL},1,XYZ,o-2,{NOW - 60}\n",  # bad currency: refused
+    )
+    await run(store, path)
+    view = await overview(store, DATASET, now=NOW, hours=2)
+    assert {s.name: s.total for s in view.by_source} == {"import": 1}
+    assert (view.stored, view.rejected) == (1, 1)
+    codes = {d.code for d in await diagnostics(store, DATASET, now=NOW)}
+    assert "purchase_without_currency" in codes
+    assert "plaintext_pii" in codes  # the email came in plaintext (and was hashed)
