@@ -39,8 +39,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signalyard.clock import Clock, SystemClock
+from signalyard.insights.views import QueueView, queues
 from signalyard.outcome import Delivered, Outcome, Paused, Rejected, Retry
-from signalyard.store.base import ClaimedEvent, Destination, DestinationStatus, Store
+from signalyard.store.base import ClaimedEvent, Destination, Store
 
 log = logging.getLogger("signalyard.metrics")
 
@@ -78,10 +79,12 @@ def multiprocess_dir() -> str | None:
 
 
 class QueueCollector:
-    """Queue gauges per destination, from one ``Store.status`` call cached for ``ttl``
-    seconds; :meth:`refresh` (async) reads the store, :meth:`collect` (what the registry
-    calls) only reads the cache. A failing store gives ``signalyard_store_up 0`` and no queue
-    gauges (the counters are still served)."""
+    """Queue gauges per destination, from one read of the queues cached for ``ttl`` seconds
+    (:func:`signalyard.insights.views.queues`: only the queued, held and dead outbox rows,
+    through their partial indexes, never the delivered history). :meth:`refresh` (async)
+    reads the store; :meth:`collect` (what the registry calls) only reads the cache. A
+    failing store gives ``signalyard_store_up 0`` and no queue gauges (the counters are
+    still served)."""
 
     def __init__(self, store: Store, clock: Clock, *, ttl: float = STATUS_TTL_SECONDS) -> None:
         self.store = store
@@ -92,7 +95,7 @@ class QueueCollector:
         self._lock = asyncio.Lock()
         self._read_at = -math.inf
         self._now = 0.0
-        self._statuses: list[DestinationStatus] | None = None
+        self._statuses: list[QueueView] | None = None
         self._seconds = 0.0
 
     async def refresh(self) -> None:
@@ -103,7 +106,7 @@ class QueueCollector:
             start = time.perf_counter()
             self.reads += 1
             try:
-                statuses: list[DestinationStatus] | None = await self.store.status(now=now)
+                statuses: list[QueueView] | None = await queues(self.store, None, now=now)
             except Exception as error:
                 log.warning("Reading the queues failed. error=%s", type(error).__name__)
                 statuses = None
@@ -179,8 +182,9 @@ class QueueCollector:
             gauges["queued"].add_metric(values, float(s.queued))
             gauges["due"].add_metric(values, float(s.due))
             gauges["held"].add_metric(values, float(s.held))
-            gauges["dead"].add_metric(values, float(s.dead))
-            age = 0.0 if s.oldest_event_time is None else max(0.0, self._now - s.oldest_event_time)
+            gauges["dead"].add_metric(values, float(s.dead_letters))
+            oldest_time = s.oldest_queued_event_time
+            age = 0.0 if oldest_time is None else max(0.0, self._now - oldest_time)
             oldest.add_metric(values, age)
         yield info
         yield state

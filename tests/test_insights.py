@@ -240,3 +240,20 @@ async def test_alerts_fire_once_and_resolve(store: Store) -> None:
         ("firing", "volume fell"),
     ]
     assert len(log) == 3
+
+
+async def test_rollups_older_than_400_days_are_pruned(store: Store) -> None:
+    from signalyard.insights.recorder import prune_rollups
+
+    rec = StatsRecorder(store)
+    old = NOW - 401 * 86400
+    rec.ingested([ev(1, time=old)], [True], [False], source="graph_api", now=old)
+    rec.rejected("px", "graph_api", "data[0].event_time", "too old", now=old)
+    rec.ingested([ev(2)], [True], [False], source="graph_api", now=NOW)
+    await rec.flush()
+    assert await raise_alert(store, "volume_drop", "dataset:px", "old", now=old)
+    await resolve_alert(store, "volume_drop", "dataset:px", now=old + 60)
+    deleted = await prune_rollups(store, now=NOW)
+    assert deleted == 4  # events, masks, rejections rows of that hour, and the old alert
+    assert (await overview(store, "px", now=NOW, hours=24)).received == 1
+    assert await recent_alerts(store) == []

@@ -30,7 +30,7 @@ from signalyard.sandbox.meta import create_app as create_meta_sandbox
 from signalyard.secret import Secret
 from signalyard.settings import DeliverySettings, Settings
 from signalyard.sources.auth import new_key
-from signalyard.store.base import DestinationStatus
+from signalyard.store.base import Destination
 from signalyard.store.sqlite import SQLiteStore
 from tests.sources.conftest import DATASET, EMAIL, PLAINTEXT, purchase
 from tests.test_app import running
@@ -357,10 +357,10 @@ async def test_the_queues_are_read_once_per_few_seconds(sqlite_url: str) -> None
 class FlakyStore(SQLiteStore):
     broken = False
 
-    async def status(self, *, now: float) -> list[DestinationStatus]:
+    async def list_destinations(self, dataset_id: str | None = None) -> list[Destination]:
         if self.broken:
             raise OSError("disk I/O error")
-        return await super().status(now=now)
+        return await super().list_destinations(dataset_id)
 
 
 async def test_a_failing_store_still_serves_the_counters(sqlite_url: str) -> None:

@@ -32,7 +32,7 @@ import httpx
 from signalyard.clock import Clock
 from signalyard.delivery.backoff import backoff_delay
 from signalyard.event import ServerEvent
-from signalyard.insights.recorder import StatsRecorder
+from signalyard.insights.recorder import StatsRecorder, prune_rollups
 from signalyard.metrics import Metrics, outcome_label
 from signalyard.outcome import Delivered, Outcome, Paused, Rejected, Retry, SendResult
 from signalyard.settings import DeliverySettings
@@ -108,6 +108,7 @@ class Worker:
         result = await self.store.prune(before=before, now=now)
         # Webhook delivery ids only guard against platform retries (hours): same horizon.
         await webhook_store.prune_deliveries(self.store, before=before)
+        await prune_rollups(self.store, now=now)
         if result.outbox or result.events:
             log.info(
                 "Pruned. outbox=%d attempts=%d events=%d dedup_keys=%d",

@@ -31,11 +31,11 @@ from typing import Any
 from signalyard.event import AcceptedEvent
 from signalyard.insights.quality import BIT
 from signalyard.store.base import Store
-from signalyard.store.dual import execute_many
+from signalyard.store.dual import execute, execute_many
 
 log = logging.getLogger("signalyard.insights")
 
-__all__ = ["EVENT_COUNTERS", "LATE_SECONDS", "StatsRecorder"]
+__all__ = ["EVENT_COUNTERS", "KEEP_DAYS", "LATE_SECONDS", "StatsRecorder", "prune_rollups"]
 
 EVENT_COUNTERS = (
     "received",
@@ -260,3 +260,23 @@ class StatsRecorder:
                 await self.flush()
             except Exception:
                 log.exception("Writing statistics failed; they will be retried.")
+
+
+KEEP_DAYS = 400
+"""Rollups are kept this long: a year, and the same weeks of the year before."""
+
+
+async def prune_rollups(store: Store, *, now: float, keep_days: float = KEEP_DAYS) -> int:
+    """Delete rollup rows older than ``keep_days`` (and resolved alerts as old); how many."""
+    hour = int((now - keep_days * 86400) // 3600)
+    day = hour // 24
+    deleted = 0
+    for sql, cutoff in (
+        ("DELETE FROM stats_events WHERE hour < ?", hour),
+        ("DELETE FROM stats_masks WHERE day < ?", day),
+        ("DELETE FROM stats_rejections WHERE hour < ?", hour),
+        ("DELETE FROM stats_delivery WHERE hour < ?", hour),
+        ("DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?", hour * 3600),
+    ):
+        deleted += await execute(store, sql, (cutoff,))
+    return deleted
