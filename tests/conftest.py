@@ -45,7 +45,8 @@ T = TypeVar("T")
 PG_ADMIN_URL = os.environ.get("SIGNALYARD_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
 PG_TABLES = (
     "attempts, outbox, dedup_keys, events, destinations, ingest_keys, webhook_deliveries,"
-    " webhook_sources, orders, imports, consent_holds, browser_sources, click_ledger,"
+    " webhook_sources, orders, imports, consent_holds, consent_subjects, browser_sources,"
+    " click_ledger,"
     " stats_events, stats_masks, stats_rejections, stats_delivery, alerts, datasets"
 )
 

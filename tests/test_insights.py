@@ -257,3 +257,18 @@ async def test_rollups_older_than_400_days_are_pruned(store: Store) -> None:
     assert deleted == 4  # events, masks, rejections rows of that hour, and the old alert
     assert (await overview(store, "px", now=NOW, hours=24)).received == 1
     assert await recent_alerts(store) == []
+
+
+async def test_event_names_past_the_cap_count_as_other(store: Store) -> None:
+    rec = StatsRecorder(store, max_names=3)
+    names = ["Purchase", "Lead", "PageView", "Made-up-1", "Made-up-2", "Purchase"]
+    events = [ev(i, name) for i, name in enumerate(names)]
+    rec.ingested(events, [True] * 6, [False] * 6, source="browser", now=NOW)
+    await rec.flush()
+    view = await overview(store, "px", now=NOW, hours=1)
+    assert {s.name: s.total for s in view.by_event_name} == {
+        "Purchase": 2,
+        "Lead": 1,
+        "PageView": 1,
+        "(other)": 2,
+    }

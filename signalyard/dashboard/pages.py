@@ -274,6 +274,8 @@ class Pages:
             outbox_ids = [int(raw_id)] if raw_id else None
         except ValueError:
             return self.web.forbidden()
+        if not 0 < destination_id < 2**31 or any(not 0 < i < 2**63 for i in outbox_ids or ()):
+            return self.web.forbidden()  # no such row can exist
         destination = next(
             (d for d in await self.store.list_destinations(dataset_id) if d.id == destination_id),
             None,

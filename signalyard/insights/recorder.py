@@ -53,6 +53,9 @@ EVENT_COUNTERS = (
 )
 _INDEX = {name: i for i, name in enumerate(EVENT_COUNTERS)}
 DELIVERY_COUNTERS = ("delivered", "dead", "requests", "failed_requests", "delay_seconds")
+MAX_EVENT_NAMES = 200
+"""Distinct event names counted per dataset and process; more are counted as ``(other)``."""
+OTHER_NAME = "(other)"
 LATE_SECONDS = 3600
 """Received this long after ``event_time``: late (Meta optimizes best on real-time events)."""
 FUTURE_SECONDS = 60
@@ -101,8 +104,17 @@ def rejection_key(field: str, rule: str) -> tuple[str, str]:
 
 
 class StatsRecorder:
-    def __init__(self, store: Store, *, flush_seconds: float = 2.0, id_memory: int = 100_000):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        flush_seconds: float = 2.0,
+        id_memory: int = 100_000,
+        max_names: int = MAX_EVENT_NAMES,
+    ):
         self.store = store
+        self.max_names = max_names
+        self._names: dict[str, set[str]] = {}
         self.flush_seconds = flush_seconds
         self.id_memory = id_memory
         self._events: defaultdict[tuple[str, int, str, str], list[int]] = defaultdict(
@@ -132,7 +144,8 @@ class StatsRecorder:
         browser = source == "browser"
         seen = self._seen
         for event, is_new, was_generated in zip(events, stored, generated, strict=True):
-            row = self._events[(event.dataset_id, hour, event.event_name, source)]
+            name = self._name(event.dataset_id, event.event_name)
+            row = self._events[(event.dataset_id, hour, name, source)]
             row[0] += 1
             if not is_new:
                 row[2] += 1
@@ -142,7 +155,7 @@ class StatsRecorder:
                 user_data = event.payload.get("user_data") or {}
                 for key in user_data:
                     mask |= BIT.get(key, 0)
-                self._masks[(event.dataset_id, day, event.event_name, mask)] += 1
+                self._masks[(event.dataset_id, day, name, mask)] += 1
             if was_generated:
                 row[3] += 1
             if event.plaintext_pii:
@@ -173,6 +186,18 @@ class StatsRecorder:
             seen[key] = (event.event_name, browser)
             if len(seen) > self.id_memory:
                 seen.popitem(last=False)
+
+    def _name(self, dataset_id: str, event_name: str) -> str:
+        """The event name as counted: the first ``max_names`` names of a dataset seen by this
+        process, then ``(other)`` (the browser endpoint is open: made-up names must not fill
+        the rollups, which are kept 400 days)."""
+        names = self._names.setdefault(dataset_id, set())
+        if event_name in names:
+            return event_name
+        if len(names) < self.max_names:
+            names.add(event_name)
+            return event_name
+        return OTHER_NAME
 
     def rejected(self, dataset_id: str, source: str, field: str, rule: str, *, now: float) -> None:
         path, kind = rejection_key(field, rule)
@@ -267,7 +292,8 @@ KEEP_DAYS = 400
 
 
 async def prune_rollups(store: Store, *, now: float, keep_days: float = KEEP_DAYS) -> int:
-    """Delete rollup rows older than ``keep_days`` (and resolved alerts as old); how many."""
+    """Delete rollup rows older than ``keep_days`` (and resolved alerts and consent records
+    as old); how many."""
     hour = int((now - keep_days * 86400) // 3600)
     day = hour // 24
     deleted = 0
@@ -277,6 +303,7 @@ async def prune_rollups(store: Store, *, now: float, keep_days: float = KEEP_DAY
         ("DELETE FROM stats_rejections WHERE hour < ?", hour),
         ("DELETE FROM stats_delivery WHERE hour < ?", hour),
         ("DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?", hour * 3600),
+        ("DELETE FROM consent_subjects WHERE updated_at < ?", hour * 3600),
     ):
         deleted += await execute(store, sql, (cutoff,))
     return deleted

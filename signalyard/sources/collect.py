@@ -229,9 +229,14 @@ class CollectEndpoint:
         )
 
     async def consent(self, request: Request) -> Response:
+        """Answered 204 without saying what changed: an anonymous page may speak for its own
+        browser (the ``fbp`` subject kind), never for the subjects servers chose, and learns
+        nothing about other browsers' held events."""
         headers: dict[str, str] = {}
         try:
             dataset, headers = await self._check(request)
+            if self.settings.filter_bots and is_crawler(request.headers.get("user-agent", "")):
+                return Response(status_code=204, headers=headers)
             body = _json_body(await read_body(request, 4096))
             fbp = body.get("fbp")
             if not isinstance(fbp, str) or not 0 < len(fbp.strip()) <= 256:
@@ -239,10 +244,13 @@ class CollectEndpoint:
             state = body.get("state")
             if state not in ("granted", "denied"):
                 raise InputError("state", "must be granted or denied")
-            given = parse_consent({"state": state, "source": body.get("source") or "script"})
+            source = body.get("source")
+            given = parse_consent(
+                {"state": state, "source": "script" if source in (None, "none") else source}
+            )
             update = await self.store.update_consent(
                 dataset.id,
-                subject_key(fbp),
+                subject_key(fbp, "fbp"),
                 Consent(state=given.state, source=given.source),
                 now=self.clock.now(),
             )
@@ -250,12 +258,7 @@ class CollectEndpoint:
             return _error(error, _headers_for(error, headers))
         if update.released:
             self.ingestor.wake_delivery()
-        body_out = {
-            "released": update.released,
-            "dropped": update.dropped,
-            "still_held": update.still_held,
-        }
-        return _json(body_out, 200, headers)
+        return Response(status_code=204, headers=headers)
 
     async def serve_script(self, request: Request) -> Response:
         headers = {

@@ -96,4 +96,4 @@ def _subject(body: dict[str, Any]) -> str:
     field = "subject" if subject is not None else "fbp"
     if not isinstance(value, str) or not 0 < len(value.strip()) <= 256:
         raise InputError(field, "must be a string of 1 to 256 characters")
-    return subject_key(value)
+    return subject_key(value, field)

@@ -102,15 +102,23 @@ def take_extensions(raw: object, default_country: str | None) -> tuple[object, E
         region = region_of(None, user_data.get("country"), user_data.get("st"), default_country)
         consent = dataclasses.replace(consent, region=region)
     if consent.subject is None and browser is not None:
-        consent = dataclasses.replace(consent, subject=subject_key(browser))
+        consent = dataclasses.replace(consent, subject=subject_key(browser, "fbp"))
     event["_consent"] = consent.to_json()
     generated = event.get("event_id") in (None, "")
     return event, Extensions(consent, clicks, browser, generated, _plaintext(user_data))
 
 
 def attach(event: AcceptedEvent, extensions: Extensions) -> AcceptedEvent:
+    warnings = event.warnings
+    if extensions.consent.state == "pending" and extensions.consent.subject is None:
+        warnings = (
+            *warnings,
+            "consent: pending without a subject or fbp: if a destination holds this event,"
+            " no later consent can release it (it is dropped after 7 days)",
+        )
     return dataclasses.replace(
         event,
+        warnings=warnings,
         consent=extensions.consent,
         clicks=extensions.clicks,
         browser=extensions.browser,

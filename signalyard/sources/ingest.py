@@ -8,6 +8,7 @@ only after the store has committed (and synced) the events.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +17,15 @@ import anyio.to_thread
 
 from signalyard.clock import Clock
 from signalyard.errors import InputError
-from signalyard.event import AcceptedEvent
+from signalyard.event import AcceptedEvent, Consent
 from signalyard.insights.recorder import StatsRecorder
 from signalyard.metrics import Metrics
 from signalyard.sources.extensions import attach, take_extensions
 from signalyard.store.base import Dataset, Store
 from signalyard.transforms.pipeline import clean_event
 
+DECIDED_MEMORY = 100_000
+"""Subjects whose recorded consent this process remembers (to skip repeating it)."""
 INLINE_EVENTS = 16
 """Requests with more events than this are cleaned off the event loop."""
 
@@ -53,11 +56,40 @@ class Ingestor:
     ) -> None:
         self.store = store
         self.recorder = recorder
+        self._decided: OrderedDict[tuple[str, str], str] = OrderedDict()
         self.clock = clock
         self.default_country = default_country
         self.max_future_seconds = max_future_seconds
         self.on_stored = on_stored
         self.metrics = metrics or Metrics()
+
+    async def _record_consent(self, events: Sequence[AcceptedEvent], now: float) -> int:
+        """An event that carries a decision (granted, denied) for a subject records it, and
+        decides again for that subject's held events (those received earlier, duplicates of
+        this one included); how many were released. A subject already recorded with the same
+        state by this process is skipped."""
+        released = 0
+        for event in events:
+            consent = event.consent
+            if consent is None or consent.subject is None:
+                continue
+            if consent.state not in ("granted", "denied"):
+                continue
+            key = (event.dataset_id, consent.subject)
+            if self._decided.get(key) == consent.state:
+                continue
+            update = await self.store.update_consent(
+                event.dataset_id,
+                consent.subject,
+                Consent(state=consent.state, source=consent.source),
+                now=now,
+            )
+            released += update.released
+            self._decided[key] = consent.state
+            self._decided.move_to_end(key)
+            if len(self._decided) > DECIDED_MEMORY:
+                self._decided.popitem(last=False)
+        return released
 
     def wake_delivery(self) -> None:
         """Tell delivery that events are due (new ones, or held ones consent released)."""
@@ -127,9 +159,10 @@ class Ingestor:
             self.recorder.ingested(
                 events, stored, [e.id_generated for e in events], source=source, now=now
             )
+        released = await self._record_consent(events, now)
         n_stored = sum(stored)
         self.metrics.ingested(dataset.id, source, len(events), n_stored)
-        if n_stored and self.on_stored is not None:
+        if (n_stored or released) and self.on_stored is not None:
             self.on_stored()
         messages: list[str] = []
         for i, ev in enumerate(events):

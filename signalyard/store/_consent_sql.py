@@ -14,6 +14,14 @@ from signalyard.event import Consent
 from signalyard.store._outbox_plan import STATUS_OF
 from signalyard.transforms.consent import decide, parse_policy
 
+RECORD = (
+    "INSERT INTO consent_subjects(dataset_id, subject, state, source, updated_at)"
+    " VALUES (?,?,?,?,?) ON CONFLICT (dataset_id, subject) DO UPDATE SET"
+    " state = excluded.state, source = excluded.source, updated_at = excluded.updated_at"
+    " WHERE consent_subjects.updated_at <= excluded.updated_at"
+)
+"""The last consent given for a subject (a later one replaces it)."""
+RECORDED = "SELECT state, source FROM consent_subjects WHERE dataset_id = ? AND subject = ?"
 HELD_OF_SUBJECT = (
     "SELECT o.id, o.destination_id, d.options, e.payload FROM consent_holds h"
     " JOIN outbox o ON o.event_pk = h.event_pk AND o.status = 'held'"
@@ -32,8 +40,10 @@ FORGET_RESOLVED = (
 EXPIRE = (
     "UPDATE outbox SET status = 'dropped', settled_at = ?, consent_reason = ?"
     " WHERE id IN (SELECT o.id FROM outbox o JOIN events e ON e.pk = o.event_pk"
-    " WHERE o.status = 'held' AND e.event_time < ?)"
+    " WHERE o.status = 'held' AND e.event_time < ?) AND status = 'held'"
 )
+"""``status = 'held'`` outside the subquery too: on PostgreSQL a row released by a concurrent
+consent update is re-checked against it, and left alone."""
 FORGET_EXPIRED = (
     "DELETE FROM consent_holds WHERE NOT EXISTS"
     " (SELECT 1 FROM outbox o WHERE o.event_pk = consent_holds.event_pk AND o.status = 'held')"

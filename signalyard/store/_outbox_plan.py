@@ -9,6 +9,7 @@ apart from the callback that loads a dataset's destinations inside the transacti
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,10 +29,21 @@ OutboxRow = tuple[int, str, str, str]
 _UNKNOWN = Consent()
 
 
+Recorded = Callable[[str, str], "tuple[str, str] | None"]
+"""``(dataset_id, subject)`` → the last consent recorded for it: ``(state, source)``."""
+
+
 class OutboxPlanner:
-    def __init__(self, load: Callable[[str], Iterable[tuple[int, Any]]]) -> None:
-        """``load(dataset_id)``: ``(destination id, options as JSON text or dict)`` pairs."""
+    def __init__(
+        self,
+        load: Callable[[str], Iterable[tuple[int, Any]]],
+        recorded: Recorded | None = None,
+    ) -> None:
+        """``load(dataset_id)``: ``(destination id, options as JSON text or dict)`` pairs;
+        ``recorded``: the consent given earlier for a subject (``consent_subjects``), which
+        decides for a pending or unstated event of that subject."""
         self._load = load
+        self._recorded = recorded
         self._destinations: dict[str, list[tuple[int, tuple[Rule, ...]]]] = {}
         self._decided: dict[tuple[str, str, str, str | None], list[OutboxRow]] = {}
 
@@ -49,6 +61,16 @@ class OutboxPlanner:
 
     def rows(self, event: AcceptedEvent) -> list[OutboxRow]:
         consent = event.consent or _UNKNOWN
+        if (
+            self._recorded is not None
+            and consent.subject is not None
+            and consent.state in ("pending", "unknown")
+        ):
+            earlier = self._recorded(event.dataset_id, consent.subject)
+            if earlier is not None:
+                consent = dataclasses.replace(
+                    consent, state=earlier[0], source=f"{earlier[1]}, given earlier"
+                )
         key = (event.dataset_id, consent.state, consent.source, consent.region)
         rows = self._decided.get(key)
         if rows is None:

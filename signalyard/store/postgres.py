@@ -373,7 +373,27 @@ class PostgresStore:
             datasets,
         ):
             by_dataset[r[1]].append((r[0], r[2]))
-        planner = OutboxPlanner(lambda dataset_id: by_dataset.get(dataset_id, []))
+        wanted = sorted(
+            {
+                e.consent.subject
+                for e in evs
+                if e.consent is not None
+                and e.consent.subject is not None
+                and e.consent.state in ("pending", "unknown")
+            }
+        )
+        recorded: dict[tuple[str, str], tuple[str, str]] = {}
+        if wanted:
+            for r in await conn.fetch(
+                "SELECT dataset_id, subject, state, source FROM consent_subjects"
+                " WHERE subject = ANY($1::text[])",
+                wanted,
+            ):
+                recorded[(r[0], r[1])] = (r[2], r[3])
+        planner = OutboxPlanner(
+            lambda dataset_id: by_dataset.get(dataset_id, []),
+            lambda dataset_id, subject: recorded.get((dataset_id, subject)),
+        )
         pks: list[int] = []
         dests: list[int] = []
         statuses: list[str] = []
@@ -556,6 +576,9 @@ class PostgresStore:
         self, dataset_id: str, subject: str, consent: Consent, *, now: float
     ) -> ConsentUpdate:
         async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                pg(_consent_sql.RECORD), dataset_id, subject, consent.state, consent.source, now
+            )
             rows = await conn.fetch(
                 pg(_consent_sql.HELD_OF_SUBJECT + " FOR UPDATE OF o"),
                 dataset_id,

@@ -288,7 +288,10 @@ class SQLiteStore:
                 lambda dataset_id: conn.execute(
                     "SELECT id, options FROM destinations WHERE dataset_id=? ORDER BY id",
                     (dataset_id,),
-                ).fetchall()
+                ).fetchall(),
+                lambda dataset_id, subject: conn.execute(
+                    _consent_sql.RECORDED, (dataset_id, subject)
+                ).fetchone(),
             )
             stored: list[bool] = []
             outbox: list[tuple[Any, ...]] = []
@@ -474,6 +477,9 @@ class SQLiteStore:
         self, dataset_id: str, subject: str, consent: Consent, *, now: float
     ) -> ConsentUpdate:
         def job(conn: sqlite3.Connection) -> ConsentUpdate:
+            conn.execute(
+                _consent_sql.RECORD, (dataset_id, subject, consent.state, consent.source, now)
+            )
             rows = conn.execute(_consent_sql.HELD_OF_SUBJECT, (dataset_id, subject)).fetchall()
             changes = _consent_sql.decisions(rows, consent, now)
             conn.executemany(_consent_sql.SET_DECISION, changes)

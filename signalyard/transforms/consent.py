@@ -194,8 +194,13 @@ def region_of(
     return default_country.upper() if default_country else None
 
 
-def subject_key(value: str) -> str:
-    return hashlib.sha256(value.strip().encode()).hexdigest()
+def subject_key(value: str, kind: str = "subject") -> str:
+    """The stored form of a consent subject: SHA-256 of ``kind:value``. Kinds keep browsers
+    (``fbp``, which an anonymous page may speak for) apart from the subjects a sender chose
+    (``subject``, which only an authenticated server may release)."""
+    if kind not in ("fbp", "subject"):
+        raise ValueError(f"unknown subject kind {kind!r}")
+    return hashlib.sha256(f"{kind}:{value.strip()}".encode()).hexdigest()
 
 
 def parse_consent(value: object, *, field: str = "consent") -> Consent:
@@ -220,6 +225,9 @@ def parse_consent(value: object, *, field: str = "consent") -> Consent:
     subject = value.get("subject")
     if subject is not None and (not isinstance(subject, str) or not 0 < len(subject) <= 256):
         raise InputError(f"{field}.subject", "must be a string of 1 to 256 characters")
+    if source == "none":
+        # No consent mechanism on the page: nobody was asked, whatever the state says.
+        state = "unknown"
     return Consent(
         state=str(state),
         source=source,

@@ -652,7 +652,7 @@ def test_gateway_accepts_a_later_change_of_consent(
         what="the consent request",
     )[0]
     response = report.response()
-    assert response is not None and response.status == 200
+    assert response is not None and response.status == 204
     assert report.post_data_json == {
         "fbp": gateway_tab.cookies()["_fbp"]["value"],
         "state": "denied",

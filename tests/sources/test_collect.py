@@ -255,8 +255,8 @@ async def test_pending_consent_is_held_then_released(sqlite_url: str, clock: Fro
             {"fbp": FBP, "state": "granted", "source": "gcm"},
             path=f"/collect/{DATASET}/consent",
         )
-        assert r.status_code == 200, r.text
-        assert r.json() == {"released": 1, "dropped": 0, "still_held": 0}
+        assert r.status_code == 204, r.text
+        assert r.content == b""  # says nothing about what changed
         (trail,) = await event_trail(store, "evt-1")
         assert trail.status == "queued"
         assert "consent granted (gcm)" in (trail.consent_reason or "")
@@ -326,3 +326,69 @@ async def test_an_origin_added_later_works_within_a_second(
         r = await post(client, {"events": [event(clock)]}, origin=other)
         assert r.status_code == 200
         assert r.headers["access-control-allow-origin"] == other
+
+
+async def test_a_page_cannot_release_what_a_server_held(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    """A subject chosen by a server is not a browser id: the anonymous consent endpoint,
+    given it as an fbp, releases nothing."""
+    async with gateway(sqlite_url, clock) as (client, store):
+        e = event(clock, consent={"state": "pending", "subject": "customer-42"})
+        assert (await post(client, {"events": [e]})).status_code == 200
+        r = await post(
+            client,
+            {"fbp": "customer-42", "state": "granted"},
+            path=f"/collect/{DATASET}/consent",
+        )
+        assert r.status_code == 204
+        (trail,) = await event_trail(store, "evt-1")
+        assert trail.status == "held"
+
+
+async def test_a_page_without_a_consent_mechanism_sends_unknown(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    """The script says granted/none when the page asks nobody: the server records unknown,
+    so a rule such as EU:unknown=hold applies."""
+    async with gateway(sqlite_url, clock) as (client, store):
+        (dest,) = await store.list_destinations(DATASET)
+        policy = {"consent_policy": [{"regions": ["EU"], "actions": {"unknown": "hold"}}]}
+        await store.set_options(dest.id, {**dest.options, **policy}, now=clock.now())
+        e = event(clock, consent={"state": "granted", "source": "none"})
+        assert (await post(client, {"events": [e]})).status_code == 200
+        (trail,) = await event_trail(store, "evt-1")
+        assert (trail.status, trail.consent_action) == ("held", "hold")
+        (payload,) = await stored(store)
+        assert payload["_consent"]["state"] == "unknown"
+
+
+async def test_pending_without_a_subject_is_flagged(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, _):
+        e = event(clock, consent={"state": "pending"})
+        e["user_data"] = {}
+        r = await post(client, {"events": [e]})
+        assert r.status_code == 200, r.text
+        assert any("pending without a subject or fbp" in m for m in r.json()["messages"])
+
+
+async def test_a_copy_carrying_consent_releases_the_held_original(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    """The same event arrives again (a duplicate, not stored twice) with the decision the
+    first copy was waiting for: the held original is released."""
+    async with gateway(sqlite_url, clock) as (client, store):
+        assert (
+            await post(client, {"events": [event(clock, consent="pending")]})
+        ).status_code == 200
+        (trail,) = await event_trail(store, "evt-1")
+        assert trail.status == "held"
+        again = await post(client, {"events": [event(clock, consent="granted")]})
+        assert "already received" in " ".join(again.json()["messages"])
+        (trail,) = await event_trail(store, "evt-1")
+        assert trail.status == "queued"
+        # and consent given first decides for a pending event after it
+        later = event(clock, event_id="evt-2", consent="pending")
+        assert (await post(client, {"events": [later]})).status_code == 200
+        (trail,) = await event_trail(store, "evt-2")
+        assert (trail.status, trail.consent_action) == ("queued", "full")

@@ -185,3 +185,21 @@ async def test_click_ids_reach_the_ledger_once(store: Store) -> None:
     later = NOW + 91 * 86400
     result = await store.prune(before=later - 7 * 86400, now=later)
     assert result.clicks == 2
+
+
+async def test_consent_given_before_the_event_decides_for_it(store: Store) -> None:
+    await dest(store, "default")
+    await store.update_consent("px1", subject_key(FBP), Consent("granted", "gcm"), now=NOW - 5)
+    await store.ingest([ev(1, "pending"), ev(2, "unknown")], now=NOW)
+    assert (await statuses(store))["default"] == (2, 0, 0)
+    trail = await event_trail(store, "id-1")
+    assert trail[0].consent_reason == (
+        "consent granted (gcm, given earlier) in DE: built-in rule EU says granted=full"
+    )
+    # a later denial is recorded too, and decides for events after it
+    await store.update_consent("px1", subject_key(FBP), Consent("denied", "gcm"), now=NOW + 5)
+    await store.ingest([ev(3, "pending")], now=NOW + 6)
+    assert (await statuses(store))["default"] == (2, 0, 1)
+    # an event that states its own decision keeps it
+    await store.ingest([ev(4, "granted")], now=NOW + 7)
+    assert (await statuses(store))["default"] == (3, 0, 1)

@@ -6,6 +6,8 @@ the click ledger.
   states: ``held`` (waiting for consent) and ``dropped`` (not to be sent).
 - ``consent_holds``: the held events of a consent subject (the browser's fbp, hashed), so that
   consent arriving later releases them.
+- ``consent_subjects``: the last consent given for a subject (granted or denied), so that a
+  pending or unstated event arriving after it is decided with it.
 - ``browser_sources``: per dataset, the origins whose pages may send to ``/collect``.
 - ``click_ledger``: every ad click id seen, with its click time, once per dataset.
 
@@ -52,6 +54,15 @@ def upgrade() -> None:
     )
     op.create_index("consent_holds_event", "consent_holds", ["event_pk"])
     op.create_table(
+        "consent_subjects",
+        sa.Column("dataset_id", sa.Text, primary_key=True),
+        sa.Column("subject", sa.Text, primary_key=True),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.Float, nullable=False),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
         "browser_sources",
         sa.Column("dataset_id", sa.Text, sa.ForeignKey("datasets.id"), primary_key=True),
         sa.Column("allowed_origins", sa.Text, nullable=False, server_default="[]"),
@@ -77,6 +88,7 @@ def downgrade() -> None:
     op.drop_index("click_ledger_browser", "click_ledger")
     op.drop_table("click_ledger")
     op.drop_table("browser_sources")
+    op.drop_table("consent_subjects")
     op.drop_index("consent_holds_event", "consent_holds")
     op.drop_table("consent_holds")
     op.drop_index("outbox_dropped", "outbox")
