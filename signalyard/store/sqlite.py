@@ -69,6 +69,25 @@ def _rowcount_job(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connecti
     return job
 
 
+def _recorded(
+    conn: sqlite3.Connection, any_recorded: dict[str, bool], dataset_id: str, subject: str
+) -> tuple[str, str] | None:
+    """The consent recorded for a subject; one cheap check per transaction and dataset skips
+    the lookups where no consent was ever recorded (server-only datasets)."""
+    known = any_recorded.get(dataset_id)
+    if known is None:
+        known = any_recorded[dataset_id] = (
+            conn.execute(
+                "SELECT 1 FROM consent_subjects WHERE dataset_id=? LIMIT 1", (dataset_id,)
+            ).fetchone()
+            is not None
+        )
+    if not known:
+        return None
+    row = conn.execute(_consent_sql.RECORDED, (dataset_id, subject)).fetchone()
+    return (row[0], row[1]) if row is not None else None
+
+
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
 
@@ -284,14 +303,13 @@ class SQLiteStore:
 
     async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
         def job(conn: sqlite3.Connection) -> list[bool]:
+            any_recorded: dict[str, bool] = {}
             planner = OutboxPlanner(
                 lambda dataset_id: conn.execute(
                     "SELECT id, options FROM destinations WHERE dataset_id=? ORDER BY id",
                     (dataset_id,),
                 ).fetchall(),
-                lambda dataset_id, subject: conn.execute(
-                    _consent_sql.RECORDED, (dataset_id, subject)
-                ).fetchone(),
+                lambda dataset_id, subject: _recorded(conn, any_recorded, dataset_id, subject),
             )
             stored: list[bool] = []
             outbox: list[tuple[Any, ...]] = []
