@@ -280,6 +280,14 @@ class CollectEndpoint:
         if not isinstance(event, dict):
             raise InputError(f"events[{index}]", "must be an object")
         out = dict(event)
+        consent = out.get("consent")
+        if isinstance(consent, dict) and consent.get("subject") is not None:
+            # A page speaks only for its own browser (its fbp), never for a subject a server
+            # chose: that would let anyone release events held for someone else.
+            raise InputError(
+                f"events[{index}].consent.subject",
+                "is not accepted from a browser: its consent is about its own fbp",
+            )
         user_data = out.get("user_data")
         if user_data is None:
             user_data = {}

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from signalyard.app import create_app
 from signalyard.clock import FrozenClock
+from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
 from signalyard.settings import CollectSettings, Settings
 from signalyard.sources.browser import SCRIPT
@@ -21,6 +22,7 @@ from signalyard.sources.origins import normalize_origin, origin_allowed, set_all
 from signalyard.store.dual import fetch
 from signalyard.store.inspect import event_trail
 from signalyard.store.sqlite import SQLiteStore
+from signalyard.transforms.consent import subject_key
 
 pytestmark = pytest.mark.anyio
 DATASET = "555"
@@ -334,15 +336,23 @@ async def test_a_page_cannot_release_what_a_server_held(
     """A subject chosen by a server is not a browser id: the anonymous consent endpoint,
     given it as an fbp, releases nothing."""
     async with gateway(sqlite_url, clock) as (client, store):
-        e = event(clock, consent={"state": "pending", "subject": "customer-42"})
-        assert (await post(client, {"events": [e]})).status_code == 200
+        subject = subject_key("customer-42", "subject")
+        held = AcceptedEvent(
+            DATASET,
+            "Lead",
+            "srv-1",
+            int(clock.now()),
+            {"event_name": "Lead", "_consent": {"state": "pending", "source": "api"}},
+            consent=Consent("pending", "api", "DE", subject),
+        )
+        assert await store.ingest([held], now=clock.now()) == [True]
         r = await post(
             client,
             {"fbp": "customer-42", "state": "granted"},
             path=f"/collect/{DATASET}/consent",
         )
         assert r.status_code == 204
-        (trail,) = await event_trail(store, "evt-1")
+        (trail,) = await event_trail(store, "srv-1")
         assert trail.status == "held"
 
 
@@ -392,3 +402,16 @@ async def test_a_copy_carrying_consent_releases_the_held_original(
         assert (await post(client, {"events": [later]})).status_code == 200
         (trail,) = await event_trail(store, "evt-2")
         assert (trail.status, trail.consent_action) == ("queued", "full")
+
+
+async def test_a_page_cannot_name_a_consent_subject(sqlite_url: str, clock: FrozenClock) -> None:
+    """An event from a page carrying a server's subject (to release what a server held for
+    it) is refused: browser consent is about the browser's own fbp."""
+    async with gateway(sqlite_url, clock) as (client, store):
+        r = await post(
+            client,
+            {"events": [event(clock, consent={"state": "granted", "subject": "customer-42"})]},
+        )
+        assert r.status_code == 400
+        assert r.json()["error"]["field"] == "events[0].consent.subject"
+        assert await stored(store) == []
