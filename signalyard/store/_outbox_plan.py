@@ -18,7 +18,7 @@ import orjson
 from signalyard.event import AcceptedEvent, Consent
 from signalyard.transforms.consent import Rule, decide, parse_policy
 
-__all__ = ["STATUS_OF", "OutboxPlanner", "OutboxRow"]
+__all__ = ["STATUS_OF", "IngestRows", "OutboxPlanner", "OutboxRow", "ingest_rows"]
 
 STATUS_OF = {"hold": "held", "drop": "dropped"}
 """Outbox state for an action; any other action is ``queued``."""
@@ -81,3 +81,34 @@ class OutboxPlanner:
                 rows.append((destination_id, status, decision.action, decision.reason))
             self._decided[key] = rows
         return rows
+
+
+@dataclasses.dataclass(slots=True)
+class IngestRows:
+    """The rows an ingest transaction writes beside its new events."""
+
+    outbox: list[tuple[int, int, str, str, str]] = dataclasses.field(default_factory=list)
+    """(event pk, destination id, status, consent action, consent reason)."""
+    holds: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
+    """(dataset id, consent subject, event pk) of held events."""
+    clicks: list[tuple[str, str, str, float, str | None, int]] = dataclasses.field(
+        default_factory=list
+    )
+    """(dataset id, kind, click id, clicked at, browser, event pk)."""
+
+
+def ingest_rows(planner: OutboxPlanner, stored: Iterable[tuple[int, AcceptedEvent]]) -> IngestRows:
+    """The outbox rows, consent holds and click ledger entries of the newly stored events
+    (``(pk, event)`` pairs): the same for every store."""
+    out = IngestRows()
+    for pk, ev in stored:
+        held = False
+        for destination_id, status, action, reason in planner.rows(ev):
+            out.outbox.append((pk, destination_id, status, action, reason))
+            held = held or status == "held"
+        if held and ev.consent is not None and ev.consent.subject is not None:
+            out.holds.append((ev.dataset_id, ev.consent.subject, pk))
+        out.clicks.extend(
+            (ev.dataset_id, c.kind, c.value, c.clicked_at, ev.browser, pk) for c in ev.clicks
+        )
+    return out

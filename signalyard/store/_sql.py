@@ -8,8 +8,11 @@ from typing import Any
 
 import orjson
 
+from signalyard.event import AcceptedEvent
 from signalyard.outcome import Attempt
 from signalyard.secret import Secret
+from signalyard.store import _consent_sql
+from signalyard.store._outbox_plan import OutboxPlanner, ingest_rows
 from signalyard.store.base import (
     CLICK_RETENTION_SECONDS,
     DEDUP_WINDOW_SECONDS,
@@ -246,3 +249,76 @@ def replay(
             ).rowcount
         return n
     return conn.execute(sql, args).rowcount
+
+
+def ingest(conn: sqlite3.Connection, events: Sequence[AcceptedEvent], now: float) -> list[bool]:
+    """The SQLite store's ingest job (one savepoint of a group commit): True for each event
+    stored, False for each duplicate within the dedup window."""
+    any_recorded: dict[str, bool] = {}
+    planner = OutboxPlanner(
+        lambda dataset_id: conn.execute(
+            "SELECT id, options FROM destinations WHERE dataset_id=? ORDER BY id", (dataset_id,)
+        ).fetchall(),
+        lambda dataset_id, subject: _recorded(conn, any_recorded, dataset_id, subject),
+    )
+    stored: list[bool] = []
+    new: list[tuple[int, AcceptedEvent]] = []
+    dedup_before = now - DEDUP_WINDOW_SECONDS
+    for ev in events:
+        key = (ev.dataset_id, ev.event_name, ev.event_id, now, dedup_before)
+        if conn.execute(DEDUP_UPSERT, key).rowcount == 0:
+            stored.append(False)
+            continue
+        pk = conn.execute(
+            "INSERT INTO events(dataset_id, event_name, event_id, event_time, received_at,"
+            " source, test_event_code, payload) VALUES (?,?,?,?,?,?,?,?) RETURNING pk",
+            (
+                ev.dataset_id,
+                ev.event_name,
+                ev.event_id,
+                ev.event_time,
+                now,
+                ev.source,
+                ev.test_event_code,
+                ev.payload_json(),
+            ),
+        ).fetchone()[0]
+        new.append((pk, ev))
+        stored.append(True)
+    rows = ingest_rows(planner, new)
+    conn.executemany(
+        "INSERT INTO outbox(event_pk, destination_id, status, due_at, attempts, created_at,"
+        " settled_at, consent_action, consent_reason) VALUES (?,?,?,?,0,?,?,?,?)",
+        [
+            (pk, dest, status, now, now, now if status == "dropped" else None, action, reason)
+            for pk, dest, status, action, reason in rows.outbox
+        ],
+    )
+    if rows.holds:
+        conn.executemany(
+            "INSERT INTO consent_holds(dataset_id, subject, event_pk) VALUES (?,?,?)"
+            " ON CONFLICT DO NOTHING",
+            rows.holds,
+        )
+    if rows.clicks:
+        conn.executemany(INSERT_CLICK, [(*c, now) for c in rows.clicks])
+    return stored
+
+
+def _recorded(
+    conn: sqlite3.Connection, any_recorded: dict[str, bool], dataset_id: str, subject: str
+) -> tuple[str, str] | None:
+    """The consent recorded for a subject; one cheap check per transaction and dataset skips
+    the lookups where no consent was ever recorded (server-only datasets)."""
+    known = any_recorded.get(dataset_id)
+    if known is None:
+        known = any_recorded[dataset_id] = (
+            conn.execute(
+                "SELECT 1 FROM consent_subjects WHERE dataset_id=? LIMIT 1", (dataset_id,)
+            ).fetchone()
+            is not None
+        )
+    if not known:
+        return None
+    row = conn.execute(_consent_sql.RECORDED, (dataset_id, subject)).fetchone()
+    return (row[0], row[1]) if row is not None else None

@@ -23,11 +23,9 @@ import orjson
 from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
-from signalyard.store import _consent_sql, _pg_ops
+from signalyard.store import _consent_sql, _pg_ingest, _pg_ops, _settle_sql
 from signalyard.store._marks import pg
-from signalyard.store._outbox_plan import OutboxPlanner
 from signalyard.store.base import (
-    DEDUP_WINDOW_SECONDS,
     EXPIRED_HOLD_REASON,
     AttemptRecord,
     ClaimedEvent,
@@ -40,36 +38,11 @@ from signalyard.store.base import (
     PruneResult,
 )
 
-_DEDUP = (
-    "INSERT INTO dedup_keys(dataset_id, event_name, event_id, received_at)"
-    " SELECT d, n, i, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS k(d, n, i)"
-    " ON CONFLICT (dataset_id, event_name, event_id) DO UPDATE SET"
-    " received_at = excluded.received_at WHERE dedup_keys.received_at < $5"
-    " RETURNING dataset_id, event_name, event_id"
-)
-_INSERT_EVENTS = (
-    "INSERT INTO events(dataset_id, event_name, event_id, event_time, received_at,"
-    " source, test_event_code, payload)"
-    " SELECT d, n, i, t, $9, s, c, p FROM unnest($1::text[], $2::text[], $3::text[],"
-    " $4::int8[], $5::text[], $6::text[], $7::bytea[], $8::int4[]) AS e(d, n, i, t, s, c, p, o)"
-    " ORDER BY o RETURNING pk, dataset_id, event_name, event_id"
-)
-_INSERT_OUTBOX = (
-    "INSERT INTO outbox(event_pk, destination_id, status, due_at, attempts, created_at,"
-    " settled_at, consent_action, consent_reason)"
-    " SELECT p, d, s, $6::float8, 0, $6::float8, CASE WHEN s = 'dropped' THEN $6::float8 END, a, r"
-    " FROM unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::text[]) AS x(p, d, s, a, r)"
-)
-_INSERT_HOLDS = (
-    "INSERT INTO consent_holds(dataset_id, subject, event_pk)"
-    " SELECT * FROM unnest($1::text[], $2::text[], $3::int8[]) ON CONFLICT DO NOTHING"
-)
-_INSERT_CLICKS = (
-    "INSERT INTO click_ledger(dataset_id, kind, click_id, clicked_at, browser, event_pk,"
-    " received_at) SELECT d, k, c, t, b, p, $7 FROM unnest($1::text[], $2::text[], $3::text[],"
-    " $4::float8[], $5::text[], $6::int8[]) AS x(d, k, c, t, b, p)"
-    " ON CONFLICT (dataset_id, kind, click_id) DO NOTHING"
-)
+_PG_SETTLE = {
+    name: pg(getattr(_settle_sql, name))
+    for name in ("EXTEND_LEASE", "DELIVERED", "RETRY", "DEAD", "RELEASE")
+}
+"""The shared lease and settle statements, with PostgreSQL's placeholders (once)."""
 
 
 class _Pending:
@@ -317,111 +290,12 @@ class PostgresStore:
                     p.future.set_result(result)
 
     async def _write(self, batch: list[_Pending]) -> list[list[bool]]:
-        now = max(p.now for p in batch)
-        first: dict[tuple[str, str, str], tuple[int, int]] = {}
-        for bi, p in enumerate(batch):
-            for ei, ev in enumerate(p.events):
-                first.setdefault((ev.dataset_id, ev.event_name, ev.event_id), (bi, ei))
-        # a consistent lock order across processes: no deadlocks between group commits
-        keys = sorted(first)
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                _DEDUP,
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                [k[2] for k in keys],
-                now,
-                now - DEDUP_WINDOW_SECONDS,
+            results = await _pg_ingest.write_group(
+                conn, [p.events for p in batch], max(p.now for p in batch)
             )
-            new = {(r[0], r[1], r[2]) for r in rows}
-            stored = [first[k] for k in keys if k in new]
-            stored.sort()
-            if stored:
-                evs = [batch[bi].events[ei] for bi, ei in stored]
-                inserted = await conn.fetch(
-                    _INSERT_EVENTS,
-                    [e.dataset_id for e in evs],
-                    [e.event_name for e in evs],
-                    [e.event_id for e in evs],
-                    [e.event_time for e in evs],
-                    [e.source for e in evs],
-                    [e.test_event_code for e in evs],
-                    [e.payload_json() for e in evs],
-                    list(range(len(evs))),
-                    now,
-                )
-                await self._write_outbox(conn, evs, inserted, now)
         self.commits += 1
-        kept = set(stored)
-        return [[(bi, ei) in kept for ei in range(len(p.events))] for bi, p in enumerate(batch)]
-
-    async def _write_outbox(
-        self,
-        conn: asyncpg.Connection,
-        evs: list[AcceptedEvent],
-        inserted: list[asyncpg.Record],
-        now: float,
-    ) -> None:
-        """The outbox rows (per consent decision), consent holds and click ledger entries of
-        the events just inserted."""
-        pk_of = {(r[1], r[2], r[3]): r[0] for r in inserted}
-        datasets = sorted({e.dataset_id for e in evs})
-        by_dataset: dict[str, list[tuple[int, str]]] = {d: [] for d in datasets}
-        for r in await conn.fetch(
-            "SELECT id, dataset_id, options FROM destinations WHERE dataset_id = ANY($1::text[])"
-            " ORDER BY id",
-            datasets,
-        ):
-            by_dataset[r[1]].append((r[0], r[2]))
-        wanted = sorted(
-            {
-                e.consent.subject
-                for e in evs
-                if e.consent is not None
-                and e.consent.subject is not None
-                and e.consent.state in ("pending", "unknown")
-            }
-        )
-        recorded: dict[tuple[str, str], tuple[str, str]] = {}
-        if wanted:
-            for r in await conn.fetch(
-                "SELECT dataset_id, subject, state, source FROM consent_subjects"
-                " WHERE subject = ANY($1::text[])",
-                wanted,
-            ):
-                recorded[(r[0], r[1])] = (r[2], r[3])
-        planner = OutboxPlanner(
-            lambda dataset_id: by_dataset.get(dataset_id, []),
-            lambda dataset_id, subject: recorded.get((dataset_id, subject)),
-        )
-        pks: list[int] = []
-        dests: list[int] = []
-        statuses: list[str] = []
-        actions: list[str] = []
-        reasons: list[str] = []
-        holds: list[tuple[str, str, int]] = []
-        clicks: list[tuple[str, str, str, float, str | None, int]] = []
-        for ev in evs:
-            pk = pk_of[(ev.dataset_id, ev.event_name, ev.event_id)]
-            held = False
-            for destination_id, status, action, reason in planner.rows(ev):
-                pks.append(pk)
-                dests.append(destination_id)
-                statuses.append(status)
-                actions.append(action)
-                reasons.append(reason)
-                held = held or status == "held"
-            if held and ev.consent is not None and ev.consent.subject is not None:
-                holds.append((ev.dataset_id, ev.consent.subject, pk))
-            clicks.extend(
-                (ev.dataset_id, c.kind, c.value, c.clicked_at, ev.browser, pk) for c in ev.clicks
-            )
-        if pks:
-            await conn.execute(_INSERT_OUTBOX, pks, dests, statuses, actions, reasons, now)
-        if holds:
-            await conn.execute(_INSERT_HOLDS, *map(list, zip(*holds, strict=True)))
-        if clicks:
-            await conn.execute(_INSERT_CLICKS, *map(list, zip(*clicks, strict=True)), now)
+        return results
 
     # delivery ----------------------------------------------------------------------------
 
@@ -468,11 +342,7 @@ class PostgresStore:
         return out
 
     async def extend_lease(self, *, owner: str, until: float) -> int:
-        done = await self.pool.execute(
-            "UPDATE outbox SET lease_until=$1 WHERE lease_owner=$2 AND status='queued'",
-            until,
-            owner,
-        )
+        done = await self.pool.execute(_PG_SETTLE["EXTEND_LEASE"], until, owner)
         return int(done.split()[-1])
 
     async def _settle(self, sql: str, args: tuple[Any, ...], ids: Sequence[int]) -> int:
@@ -484,8 +354,7 @@ class PostgresStore:
 
     async def settle_delivered(self, ids: Sequence[int], *, owner: str, now: float) -> int:
         return await self._settle(
-            "UPDATE outbox SET status='delivered', settled_at=$1, attempts=attempts+1,"
-            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=$2",
+            _PG_SETTLE["DELIVERED"],
             (now, owner),
             ids,
         )
@@ -494,8 +363,7 @@ class PostgresStore:
         self, ids: Sequence[int], *, owner: str, due_at: float, count_attempt: bool, error: str
     ) -> int:
         return await self._settle(
-            "UPDATE outbox SET due_at=$1, attempts=attempts+$2, last_error=$3,"
-            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=$4",
+            _PG_SETTLE["RETRY"],
             (due_at, 1 if count_attempt else 0, error, owner),
             ids,
         )
@@ -511,17 +379,14 @@ class PostgresStore:
         now: float,
     ) -> int:
         return await self._settle(
-            "UPDATE outbox SET status='dead', settled_at=$1, attempts=attempts+1,"
-            " dead_reason=$2, dead_code=$3, dead_subcode=$4, last_error=$2,"
-            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=$5",
-            (now, reason, code, subcode, owner),
+            _PG_SETTLE["DEAD"],
+            (now, reason, code, subcode, reason, owner),
             ids,
         )
 
     async def release(self, ids: Sequence[int], *, owner: str) -> int:
         return await self._settle(
-            "UPDATE outbox SET lease_owner=NULL, lease_until=NULL"
-            " WHERE status='queued' AND lease_owner=$1",
+            _PG_SETTLE["RELEASE"],
             (owner,),
             ids,
         )

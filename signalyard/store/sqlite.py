@@ -17,11 +17,9 @@ import orjson
 from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
-from signalyard.store import _consent_sql, _sql
+from signalyard.store import _consent_sql, _settle_sql, _sql
 from signalyard.store._dbthread import DBThread
-from signalyard.store._outbox_plan import OutboxPlanner
 from signalyard.store.base import (
-    DEDUP_WINDOW_SECONDS,
     EXPIRED_HOLD_REASON,
     AttemptRecord,
     ClaimedEvent,
@@ -67,25 +65,6 @@ def _rowcount_job(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connecti
         return conn.execute(sql, args).rowcount
 
     return job
-
-
-def _recorded(
-    conn: sqlite3.Connection, any_recorded: dict[str, bool], dataset_id: str, subject: str
-) -> tuple[str, str] | None:
-    """The consent recorded for a subject; one cheap check per transaction and dataset skips
-    the lookups where no consent was ever recorded (server-only datasets)."""
-    known = any_recorded.get(dataset_id)
-    if known is None:
-        known = any_recorded[dataset_id] = (
-            conn.execute(
-                "SELECT 1 FROM consent_subjects WHERE dataset_id=? LIMIT 1", (dataset_id,)
-            ).fetchone()
-            is not None
-        )
-    if not known:
-        return None
-    row = conn.execute(_consent_sql.RECORDED, (dataset_id, subject)).fetchone()
-    return (row[0], row[1]) if row is not None else None
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -302,74 +281,7 @@ class SQLiteStore:
     # ingest ------------------------------------------------------------------------------
 
     async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
-        def job(conn: sqlite3.Connection) -> list[bool]:
-            any_recorded: dict[str, bool] = {}
-            planner = OutboxPlanner(
-                lambda dataset_id: conn.execute(
-                    "SELECT id, options FROM destinations WHERE dataset_id=? ORDER BY id",
-                    (dataset_id,),
-                ).fetchall(),
-                lambda dataset_id, subject: _recorded(conn, any_recorded, dataset_id, subject),
-            )
-            stored: list[bool] = []
-            outbox: list[tuple[Any, ...]] = []
-            holds: list[tuple[str, str, int]] = []
-            clicks: list[tuple[Any, ...]] = []
-            dedup_before = now - DEDUP_WINDOW_SECONDS
-            for ev in events:
-                if (
-                    conn.execute(
-                        _sql.DEDUP_UPSERT,
-                        (ev.dataset_id, ev.event_name, ev.event_id, now, dedup_before),
-                    ).rowcount
-                    == 0
-                ):
-                    stored.append(False)
-                    continue
-                pk = conn.execute(
-                    "INSERT INTO events(dataset_id, event_name, event_id, event_time,"
-                    " received_at, source, test_event_code, payload)"
-                    " VALUES (?,?,?,?,?,?,?,?) RETURNING pk",
-                    (
-                        ev.dataset_id,
-                        ev.event_name,
-                        ev.event_id,
-                        ev.event_time,
-                        now,
-                        ev.source,
-                        ev.test_event_code,
-                        ev.payload_json(),
-                    ),
-                ).fetchone()[0]
-                held = False
-                for destination_id, status, action, reason in planner.rows(ev):
-                    settled = now if status == "dropped" else None
-                    outbox.append((pk, destination_id, status, now, now, settled, action, reason))
-                    held = held or status == "held"
-                if held and ev.consent is not None and ev.consent.subject is not None:
-                    holds.append((ev.dataset_id, ev.consent.subject, pk))
-                clicks.extend(
-                    (ev.dataset_id, c.kind, c.value, c.clicked_at, ev.browser, pk, now)
-                    for c in ev.clicks
-                )
-                stored.append(True)
-            conn.executemany(
-                "INSERT INTO outbox(event_pk, destination_id, status, due_at, attempts,"
-                " created_at, settled_at, consent_action, consent_reason)"
-                " VALUES (?,?,?,?,0,?,?,?,?)",
-                outbox,
-            )
-            if holds:
-                conn.executemany(
-                    "INSERT INTO consent_holds(dataset_id, subject, event_pk) VALUES (?,?,?)"
-                    " ON CONFLICT DO NOTHING",
-                    holds,
-                )
-            if clicks:
-                conn.executemany(_sql.INSERT_CLICK, clicks)
-            return stored
-
-        return await self._db.run(job)
+        return await self._db.run(lambda conn: _sql.ingest(conn, events, now))
 
     # delivery ----------------------------------------------------------------------------
 
@@ -389,12 +301,7 @@ class SQLiteStore:
         return await self._db.run(job)
 
     async def extend_lease(self, *, owner: str, until: float) -> int:
-        return await self._db.run(
-            _rowcount_job(
-                "UPDATE outbox SET lease_until=? WHERE lease_owner=? AND status='queued'",
-                (until, owner),
-            )
-        )
+        return await self._db.run(_rowcount_job(_settle_sql.EXTEND_LEASE, (until, owner)))
 
     async def _settle(self, sql: str, args: tuple[Any, ...], ids: Sequence[int]) -> int:
         def job(conn: sqlite3.Connection) -> int:
@@ -409,8 +316,7 @@ class SQLiteStore:
 
     async def settle_delivered(self, ids: Sequence[int], *, owner: str, now: float) -> int:
         return await self._settle(
-            "UPDATE outbox SET status='delivered', settled_at=?, attempts=attempts+1,"
-            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=?",
+            _settle_sql.DELIVERED,
             (now, owner),
             ids,
         )
@@ -419,8 +325,7 @@ class SQLiteStore:
         self, ids: Sequence[int], *, owner: str, due_at: float, count_attempt: bool, error: str
     ) -> int:
         return await self._settle(
-            "UPDATE outbox SET due_at=?, attempts=attempts+?, last_error=?,"
-            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=?",
+            _settle_sql.RETRY,
             (due_at, 1 if count_attempt else 0, error, owner),
             ids,
         )
@@ -436,17 +341,14 @@ class SQLiteStore:
         now: float,
     ) -> int:
         return await self._settle(
-            "UPDATE outbox SET status='dead', settled_at=?, attempts=attempts+1,"
-            " dead_reason=?, dead_code=?, dead_subcode=?, last_error=?,"
-            " lease_owner=NULL, lease_until=NULL WHERE status='queued' AND lease_owner=?",
+            _settle_sql.DEAD,
             (now, reason, code, subcode, reason, owner),
             ids,
         )
 
     async def release(self, ids: Sequence[int], *, owner: str) -> int:
         return await self._settle(
-            "UPDATE outbox SET lease_owner=NULL, lease_until=NULL"
-            " WHERE status='queued' AND lease_owner=?",
+            _settle_sql.RELEASE,
             (owner,),
             ids,
         )
