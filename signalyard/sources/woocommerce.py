@@ -26,12 +26,7 @@ from starlette.responses import Response
 
 from signalyard.clock import Clock
 from signalyard.sources import webhook_store as ws
-from signalyard.sources.orders import (
-    Delivery,
-    OrderFacts,
-    OrderFlow,
-    Policy,
-    RefundFacts,
+from signalyard.sources.order_fields import (
     WebhookError,
     browser_ids,
     contents,
@@ -42,9 +37,16 @@ from signalyard.sources.orders import (
     parse_json,
     parse_time,
     person,
-    run_webhook,
     signature_matches,
     text,
+)
+from signalyard.sources.orders import (
+    Delivery,
+    OrderFacts,
+    OrderFlow,
+    Policy,
+    RefundFacts,
+    run_webhook,
 )
 from signalyard.store.base import Dataset, Store
 
