@@ -25,6 +25,7 @@ COMPILED = [
     "signalyard/transforms/phone.py",
     "signalyard/transforms/pipeline.py",
     "signalyard/transforms/user_data.py",
+    "signalyard/transforms/user_data_general.py",
     "signalyard/transforms/validate.py",
 ]
 

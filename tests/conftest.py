@@ -132,6 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "phone",
         "pipeline",
         "user_data",
+        "user_data_general",
         "validate",
     ):
         spec = importlib.util.find_spec(f"signalyard.transforms.{name}")
