@@ -171,6 +171,7 @@ def create_app(
                 AlertEngine(store, clock, settings.alerts, client).run(stop)
             )
         stats = asyncio.create_task(recorder.run(stop))
+        collector = asyncio.create_task(gc_tuning.collect_periodically(stop)) if tune_gc else None
         try:
             yield
         finally:
@@ -180,6 +181,8 @@ def create_app(
             if alert_task is not None:
                 await alert_task
             await stats  # its last flush, before the store closes
+            if collector is not None:
+                await collector
             if http_client is None:
                 await client.aclose()
             await store.close()

@@ -69,3 +69,23 @@ if os.environ.get("SIGNALYARD_BENCH_GC_TUNE") == "1":
         gc.set_threshold(50_000, 20, 100)
 
     _tune()
+
+_heap_path = os.environ.get("SIGNALYARD_BENCH_HEAP")
+if _heap_path:
+    import sys
+    import threading
+
+    def _sample_heap(path: str = _heap_path, every: float = 10.0) -> None:
+        """Append the Python heap's size (allocated blocks, GC-tracked objects) every
+        ``every`` seconds, for ``bench/soak.py``."""
+        while True:
+            line = {
+                "t": time.time(),
+                "blocks": sys.getallocatedblocks(),
+                "gc_objects": len(gc.get_objects()),
+            }
+            with open(path, "a") as out:
+                out.write(json.dumps(line) + "\n")
+            time.sleep(every)
+
+    threading.Thread(target=_sample_heap, name="bench-heap", daemon=True).start()

@@ -125,7 +125,12 @@ def worker(ctx: click.Context) -> None:
             )
             alerts = AlertEngine(store, SystemClock(), settings.alerts, client)
             click.echo(f"Worker {w.owner} delivering.")
-            await asyncio.gather(w.run(stop), recorder.run(stop), alerts.run(stop))
+            await asyncio.gather(
+                w.run(stop),
+                recorder.run(stop),
+                alerts.run(stop),
+                gc_tuning.collect_periodically(stop),
+            )
 
     with_store(settings, run)
 

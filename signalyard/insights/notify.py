@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from signalyard import outbound
 from signalyard.clock import Clock
 from signalyard.secret import Secret
 from signalyard.settings import AlertSettings
@@ -142,15 +143,15 @@ class WebhookChannel:
     async def send(self, notification: Notification) -> None:
         url = self.url.reveal()
         try:
-            response = await self.client.post(
-                url, json=webhook_body(notification), timeout=self.timeout
+            reply = await outbound.request(
+                self.client, "POST", url, json=webhook_body(notification), timeout=self.timeout
             )
         except Exception as error:
             # httpx messages may quote the URL, which holds the webhook's token.
             detail = str(error).replace(url, "<webhook url>") or type(error).__name__
             raise NotifyError(f"webhook unreachable: {type(error).__name__}: {detail}") from None
-        if not response.is_success:
-            raise NotifyError(f"webhook answered HTTP {response.status_code}")
+        if not reply.is_success:
+            raise NotifyError(f"webhook answered HTTP {reply.status}")
 
 
 class _SMTP(Protocol):

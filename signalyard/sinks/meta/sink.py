@@ -16,6 +16,7 @@ from dataclasses import replace
 import httpx
 import orjson
 
+from signalyard import outbound
 from signalyard.clock import Clock
 from signalyard.event import ServerEvent
 from signalyard.outcome import Attempt, Outcome, Paused, Rejected, Retry, SendResult
@@ -126,11 +127,15 @@ class MetaSink:
         timeout = self.config.timeout_seconds
         started = self._clock.monotonic()
         try:
-            response = await self._client.request(
-                method, url, content=content, params=params, headers=headers, timeout=timeout
+            reply = await outbound.request(
+                self._client,
+                method,
+                url,
+                content=content,
+                params=params,
+                headers=headers,
+                timeout=timeout,
             )
-        except httpx.HTTPStatusError as error:  # a client with raise_for_status hooks
-            response = error.response
         except httpx.TimeoutException as error:
             failure = _failure(f"no answer within {timeout:g}s ({type(error).__name__})")
             return self._finish(started, *failure)
@@ -142,10 +147,10 @@ class MetaSink:
             return self._finish(started, Attempt(None, message=reason), paused)
         except httpx.RequestError as error:  # connect, read, write, protocol, proxy, decoding
             return self._finish(started, *_failure(self._hide(f"{type(error).__name__}: {error}")))
-        body = response.content
+        body = reply.body
         for secret in self._secrets():  # before classify cuts messages: no partial secret left
             body = body.replace(secret.encode(), _MASK.encode())
-        attempt, outcome = classifier(response.status_code, body, response.headers)
+        attempt, outcome = classifier(reply.status, body, reply.headers)
         return self._finish(started, attempt, outcome)
 
     def _finish(
