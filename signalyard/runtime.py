@@ -21,7 +21,7 @@ SANDBOX_DESTINATION = "meta-sandbox"
 def make_store(settings: Settings) -> Store:
     url = settings.database_url
     if url.startswith("sqlite:///"):
-        return SQLiteStore(url)
+        return SQLiteStore(url, cache_mb=settings.sqlite_cache_mb)
     if url.startswith(("postgresql://", "postgres://")):
         from signalyard.store.postgres import PostgresStore
 

@@ -123,6 +123,8 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     max_events_per_request: int = 1000
     max_future_seconds: int = 600
+    sqlite_cache_mb: int = 64
+    """SQLite's page cache (per process): the largest fixed part of a process's memory."""
     sandbox: bool = True
     """Mount the Meta sandbox at /sandbox/meta (the default destination of a new install)."""
     sandbox_url: str | None = None

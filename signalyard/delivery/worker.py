@@ -146,6 +146,9 @@ class Worker:
     async def run_once(self) -> int:
         """One cycle over every destination; returns how many events were settled."""
         destinations = await self.store.list_destinations()
+        live = {d.id for d in destinations}
+        for gone in [i for i in self._sinks if i not in live]:  # removed destinations
+            del self._sinks[gone]
         results = await asyncio.gather(*(self._destination_cycle(d) for d in destinations))
         return sum(results)
 

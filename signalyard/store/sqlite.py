@@ -47,14 +47,14 @@ def sqlite_path(database_url: str) -> str:
     return path
 
 
-def _connect(path: str) -> Callable[[], sqlite3.Connection]:
+def _connect(path: str, cache_mb: int) -> Callable[[], sqlite3.Connection]:
     def connect() -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
         return conn
 
     return connect
@@ -78,9 +78,12 @@ def _marks(n: int) -> str:
 class SQLiteStore:
     """:class:`~signalyard.store.base.Store` on a SQLite file."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, cache_mb: int = 64) -> None:
+        """``cache_mb``: SQLite's page cache, the largest fixed part of the process's memory."""
+        if cache_mb < 1:
+            raise ConfigError(f"sqlite_cache_mb must be at least 1, not {cache_mb}")
         self.path = sqlite_path(database_url)
-        self._db = DBThread(_connect(self.path))
+        self._db = DBThread(_connect(self.path, cache_mb))
 
     @property
     def commits(self) -> int:
