@@ -3,7 +3,9 @@
 ``signalyard.transforms`` normalizes and hashes every event; compiled to C with mypyc it runs
 about 1.3x faster than under the interpreter. The pure-Python modules stay the source of
 truth and the fallback: without mypy at build time, with ``SIGNALYARD_PURE_PYTHON=1``, or when
-the C build fails (all or nothing, see ``_AllOrNothing``), the package installs as plain Python.
+the C build fails (all or nothing, see ``_AllOrNothing``), the package installs as plain Python,
+and compiled modules an earlier build left beside their sources are removed (an editable install
+builds them in place, where they would shadow the sources: ``_remove_compiled``).
 Everything else about the package is in ``pyproject.toml``.
 """
 
@@ -19,6 +21,7 @@ from setuptools.command.build_ext import build_ext
 # that path (compiled modules do not see monkeypatched globals, and their classes are native).
 COMPILED = [
     "signalyard/transforms/birthdate.py",
+    "signalyard/transforms/custom_data.py",
     "signalyard/transforms/enrich.py",
     "signalyard/transforms/hashing.py",
     "signalyard/transforms/normalize.py",
@@ -68,4 +71,23 @@ class _AllOrNothing(build_ext):
             self.extensions = []
 
 
-setup(ext_modules=_extensions(), cmdclass={"build_ext": _AllOrNothing})
+def _remove_compiled() -> None:
+    """Remove the compiled modules (and mypyc's shared library) that an earlier build left in
+    ``signalyard/transforms/``: an editable install builds them in place, and Python imports
+    them instead of their ``.py`` sources, so a pure-Python build must not leave them."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "signalyard", "transforms")
+    stems = {os.path.splitext(os.path.basename(path))[0] for path in COMPILED}
+    stems.add("_native__mypyc")
+    if not os.path.isdir(folder):
+        return
+    for entry in sorted(os.listdir(folder)):
+        if entry.split(".", 1)[0] in stems and entry.endswith((".so", ".pyd")):
+            os.remove(os.path.join(folder, entry))
+            print(f"signalyard: removed the stale compiled module {entry}", file=sys.stderr)
+
+
+_EXTENSIONS = _extensions()
+if not _EXTENSIONS:
+    _remove_compiled()
+
+setup(ext_modules=_EXTENSIONS, cmdclass={"build_ext": _AllOrNothing})

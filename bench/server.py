@@ -177,9 +177,10 @@ def start_signalyard(
     cpu: int | None,
     name: str = "signalyard-serve",
     gc_tune: bool = False,
+    worker: bool = False,
 ) -> tuple[Child, str]:
     """A fresh SQLite database in ``workdir`` and ``signalyard serve`` on it (delivery worker
-    off, default country US). Returns the child (ready) and the ingest key.
+    off unless ``worker``, default country US). Returns the child (ready) and the ingest key.
 
     The child's garbage collections are timed (``<workdir>/<name>.gc.json`` at exit, see
     ``_serverhooks/sitecustomize.py``); ``gc_tune`` applies the proposed GC change."""
@@ -190,7 +191,7 @@ def start_signalyard(
         "SIGNALYARD_DATABASE_URL": url,
         "SIGNALYARD_HOST": "127.0.0.1",
         "SIGNALYARD_PORT": str(port),
-        "SIGNALYARD_WORKER": "false",
+        "SIGNALYARD_WORKER": "true" if worker else "false",
         "SIGNALYARD_DEFAULT_COUNTRY": "US",
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": python_path,

@@ -22,8 +22,9 @@ from signalyard.insights.recorder import StatsRecorder
 from signalyard.metrics import Metrics
 from signalyard.sandbox.meta import SandboxState
 from signalyard.sandbox.meta import create_app as create_meta_sandbox
-from signalyard.settings import Settings
+from signalyard.settings import Settings, is_loopback
 from signalyard.sources.auth import KeyChecker
+from signalyard.sources.body import BodyReader
 from signalyard.sources.browser import SCRIPT
 from signalyard.sources.collect import CollectEndpoint
 from signalyard.sources.consent_api import ConsentEndpoint
@@ -37,6 +38,20 @@ from signalyard.store.base import Store
 log = logging.getLogger("signalyard")
 MOUNTED_SANDBOX_EVENTS = 50_000
 """Events the sandbox mounted by ``serve`` remembers (about 1 KB each)."""
+MOUNTED_SANDBOX_BYTES = 64 * 1024 * 1024
+"""... and what they may weigh together (the oldest are dropped first)."""
+
+
+def _warn_if_public_sandbox(settings: Settings) -> None:
+    if not is_loopback(settings.host):
+        log.warning(
+            "THE META SANDBOX IS PUBLIC: sandbox_public is set and host %s is not a loopback"
+            " address, so anyone reaching this port can post events to /sandbox/meta with any"
+            " token, read the delivered events (IP addresses, user agents, fbp/fbc) at"
+            " /sandbox/meta/_sandbox/events, inject faults and wipe its state. Unset"
+            " sandbox_public unless this network is trusted.",
+            settings.host,
+        )
 
 
 def create_app(
@@ -73,7 +88,13 @@ def create_app(
         recorder=recorder,
     )
     keys = KeyChecker(store, clock)
-    consent_api = ConsentEndpoint(store, ingestor, keys, clock)
+    bodies = BodyReader.configured(
+        in_flight_bytes=settings.bodies_in_flight_bytes,
+        wait_seconds=settings.body_wait_seconds,
+        read_timeout=settings.body_read_timeout_seconds,
+        largest_body=max(settings.max_body_bytes, settings.collect.max_body_bytes),
+    )
+    consent_api = ConsentEndpoint(store, ingestor, keys, clock, bodies=bodies)
     graph = GraphEndpoint(
         store,
         ingestor,
@@ -81,20 +102,35 @@ def create_app(
         clock,
         max_body_bytes=settings.max_body_bytes,
         max_events=settings.max_events_per_request,
+        bodies=bodies,
     )
 
-    collect = CollectEndpoint(store, ingestor, clock, settings.collect, script=SCRIPT)
+    collect = CollectEndpoint(
+        store, ingestor, clock, settings.collect, script=SCRIPT, bodies=bodies
+    )
 
     order_flow = OrderFlow(store, ingestor)
-    shopify = ShopifyWebhook(store, order_flow, clock, max_body_bytes=settings.max_body_bytes)
+    shopify = ShopifyWebhook(
+        store, order_flow, clock, max_body_bytes=settings.max_body_bytes, bodies=bodies
+    )
     woocommerce = WooCommerceWebhook(
-        store, order_flow, clock, max_body_bytes=settings.max_body_bytes
+        store, order_flow, clock, max_body_bytes=settings.max_body_bytes, bodies=bodies
     )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        failure = store.last_commit_failure
+        if failure is not None:  # reads may work while every write fails (a full disk)
+            return JSONResponse(
+                {
+                    "status": "store failing",
+                    "reason": f"the last commit failed: {failure.reason}",
+                    "since": round(failure.at, 3),
+                },
+                status_code=503,
+            )
         try:
             await store.list_datasets()
         except Exception:
@@ -125,7 +161,12 @@ def create_app(
         Mount(
             "/dashboard",
             app=create_dashboard(
-                store, clock, settings.dashboard, client_ip=collect.client_ip, on_replay=wake
+                store,
+                clock,
+                settings.dashboard,
+                client_ip=collect.client_ip,
+                on_replay=wake,
+                sandbox_url=settings.resolved_sandbox_url,
             ),
         ),
         Route(
@@ -137,12 +178,24 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics.endpoint),
     ]
-    if settings.sandbox:
+    if settings.sandbox_mounted:
+        _warn_if_public_sandbox(settings)
         # Mounted in a serving gateway, the sandbox keeps fewer events than standalone.
         sandbox_state = SandboxState(
-            max_events=MOUNTED_SANDBOX_EVENTS, max_dedup_keys=MOUNTED_SANDBOX_EVENTS
+            max_events=MOUNTED_SANDBOX_EVENTS,
+            max_bytes=MOUNTED_SANDBOX_BYTES,
+            max_dedup_keys=MOUNTED_SANDBOX_EVENTS,
         )
-        routes.append(Mount("/sandbox/meta", app=create_meta_sandbox(state=sandbox_state)))
+        sandbox_app = create_meta_sandbox(
+            state=sandbox_state, max_body_bytes=settings.max_body_bytes
+        )
+        routes.append(Mount("/sandbox/meta", app=sandbox_app))
+    elif settings.sandbox:
+        log.info(
+            "Meta sandbox not mounted: host %s is not a loopback address (set sandbox_public"
+            " to mount it anyway, or run `signalyard sandbox meta` and point sandbox_url at it)",
+            settings.host,
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

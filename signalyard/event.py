@@ -20,6 +20,29 @@ import orjson
 ServerEvent = dict[str, Any]
 """A server event in Meta's wire shape (a JSON object)."""
 
+SERVER_EVENT_FIELDS: tuple[str, ...] = (
+    "event_name",
+    "event_time",
+    "event_id",
+    "action_source",
+    "event_source_url",
+    "user_data",
+    "custom_data",
+    "opt_out",
+    "data_processing_options",
+    "data_processing_options_country",
+    "data_processing_options_state",
+    "referrer_url",
+    "app_data",
+    "messaging_channel",
+    "original_event_data",
+    "customer_segmentation",
+    "attribution_data",
+    "advanced_measurement_table",
+)
+"""The top-level fields of the canonical (Meta server) event, in the order they are written.
+The pipeline drops any other field before storage; sinks map from these."""
+
 
 @dataclass(frozen=True, slots=True)
 class Consent:
@@ -34,6 +57,9 @@ class Consent:
     subject: str | None = None
     """SHA-256 of who the consent is about (the browser's ``fbp``, or a subject id the sender
     chose): the key that releases held events when consent arrives later."""
+    token_key: str | None = None
+    """``/collect`` events only: SHA-256 of the sending browser's consent token, the only key
+    under which that (anonymous) browser may give consent later, for its own events."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"state": self.state, "source": self.source}

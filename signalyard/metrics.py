@@ -84,7 +84,8 @@ class QueueCollector:
     through their partial indexes, never the delivered history). :meth:`refresh` (async)
     reads the store; :meth:`collect` (what the registry calls) only reads the cache. A
     failing store gives ``signalyard_store_up 0`` and no queue gauges (the counters are
-    still served)."""
+    still served); so does a store whose last commit failed (reads can work while every
+    write fails, on a full disk), until a write commits again."""
 
     def __init__(self, store: Store, clock: Clock, *, ttl: float = STATUS_TTL_SECONDS) -> None:
         self.store = store
@@ -118,9 +119,11 @@ class QueueCollector:
     def collect(self) -> Iterable[Metric]:
         labels = ["dataset", "destination"]
         up = GaugeMetricFamily(
-            "signalyard_store_up", "1 if the last read of the queues from the store succeeded."
+            "signalyard_store_up",
+            "1 if the last read of the queues succeeded and the last commit did not fail.",
         )
-        up.add_metric([], 0.0 if self._statuses is None else 1.0)
+        failing = self.store.last_commit_failure is not None
+        up.add_metric([], 0.0 if self._statuses is None or failing else 1.0)
         took = GaugeMetricFamily(
             "signalyard_store_status_seconds", "How long the last read of the queues took."
         )

@@ -14,6 +14,7 @@ seen on the wire, recorded for every try) and one outcome per event of the batch
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 
@@ -36,12 +37,22 @@ class Rejected:
     subcode: int | None = None
 
 
+DESTINATION = "<destination>"
+"""Stands for the destination's name in a :attr:`Paused.fix` (a sink does not know it):
+``Paused.fix_for`` puts the name in."""
+
+
 @dataclass(frozen=True, slots=True)
 class Paused:
     reason: str
     fix: str
+    """What to do, as commands to run; :data:`DESTINATION` stands for the destination."""
     code: int | None = None
     subcode: int | None = None
+
+    def fix_for(self, destination: str) -> str:
+        """The fix with the destination's name (quoted for a shell when it needs to be)."""
+        return self.fix.replace(DESTINATION, shlex.quote(destination))
 
 
 Outcome = Delivered | Retry | Rejected | Paused

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from signalyard.clock import Clock
+from signalyard.country import CountryChoice
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
 from signalyard.settings import Settings
@@ -37,16 +39,32 @@ def migrate_schema(settings: Settings) -> None:
 class Bootstrap:
     dataset_id: str
     key_secret: str
+    country: CountryChoice
+    """The demo dataset's default country and where it came from (to say so)."""
 
 
-async def bootstrap(store: Store, settings: Settings, clock: Clock) -> Bootstrap | None:
+def settings_country(settings: Settings) -> CountryChoice:
+    """The ``default_country`` setting, as a choice to report."""
+    return CountryChoice(settings.default_country, "the setting default_country")
+
+
+async def bootstrap(
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    choose_country: Callable[[], CountryChoice] | None = None,
+) -> Bootstrap | None:
     """On an empty store: a ``demo`` dataset, an ingest key, and the built-in Meta sandbox as
-    its destination, so events flow with no Meta account. Returns the key (shown once)."""
+    its destination, so events flow with no Meta account. Returns the key (shown once).
+
+    The dataset's default country is what ``choose_country`` gives (asked only when the store
+    is empty; the ``default_country`` setting when not given)."""
     if await store.list_datasets():
         return None
+    country = (choose_country or (lambda: settings_country(settings)))()
     now = clock.now()
     await store.add_dataset(
-        DEMO_DATASET, name="Demo dataset", default_country=settings.default_country, now=now
+        DEMO_DATASET, name="Demo dataset", default_country=country.country, now=now
     )
     key = new_key()
     await store.add_key(
@@ -61,4 +79,4 @@ async def bootstrap(store: Store, settings: Settings, clock: Clock) -> Bootstrap
         app_secret=None,
         now=now,
     )
-    return Bootstrap(DEMO_DATASET, key.secret)
+    return Bootstrap(DEMO_DATASET, key.secret, country)

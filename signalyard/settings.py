@@ -16,6 +16,7 @@ Example ``signalyard.toml``::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -121,12 +122,25 @@ class Settings:
     default_country: str | None = None
     """Country used to complete national phone numbers when a dataset sets none."""
     max_body_bytes: int = 8 * 1024 * 1024
+    bodies_in_flight_bytes: int = 64 * 1024 * 1024
+    """Request body bytes one process holds at once, all requests together, from before a
+    body is read until its request is answered; at least the largest accepted body."""
+    body_wait_seconds: float = 2.0
+    """How long a body that does not fit in ``bodies_in_flight_bytes`` waits for room before
+    it is answered 503 with ``Retry-After``."""
+    body_read_timeout_seconds: float = 10.0
+    """A request body that stops arriving for this long is answered 408, connection closed."""
     max_events_per_request: int = 1000
     max_future_seconds: int = 600
     sqlite_cache_mb: int = 64
     """SQLite's page cache (per process): the largest fixed part of a process's memory."""
     sandbox: bool = True
-    """Mount the Meta sandbox at /sandbox/meta (the default destination of a new install)."""
+    """Mount the Meta sandbox at /sandbox/meta (the default destination of a new install),
+    when ``host`` is a loopback address (see :attr:`sandbox_mounted`)."""
+    sandbox_public: bool = False
+    """Mount the sandbox even when ``host`` is not a loopback address. It then answers anyone
+    who reaches the port: any token is accepted, and its inspection routes show the delivered
+    events (IP addresses, user agents, fbp/fbc); every start logs a WARNING."""
     sandbox_url: str | None = None
     """Where destinations configured with graph_url = "sandbox" send; default: this server."""
     worker: bool = True
@@ -142,7 +156,26 @@ class Settings:
         if self.sandbox_url:
             return self.sandbox_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"  # an IPv6 address in a URL
         return f"http://{host}:{self.port}/sandbox/meta"
+
+    @property
+    def sandbox_mounted(self) -> bool:
+        """Whether ``serve`` mounts the sandbox: on a loopback ``host`` only, unless
+        ``sandbox_public`` says otherwise."""
+        return self.sandbox and (is_loopback(self.host) or self.sandbox_public)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on ``host`` keeps a port to this machine: ``localhost`` or a loopback
+    address (127.0.0.0/8, ``::1``); ``0.0.0.0``, ``::``, other addresses and names are not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 _OPTIONAL = frozenset({"default_country", "sandbox_url"})

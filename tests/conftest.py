@@ -51,7 +51,8 @@ PG_TABLES = (
     "attempts, outbox, dedup_keys, events, destinations, ingest_keys, webhook_deliveries,"
     " webhook_sources, orders, imports, consent_holds, consent_subjects, browser_sources,"
     " click_ledger,"
-    " stats_events, stats_masks, stats_rejections, stats_delivery, alerts, datasets"
+    " stats_events, stats_masks, stats_rejections, stats_delivery, alerts, datasets,"
+    " dashboard_revoked_sessions"
 )
 
 
@@ -123,17 +124,18 @@ async def backend_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Any], str]]:
-    """Run ASGI apps with uvicorn on 127.0.0.1 in background threads; yields their base URL."""
+def serve() -> Iterator[Callable[..., str]]:
+    """Run ASGI apps with uvicorn on 127.0.0.1 in background threads; yields their base URL.
+    ``lifespan="on"`` runs the app's lifespan in the server's thread (the gateway's store)."""
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(asgi_app: Any) -> str:
+    def start(asgi_app: Any, lifespan: str = "off") -> str:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         config = uvicorn.Config(
-            asgi_app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+            asgi_app, log_level="warning", lifespan=lifespan, timeout_graceful_shutdown=1
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -161,6 +163,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     for name in (
         "birthdate",
+        "custom_data",
         "enrich",
         "hashing",
         "normalize",
@@ -178,7 +181,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if source.exists() and source.stat().st_mtime > Path(origin).stat().st_mtime:
             pytest.exit(
                 f"signalyard/transforms/{name}.py changed after it was compiled ({origin}):"
-                " run `pip install -e '.[dev]'` again (or SIGNALYARD_PURE_PYTHON=1 pip install"
-                " -e '.[dev]' to work on pure Python)",
+                " run `pip install -e '.[dev]'` again, or work on pure Python:"
+                " `SIGNALYARD_PURE_PYTHON=1 pip install -e '.[dev]'` (which removes the compiled"
+                " modules from signalyard/transforms/; deleting signalyard/transforms/*.so does"
+                " the same)",
                 returncode=4,
             )

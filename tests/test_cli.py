@@ -62,7 +62,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+def bare_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    """The command on a database file that does not exist yet."""
     for name in list(os.environ):
         if name.startswith("SIGNALYARD_"):
             monkeypatch.delenv(name)
@@ -71,6 +72,13 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     # No command ever showed a destination secret.
     for secret in (TOKEN, NEW_TOKEN, APP_SECRET):
         assert secret not in c.all_output()
+
+
+@pytest.fixture
+def cli(bare_cli: Cli) -> Cli:
+    """The command on a migrated, empty database (only serve and migrate create one)."""
+    bare_cli("migrate")
+    return bare_cli
 
 
 @pytest.fixture
@@ -103,8 +111,9 @@ def test_migrate_creates_the_schema_and_is_idempotent(cli: Cli) -> None:
     assert cli.store(lambda s: s.list_datasets()) == []
 
 
-def test_commands_on_an_unmigrated_database_say_so(cli: Cli) -> None:
-    result = cli("keys", "list", code=1)
+def test_commands_on_an_unmigrated_database_say_so(bare_cli: Cli) -> None:
+    Path(bare_cli.url.removeprefix("sqlite:///")).touch()  # a file, but no schema
+    result = bare_cli("keys", "list", code=1)
     assert "signalyard migrate" in result.output
     assert "Traceback" not in result.output
 
@@ -498,3 +507,272 @@ def test_status_shows_consent_decisions_and_one_events_trail(cli: Cli) -> None:
     data = orjson.loads(cli("status", "--json").output)
     assert (data[0]["held_for_consent"], data[0]["dropped_by_consent"]) == (1, 1)
     assert "No event with event_id nope" in cli("status", "--event", "nope").output
+
+
+# datasets: default country, update ----------------------------------------------------------
+
+
+def test_datasets_set_country_and_update(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli("migrate")
+    cli("datasets", "add", "123", "--name", "Shop")
+    out = cli("datasets", "set-country", "123", "us").output
+    assert "default country US" in out
+    assert cli.store(lambda s: s.get_dataset("123")).default_country == "US"  # type: ignore[union-attr]
+    out = cli(
+        "datasets", "update", "123", "--name", "My shop", "--origin", "https://shop.example.com"
+    ).output
+    assert "name 'My shop'" in out and "default country US" in out
+    assert "https://shop.example.com" in out
+    listing = cli("datasets", "list").output
+    assert "123\tMy shop\tdefault_country=US\torigins=https://shop.example.com" in listing
+    # '-' clears the country; the setting then applies, and the command says so
+    out = cli("datasets", "set-country", "123", "-").output
+    assert "no default country" in out and "cannot be completed" in out
+    monkeypatch.setenv("SIGNALYARD_DEFAULT_COUNTRY", "VN")
+    assert (
+        "the setting default_country (VN) applies"
+        in cli("datasets", "update", "123", "--no-origins").output
+    )
+    monkeypatch.delenv("SIGNALYARD_DEFAULT_COUNTRY")
+    assert "default_country=-\torigins=-" in cli("datasets", "list").output
+
+
+def test_datasets_set_country_and_update_errors(cli: Cli) -> None:
+    cli("migrate")
+    cli("datasets", "add", "123")
+    assert "ISO 3166-1 alpha-2" in cli("datasets", "set-country", "123", "XX", code=2).output
+    assert "ISO 3166-1 alpha-2" in cli("datasets", "set-country", "123", "USA", code=2).output
+    assert "no dataset 9" in cli("datasets", "set-country", "9", "US", code=1).output
+    assert "nothing to change" in cli("datasets", "update", "123", code=2).output
+    assert (
+        "not both"
+        in cli(
+            "datasets", "update", "123", "--origin", "https://a.example", "--no-origins", code=2
+        ).output
+    )
+    assert "--origin" in cli("datasets", "update", "123", "--origin", "not a url", code=2).output
+    assert cli.store(lambda s: s.get_dataset("123")).default_country is None  # type: ignore[union-attr]
+
+
+# first start: the demo dataset's default country ------------------------------------------
+
+
+def _serve_once(cli: Cli, monkeypatch: pytest.MonkeyPatch, **env: str | None) -> str:
+    """``signalyard serve`` up to the point it would start serving."""
+    import socket
+
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return cli("serve", "--port", port).output
+
+
+def test_first_start_takes_the_country_from_the_locale_and_says_so(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _serve_once(cli, monkeypatch, LC_ALL=None, LANG="en_US.UTF-8")
+    assert (
+        "Default country US, from the locale en_US.UTF-8 ($LANG); change with"
+        " `signalyard datasets set-country 1234567890 XX`" in out
+    )
+    (demo,) = cli.store(lambda s: s.list_datasets())
+    assert demo.id == "1234567890" and demo.default_country == "US"
+    # not asked again, and the command it names works
+    assert "Default country" not in _serve_once(cli, monkeypatch)
+    cli("datasets", "set-country", "1234567890", "VN")
+    assert cli.store(lambda s: s.get_dataset("1234567890")).default_country == "VN"  # type: ignore[union-attr]
+
+
+def test_first_start_without_a_country_in_the_locale_says_none_is_set(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _serve_once(cli, monkeypatch, LC_ALL="C.UTF-8", LANG="de_DE.UTF-8")
+    assert "No default country for dataset 1234567890 (the locale C.UTF-8 names no country)" in out
+    assert "`signalyard datasets set-country 1234567890 XX`" in out
+    assert cli.store(lambda s: s.get_dataset("1234567890")).default_country is None  # type: ignore[union-attr]
+
+
+def test_first_start_the_setting_wins_over_the_locale(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _serve_once(cli, monkeypatch, LANG="en_US.UTF-8", SIGNALYARD_DEFAULT_COUNTRY="vn")
+    assert "Default country VN, from the setting default_country" in out
+    assert cli.store(lambda s: s.get_dataset("1234567890")).default_country == "VN"  # type: ignore[union-attr]
+
+
+def test_first_start_on_a_terminal_asks_offering_the_locales_country() -> None:
+    from signalyard.cli.first_start import choose_country
+    from signalyard.settings import Settings
+
+    asked: list[tuple[str, str]] = []
+
+    def ask(text: str, *, default: str, value_proc: Callable[[str], str]) -> str:
+        asked.append((text, default))
+        return value_proc(" de ")
+
+    got = choose_country(Settings(), {"LANG": "en_GB.UTF-8"}, interactive=True, ask=ask)
+    assert (got.country, got.source) == ("DE", "your answer")
+    assert asked[0][1] == "GB"
+    none = choose_country(Settings(), {}, interactive=True, ask=lambda *a, **k: "-")
+    assert none.country is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "country"),
+    [
+        ({"LANG": "en_US.UTF-8"}, "US"),
+        ({"LANG": "vi_VN"}, "VN"),
+        ({"LANG": "sr_RS@latin"}, "RS"),
+        ({"LC_ALL": "fr_CA.UTF-8", "LANG": "en_US.UTF-8"}, "CA"),
+        ({"LC_ALL": "C", "LANG": "en_US.UTF-8"}, None),
+        ({"LANG": "C.UTF-8"}, None),
+        ({"LANG": "POSIX"}, None),
+        ({"LANG": "en"}, None),
+        ({"LANG": "en_XX.UTF-8"}, None),
+        ({}, None),
+    ],
+)
+def test_country_from_locale(environ: dict[str, str], country: str | None) -> None:
+    from signalyard.country import country_from_locale
+
+    got = country_from_locale(environ)
+    assert (got.country if got else None) == country
+
+
+# destinations: show, update, pause, remove, check -------------------------------------------
+
+
+def test_destinations_show_never_shows_secrets(shop: Cli) -> None:
+    out = shop("destinations", "show", "meta-prod").output
+    assert "meta-prod (id 1, meta, dataset 123): ACTIVE" in out
+    assert "mode:     sandbox" in out
+    assert "option    graph_url=sandbox" in out and "option    pixel_id=123" in out
+    assert "token:    set, app secret: set" in out
+    data = orjson.loads(shop("destinations", "show", "meta-prod", "--json").output)
+    assert data["mode"] == "sandbox" and data["options"] == {
+        "pixel_id": "123",
+        "graph_url": "sandbox",
+    }
+    assert data["access_token"] == "set" and data["queued"] == 0
+    assert "no destination nope" in shop("destinations", "show", "nope", code=1).output
+
+
+def test_destinations_update_sets_and_unsets_options_and_status_shows_the_mode(
+    shop: Cli,
+) -> None:
+    out = shop(
+        "destinations",
+        "update",
+        "meta-prod",
+        "--option",
+        "graph_url=https://graph.facebook.com",
+        "--option",
+        "test_event_code=TEST123",
+    ).output
+    assert "mode: test" in out
+    assert "`signalyard destinations update meta-prod --unset test_event_code`" in out
+    (d,) = shop.store(lambda s: s.list_destinations())
+    assert d.options["test_event_code"] == "TEST123"
+    assert d.access_token.reveal() == TOKEN  # the token is untouched
+    assert "  mode:   test" in shop("status").output
+    assert orjson.loads(shop("status", "--json").output)[0]["mode"] == "test"
+
+    out = shop("destinations", "update", "meta-prod", "--unset", "test_event_code").output
+    assert "mode: live" in out
+    (d,) = shop.store(lambda s: s.list_destinations())
+    assert "test_event_code" not in d.options
+    assert orjson.loads(shop("status", "--json").output)[0]["mode"] == "live"
+
+
+def test_destinations_update_is_checked_like_add(shop: Cli) -> None:
+    before = shop.store(lambda s: s.list_destinations())[0].options
+    bad = shop("destinations", "update", "meta-prod", "--option", "timeout_seconds=soon", code=1)
+    assert "timeout_seconds" in bad.output
+    assert (
+        "unknown option"
+        in shop("destinations", "update", "meta-prod", "--option", "colour=red", code=1).output
+    )
+    assert (
+        "pixel_id is required"
+        in shop("destinations", "update", "meta-prod", "--unset", "pixel_id", code=1).output
+    )
+    assert (
+        "no option test_event_code"
+        in shop("destinations", "update", "meta-prod", "--unset", "test_event_code", code=2).output
+    )
+    assert (
+        "set-consent"
+        in shop(
+            "destinations", "update", "meta-prod", "--option", "consent_policy=[]", code=2
+        ).output
+    )
+    assert "nothing to change" in shop("destinations", "update", "meta-prod", code=2).output
+    assert shop.store(lambda s: s.list_destinations())[0].options == before
+
+
+def test_destinations_update_keeps_the_consent_policy(shop: Cli) -> None:
+    shop("destinations", "set-consent", "meta-prod", "--rule", "EU:unknown=hold")
+    shop("destinations", "update", "meta-prod", "--option", "timeout_seconds=5")
+    (d,) = shop.store(lambda s: s.list_destinations())
+    assert d.options["timeout_seconds"] == 5 and d.options["consent_policy"]
+    # the worker can still build the destination's sink (the policy is the gateway's option)
+    import httpx
+
+    from signalyard.clock import SystemClock
+    from signalyard.sinks import build_sink
+
+    sink = build_sink(d, client=httpx.AsyncClient(), clock=SystemClock(), sandbox_url="http://x")
+    assert sink.kind == "meta"
+
+
+def test_destinations_pause_keeps_events_queued(shop: Cli) -> None:
+    _queue(shop, 3, age_seconds=60)
+    out = shop("destinations", "pause", "meta-prod").output
+    assert "meta-prod paused" in out and "signalyard destinations resume meta-prod" in out
+    (row,) = orjson.loads(shop("status", "--json").output)
+    assert row["state"] == "paused" and row["queued"] == 1
+    assert row["fix"] == "resume it with `signalyard destinations resume meta-prod`"
+    shop("destinations", "resume", "meta-prod")
+    assert orjson.loads(shop("status", "--json").output)[0]["state"] == "active"
+
+
+def test_destinations_remove_refuses_queued_events_unless_dropped(shop: Cli) -> None:
+    _queue(shop, 3, age_seconds=60)  # 1 queued, 1 delivered, 1 dead letter
+    refused = shop("destinations", "remove", "meta-prod", code=1).output
+    assert "meta-prod not removed: 1 event(s) are still waiting" in refused
+    assert "--drop-queue" in refused
+    assert len(shop.store(lambda s: s.list_destinations())) == 1
+    out = shop("destinations", "remove", "meta-prod", "--drop-queue").output
+    assert "Destination meta-prod removed; 1 waiting event(s) dropped, never sent." in out
+    assert shop.store(lambda s: s.list_destinations()) == []
+    assert shop("status").output.strip() == "No destinations."
+    assert "no destination meta-prod" in shop("destinations", "remove", "meta-prod", code=1).output
+
+
+def test_destinations_check_against_the_sandbox(
+    shop: Cli, serve: Callable[[object], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signalyard.sandbox.meta import create_app
+
+    url = serve(create_app(app_secret=APP_SECRET))
+    monkeypatch.setenv("SIGNALYARD_SANDBOX_URL", url)
+    out = shop("destinations", "check", "meta-prod").output
+    assert "meta-prod (meta, sandbox" in out
+    assert "OK: the platform answered HTTP 200" in out and "can deliver" in out
+    # a token the platform refuses: the answer, and the fix naming the destination
+    shop("destinations", "set-token", "meta-prod", input="bad token\n")
+    failed = shop("destinations", "check", "meta-prod", code=1).output
+    assert "FAILED: the platform answered HTTP" in failed
+    assert "`signalyard destinations set-token meta-prod`" in failed
+    # nothing listening: said, with the likely cause
+    monkeypatch.setenv("SIGNALYARD_SANDBOX_URL", "http://127.0.0.1:9/sandbox/meta")
+    down = shop("destinations", "check", "meta-prod", code=1).output
+    assert "FAILED: no answer from the platform" in down and "is it running?" in down

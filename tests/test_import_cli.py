@@ -146,12 +146,8 @@ def test_a_100k_row_file(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     report = tmp_path / "errors.csv"
     monkeypatch.setattr(importer, "_stderr_is_tty", lambda: True)
 
-    started = time.monotonic()
+    # how fast: bench/wallclock.py import
     result = cli("import", str(path), "--dataset", DATASET, "--report", str(report), code=3)
-    seconds = time.monotonic() - started
-    print(f"\n100,000-row import: {seconds:.1f} s ({100_000 / seconds:,.0f} rows/s)")
-
-    assert seconds < 60, seconds
     assert "Importing orders.csv" in result.stderr  # the progress bar (its label off a TTY)
     assert "Email -> user_data.em" in result.stderr and "Created At -> event_time" in result.stderr
     assert (

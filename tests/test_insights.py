@@ -28,6 +28,9 @@ async def store(backend_store: Store) -> Store:
     return backend_store
 
 
+_PLAIN = {"fbp": "fb.1.1700000000000.1234567890", "fbc": "fb.1.1700000000000.IwAR-click"}
+
+
 def ev(
     i: int,
     name: str = "Purchase",
@@ -38,7 +41,7 @@ def ev(
     event_id: str | None = None,
     generated: bool = False,
 ) -> AcceptedEvent:
-    user_data = {k: [H] if k in ("em", "ph") else "x" for k in keys}
+    user_data = {k: [H] if k in ("em", "ph") else _PLAIN.get(k, "x") for k in keys}
     return AcceptedEvent(
         "px",
         name,
@@ -141,6 +144,24 @@ async def test_match_quality_moves_as_keys_are_added(store: Store) -> None:
     [best] = await match_quality(store, "px", now=NOW)
     assert best.score > after.score
     assert not any(a.startswith("fbc missing") for a in best.advice)
+
+
+def test_usable_keys_are_the_sandboxs() -> None:
+    """What match quality counts as usable in a stored event is what the sandbox counts in the
+    request that carries it."""
+    from signalyard.insights.quality import BIT, usable_mask
+    from signalyard.sandbox.meta.validate import _check_user_data
+
+    cookie = "fb.1.1700000000000.1234567890"
+    for user_data in (
+        {"fbp": cookie, "fbc": cookie, "em": [H], "client_ip_address": "203.0.113.7"},
+        {"fbp": H, "fbc": H[:32], "client_user_agent": "Mozilla/5.0"},
+        {"fbp": "not-a-cookie", "fbc": "fb.1.1700000000.seconds", "client_user_agent": H},
+        {"external_id": ["a1"], "ct": [H], "fbp": f"{cookie}.AQQCAQMB"},
+    ):
+        _, expected = _check_user_data(0, user_data, [])
+        assert usable_mask(user_data) == expected, user_data
+    assert usable_mask({"fbp": H}) == 0 and usable_mask({"fbp": cookie}) == BIT["fbp"]
 
 
 async def test_dedup_pairs_duplicates_and_mismatches(store: Store) -> None:

@@ -1,7 +1,8 @@
 """The ``signalyard`` command. Thin: it reads settings once and calls the package.
 
 One module per group of commands: :mod:`~signalyard.cli.run` (serve, worker, migrate,
-sandbox), :mod:`~signalyard.cli.admin` (datasets, keys, destinations),
+sandbox), :mod:`~signalyard.cli.admin` (datasets, keys, destinations; the commands that look after
+a destination once added are in :mod:`~signalyard.cli.destination_admin`),
 :mod:`~signalyard.cli.ops` (status, replay, send-test).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import click
 
 from signalyard import __version__
-from signalyard.cli import admin, importer, ops, run, webhooks
+from signalyard.cli import admin, destination_admin, importer, ops, run, webhooks
 
 
 @click.group()
@@ -44,5 +45,7 @@ for command in (
     webhooks.webhooks,
 ):
     main.add_command(command)
+for command in destination_admin.COMMANDS:
+    admin.destinations.add_command(command)
 
 __all__ = ["main"]

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from signalyard.cli._common import ensure_schema, find_destination, settings_from, with_store
+from signalyard.country import country_code
 from signalyard.errors import SignalyardError
 from signalyard.secret import Secret
 from signalyard.sinks import SANDBOX, spec_for
@@ -38,14 +39,7 @@ def datasets_add(
 ) -> None:
     settings = settings_from(ctx)
     ensure_schema(settings)
-    country = default_country.upper() if default_country else None
-    if country is not None:
-        import pycountry
-
-        if pycountry.countries.get(alpha_2=country) is None:
-            raise click.BadParameter(
-                "must be an ISO 3166-1 alpha-2 code such as VN", param_hint="--default-country"
-            )
+    country = _country(default_country, "--default-country") if default_country else None
     with_store(
         settings,
         lambda s: s.add_dataset(
@@ -94,6 +88,131 @@ def datasets_set_origins(ctx: click.Context, dataset_id: str, origins: tuple[str
         click.echo(f"Dataset {dataset_id} takes browser events from: {', '.join(saved)}")
     else:
         click.echo(f"Dataset {dataset_id} takes no browser events (no allowed origins).")
+
+
+def _country(value: str, hint: str) -> str:
+    try:
+        return country_code(value)
+    except ValueError as error:
+        raise click.BadParameter(
+            f"must be an ISO 3166-1 alpha-2 code such as VN: {error}", param_hint=hint
+        ) from None
+
+
+@datasets.command("set-country")
+@click.argument("dataset_id")
+@click.argument("country")
+@click.pass_context
+def datasets_set_country(ctx: click.Context, dataset_id: str, country: str) -> None:
+    """Set the default country of DATASET_ID (ISO code such as US or VN; '-' for none): it
+    completes phone numbers written without a +country code. Events received from now on use
+    it (a running server sees it within seconds)."""
+    code = None if country.strip() == "-" else _country(country, "COUNTRY")
+    _update_dataset(ctx, dataset_id, default_country=code)
+
+
+@datasets.command("update")
+@click.argument("dataset_id")
+@click.option("--name", default=None, help="A new name.")
+@click.option(
+    "--default-country",
+    default=None,
+    help="ISO country completing national phone numbers, e.g. VN; '-' for none.",
+)
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="Replace the page origins allowed to send browser events (repeat for several).",
+)
+@click.option("--no-origins", is_flag=True, help="Allow no page origin (refuse /collect).")
+@click.pass_context
+def datasets_update(
+    ctx: click.Context,
+    dataset_id: str,
+    name: str | None,
+    default_country: str | None,
+    origins: tuple[str, ...],
+    no_origins: bool,
+) -> None:
+    """Change a dataset's name, default country or allowed origins (what is not given stays)."""
+    if origins and no_origins:
+        raise click.UsageError("give --origin or --no-origins, not both")
+    if name is None and default_country is None and not origins and not no_origins:
+        raise click.UsageError("nothing to change: give --name, --default-country or --origin")
+    if name is not None and not name.strip():
+        raise click.BadParameter("must not be empty", param_hint="--name")
+    country: str | _Keep | None = _KEEP
+    if default_country is not None:
+        country = (
+            None
+            if default_country.strip() == "-"
+            else _country(default_country, "--default-country")
+        )
+    try:
+        clean = [normalize_origin(o) for o in origins]
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--origin") from None
+    _update_dataset(
+        ctx,
+        dataset_id,
+        name=name.strip() if name is not None else None,
+        default_country=country,
+        origins=clean if (origins or no_origins) else None,
+    )
+
+
+class _Keep:
+    """A field ``datasets update`` leaves as it is."""
+
+
+_KEEP = _Keep()
+
+
+def _update_dataset(
+    ctx: click.Context,
+    dataset_id: str,
+    *,
+    name: str | None = None,
+    default_country: str | _Keep | None = _KEEP,
+    origins: list[str] | None = None,
+) -> None:
+    settings = settings_from(ctx)
+    ensure_schema(settings)
+
+    async def run(store: Store) -> tuple[Dataset, tuple[str, ...]]:
+        current = await store.get_dataset(dataset_id)
+        if current is None:
+            raise click.ClickException(f"no dataset {dataset_id}: add it with `datasets add`")
+        country = (
+            current.default_country if isinstance(default_country, _Keep) else (default_country)
+        )
+        updated = await store.update_dataset(
+            dataset_id, name=name or current.name, default_country=country
+        )
+        if updated is None:
+            raise click.ClickException(f"no dataset {dataset_id}")
+        if origins is not None:
+            saved = await set_allowed_origins(store, dataset_id, origins, now=time.time())
+        else:
+            saved = await get_allowed_origins(store, dataset_id)
+        return updated, saved
+
+    d, saved = with_store(settings, run)
+    click.echo(f"Dataset {d.id}: name {d.name!r}")
+    if d.default_country:
+        click.echo(f"  default country {d.default_country} (completes national phone numbers)")
+    else:
+        fallback = settings.default_country
+        click.echo(
+            "  no default country"
+            + (
+                f": the setting default_country ({fallback}) applies"
+                if fallback
+                else ": national phone numbers (without +country code) cannot be completed"
+            )
+        )
+    click.echo(f"  browser events from: {', '.join(saved) or 'no origin (refused)'}")
 
 
 # keys -------------------------------------------------------------------------------------
@@ -192,11 +311,11 @@ def destinations_add(
     app_secret = Secret(lines[1].strip()) if app_secret_stdin and len(lines) > 1 else None
     if not token:
         raise click.UsageError("give the access token on standard input with --token-stdin")
-    spec = spec_for(kind)
     check = dict(parsed)
     if check.get("graph_url") == SANDBOX:
         check["graph_url"] = settings.resolved_sandbox_url
     try:
+        spec = spec_for(kind)  # an unknown kind: a ConfigError naming the known ones
         spec.config_from_mapping(check, access_token=token, app_secret=app_secret)
     except SignalyardError as error:
         raise click.ClickException(str(error)) from None

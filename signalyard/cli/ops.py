@@ -10,10 +10,23 @@ import click
 import httpx
 import orjson
 
-from signalyard.cli._common import ago, find_destination, settings_from, with_store
+from signalyard.cli._common import (
+    ago,
+    database_name,
+    find_destination,
+    require_database,
+    settings_from,
+    with_store,
+)
 from signalyard.settings import Settings
+from signalyard.sinks import delivery_mode, mode_note
 from signalyard.store.base import DestinationStatus, Store
-from signalyard.store.inspect import ConsentDecisionCount, consent_decisions, event_trail
+from signalyard.store.inspect import (
+    ConsentDecisionCount,
+    EventTrail,
+    consent_decisions,
+    event_trail,
+)
 
 
 @click.command()
@@ -38,6 +51,7 @@ def status(ctx: click.Context, as_json: bool, event_id: str | None) -> None:
 
     rows, decisions = with_store(settings, run)
     names = {r.destination.id: r.destination.name for r in rows}
+    sandbox_url = settings.resolved_sandbox_url
     if as_json:
         click.echo(
             orjson.dumps(
@@ -47,6 +61,7 @@ def status(ctx: click.Context, as_json: bool, event_id: str | None) -> None:
                         "id": r.destination.id,
                         "dataset": r.destination.dataset_id,
                         "state": r.destination.state,
+                        "mode": delivery_mode(r.destination, sandbox_url=sandbox_url),
                         "paused_reason": r.destination.paused_reason,
                         "fix": r.destination.paused_fix,
                         "queued": r.queued,
@@ -81,6 +96,7 @@ def status(ctx: click.Context, as_json: bool, event_id: str | None) -> None:
         d = r.destination
         age = ago(now - r.oldest_event_time if r.oldest_event_time else None)
         click.echo(f"{d.name} ({d.kind}, dataset {d.dataset_id}): {d.state.upper()}")
+        click.echo(f"  mode:   {mode_note(delivery_mode(d, sandbox_url=sandbox_url), d.name)}")
         if d.state == "paused":
             click.echo(f"  reason: {d.paused_reason}\n  fix:    {d.paused_fix}")
         if d.throttled_until and d.throttled_until > now:
@@ -175,6 +191,7 @@ def send_test(ctx: click.Context, key: str, dataset: str, url: str | None, wait:
     from signalyard.samples import sample_purchase
 
     settings = settings_from(ctx)
+    require_database(settings)  # before sending: the delivery is read from it
     base = (
         url
         or f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}"
@@ -194,14 +211,54 @@ def send_test(ctx: click.Context, key: str, dataset: str, url: str | None, wait:
         raise click.ClickException(f"the gateway refused the event ({r.status_code}): {r.text}")
     click.echo(f"Accepted: {r.json()}  event_id={event['event_id']}")
 
-    async def poll(store: Store) -> str:
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            rows = await store.status(now=time.time())
-            mine = [x for x in rows if x.destination.dataset_id == dataset]
-            if mine and all(x.queued == 0 for x in mine):
-                return "delivered to " + ", ".join(x.destination.name for x in mine)
-            await asyncio.sleep(0.2)
-        return "still queued: see `signalyard status`"
+    event_id = str(event["event_id"])
 
-    click.echo("Delivery: " + with_store(settings, poll))
+    async def poll(store: Store) -> tuple[list[EventTrail], dict[int, str]]:
+        deadline = time.monotonic() + wait
+        while True:
+            trail = await event_trail(store, event_id, dataset_id=dataset)
+            # The event was committed before the gateway answered: no row means no outbox here.
+            done = all(t.status in _SETTLED for t in trail)
+            if done or time.monotonic() >= deadline:
+                names = {d.id: d.name for d in await store.list_destinations(dataset)}
+                return trail, names
+            await asyncio.sleep(0.2)
+
+    trail, names = with_store(settings, poll)
+    verdict, ok = delivery_verdict(trail, names, event_id, wait)
+    if not ok:
+        raise click.ClickException(f"{verdict} (database {database_name(settings)})")
+    click.echo("Delivery: " + verdict)
+
+
+_SETTLED = ("delivered", "dead", "dropped")
+"""Outbox states an event does not leave."""
+
+
+def delivery_verdict(
+    trail: list[EventTrail], names: dict[int, str], event_id: str, wait: float
+) -> tuple[str, bool]:
+    """What ``send-test`` reports about its event, and whether it was delivered everywhere."""
+    if not trail:
+        return (
+            f"the event {event_id} is not in the database this command reads: the gateway"
+            " that accepted it uses another database, or its dataset has no destination",
+            False,
+        )
+    where = [(names.get(t.destination_id, str(t.destination_id)), t) for t in trail]
+    delivered = [name for name, t in where if t.status == "delivered"]
+    if len(delivered) == len(where):
+        return "delivered to " + ", ".join(delivered), True
+    problems = []
+    for name, t in where:
+        if t.status == "dead":
+            problems.append(f"{name}: dead letter: {t.dead_reason}")
+        elif t.status != "delivered":
+            detail = t.last_error or t.consent_reason or ""
+            problems.append(f"{name}: {t.status}" + (f" ({detail})" if detail else ""))
+    return (
+        f"not delivered after {wait:g}s: "
+        + "; ".join(problems)
+        + f" (see `signalyard status --event {event_id}`)",
+        False,
+    )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from typing import Any
 
 import click
 import httpx
 
 from signalyard import gc_tuning
+from signalyard.cli import first_start
 from signalyard.cli._common import ensure_schema, settings_from, with_store
+from signalyard.cli._startup import key_lines, port_problem
 from signalyard.clock import SystemClock
 from signalyard.runtime import bootstrap, make_store
 from signalyard.settings import Settings, overrides_environ
@@ -23,6 +26,16 @@ def _logging(settings: Settings) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it would log URLs with tokens
+
+
+def _key_lines(settings: Settings, dataset_id: str, secret: str) -> str:
+    try:
+        return key_lines(settings, dataset_id, secret, terminal=sys.stdout.isatty())
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot write the new ingest key to a file ({error.strerror}): create another"
+            f" with `signalyard keys create {dataset_id}`"
+        ) from None
 
 
 @click.command()
@@ -58,17 +71,29 @@ def serve(
         overrides["sandbox"] = False
     settings = settings_from(ctx, **overrides)
     _logging(settings)
-    ensure_schema(settings)
-    boot = with_store(settings, lambda s: bootstrap(s, settings, SystemClock()))
+    busy = port_problem(settings.host, settings.port)  # before a new install's key is made
+    if busy is not None:
+        raise click.ClickException(busy)
+    ensure_schema(settings, create=True)
+    boot = with_store(
+        settings,
+        lambda s: bootstrap(
+            s, settings, SystemClock(), lambda: first_start.choose_country(settings, os.environ)
+        ),
+    )
     base = f"http://{settings.host}:{settings.port}"
     if boot is not None:
         click.echo(
             f"New install: created dataset '{boot.dataset_id}' delivering to the built-in Meta"
-            f" sandbox ({base}/sandbox/meta).\n"
-            f"Ingest key for dataset '{boot.dataset_id}' (shown once, keep it):\n"
-            f"  {boot.key_secret}\n"
+            f" sandbox ({settings.resolved_sandbox_url}).\n"
             f"Send events: POST {base}/v26.0/{boot.dataset_id}/events?access_token=<key>\n"
-            f"Try it:      signalyard send-test --key <key>"
+            + _key_lines(settings, boot.dataset_id, boot.key_secret)
+        )
+        click.echo(first_start.country_message(boot.country, boot.dataset_id))
+    if settings.sandbox and not settings.sandbox_mounted and not settings.sandbox_url:
+        click.echo(
+            f"Meta sandbox: not mounted ({settings.host} is not a loopback address); "
+            "destinations with graph_url = sandbox need sandbox_url (see docs/sandbox.md)"
         )
     if settings.dashboard.password:
         click.echo(f"Dashboard: {base}/dashboard/")
@@ -138,9 +163,9 @@ def worker(ctx: click.Context) -> None:
 @click.command()
 @click.pass_context
 def migrate(ctx: click.Context) -> None:
-    """Bring the database schema up to date."""
+    """Bring the database schema up to date (creating the database if there is none)."""
     settings = settings_from(ctx)
-    ensure_schema(settings)
+    ensure_schema(settings, create=True)
     click.echo("Schema is up to date.")
 
 
@@ -157,5 +182,15 @@ def sandbox_meta(host: str, port: int) -> None:
     import uvicorn
 
     from signalyard.sandbox.meta import create_app
+    from signalyard.settings import is_loopback
+
+    if not is_loopback(host):
+        click.echo(
+            f"WARNING: the Meta sandbox is listening on {host}, not a loopback address: anyone"
+            " reaching the port can post events with any token, read the received events (IP"
+            " addresses, user agents, fbp/fbc) at /_sandbox/events, inject faults and wipe its"
+            " state. Use --host 127.0.0.1 unless this network is trusted.",
+            err=True,
+        )
 
     uvicorn.run(create_app(), host=host, port=port, access_log=False)

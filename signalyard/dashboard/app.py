@@ -13,6 +13,7 @@ from starlette.routing import Route
 from signalyard.clock import Clock
 from signalyard.dashboard.auth import Login
 from signalyard.dashboard.pages import Pages
+from signalyard.dashboard.revoked import RevokedSessions
 from signalyard.dashboard.session import LoginLimiter, SessionCodec, session_key
 from signalyard.dashboard.web import Web, client_address
 from signalyard.settings import DashboardSettings
@@ -31,6 +32,7 @@ def create_dashboard(
     client_ip: Callable[[Request], str] | None = None,
     on_replay: Callable[[], None] | None = None,
     limiter: LoginLimiter | None = None,
+    sandbox_url: str = "",
 ) -> Starlette:
     """The dashboard, to mount under a prefix (``Mount("/dashboard", app=...)``). It neither
     opens nor closes ``store``: the gateway's lifespan does. With no password configured every
@@ -38,12 +40,17 @@ def create_dashboard(
 
     ``client_ip`` gives the address failed logins are counted against (default: the
     connection's peer; pass the gateway's trusted-proxy aware resolver); ``on_replay`` is
-    called after dead letters are queued again (wake the delivery worker)."""
+    called after dead letters are queued again (wake the delivery worker); ``sandbox_url``,
+    where ``graph_url = "sandbox"`` sends, tells the delivery page which destinations are
+    sandboxes."""
     password = settings.password.reveal()
     if not password:
         return Starlette(routes=[])
     web = Web(
-        settings, SessionCodec(session_key(password, settings.session_secret.reveal())), clock
+        settings,
+        SessionCodec(session_key(password, settings.session_secret.reveal())),
+        clock,
+        RevokedSessions(store),
     )
     login = Login(
         web,
@@ -52,7 +59,7 @@ def create_dashboard(
         limiter=limiter or LoginLimiter(clock),
         client_ip=client_ip or client_address,
     )
-    pages = Pages(web, store, on_replay=on_replay)
+    pages = Pages(web, store, on_replay=on_replay, sandbox_url=sandbox_url)
     css = STYLESHEET.read_bytes()
 
     async def stylesheet(request: Request) -> Response:

@@ -1,6 +1,7 @@
 """Login and logout. One admin password from the configuration, compared in constant time;
-failed logins are limited per client address and overall; every form (the login form too)
-carries the session's CSRF token."""
+failed logins are refused per client address past a limit, and slow every login down (never
+refuse it) past a limit for everyone together; logging out revokes the session in the store;
+every form (the login form too) carries the session's CSRF token."""
 
 from __future__ import annotations
 
@@ -68,14 +69,14 @@ class Login:
 
     async def form(self, request: Request) -> Response:
         now = self.web.clock.now()
-        session = self.web.session(request)
+        session = await self.web.session(request)
         if session is not None and session.authenticated:
             return self.web.redirect(self.web.url_maker(request)("/"))
         return self._page(request, session or Session.anonymous(now=now))
 
     async def submit(self, request: Request) -> Response:
         now = self.web.clock.now()
-        session = self.web.session(request)
+        session = await self.web.session(request)
         form = await self.web.checked_form(request, session) if session is not None else None
         if session is None or form is None:
             return self._page(
@@ -85,7 +86,7 @@ class Login:
                 status=403,
             )
         client = self.client_ip(request)
-        wait = self.limiter.wait_seconds(client)
+        wait = self.limiter.wait_seconds(client)  # this address failed too often: refused
         if wait > 0:
             minutes = max(1, round(wait / 60))
             return self._page(
@@ -95,6 +96,9 @@ class Login:
                 status=429,
                 headers={"Retry-After": str(math.ceil(wait))},
             )
+        delay = self.limiter.delay_seconds()  # everyone failed often: slowed, not refused
+        if delay > 0:
+            await self.web.clock.sleep(delay)
         password = form.get("password")
         if not isinstance(password, str) or not passwords_match(password, self._password):
             self.limiter.failed(client)
@@ -108,11 +112,15 @@ class Login:
         return response
 
     async def logout(self, request: Request) -> Response:
-        session = self.web.session(request)
+        session = await self.web.session(request)
         if session is None:
             return self.web.redirect(self.web.url_maker(request)("/login"))
         if await self.web.checked_form(request, session) is None:
             return self.web.forbidden()
+        if session.authenticated:  # refused everywhere from now on, copies of the cookie too
+            await self.web.revoked.revoke(
+                session.sid, expires=session.expires, now=self.web.clock.now()
+            )
         response = self.web.redirect(self.web.url_maker(request)("/login"))
         self.web.clear_session(request, response)
         return response

@@ -14,12 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signalyard.dashboard.charts import stacked_bars
+from signalyard.dashboard.dead_letters import REPLAY_BATCH, replay_of
 from signalyard.dashboard.format import slug
 from signalyard.dashboard.session import Session
 from signalyard.dashboard.web import Web
 from signalyard.insights import views
 from signalyard.insights.alert_log import firing_alerts, recent_alerts
 from signalyard.insights.quality import MATCH_KEYS
+from signalyard.sinks import delivery_mode, mode_note
 from signalyard.store.base import Store
 
 __all__ = ["NAV", "WINDOWS", "Pages", "dedup_advice"]
@@ -99,21 +101,33 @@ def dedup_advice(row: views.DedupRow) -> list[str]:
             f"{row.mismatched:,} event_id(s) of {name} were also used for other event names:"
             " generate a new event_id for every event"
         )
+    if row.late_richer:
+        out.append(
+            f"{row.late_richer:,} copy(ies) of {name} with customer information the first copy"
+            " lacked arrived after the first copy was sent (richer copy arrived late): send"
+            " the server's copy sooner, or the browser's later"
+        )
     return out
 
 
 class Pages:
     def __init__(
-        self, web: Web, store: Store, *, on_replay: Callable[[], None] | None = None
+        self,
+        web: Web,
+        store: Store,
+        *,
+        on_replay: Callable[[], None] | None = None,
+        sandbox_url: str = "",
     ) -> None:
         self.web = web
         self.store = store
         self.on_replay = on_replay
+        self.sandbox_url = sandbox_url
 
     async def _common(
         self, request: Request, page: str
     ) -> tuple[Session, dict[str, Any]] | Response:
-        session = self.web.session(request)
+        session = await self.web.session(request)
         if session is None or not session.authenticated:
             return self.web.to_login(request)
         datasets = await self.store.list_datasets()
@@ -246,22 +260,29 @@ class Pages:
         for q in await views.queues(self.store, ctx["dataset_id"], now=now):
             d = q.destination
             oldest = q.oldest_queued_event_time
+            dead = await self.store.dead_letters(destination_id=d.id, limit=50)
+            replays = {x.outbox_id: replay_of(x) for x in dead}
             cards.append(
                 {
                     "queue": q,
                     "d": d,
+                    "mode": delivery_mode(d, sandbox_url=self.sandbox_url),
+                    "mode_note": mode_note(delivery_mode(d, sandbox_url=self.sandbox_url), d.name),
                     "throttled": d.throttled_until is not None and d.throttled_until > now,
                     "oldest_age": now - oldest if oldest is not None else None,
                     "too_old": oldest is not None and now - oldest > AGE_WARNING_SECONDS,
                     "attempts": await self.store.attempts(destination_id=d.id, limit=10),
-                    "dead": await self.store.dead_letters(destination_id=d.id, limit=50),
+                    "dead": dead,
+                    "replays": replays,
+                    "in_bulk": sum(1 for r in replays.values() if r.in_bulk),
                 }
             )
         ctx.update(cards=cards)
 
     async def replay(self, request: Request) -> Response:
-        """Queue dead letters again: one (``outbox_id``) or all of a destination."""
-        session = self.web.session(request)
+        """Queue dead letters again: one (``outbox_id``) or all of a destination, except those
+        a replay cannot help (:mod:`.dead_letters`)."""
+        session = await self.web.session(request)
         if session is None or not session.authenticated:
             return self.web.to_login(request)
         form = await self.web.checked_form(request, session)
@@ -283,16 +304,32 @@ class Pages:
         if destination is None:
             message = "No such destination in this dataset: nothing replayed."
         else:
-            n = await self.store.replay(
-                destination_id=destination.id, outbox_ids=outbox_ids, now=self.web.clock.now()
-            )
+            dead = await self.store.dead_letters(destination_id=destination.id, limit=REPLAY_BATCH)
+            if outbox_ids is not None:
+                dead = [x for x in dead if x.outbox_id in outbox_ids]
+                ids = [x.outbox_id for x in dead if replay_of(x).one]
+            else:
+                ids = [x.outbox_id for x in dead if replay_of(x).in_bulk]
+            left = len(dead) - len(ids)
+            n = 0
+            if ids:
+                n = await self.store.replay(
+                    destination_id=destination.id, outbox_ids=ids, now=self.web.clock.now()
+                )
             if n and self.on_replay is not None:
                 self.on_replay()
             message = (
                 f"{n:,} dead letter(s) of {destination.name} queued again."
                 if n
                 else "Nothing to replay: already queued again."
+                if not left
+                else "Nothing replayed."
             )
+            if left:
+                message += (
+                    f" {left:,} refused by the platform as invalid (or past its age limit) were"
+                    " left as they are: sent again unchanged, they would fail again."
+                )
         url = self.web.url_maker(request)("/delivery", dataset=dataset_id)
         anchor = f"#destination-{slug(destination.name)}" if destination else ""
         response = self.web.redirect(url + anchor)

@@ -1,10 +1,11 @@
 """The dashboard's session: a signed cookie, and the limit on failed logins.
 
 The cookie holds no secret and nothing personal: whether the holder logged in, when that
-ends, the CSRF token of the session and a one-shot message. It is signed with HMAC-SHA256
+ends, the session's id, its CSRF token and a one-shot message. It is signed with HMAC-SHA256
 under a key every process derives the same way from the configuration, so the processes of
 ``serve --workers N`` accept each other's cookies, and changing the password (or the session
-secret) ends every session.
+secret) ends every session. Logging out records the session's id in the store
+(:mod:`.revoked`), so a copy of the cookie is refused by every process from then on.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ class Session:
     expires: float
     flash: str = ""
     """A message shown once on the next page (\"3 dead letters queued again\")."""
+    sid: str = ""
+    """The id of a logged-in session (random, given at login): what logging out revokes.
+    Empty before login."""
 
     @classmethod
     def anonymous(cls, *, now: float, seconds: float = 3600.0) -> Session:
@@ -67,8 +71,9 @@ class Session:
 
     @classmethod
     def logged_in(cls, *, now: float, seconds: float) -> Session:
-        """A fresh token at login: a token seen before login is not the session's."""
-        return cls(new_token(), True, now + seconds)
+        """A fresh token and a new id at login: a token seen before login is not the
+        session's."""
+        return cls(new_token(), True, now + seconds, sid=new_token())
 
     def with_flash(self, message: str) -> Session:
         return replace(self, flash=message)
@@ -97,12 +102,14 @@ class SessionCodec:
             "a": session.authenticated,
             "e": session.expires,
             "f": session.flash,
+            "s": session.sid,
         }
         body = f"{_VERSION}.{_b64(orjson.dumps(payload))}"
         return f"{body}.{self._sign(body)}"
 
     def loads(self, value: str | None, *, now: float) -> Session | None:
-        """The session, or None when the cookie is missing, forged, tampered or expired."""
+        """The session, or None when the cookie is missing, forged, tampered or expired (or
+        logged in without a session id: it could not be logged out)."""
         if not value or value.count(".") != 2:
             return None
         body, signature = value.rsplit(".", 1)
@@ -114,17 +121,27 @@ class SessionCodec:
         try:
             payload = orjson.loads(_unb64(payload_text))
             session = Session(
-                str(payload["c"]), payload["a"] is True, float(payload["e"]), str(payload["f"])
+                str(payload["c"]),
+                payload["a"] is True,
+                float(payload["e"]),
+                str(payload["f"]),
+                str(payload.get("s") or ""),
             )
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+            return None
+        if session.authenticated and not session.sid:
             return None
         return session if session.expires > now else None
 
 
 class LoginLimiter:
-    """Failed logins allowed per client address (``per_client``) and for everyone together
-    (``overall``) within ``window`` seconds; past either, logins are refused until the oldest
-    failure leaves the window. Kept per process (``serve --workers N`` allows N times as many)."""
+    """Failed logins. Per client address, a hard limit: past ``per_client`` failures within
+    ``window`` seconds that address is refused until its oldest failure leaves the window. For
+    everyone together, a slowdown, never a block: past ``overall`` failures within the window,
+    every login attempt waits ``slow_seconds`` before its password is checked, and the right
+    password still gets in. (A block for everyone would let anyone keep the admin out by
+    failing logins from a few addresses.) Kept per process (``serve --workers N`` allows N
+    times as many); the table of addresses is bounded by ``max_clients``."""
 
     def __init__(
         self,
@@ -133,12 +150,14 @@ class LoginLimiter:
         per_client: int = 5,
         overall: int = 100,
         window: float = 300.0,
+        slow_seconds: float = 1.0,
         max_clients: int = 10_000,
     ) -> None:
         self.clock = clock
         self.per_client = per_client
         self.overall = overall
         self.window = window
+        self.slow_seconds = slow_seconds
         self.max_clients = max_clients
         self._clients: OrderedDict[str, deque[float]] = OrderedDict()
         self._all: deque[float] = deque()
@@ -148,24 +167,31 @@ class LoginLimiter:
             failures.popleft()
 
     def wait_seconds(self, client: str) -> float:
-        """0 when a login may be tried now; else how long until one may."""
+        """0 when ``client`` may try a login now; else how long until it may."""
         now = self.clock.monotonic()
-        self._trim(self._all, now)
-        waits = [0.0]
-        if len(self._all) >= self.overall:
-            waits.append(self._all[0] + self.window - now)
         mine = self._clients.get(client)
-        if mine is not None:
-            self._trim(mine, now)
-            if len(mine) >= self.per_client:
-                waits.append(mine[0] + self.window - now)
-        return max(waits)
+        if mine is None:
+            return 0.0
+        self._trim(mine, now)
+        if len(mine) < self.per_client:
+            return 0.0
+        return mine[0] + self.window - now
+
+    def delay_seconds(self) -> float:
+        """How long any login attempt waits before its password is checked: ``slow_seconds``
+        while the failures of everyone together are past ``overall`` in the window, else 0."""
+        self._trim(self._all, self.clock.monotonic())
+        return self.slow_seconds if len(self._all) >= self.overall else 0.0
 
     def failed(self, client: str) -> None:
         now = self.clock.monotonic()
         self._all.append(now)
+        self._trim(self._all, now)
+        while len(self._all) > self.overall:  # only whether it reaches ``overall`` matters
+            self._all.popleft()
         mine = self._clients.pop(client, None) or deque()
         mine.append(now)
+        self._trim(mine, now)
         self._clients[client] = mine
         while len(self._clients) > self.max_clients:
             self._clients.popitem(last=False)

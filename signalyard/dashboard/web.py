@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from signalyard.clock import Clock
 from signalyard.dashboard import format as fmt
+from signalyard.dashboard.revoked import RevokedSessions
 from signalyard.dashboard.session import Session, SessionCodec
 from signalyard.settings import DashboardSettings
 
@@ -62,10 +63,17 @@ def same_origin(request: Request) -> bool:
 
 
 class Web:
-    def __init__(self, settings: DashboardSettings, codec: SessionCodec, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: DashboardSettings,
+        codec: SessionCodec,
+        clock: Clock,
+        revoked: RevokedSessions,
+    ) -> None:
         self.settings = settings
         self.codec = codec
         self.clock = clock
+        self.revoked = revoked
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES),
             autoescape=True,
@@ -92,8 +100,17 @@ class Web:
 
     # sessions ----------------------------------------------------------------------------
 
-    def session(self, request: Request) -> Session | None:
-        return self.codec.loads(request.cookies.get(COOKIE), now=self.clock.now())
+    async def session(self, request: Request) -> Session | None:
+        """The request's session, or None: no cookie, a forged, tampered or expired one, or a
+        logged-in session that was logged out (in any process: the store says)."""
+        session = self.codec.loads(request.cookies.get(COOKIE), now=self.clock.now())
+        if (
+            session is not None
+            and session.authenticated
+            and await self.revoked.is_revoked(session.sid)
+        ):
+            return None
+        return session
 
     def set_session(self, request: Request, response: Response, session: Session) -> None:
         response.set_cookie(

@@ -11,7 +11,8 @@ then settle every row from the outcome its batch got:
 - ``Rejected``: a batch of several events is bisected until the bad event is alone; that one
   is dead-lettered with the platform's reason, the others are delivered.
 - ``Paused``: the destination is paused with the reason and the fix; its rows stay queued
-  until the token is replaced (``signalyard destinations set-token``).
+  until the token is replaced (``signalyard destinations set-token NAME``); the fix names
+  the destination (:meth:`~signalyard.outcome.Paused.fix_for`).
 
 Every request is recorded as an attempt (time, HTTP status, code, subcode, trace id).
 """
@@ -22,6 +23,7 @@ import asyncio
 import logging
 import os
 import random
+import shlex
 import socket
 import uuid
 from collections.abc import Callable, Sequence
@@ -172,7 +174,10 @@ class Worker:
             await self.store.pause(
                 destination.id,
                 reason=f"the destination's configuration cannot be used: {error}",
-                fix="correct the destination with `signalyard destinations`",
+                fix="correct it with `signalyard destinations update"
+                f" {shlex.quote(destination.name)} --option KEY=VALUE` (see `signalyard"
+                f" destinations show {shlex.quote(destination.name)}`), then resume it:"
+                f" `signalyard destinations resume {shlex.quote(destination.name)}`",
                 now=now,
             )
             return 0
@@ -201,7 +206,12 @@ class Worker:
             heartbeat.cancel()
         if cycle.paused is not None:
             p = cycle.paused
-            await self.store.pause(destination.id, reason=p.reason, fix=p.fix, now=self.clock.now())
+            await self.store.pause(
+                destination.id,
+                reason=p.reason,
+                fix=p.fix_for(destination.name),
+                now=self.clock.now(),
+            )
             log.warning(
                 "Destination paused. destination=%s code=%s subcode=%s",
                 destination.name,

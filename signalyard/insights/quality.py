@@ -33,14 +33,18 @@ ge                            0.01   gender
 So ``em`` alone scores 5.5; ``em`` + IP + UA + ``fbp`` about 7.3; IP + UA + ``fbp`` (a typical
 browser-only forward) about 4.0; every key about 9.1.
 
-Only *usable* values count: hashed keys must look hashed (plaintext is not matched by Meta),
-``fbc``/``fbp`` must be well formed, the IP must parse. Coverage is the share of events that
-carry a usable value for a key. *Drivers* are the keys whose removal would lower the score
-most; *suggestions* are the keys that, added to every event, would raise it most.
+Only *usable* values count, in the sandbox and the dashboard alike: hashed keys must look
+hashed (plaintext is not matched by Meta), ``fbc``/``fbp`` must be in Meta's cookie format
+(a hashed ``fbp`` is unusable: Meta needs the cookie as it is), the user agent must not be a
+hash, the IP must parse. Coverage is the share of events that carry a usable value for a key;
+:func:`usable_mask` decides it for the events Signalyard stores. *Drivers* are the keys
+whose removal would lower the score most; *suggestions* are the keys that, added to every
+event, would raise it most.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,6 +68,34 @@ MATCH_KEYS: tuple[str, ...] = (
 )
 BIT: dict[str, int] = {key: 1 << i for i, key in enumerate(MATCH_KEYS)}
 ALL_KEYS_MASK = (1 << len(MATCH_KEYS)) - 1
+
+# fb.<subdomain index>.<creation time>.<value>[.<appendix>] (what the sandbox accepts too).
+_COOKIE = re.compile(r"fb\.[0-9]+\.[0-9]+\.[^.]+(?:\.[A-Za-z0-9_-]{2}|\.[A-Za-z0-9_-]{8})?")
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}|[0-9a-fA-F]{32}")
+_COOKIE_KEYS = frozenset(("fbc", "fbp"))
+
+
+def usable_mask(user_data: Mapping[str, object]) -> int:
+    """The mask of match keys in a *cleaned* ``user_data`` (as Signalyard stores and sends it)
+    whose values the platform can use: ``fbc``/``fbp`` only in Meta's cookie format (a hashed
+    or malformed one is kept and sent, but matches nothing), a user agent that is not a hash.
+    Cleaning has already hashed the hashed keys and refused invalid IP addresses, so those
+    count when present. The sandbox applies the same rules to what it receives."""
+    mask = 0
+    for key, value in user_data.items():
+        bit = BIT.get(key)
+        if bit is None:
+            continue
+        if key in _COOKIE_KEYS:
+            if not isinstance(value, str) or _COOKIE.fullmatch(value) is None:
+                continue
+        elif key == "client_user_agent" and (
+            not isinstance(value, str) or _HEX_DIGEST.fullmatch(value) is not None
+        ):
+            continue
+        mask |= bit
+    return mask
+
 
 _SINGLE = {
     "em": 0.55,

@@ -4,11 +4,15 @@ few seconds (migration 0005). Pages and alerts read the rollups, never the event
 Counted at ingest, per dataset, hour received, event name and source: events received and
 stored, duplicates, event ids Signalyard had to generate, late (received over an hour after
 ``event_time``) and future timestamps, ``fbc``/``fbp`` that look hashed or are malformed,
-events with values dropped as unusable, browser/server pairs (an event id seen from the
-browser and from a server source, same event name) and mismatches (one event id used for
-different event names), events whose personal keys arrived in plaintext (Signalyard hashed
-them; sent straight to Meta they would be refused); per day and event name, the mask of
-customer keys each event carries (for match quality); rejected events by field and rule.
+events with values dropped as unusable, event ids the browser sent (``browser_ids``, each
+id once), browser/server pairs (an event id seen from the browser and from a server source,
+same event name: each id once, however often either side sends it) and mismatches (one event
+id used for different event names), events whose personal keys arrived in plaintext for
+Signalyard to hash (the intended use: information, not a problem), duplicates whose
+``user_data`` was merged into the stored copy before it was sent (``merged``) and richer
+copies that arrived after it was sent (``late_richer``); per day and event name, the mask of
+customer keys each event carries with a value the platform can use (for match quality: a
+hashed ``fbp`` is not one); rejected events by field and rule.
 Counted at delivery, per destination and hour: events delivered and dead-lettered, requests
 and failed requests, and the delay from receipt to delivery.
 
@@ -29,8 +33,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from signalyard.event import AcceptedEvent
-from signalyard.insights.quality import BIT
-from signalyard.store.base import Store
+from signalyard.insights.quality import usable_mask
+from signalyard.store.base import MergeResult, Store
 from signalyard.store.dual import execute, execute_many
 
 log = logging.getLogger("signalyard.insights")
@@ -50,8 +54,14 @@ EVENT_COUNTERS = (
     "paired",
     "mismatched",
     "plaintext_pii",
+    "merged",
+    "late_richer",
+    "browser_ids",
 )
 _INDEX = {name: i for i, name in enumerate(EVENT_COUNTERS)}
+_BROWSER_IDS = _INDEX["browser_ids"]
+_BROWSER, _SERVER = 1, 2
+_BOTH = _BROWSER | _SERVER
 DELIVERY_COUNTERS = ("delivered", "dead", "requests", "failed_requests", "delay_seconds")
 MAX_EVENT_NAMES = 200
 """Distinct event names counted per dataset and process; more are counted as ``(other)``."""
@@ -125,7 +135,8 @@ class StatsRecorder:
         self._delivery: defaultdict[tuple[int, int], list[float]] = defaultdict(
             lambda: [0.0] * len(DELIVERY_COUNTERS)
         )
-        self._seen: OrderedDict[tuple[str, str], tuple[str, bool]] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
+        """(dataset, event id) -> (event name, the sources it came from: _BROWSER | _SERVER)."""
         self._lock = asyncio.Lock()
 
     # counting ----------------------------------------------------------------------------
@@ -142,6 +153,7 @@ class StatsRecorder:
         hour = int(now // 3600)
         day = int(now // 86400)
         browser = source == "browser"
+        this_source = _BROWSER if browser else _SERVER
         seen = self._seen
         for event, is_new, was_generated in zip(events, stored, generated, strict=True):
             name = self._name(event.dataset_id, event.event_name)
@@ -151,10 +163,7 @@ class StatsRecorder:
                 row[2] += 1
             else:
                 row[1] += 1
-                mask = 0
-                user_data = event.payload.get("user_data") or {}
-                for key in user_data:
-                    mask |= BIT.get(key, 0)
+                mask = usable_mask(event.payload.get("user_data") or {})
                 self._masks[(event.dataset_id, day, name, mask)] += 1
             if was_generated:
                 row[3] += 1
@@ -174,18 +183,48 @@ class StatsRecorder:
                 if "; dropped" in text:
                     row[8] += 1
             if was_generated:
+                if browser:
+                    row[_BROWSER_IDS] += 1  # an id of its own: seen once, never paired
                 continue
+            # Each event id is counted once: the first time the browser sends it (browser_ids)
+            # and the first time it has come from both the browser and a server (paired),
+            # whatever the order and however many times either side sends it again.
             key = (event.dataset_id, event.event_id)
             before = seen.pop(key, None)
+            sources = 0
             if before is not None:
-                name, from_browser = before
-                if name != event.event_name:
+                before_name, sources = before
+                if before_name != event.event_name:
                     row[10] += 1
-                elif from_browser != browser:
+                    sources = 0  # another event under the same id: counted afresh
+            if not sources & this_source:
+                if browser:
+                    row[_BROWSER_IDS] += 1
+                sources |= this_source
+                if sources == _BOTH:
                     row[9] += 1
-            seen[key] = (event.event_name, browser)
+            seen[key] = (event.event_name, sources)
             if len(seen) > self.id_memory:
                 seen.popitem(last=False)
+
+    def merges(
+        self,
+        events: Sequence[AcceptedEvent],
+        results: Sequence[MergeResult],
+        *,
+        source: str,
+        now: float,
+    ) -> None:
+        """Duplicates merged into the stored copy before it was sent, and richer copies that
+        arrived after it was sent (``late_richer``)."""
+        hour = int(now // 3600)
+        merged, late = _INDEX["merged"], _INDEX["late_richer"]
+        for event, result in zip(events, results, strict=True):
+            if result.outcome not in ("merged", "late"):
+                continue
+            name = self._name(event.dataset_id, event.event_name)
+            row = self._events[(event.dataset_id, hour, name, source)]
+            row[merged if result.outcome == "merged" else late] += 1
 
     def _name(self, dataset_id: str, event_name: str) -> str:
         """The event name as counted: the first ``max_names`` names of a dataset seen by this

@@ -76,6 +76,9 @@ class Diagnostic:
     """Of the events received in the window."""
     event_names: list[str]
     advice: str
+    kind: str = "problem"
+    """``problem`` (something to fix) or ``info`` (worth knowing, nothing wrong: personal
+    data sent in plaintext for Signalyard to hash is the intended use)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +100,19 @@ class DedupRow:
     """Share of events that came with their own ``event_id``."""
     duplicates: int
     browser_events: int
+    """Event ids the browser script sent, each counted once."""
     paired: int
+    """Of those, the ids also received from a server source (each once)."""
     pairing_rate: float | None
-    """Share of the browser's events also received from a server source (None: no browser
-    events)."""
+    """Share of the browser's event ids also received from a server source (None: no
+    browser events)."""
     mismatched: int
+    merged: int = 0
+    """Duplicates whose ``user_data`` keys were added to the copy stored first, before it
+    was sent."""
+    late_richer: int = 0
+    """Duplicates with ``user_data`` keys the stored copy lacked that arrived after it was
+    sent ("richer copy arrived late")."""
 
 
 def _hour_range(now: float, hours: int) -> list[int]:
@@ -293,16 +304,15 @@ async def match_quality(
 async def dedup(store: Store, dataset_id: str, *, now: float, days: int = 7) -> list[DedupRow]:
     totals = await _event_totals(store, dataset_id, now, days)
     by_name: defaultdict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (name, source), counters in totals.items():
+    for (name, _source), counters in totals.items():
         row = by_name[name]
         for c, v in counters.items():
             row[c] += v
-        if source == "browser":
-            row["browser"] += counters["received"] - counters["duplicates"]
     out = []
     for name, row in by_name.items():
         received = row["received"]
-        browser = row["browser"]
+        browser = row["browser_ids"]
+        paired = min(row["paired"], browser)  # rollups before 0006 counted arrivals
         out.append(
             DedupRow(
                 event_name=name,
@@ -310,9 +320,11 @@ async def dedup(store: Store, dataset_id: str, *, now: float, days: int = 7) -> 
                 with_event_id=(received - row["generated_ids"]) / received if received else 0.0,
                 duplicates=row["duplicates"],
                 browser_events=browser,
-                paired=row["paired"],
-                pairing_rate=min(1.0, row["paired"] / browser) if browser else None,
+                paired=paired,
+                pairing_rate=paired / browser if browser else None,
                 mismatched=row["mismatched"],
+                merged=row["merged"],
+                late_richer=row["late_richer"],
             )
         )
     out.sort(key=lambda r: (-r.received, r.event_name))
@@ -351,15 +363,18 @@ _COUNTER_DIAGNOSTICS = (
         "send the same event_id as the Pixel so Meta can deduplicate browser and server",
     ),
     (
-        "plaintext_pii",
-        "personal data sent unhashed (Signalyard hashed it)",
-        "fine through Signalyard, which hashes before storing; sent straight to Meta these"
-        " values would be refused: never send em, ph, names or addresses unhashed elsewhere",
-    ),
-    (
         "mismatched",
         "one event_id used for different events",
         "generate a new event_id for every event; reuse it only for the same event's pair",
+    ),
+)
+_INFO_DIAGNOSTICS = (
+    (
+        "plaintext_pii",
+        "personal data sent in plaintext for Signalyard to hash",
+        "nothing to do: this is the intended use; Signalyard normalizes and hashes these"
+        " values before storing or sending them (only a client sending straight to Meta must"
+        " hash them itself)",
     ),
 )
 _REJECTION_TITLES = {
@@ -375,7 +390,8 @@ async def diagnostics(
     store: Store, dataset_id: str, *, now: float, days: int = 7
 ) -> list[Diagnostic]:
     """What Meta would complain about, with counts over the window: problems in accepted
-    events (from the counters) and refused events (by field and rule)."""
+    events (from the counters) and refused events (by field and rule), the most frequent
+    first; then what is worth knowing but needs no fix (``kind == "info"``)."""
     totals = await _event_totals(store, dataset_id, now, days)
     received = sum(c["received"] for c in totals.values())
     since = int(now // 3600) - days * 24 + 1
@@ -388,11 +404,13 @@ async def diagnostics(
     rejected = sum(int(r[2]) for r in rejections)
     base = received + rejected
     out = []
-    for code, title, advice in _COUNTER_DIAGNOSTICS:
-        names = sorted({n for (n, _), c in totals.items() if c[code]})
-        count = sum(c[code] for c in totals.values())
-        if count:
-            out.append(Diagnostic(code, title, count, count / base if base else 0.0, names, advice))
+    for kind, table in (("problem", _COUNTER_DIAGNOSTICS), ("info", _INFO_DIAGNOSTICS)):
+        for code, title, advice in table:
+            names = sorted({n for (n, _), c in totals.items() if c[code]})
+            count = sum(c[code] for c in totals.values())
+            if count:
+                share = count / base if base else 0.0
+                out.append(Diagnostic(code, title, count, share, names, advice, kind))
     for field_path, rule, n in rejections:
         code, title = _REJECTION_TITLES.get(field_path, ("rejected", f"refused: {field_path}"))
         out.append(
@@ -405,5 +423,5 @@ async def diagnostics(
                 f"{field_path or 'request'}: {rule} (these events were not accepted)",
             )
         )
-    out.sort(key=lambda d: -d.events)
+    out.sort(key=lambda d: (d.kind != "problem", -d.events))
     return out

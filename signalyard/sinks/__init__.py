@@ -9,9 +9,11 @@ contract every sink keeps.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -29,6 +31,9 @@ __all__ = [
     "SinkConfig",
     "SinkSpec",
     "build_sink",
+    "checked_config",
+    "delivery_mode",
+    "mode_note",
     "spec_for",
 ]
 
@@ -84,11 +89,67 @@ def build_sink(
 ) -> Sink:
     """The sink for a stored destination; ``graph_url = "sandbox"`` resolves to this
     gateway's own sandbox (``sandbox_url``)."""
-    spec = spec_for(destination.kind)
-    options = dict(destination.options)
-    if options.get("graph_url") == SANDBOX:
-        options["graph_url"] = sandbox_url
-    config = spec.config_from_mapping(
-        options, access_token=destination.access_token, app_secret=destination.app_secret
+    config = checked_config(
+        destination.kind,
+        destination.options,
+        access_token=destination.access_token,
+        app_secret=destination.app_secret,
+        sandbox_url=sandbox_url,
     )
-    return spec.build(config, client, clock)
+    return spec_for(destination.kind).build(config, client, clock)
+
+
+GATEWAY_OPTIONS = frozenset({"consent_policy"})
+"""Options the gateway itself reads (at ingest), stored with the destination's own: a sink's
+``config_from_mapping`` never sees them."""
+
+
+def checked_config(
+    kind: str,
+    options: Mapping[str, object],
+    *,
+    access_token: Secret,
+    app_secret: Secret | None,
+    sandbox_url: str,
+) -> SinkConfig:
+    """The sink's config from stored (or user-given) options, validated by the sink
+    (``ConfigError`` naming the option); ``graph_url``/``url`` = ``"sandbox"`` resolves to
+    ``sandbox_url``."""
+    spec = spec_for(kind)
+    own = {k: v for k, v in options.items() if k not in GATEWAY_OPTIONS}
+    for key in ("graph_url", "url"):
+        if own.get(key) == SANDBOX:
+            own[key] = sandbox_url
+    return spec.config_from_mapping(own, access_token=access_token, app_secret=app_secret)
+
+
+Mode = Literal["sandbox", "test", "live"]
+
+
+def delivery_mode(destination: Destination, *, sandbox_url: str) -> Mode:
+    """Where a destination's events end up: ``sandbox`` when its ``graph_url`` (or ``url``)
+    is ``"sandbox"``, this gateway's sandbox (``sandbox_url``) or any URL with a ``sandbox``
+    path segment; ``test`` when a ``test_event_code`` is set (the platform's test facility);
+    ``live`` otherwise."""
+    options = destination.options
+    url = str(options.get("graph_url") or options.get("url") or "").strip()
+    if url == SANDBOX or (url and url.rstrip("/") == sandbox_url.rstrip("/")):
+        return "sandbox"
+    if url and "sandbox" in urlsplit(url).path.lower().split("/"):
+        return "sandbox"
+    if options.get("test_event_code"):
+        return "test"
+    return "live"
+
+
+def mode_note(mode: Mode, name: str) -> str:
+    """One line saying what ``mode`` means for the events sent to destination ``name``."""
+    if mode == "sandbox":
+        return "sandbox: events go to a sandbox, nothing reaches the platform"
+    if mode == "test":
+        return (
+            "test: events carry test_event_code (the platform's test tool shows them, and they"
+            " still count); remove it with `signalyard destinations update"
+            f" {shlex.quote(name)} --unset test_event_code` when done"
+        )
+    return "live: events go to the platform"

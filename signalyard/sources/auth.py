@@ -46,6 +46,13 @@ class KeyChecker:
     async def check(self, token: str | None, dataset_id: str) -> IngestKey:
         """The key if it is valid for ``dataset_id``; else :class:`AuthError` (Graph code 190,
         or 104 when no token was sent)."""
+        key = await self.find(token)
+        self.check_dataset(key, dataset_id)
+        return key
+
+    async def find(self, token: str | None) -> IngestKey:
+        """The current key ``token`` is, whatever its dataset; else :class:`AuthError` (Graph
+        code 190, or 104 when no token was sent)."""
         if not token:
             raise AuthError(
                 "access_token",
@@ -70,6 +77,11 @@ class KeyChecker:
                 code=190,
                 subcode=467,
             )
+        return key
+
+    @staticmethod
+    def check_dataset(key: IngestKey, dataset_id: str) -> None:
+        """:class:`AuthError` (190) unless ``key`` is a key of ``dataset_id``."""
         if key.dataset_id != dataset_id:
             raise AuthError(
                 "access_token",
@@ -77,4 +89,3 @@ class KeyChecker:
                 code=190,
                 subcode=467,
             )
-        return key

@@ -5,8 +5,11 @@
   address from ``X-Forwarded-For`` only when the peer is a trusted proxy), ``action_source``
   is ``website``; the events then take the same path as the Graph-compatible endpoint
   (:class:`~signalyard.sources.ingest.Ingestor`), with their ``consent`` and ``click_ids``.
-- ``POST /collect/{dataset_id}/consent``: ``{"fbp", "state", "source"?}``: consent given (or
-  refused) later by that browser decides again for its held events.
+  ``"consent_token"`` beside ``events`` is the browser's key to its own events
+  (:mod:`.consent_token`); a request without one is given one in the answer.
+- ``POST /collect/{dataset_id}/consent``: ``{"consent_token", "state", "source"?}``: consent
+  given (or refused) later by that browser decides again for the events it sent with that
+  token, and for its later ones; without a token, 403 and nothing changes.
 - Only pages of the dataset's allowed origins may send (``signalyard datasets
   set-origins``): a request whose ``Origin`` (or, without one, ``Referer``) is not allowed
   gets 403 and no CORS headers. Known crawlers and HTTP libraries are ignored (202); each
@@ -32,12 +35,13 @@ from signalyard.clock import Clock
 from signalyard.errors import InputError, TooLarge
 from signalyard.event import Consent
 from signalyard.settings import CollectSettings
-from signalyard.sources.graph_api import read_body
+from signalyard.sources.body import BodyReader, error_headers
+from signalyard.sources.consent_token import new_token, read_token, token_key
 from signalyard.sources.ingest import Ingestor
 from signalyard.sources.origins import get_allowed_origins, origin_allowed
 from signalyard.sources.ratelimit import RateLimiter
 from signalyard.store.base import Dataset, Store
-from signalyard.transforms.consent import parse_consent, subject_key
+from signalyard.transforms.consent import parse_consent
 
 __all__ = ["CollectEndpoint", "is_crawler", "parse_trusted_proxies"]
 
@@ -96,7 +100,9 @@ class CollectEndpoint:
         settings: CollectSettings,
         *,
         script: bytes,
+        bodies: BodyReader,
     ) -> None:
+        self.bodies = bodies
         self.store = store
         self.ingestor = ingestor
         self.clock = clock
@@ -209,38 +215,58 @@ class CollectEndpoint:
             user_agent = request.headers.get("user-agent", "")
             if self.settings.filter_bots and is_crawler(user_agent):
                 return _json({"events_received": 0, "ignored": "known crawler"}, 202, headers)
-            body = _json_body(await read_body(request, self.settings.max_body_bytes))
-            events = body.get("events")
-            if not isinstance(events, list) or not events:
-                raise InputError("events", "must be a non-empty list of events")
-            if len(events) > self.settings.max_events:
-                raise TooLarge("events", f"at most {self.settings.max_events} per request")
-            now = self.clock.now()
-            ip = self.client_ip(request)
-            raw = [self._server_side(i, e, ip, user_agent, now) for i, e in enumerate(events)]
-            try:
-                result = await self.ingestor.ingest(raw, dataset, source="browser")
-            except InputError as error:
-                raise _renamed(error) from None
+            async with self.bodies.read(request, self.settings.max_body_bytes) as data:
+                body = _json_body(data)
+                events = body.get("events")
+                if not isinstance(events, list) or not events:
+                    raise InputError("events", "must be a non-empty list of events")
+                if len(events) > self.settings.max_events:
+                    raise TooLarge("events", f"at most {self.settings.max_events} per request")
+                now = self.clock.now()
+                ip = self.client_ip(request)
+                raw = [self._server_side(i, e, ip, user_agent, now) for i, e in enumerate(events)]
+                token = read_token(body.get("consent_token"))
+                issued = token is None
+                if token is None:
+                    token = new_token()
+                try:
+                    result = await self.ingestor.ingest(
+                        raw, dataset, source="browser", consent_token_key=token_key(token)
+                    )
+                except InputError as error:
+                    raise _renamed(error) from None
         except InputError as error:
             return _error(error, _headers_for(error, headers))
-        return _json(
-            {"events_received": result.received, "messages": list(result.messages)}, 200, headers
-        )
+        answer: dict[str, Any] = {
+            "events_received": result.received,
+            "messages": list(result.messages),
+        }
+        if issued:
+            # This browser's key to its own events: only a page that has it may give consent
+            # for them later (POST /collect/{dataset}/consent).
+            answer["consent_token"] = token
+        return _json(answer, 200, headers)
 
     async def consent(self, request: Request) -> Response:
-        """Answered 204 without saying what changed: an anonymous page may speak for its own
-        browser (the ``fbp`` subject kind), never for the subjects servers chose, and learns
-        nothing about other browsers' held events."""
+        """Consent given later by a page, for the events its browser sent: only with the
+        consent token those events carried (403 without one; see :mod:`.consent_token`), never
+        by ``fbp`` (no secret) nor for the subjects servers chose. Answered 204 without saying
+        what changed, whether the token is known or not: a page learns nothing about held
+        events, its own or other browsers'."""
         headers: dict[str, str] = {}
         try:
             dataset, headers = await self._check(request)
             if self.settings.filter_bots and is_crawler(request.headers.get("user-agent", "")):
                 return Response(status_code=204, headers=headers)
-            body = _json_body(await read_body(request, 4096))
-            fbp = body.get("fbp")
-            if not isinstance(fbp, str) or not 0 < len(fbp.strip()) <= 256:
-                raise InputError("fbp", "must be the browser's _fbp cookie value")
+            async with self.bodies.read(request, 4096) as data:
+                body = _json_body(data)
+            token = read_token(body.get("consent_token"))
+            if token is None:
+                raise Forbidden(
+                    "consent_token",
+                    "is required: the consent_token this browser's /collect requests carry"
+                    " (the fbp is no proof of being that browser)",
+                )
             state = body.get("state")
             if state not in ("granted", "denied"):
                 raise InputError("state", "must be granted or denied")
@@ -250,7 +276,7 @@ class CollectEndpoint:
             )
             update = await self.store.update_consent(
                 dataset.id,
-                subject_key(fbp, "fbp"),
+                token_key(token),
                 Consent(state=given.state, source=given.source),
                 now=self.clock.now(),
             )
@@ -333,7 +359,8 @@ class _Throttled(InputError):
 def _headers_for(error: InputError, headers: dict[str, str]) -> dict[str, str]:
     if isinstance(error, _Throttled):
         return {**error.headers, "Retry-After": str(max(1, math.ceil(error.retry_after)))}
-    return headers
+    extra = error_headers(error)
+    return {**headers, **extra} if extra else headers
 
 
 def _renamed(error: InputError) -> InputError:

@@ -25,7 +25,7 @@ from signalyard.clock import Clock
 from signalyard.errors import InputError
 from signalyard.event import Consent
 from signalyard.sources.auth import KeyChecker
-from signalyard.sources.graph_api import read_body
+from signalyard.sources.body import BodyReader, error_headers
 from signalyard.sources.ingest import Ingestor
 from signalyard.store.base import Store
 from signalyard.transforms.consent import parse_consent, subject_key
@@ -35,16 +35,29 @@ __all__ = ["ConsentEndpoint"]
 _MAX_BODY = 4096
 
 
-def _answer(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def _answer(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 class ConsentEndpoint:
-    def __init__(self, store: Store, ingestor: Ingestor, keys: KeyChecker, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ingestor: Ingestor,
+        keys: KeyChecker,
+        clock: Clock,
+        *,
+        bodies: BodyReader,
+    ) -> None:
         self.store = store
         self.ingestor = ingestor
         self.keys = keys
         self.clock = clock
+        self.bodies = bodies
 
     async def handle(self, request: Request) -> Response:
         dataset_id = request.path_params["dataset_id"]
@@ -54,10 +67,11 @@ class ConsentEndpoint:
             if token is None and authorization.lower().startswith("bearer "):
                 token = authorization[7:].strip()
             await self.keys.check(token, dataset_id)
-            try:
-                body = orjson.loads(await read_body(request, _MAX_BODY))
-            except orjson.JSONDecodeError:
-                raise InputError("body", "must be a JSON object") from None
+            async with self.bodies.read(request, _MAX_BODY) as raw:
+                try:
+                    body = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    raise InputError("body", "must be a JSON object") from None
             if not isinstance(body, dict):
                 raise InputError("body", "must be a JSON object")
             subject = _subject(body)
@@ -76,6 +90,7 @@ class ConsentEndpoint:
             return _answer(
                 {"error": {"message": error.message, "field": error.field, "rule": error.rule}},
                 error.status,
+                error_headers(error),
             )
         if update.released:
             self.ingestor.wake_delivery()

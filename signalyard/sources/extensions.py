@@ -6,7 +6,9 @@ Every source may send them (the Graph-compatible API, ``/collect``, order webhoo
   "region"?, "subject"?}`` (:func:`signalyard.transforms.consent.parse_consent`). Absent:
   ``unknown``. The region, when not given, is the event's own plaintext country (and US
   state), else the dataset's default country. The subject, when not given, is the event's
-  ``fbp``: consent given later by that browser releases its held events.
+  ``fbp``: consent given later for that browser by an authenticated server releases its held
+  events. Events from ``/collect`` also carry the browser's consent token (hashed), the only
+  key under which the browser itself may give consent later (:mod:`.consent_token`).
 - ``click_ids``: ``{"gclid": {"id": "...", "at": <ms>}, "fbclid": "..."}``: click ids for the
   click ledger (a bare string means the click was at ``event_time``).
 
@@ -23,7 +25,7 @@ from signalyard.errors import InputError
 from signalyard.event import AcceptedEvent, ClickId, Consent
 from signalyard.transforms.consent import parse_consent, region_of, subject_key
 from signalyard.transforms.hashing import looks_hashed
-from signalyard.transforms.user_data import HASHED_KEYS
+from signalyard.transforms.user_data import HASHED_KEYS, MAX_VALUES_PER_KEY
 
 __all__ = ["CLICK_ID_KINDS", "Extensions", "attach", "take_extensions"]
 
@@ -84,11 +86,15 @@ def _clicks(value: object, event_time: object) -> tuple[ClickId, ...]:
     return tuple(out)
 
 
-def take_extensions(raw: object, default_country: str | None) -> tuple[object, Extensions]:
+def take_extensions(
+    raw: object, default_country: str | None, *, token_key: str | None = None
+) -> tuple[object, Extensions]:
     """``raw`` without Signalyard's fields (a copy, with ``_consent`` for the store; ``raw``
-    itself is not modified) and the fields. Raises :class:`InputError` on a malformed one."""
+    itself is not modified) and the fields. ``token_key``: the sending browser's consent token
+    (hashed; ``/collect`` only), kept in the consent beside the subject. Raises
+    :class:`InputError` on a malformed one."""
     if not isinstance(raw, dict):
-        return raw, Extensions(Consent(region=default_country), (), None, True)
+        return raw, Extensions(Consent(region=default_country, token_key=token_key), (), None, True)
     event = dict(raw)
     consent_value = event.pop("consent", None)
     clicks = _clicks(event.pop("click_ids", None), event.get("event_time"))
@@ -110,6 +116,7 @@ def take_extensions(raw: object, default_country: str | None) -> tuple[object, E
         given.source if given is not None else "none",
         region,
         subject,
+        token_key,
     )
     event["_consent"] = consent.to_json()
     generated = event.get("event_id") in (None, "")
@@ -118,7 +125,8 @@ def take_extensions(raw: object, default_country: str | None) -> tuple[object, E
 
 def attach(event: AcceptedEvent, extensions: Extensions) -> AcceptedEvent:
     warnings = event.warnings
-    if extensions.consent.state == "pending" and extensions.consent.subject is None:
+    consent = extensions.consent
+    if consent.state == "pending" and consent.subject is None and consent.token_key is None:
         warnings = (
             *warnings,
             "consent: pending without a subject or fbp: if a destination holds this event,"
@@ -144,10 +152,11 @@ def attach(event: AcceptedEvent, extensions: Extensions) -> AcceptedEvent:
 
 
 def _plaintext(user_data: dict[object, object]) -> bool:
-    """Whether a key Meta takes only hashed holds a value that is not a hash."""
+    """Whether a key Meta takes only hashed holds a value that is not a hash. Bounded: a list
+    over :data:`MAX_VALUES_PER_KEY` is refused by the pipeline, so no more is looked at."""
     for key, value in user_data.items():
         if key in HASHED_KEYS:
-            values = value if isinstance(value, list) else [value]
+            values = value[: MAX_VALUES_PER_KEY + 1] if isinstance(value, list) else [value]
             for item in values:
                 if isinstance(item, int | float) and not isinstance(item, bool):
                     return True

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import re
 from typing import Any
 
 import orjson
@@ -23,11 +22,11 @@ from signalyard.clock import Clock
 from signalyard.errors import AuthError, InputError, TooLarge
 from signalyard.sources import graph_wire
 from signalyard.sources.auth import KeyChecker
+from signalyard.sources.body import BodyReader, error_headers
 from signalyard.sources.ingest import Ingestor
 from signalyard.store.base import Dataset, Store
 
 log = logging.getLogger("signalyard.ingest")
-_DIGITS = re.compile(r"[0-9]{1,20}")
 _HEADERS = {"cache-control": "private, no-cache, no-store, must-revalidate"}
 
 
@@ -35,9 +34,14 @@ def trace_id() -> str:
     return base64.urlsafe_b64encode(os.urandom(9)).decode()
 
 
-def json_response(body: dict[str, Any], status: int = 200) -> Response:
+def json_response(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
-        orjson.dumps(body), status_code=status, headers=_HEADERS, media_type="application/json"
+        orjson.dumps(body),
+        status_code=status,
+        headers={**_HEADERS, **headers} if headers else _HEADERS,
+        media_type="application/json",
     )
 
 
@@ -46,14 +50,14 @@ def graph_error(error: InputError, trace: str) -> Response:
         "message": f"(#{error.code}) {error.message}",
         "type": "OAuthException",
         "code": error.code,
-        "is_transient": False,
+        "is_transient": error.status in (408, 503),
         "error_user_title": error.title or _title(error),
         "error_user_msg": error.message,
         "fbtrace_id": trace,
     }
     if error.subcode is not None:
         body["error_subcode"] = error.subcode
-    return json_response({"error": body}, error.status)
+    return json_response({"error": body}, error.status, error_headers(error))
 
 
 def _title(error: InputError) -> str:
@@ -62,23 +66,6 @@ def _title(error: InputError) -> str:
     if isinstance(error, TooLarge):
         return "Request too large"
     return "Invalid parameter"
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None:
-        if not _DIGITS.fullmatch(length):
-            raise InputError("Content-Length", "must be a number")
-        if int(length) > limit:
-            raise TooLarge("body", f"is {int(length)} bytes; at most {limit} are accepted")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge("body", f"is over {limit} bytes; at most {limit} are accepted")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _multipart(request: Request, body: bytes) -> dict[str, str]:
@@ -114,6 +101,7 @@ class GraphEndpoint:
         *,
         max_body_bytes: int,
         max_events: int,
+        bodies: BodyReader,
     ) -> None:
         self.store = store
         self.ingestor = ingestor
@@ -121,6 +109,7 @@ class GraphEndpoint:
         self.clock = clock
         self.max_body_bytes = max_body_bytes
         self.max_events = max_events
+        self.bodies = bodies
         self._datasets: dict[str, tuple[float, Dataset | None]] = {}
 
     async def _dataset(self, dataset_id: str) -> Dataset | None:
@@ -156,34 +145,54 @@ class GraphEndpoint:
                 500,
             )
 
+    async def _authorize(self, token: str | None, dataset_id: str) -> Dataset:
+        """The dataset ``token`` may send to. A current key on a dataset that does not exist
+        is Graph's 100/33 (as Meta answers a valid token on a missing object); an unknown
+        key learns nothing about which datasets exist (190)."""
+        key = await self.keys.find(token)
+        dataset = await self._dataset(dataset_id)
+        if dataset is None:
+            raise InputError(
+                "dataset_id",
+                f"unsupported post request: object with ID '{dataset_id}' does not exist"
+                " (no dataset of that id on this gateway)",
+                code=100,
+                subcode=33,
+                title="Unsupported request",
+            )
+        self.keys.check_dataset(key, dataset_id)
+        return dataset
+
     async def _handle(self, request: Request, trace: str) -> Response:
         version = request.path_params["version"]
         dataset_id = request.path_params["dataset_id"]
         graph_wire.check_version(version)
-        body = await read_body(request, self.max_body_bytes)
-        content_type = request.headers.get("content-type", "")
-        fields = None
-        if content_type.lower().startswith("multipart/form-data"):
-            fields = await _multipart(request, body)
-        params = graph_wire.parse_body(content_type, body, fields)
-        wire = graph_wire.decode(
-            params,
-            request.query_params,
-            request.headers.get("authorization"),
-            max_events=self.max_events,
-        )
-        await self.keys.check(wire.access_token, dataset_id)
-        dataset = await self._dataset(dataset_id)
-        if dataset is None:
-            raise InputError(
-                "dataset_id", f"dataset {dataset_id} does not exist", code=100, subcode=33
+        headers = request.headers
+        # A key in the query or the Authorization header is checked before a byte of the
+        # body is read: nobody without one makes the server read (and hold) a body.
+        early = graph_wire.token_outside_body(request.query_params, headers.get("authorization"))
+        dataset = await self._authorize(early, dataset_id) if early else None
+        async with self.bodies.read(request, self.max_body_bytes) as body:
+            content_type = headers.get("content-type", "")
+            fields = None
+            if content_type.lower().startswith("multipart/form-data"):
+                fields = await _multipart(request, body)
+            params = graph_wire.parse_body(content_type, body, fields)
+            wire = graph_wire.decode(
+                params,
+                request.query_params,
+                headers.get("authorization"),
+                max_events=self.max_events,
             )
-        result = await self.ingestor.ingest(
-            wire.data,
-            dataset,
-            source="graph_api",
-            test_event_code=wire.params.get("test_event_code"),
-        )
+            if dataset is None or wire.access_token != early:
+                # The token was in the body (or another one is there too: it must pass too).
+                dataset = await self._authorize(wire.access_token, dataset_id)
+            result = await self.ingestor.ingest(
+                wire.data,
+                dataset,
+                source="graph_api",
+                test_event_code=wire.params.get("test_event_code"),
+            )
         log.debug(
             "Events received. dataset=%s received=%d stored=%d",
             dataset_id,

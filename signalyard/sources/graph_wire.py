@@ -105,6 +105,15 @@ def parse_body(
     )
 
 
+def token_outside_body(query: Mapping[str, str], authorization: str | None) -> str | None:
+    """The ``access_token`` of the query string, else of an ``Authorization: Bearer`` header:
+    what can be checked before the body is read."""
+    token = query.get("access_token")
+    if not token and authorization and authorization[:7].lower() == "bearer ":
+        token = authorization[7:].strip()
+    return token or None
+
+
 def decode(
     params: Mapping[str, Any],
     query: Mapping[str, str],
@@ -112,9 +121,7 @@ def decode(
     *,
     max_events: int,
 ) -> GraphRequest:
-    token = params.get("access_token") or query.get("access_token")
-    if not token and authorization and authorization[:7].lower() == "bearer ":
-        token = authorization[7:].strip()
+    token = params.get("access_token") or token_outside_body(query, authorization)
     if token is not None and not isinstance(token, str):
         raise InputError("access_token", "must be a string")
     if "data" not in params:

@@ -67,20 +67,23 @@ class Ingestor:
         """An event that carries a decision (granted, denied) for a subject records it, and
         decides again for that subject's held events (those received earlier, duplicates of
         this one included); how many were released. A subject already recorded with the same
-        state by this process is skipped."""
+        state by this process is skipped. An event from a browser (with a consent token)
+        decides only under its token, never for its ``fbp``, which is no secret: a page cannot
+        release, or decide ahead of time for, events held for another browser."""
         released = 0
         for event in events:
             consent = event.consent
-            if consent is None or consent.subject is None:
+            if consent is None or consent.state not in ("granted", "denied"):
                 continue
-            if consent.state not in ("granted", "denied"):
+            subject = consent.token_key or consent.subject
+            if subject is None:
                 continue
-            key = (event.dataset_id, consent.subject)
+            key = (event.dataset_id, subject)
             if self._decided.get(key) == consent.state:
                 continue
             update = await self.store.update_consent(
                 event.dataset_id,
-                consent.subject,
+                subject,
                 Consent(state=consent.state, source=consent.source),
                 now=now,
             )
@@ -103,15 +106,17 @@ class Ingestor:
         *,
         source: str,
         test_event_code: str | None,
+        consent_token_key: str | None = None,
     ) -> list[AcceptedEvent]:
         """All-or-nothing, as Meta does: the first bad event fails the request, named by
-        its index (``data[3].user_data.em: ...``)."""
+        its index (``data[3].user_data.em: ...``). ``consent_token_key``: the sending
+        browser's consent token, hashed (``/collect``; see :mod:`.consent_token`)."""
         now = self.clock.now()
         country = dataset.default_country or self.default_country
         out = []
         for i, raw in enumerate(raw_events):
             try:
-                event, extensions = take_extensions(raw, country)
+                event, extensions = take_extensions(raw, country, token_key=consent_token_key)
                 cleaned = clean_event(
                     event,
                     dataset_id=dataset.id,
@@ -134,17 +139,26 @@ class Ingestor:
         *,
         source: str,
         test_event_code: str | None = None,
+        consent_token_key: str | None = None,
     ) -> IngestResult:
         try:
             if len(raw_events) > INLINE_EVENTS:
                 events = await anyio.to_thread.run_sync(
                     lambda: self.clean(
-                        raw_events, dataset, source=source, test_event_code=test_event_code
+                        raw_events,
+                        dataset,
+                        source=source,
+                        test_event_code=test_event_code,
+                        consent_token_key=consent_token_key,
                     )
                 )
             else:
                 events = self.clean(
-                    raw_events, dataset, source=source, test_event_code=test_event_code
+                    raw_events,
+                    dataset,
+                    source=source,
+                    test_event_code=test_event_code,
+                    consent_token_key=consent_token_key,
                 )
         except InputError as error:
             self.metrics.ingest_rejected(dataset.id, source, len(raw_events))
@@ -173,4 +187,43 @@ class Ingestor:
                 f"{duplicates} event(s) already received within 48 hours"
                 " (same event_name and event_id): not stored again"
             )
+            messages.extend(await self._merge(events, stored, source=source, now=now))
         return IngestResult(len(events), n_stored, duplicates, tuple(messages))
+
+    async def _merge(
+        self, events: Sequence[AcceptedEvent], stored: Sequence[bool], *, source: str, now: float
+    ) -> list[str]:
+        """Merge the duplicates' ``user_data`` into the copies stored before them
+        (:meth:`Store.merge_duplicates`); a message per duplicate that added (or would have
+        added) keys. Only requests with duplicates that carry ``user_data`` pay for it."""
+        at = [
+            i
+            for i, (ev, new) in enumerate(zip(events, stored, strict=True))
+            if not new and ev.payload.get("user_data")
+        ]
+        if not at:
+            return []
+        dups = [events[i] for i in at]
+        results = await self.store.merge_duplicates(dups, now=now)
+        if self.recorder is not None:
+            self.recorder.merges(dups, results, source=source, now=now)
+        messages = []
+        for i, result in zip(at, results, strict=True):
+            keys = ", ".join(result.keys)
+            if result.outcome == "merged":
+                messages.append(
+                    f"data[{i}]: merged into the copy received first, not sent yet"
+                    f" (user_data keys added: {keys})"
+                )
+            elif result.outcome == "late":
+                messages.append(
+                    f"data[{i}]: the copy received first was already sent (or is being"
+                    f" sent) without user_data keys this one has ({keys}): send the richer"
+                    " copy first, or sooner"
+                )
+            elif result.outcome == "stricter_consent":
+                messages.append(
+                    f"data[{i}]: not merged into the copy received first: its consent is"
+                    " stricter than that copy's"
+                )
+        return messages

@@ -24,7 +24,8 @@ from starlette.responses import Response
 
 from signalyard.errors import InputError
 from signalyard.sources import webhook_store as ws
-from signalyard.sources.graph_api import json_response, read_body
+from signalyard.sources.body import BodyReader, error_headers
+from signalyard.sources.graph_api import json_response
 from signalyard.sources.ingest import Ingestor
 from signalyard.sources.order_fields import BrowserIds, WebhookError
 from signalyard.store.base import Dataset, Store
@@ -129,11 +130,17 @@ Process = Callable[[Request, bytes, ws.WebhookSource, Dataset, Policy], Awaitabl
 
 
 async def run_webhook(
-    request: Request, store: Store, platform: str, max_body_bytes: int, process: Process
+    request: Request,
+    store: Store,
+    platform: str,
+    bodies: BodyReader,
+    max_body_bytes: int,
+    process: Process,
 ) -> Response:
     """What every order webhook does around its own ``process``: find the dataset and its
-    source, read the body (bounded), turn failures into an answer naming the problem (4xx for
-    bad requests; 500, which the platform retries, only for a fault of ours)."""
+    source, read the body (bounded in size, time and memory: its signature is over the whole
+    body), turn failures into an answer naming the problem (4xx for bad requests; 503 and 500,
+    which the platform retries, when the server is full or at fault)."""
     dataset_id = request.path_params["dataset_id"]
     try:
         dataset = await store.get_dataset(dataset_id)
@@ -150,11 +157,13 @@ async def run_webhook(
             policy = Policy.parse(platform, source.options)
         except ValueError as error:
             raise WebhookError(500, f"the {platform} source's options: {error}") from None
-        body = await read_body(request, max_body_bytes)
-        return json_response(await process(request, body, source, dataset, policy))
-    except (WebhookError, InputError) as error:  # InputError: the body's size
+        async with bodies.read(request, max_body_bytes) as body:
+            return json_response(await process(request, body, source, dataset, policy))
+    except (WebhookError, InputError) as error:  # InputError: reading the body
         return json_response(
-            {"error": {"code": error.status, "message": error.message}}, error.status
+            {"error": {"code": error.status, "message": error.message}},
+            error.status,
+            error_headers(error) if isinstance(error, InputError) else None,
         )
     except Exception:
         log.exception("Webhook failed. platform=%s dataset=%s", platform, dataset_id)

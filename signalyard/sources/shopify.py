@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from signalyard.clock import Clock
 from signalyard.sources import webhook_store as ws
+from signalyard.sources.body import BodyReader
 from signalyard.sources.order_fields import (
     WebhookError,
     browser_ids,
@@ -170,14 +171,25 @@ def parse_order(
 
 
 class ShopifyWebhook:
-    def __init__(self, store: Store, flow: OrderFlow, clock: Clock, *, max_body_bytes: int):
+    def __init__(
+        self,
+        store: Store,
+        flow: OrderFlow,
+        clock: Clock,
+        *,
+        max_body_bytes: int,
+        bodies: BodyReader,
+    ):
         self.store = store
         self.flow = flow
         self.clock = clock
         self.max_body_bytes = max_body_bytes
+        self.bodies = bodies
 
     async def handle(self, request: Request) -> Response:
-        return await run_webhook(request, self.store, PLATFORM, self.max_body_bytes, self._process)
+        return await run_webhook(
+            request, self.store, PLATFORM, self.bodies, self.max_body_bytes, self._process
+        )
 
     async def _process(
         self,

@@ -21,7 +21,9 @@ RECORD = (
     " WHERE consent_subjects.updated_at <= excluded.updated_at"
 )
 """The last consent given for a subject (a later one replaces it)."""
-RECORDED = "SELECT state, source FROM consent_subjects WHERE dataset_id = ? AND subject = ?"
+RECORDED = (
+    "SELECT state, source, updated_at FROM consent_subjects WHERE dataset_id = ? AND subject = ?"
+)
 HELD_OF_SUBJECT = (
     "SELECT o.id, o.destination_id, d.options, e.payload FROM consent_holds h"
     " JOIN outbox o ON o.event_pk = h.event_pk AND o.status = 'held'"
@@ -34,9 +36,12 @@ SET_DECISION = (
     " settled_at = ? WHERE id = ? AND status = 'held'"
 )
 FORGET_RESOLVED = (
-    "DELETE FROM consent_holds WHERE dataset_id = ? AND subject = ? AND NOT EXISTS"
+    "DELETE FROM consent_holds WHERE event_pk IN"
+    " (SELECT event_pk FROM consent_holds WHERE dataset_id = ? AND subject = ?) AND NOT EXISTS"
     " (SELECT 1 FROM outbox o WHERE o.event_pk = consent_holds.event_pk AND o.status = 'held')"
 )
+"""The holds of the subject's events that no longer wait, under every key (an event from a
+browser is held under its ``fbp`` and under its consent token)."""
 EXPIRE = (
     "UPDATE outbox SET status = 'dropped', settled_at = ?, consent_reason = ?"
     " WHERE id IN (SELECT o.id FROM outbox o JOIN events e ON e.pk = o.event_pk"

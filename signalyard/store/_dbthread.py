@@ -5,6 +5,10 @@ job waiting, runs them in ONE transaction (each in its own savepoint, so one fai
 not undo the others), commits, and only then resolves the callers' futures. With WAL and
 ``synchronous=FULL`` the commit is synced to disk, so many concurrent requests share one
 fsync: group commit. The event loop never blocks on SQLite.
+
+A commit that fails, or a job that fails because the database cannot be written (disk full,
+read-only, I/O error, locked), is kept as :attr:`DBThread.last_failure` until a later
+transaction that changed something commits.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ import asyncio
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from signalyard.errors import StoreClosed
+from signalyard.store.base import CommitFailure
+from signalyard.store.location import is_storage_error, sqlite_reason
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -26,8 +33,16 @@ MAX_JOBS_PER_COMMIT = 512
 
 
 class DBThread:
-    def __init__(self, connect: Callable[[], sqlite3.Connection], name: str = "signalyard-db"):
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        name: str = "signalyard-db",
+        *,
+        now: Callable[[], float] = time.time,
+    ):
         self._connect = connect
+        self._now = now
+        self.last_failure: CommitFailure | None = None
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._started = False
@@ -114,7 +129,9 @@ class DBThread:
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
         results: list[tuple[bool, Any]] = []
+        failed: BaseException | None = None
         try:
+            changes = conn.total_changes
             conn.execute("BEGIN IMMEDIATE")
             for job, _, _ in batch:
                 conn.execute("SAVEPOINT job")
@@ -125,12 +142,19 @@ class DBThread:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     results.append((False, error))
+                    if is_storage_error(error):
+                        failed = error
             conn.execute("COMMIT")
             self.commits += 1
+            if failed is None and conn.total_changes != changes:
+                self.last_failure = None  # a write committed: the store works again
         except Exception as error:  # the commit itself failed: nothing is acknowledged
             if conn.in_transaction:
                 conn.rollback()
             results = [(False, error)] * len(batch)
+            failed = error
+        if failed is not None:
+            self.last_failure = CommitFailure(self._now(), sqlite_reason(failed))
         for (_, target, loop), (ok, value) in zip(batch, results, strict=True):
             if loop is None:
                 target.put((ok, value))

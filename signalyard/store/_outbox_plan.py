@@ -3,7 +3,8 @@ destination of its dataset, in the state its consent decides. Shared by both sto
 apart from the callback that loads a dataset's destinations inside the transaction.
 
 - ``full``, ``ldu``, ``no_pii`` → ``queued`` (the worker applies the action when sending);
-- ``hold`` → ``held`` (and a ``consent_holds`` row when the event has a consent subject);
+- ``hold`` → ``held`` (and a ``consent_holds`` row under each key the event has: its consent
+  subject, and a browser's consent token);
 - ``drop`` → ``dropped`` (settled at once, kept for the retention period to be seen).
 """
 
@@ -29,8 +30,9 @@ OutboxRow = tuple[int, str, str, str]
 _UNKNOWN = Consent()
 
 
-Recorded = Callable[[str, str], "tuple[str, str] | None"]
-"""``(dataset_id, subject)`` → the last consent recorded for it: ``(state, source)``."""
+Recorded = Callable[[str, str], "tuple[str, str, float] | None"]
+"""``(dataset_id, subject)`` → the last consent recorded for it: ``(state, source,
+updated_at)``."""
 
 
 class OutboxPlanner:
@@ -41,7 +43,9 @@ class OutboxPlanner:
     ) -> None:
         """``load(dataset_id)``: ``(destination id, options as JSON text or dict)`` pairs;
         ``recorded``: the consent given earlier for a subject (``consent_subjects``), which
-        decides for a pending or unstated event of that subject."""
+        decides for a pending or unstated event of that subject: under its subject (recorded
+        by an authenticated sender) or under its browser's consent token (recorded by that
+        browser), the later of the two."""
         self._load = load
         self._recorded = recorded
         self._destinations: dict[str, list[tuple[int, tuple[Rule, ...]]]] = {}
@@ -61,12 +65,12 @@ class OutboxPlanner:
 
     def rows(self, event: AcceptedEvent) -> list[OutboxRow]:
         consent = event.consent or _UNKNOWN
-        if (
-            self._recorded is not None
-            and consent.subject is not None
-            and consent.state in ("pending", "unknown")
-        ):
-            earlier = self._recorded(event.dataset_id, consent.subject)
+        if self._recorded is not None and consent.state in ("pending", "unknown"):
+            earlier = None
+            for subject in (consent.subject, consent.token_key):
+                found = self._recorded(event.dataset_id, subject) if subject else None
+                if found is not None and (earlier is None or found[2] > earlier[2]):
+                    earlier = found
             if earlier is not None:
                 consent = dataclasses.replace(
                     consent, state=earlier[0], source=f"{earlier[1]}, given earlier"
@@ -90,7 +94,7 @@ class IngestRows:
     outbox: list[tuple[int, int, str, str, str]] = dataclasses.field(default_factory=list)
     """(event pk, destination id, status, consent action, consent reason)."""
     holds: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
-    """(dataset id, consent subject, event pk) of held events."""
+    """(dataset id, consent subject or token key, event pk) of held events."""
     clicks: list[tuple[str, str, str, float, str | None, int]] = dataclasses.field(
         default_factory=list
     )
@@ -106,8 +110,11 @@ def ingest_rows(planner: OutboxPlanner, stored: Iterable[tuple[int, AcceptedEven
         for destination_id, status, action, reason in planner.rows(ev):
             out.outbox.append((pk, destination_id, status, action, reason))
             held = held or status == "held"
-        if held and ev.consent is not None and ev.consent.subject is not None:
-            out.holds.append((ev.dataset_id, ev.consent.subject, pk))
+        if held and ev.consent is not None:
+            if ev.consent.subject is not None:
+                out.holds.append((ev.dataset_id, ev.consent.subject, pk))
+            if ev.consent.token_key is not None:
+                out.holds.append((ev.dataset_id, ev.consent.token_key, pk))
         out.clicks.extend(
             (ev.dataset_id, c.kind, c.value, c.clicked_at, ev.browser, pk) for c in ev.clicks
         )

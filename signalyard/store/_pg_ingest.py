@@ -103,21 +103,21 @@ async def _write_rows(
         by_dataset[r[1]].append((r[0], r[2]))
     wanted = sorted(
         {
-            e.consent.subject
+            key
             for e in evs
-            if e.consent is not None
-            and e.consent.subject is not None
-            and e.consent.state in ("pending", "unknown")
+            if e.consent is not None and e.consent.state in ("pending", "unknown")
+            for key in (e.consent.subject, e.consent.token_key)
+            if key is not None
         }
     )
-    recorded: dict[tuple[str, str], tuple[str, str]] = {}
+    recorded: dict[tuple[str, str], tuple[str, str, float]] = {}
     if wanted:
         for r in await conn.fetch(
-            "SELECT dataset_id, subject, state, source FROM consent_subjects"
+            "SELECT dataset_id, subject, state, source, updated_at FROM consent_subjects"
             " WHERE subject = ANY($1::text[])",
             wanted,
         ):
-            recorded[(r[0], r[1])] = (r[2], r[3])
+            recorded[(r[0], r[1])] = (r[2], r[3], float(r[4]))
     planner = OutboxPlanner(
         lambda dataset_id: by_dataset.get(dataset_id, []),
         lambda dataset_id, subject: recorded.get((dataset_id, subject)),

@@ -307,7 +307,7 @@ def ingest(conn: sqlite3.Connection, events: Sequence[AcceptedEvent], now: float
 
 def _recorded(
     conn: sqlite3.Connection, any_recorded: dict[str, bool], dataset_id: str, subject: str
-) -> tuple[str, str] | None:
+) -> tuple[str, str, float] | None:
     """The consent recorded for a subject; one cheap check per transaction and dataset skips
     the lookups where no consent was ever recorded (server-only datasets)."""
     known = any_recorded.get(dataset_id)
@@ -321,4 +321,4 @@ def _recorded(
     if not known:
         return None
     row = conn.execute(_consent_sql.RECORDED, (dataset_id, subject)).fetchone()
-    return (row[0], row[1]) if row is not None else None
+    return (row[0], row[1], float(row[2])) if row is not None else None

@@ -10,6 +10,8 @@ Contracts every backend keeps (one contract test suite runs against each):
   calls share one transaction (group commit).
 - ``(dataset_id, event_name, event_id)`` is stored once within ``DEDUP_WINDOW_SECONDS``;
   a repeat is reported as a duplicate and adds nothing.
+- ``last_commit_failure`` is the last failed write (its time and a short reason, never SQL
+  nor data) until a later write commits: readiness and ``signalyard_store_up`` report it.
 - ``claim`` leases due rows to one owner until ``lease_until``; ``settle_*`` only change rows
   the owner still holds, so a worker that finishes late cannot settle rows it lost.
 """
@@ -124,6 +126,19 @@ class ConsentUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class MergeResult:
+    """What a duplicate did to the copy already stored (see ``Store.merge_duplicates``)."""
+
+    outcome: str
+    """``merged`` (its ``user_data`` keys the stored copy lacked were added before delivery),
+    ``late`` (it had keys the stored copy lacked, but that copy was already sent, or is being
+    sent), ``stricter_consent`` (not merged: its consent state is stricter than the stored
+    copy's) or ``same`` (nothing to add, or no stored copy left)."""
+    keys: tuple[str, ...] = ()
+    """The ``user_data`` key names it added (or would have): names only, never values."""
+
+
+@dataclass(frozen=True, slots=True)
 class PruneResult:
     outbox: int
     attempts: int
@@ -132,10 +147,31 @@ class PruneResult:
     clicks: int = 0
 
 
+def waiting_message(waiting: int) -> str:
+    """Why a destination with events still to send is not removed."""
+    return (
+        f"{waiting} event(s) are still waiting to be sent to this destination (queued or"
+        " held for consent)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CommitFailure:
+    """A write the store could not commit: when (epoch seconds) and why, in a few words (a
+    SQLite result code or a PostgreSQL error class; never SQL nor data)."""
+
+    at: float
+    reason: str
+
+
 class Store(Protocol):
     # life cycle
     async def open(self) -> None: ...
     async def close(self) -> None: ...
+    @property
+    def last_commit_failure(self) -> CommitFailure | None:
+        """The last write that failed, until a later write commits."""
+        ...
 
     # datasets and keys
     async def add_dataset(
@@ -143,6 +179,13 @@ class Store(Protocol):
     ) -> Dataset: ...
     async def list_datasets(self) -> list[Dataset]: ...
     async def get_dataset(self, dataset_id: str) -> Dataset | None: ...
+    async def update_dataset(
+        self, dataset_id: str, *, name: str, default_country: str | None
+    ) -> Dataset | None:
+        """Replace a dataset's name and default country; ``None`` when there is no such
+        dataset."""
+        ...
+
     async def add_key(
         self, dataset_id: str, *, key_id: str, key_hash: str, label: str, now: float
     ) -> IngestKey: ...
@@ -176,10 +219,26 @@ class Store(Protocol):
     async def pause(self, destination_id: int, *, reason: str, fix: str, now: float) -> None: ...
     async def resume(self, destination_id: int, *, now: float) -> None: ...
     async def throttle(self, destination_id: int, *, until: float) -> None: ...
+    async def remove_destination(self, destination_id: int, *, drop_queue: bool) -> int:
+        """Remove a destination with its outbox rows and attempts, in one transaction;
+        returns how many of its events were still waiting (queued or held) and are dropped.
+        Raises :class:`~signalyard.errors.Conflict` naming that count, and changes nothing,
+        when some are waiting and ``drop_queue`` is false."""
+        ...
 
     # ingest
     async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
         """Commit the events durably; True for each stored, False for each duplicate."""
+        ...
+
+    async def merge_duplicates(
+        self, events: Sequence[AcceptedEvent], *, now: float
+    ) -> list[MergeResult]:
+        """For each duplicate (``ingest`` said False), in one transaction: add its
+        ``user_data`` keys and values the stored copy lacks to that copy while one of its
+        outbox rows still waits (``queued`` or ``held``), never overwriting a value nor
+        widening its consent, and record both sources as ``_sources``
+        (:mod:`signalyard.store._merge`); what each did."""
         ...
 
     # delivery

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -23,26 +24,37 @@ import orjson
 from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
-from signalyard.store import _consent_sql, _pg_ingest, _pg_ops, _settle_sql
+from signalyard.store import _consent_sql, _merge, _pg_ingest, _pg_ops, _settle_sql
 from signalyard.store._marks import pg
 from signalyard.store.base import (
     EXPIRED_HOLD_REASON,
     AttemptRecord,
     ClaimedEvent,
+    CommitFailure,
     ConsentUpdate,
     Dataset,
     DeadLetter,
     Destination,
     DestinationStatus,
     IngestKey,
+    MergeResult,
     PruneResult,
+    waiting_message,
 )
+from signalyard.store.location import describe
 
 _PG_SETTLE = {
     name: pg(getattr(_settle_sql, name))
     for name in ("EXTEND_LEASE", "DELIVERED", "RETRY", "DEAD", "RELEASE")
 }
 """The shared lease and settle statements, with PostgreSQL's placeholders (once)."""
+
+
+def _reason(error: Exception) -> str:
+    """A failed commit in a few words: the error's class and SQLSTATE (never its message,
+    which can quote values)."""
+    state = getattr(error, "sqlstate", None)
+    return f"{type(error).__name__} (SQLSTATE {state})" if state else type(error).__name__
 
 
 class _Pending:
@@ -60,11 +72,19 @@ class PostgresStore:
     """:class:`~signalyard.store.base.Store` on PostgreSQL."""
 
     def __init__(
-        self, database_url: str, *, min_connections: int = 2, max_connections: int = 10
+        self,
+        database_url: str,
+        *,
+        min_connections: int = 2,
+        max_connections: int = 10,
+        now: Callable[[], float] = time.time,
     ) -> None:
         if not database_url.startswith(("postgresql://", "postgres://")):
             raise ConfigError("not a PostgreSQL URL")
         self.url = database_url
+        self._now = now
+        self.last_commit_failure: CommitFailure | None = None
+        """The last group commit of ingest that failed, until one succeeds."""
         self._min = min_connections
         self._max = max_connections
         self._pool: asyncpg.Pool | None = None
@@ -84,10 +104,17 @@ class PostgresStore:
                 self.url, min_size=self._min, max_size=self._max, command_timeout=60
             )
         except (OSError, asyncpg.PostgresError) as error:
-            raise ConfigError(f"cannot connect to PostgreSQL: {error}") from None
+            raise ConfigError(
+                f"cannot connect to PostgreSQL at {describe(self.url)}: {error}"
+            ) from None
         exists = await self.pool.fetchval("SELECT to_regclass('outbox') IS NOT NULL")
         if not exists:
-            raise ConfigError("the database has no Signalyard schema: run `signalyard migrate`")
+            await self._pool.close()
+            self._pool = None
+            raise ConfigError(
+                f"the database {describe(self.url)} has no Signalyard schema:"
+                " run `signalyard migrate`"
+            )
         self._wake = asyncio.Event()
         self._committer = asyncio.create_task(self._commit_loop())
 
@@ -128,6 +155,18 @@ class PostgresStore:
     async def get_dataset(self, dataset_id: str) -> Dataset | None:
         r = await self.pool.fetchrow(
             "SELECT id, name, default_country, created_at FROM datasets WHERE id=$1", dataset_id
+        )
+        return Dataset(*r) if r else None
+
+    async def update_dataset(
+        self, dataset_id: str, *, name: str, default_country: str | None
+    ) -> Dataset | None:
+        r = await self.pool.fetchrow(
+            "UPDATE datasets SET name=$1, default_country=$2 WHERE id=$3"
+            " RETURNING id, name, default_country, created_at",
+            name,
+            default_country,
+            dataset_id,
         )
         return Dataset(*r) if r else None
 
@@ -261,6 +300,22 @@ class PostgresStore:
             "UPDATE destinations SET throttled_until=$1 WHERE id=$2", until, destination_id
         )
 
+    async def remove_destination(self, destination_id: int, *, drop_queue: bool) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # Locked so that two removals, or a removal and set_token/pause, do not interleave.
+            await conn.execute("SELECT 1 FROM destinations WHERE id=$1 FOR UPDATE", destination_id)
+            waiting = await conn.fetchval(
+                "SELECT COUNT(*) FROM outbox WHERE destination_id=$1 AND status IN"
+                " ('queued', 'held')",
+                destination_id,
+            )
+            if waiting and not drop_queue:
+                raise Conflict(waiting_message(waiting))
+            await conn.execute("DELETE FROM outbox WHERE destination_id=$1", destination_id)
+            await conn.execute("DELETE FROM attempts WHERE destination_id=$1", destination_id)
+            await conn.execute("DELETE FROM destinations WHERE id=$1", destination_id)
+            return int(waiting)
+
     # ingest (group commit) ---------------------------------------------------------------
 
     async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
@@ -270,6 +325,14 @@ class PostgresStore:
         self._pending.append(_Pending(events, now, future))
         self._wake.set()
         return await future
+
+    async def merge_duplicates(
+        self, events: Sequence[AcceptedEvent], *, now: float
+    ) -> list[MergeResult]:
+        if not events:
+            return []
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await _merge.merge_pg(conn, events, now)
 
     async def _commit_loop(self) -> None:
         while True:
@@ -281,6 +344,7 @@ class PostgresStore:
             try:
                 results = await self._write(batch)
             except Exception as error:
+                self.last_commit_failure = CommitFailure(self._now(), _reason(error))
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(error)
@@ -295,6 +359,7 @@ class PostgresStore:
                 conn, [p.events for p in batch], max(p.now for p in batch)
             )
         self.commits += 1
+        self.last_commit_failure = None
         return results
 
     # delivery ----------------------------------------------------------------------------

@@ -4,6 +4,10 @@ All access goes through one :class:`~signalyard.store._dbthread.DBThread`, so th
 never waits on SQLite and concurrent ingest requests share one fsync. Several processes may
 open the same file (``serve`` and ``signalyard worker``): writes take SQLite's write lock with
 ``BEGIN IMMEDIATE`` and wait up to ``busy_timeout`` for it.
+
+A database file the store creates is readable by its owner only (0600, and so are SQLite's
+``-wal`` and ``-shm`` files); opening one other users can read logs a warning
+(:mod:`signalyard.store.location`).
 """
 
 from __future__ import annotations
@@ -17,19 +21,22 @@ import orjson
 from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
-from signalyard.store import _consent_sql, _settle_sql, _sql
+from signalyard.store import _consent_sql, _merge, _settle_sql, _sql, location
 from signalyard.store._dbthread import DBThread
 from signalyard.store.base import (
     EXPIRED_HOLD_REASON,
     AttemptRecord,
     ClaimedEvent,
+    CommitFailure,
     ConsentUpdate,
     Dataset,
     DeadLetter,
     Destination,
     DestinationStatus,
     IngestKey,
+    MergeResult,
     PruneResult,
+    waiting_message,
 )
 
 T = TypeVar("T")
@@ -49,6 +56,7 @@ def sqlite_path(database_url: str) -> str:
 
 def _connect(path: str, cache_mb: int) -> Callable[[], sqlite3.Connection]:
     def connect() -> sqlite3.Connection:
+        location.create_private(path)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
@@ -89,13 +97,24 @@ class SQLiteStore:
     def commits(self) -> int:
         return self._db.commits
 
+    @property
+    def last_commit_failure(self) -> CommitFailure | None:
+        return self._db.last_failure
+
     async def open(self) -> None:
-        self._db.start()
-        tables = await self._db.run(_sql.table_names)
+        try:
+            self._db.start()
+            tables = await self._db.run(_sql.table_names)
+        except sqlite3.Error as error:
+            self._db.stop()
+            raise ConfigError(location.sqlite_problem(self.path, error)) from None
         if "outbox" not in tables:
+            self._db.stop()
             raise ConfigError(
-                f"the database {self.path} has no Signalyard schema: run `signalyard migrate`"
+                f"the database {location.describe('sqlite:///' + self.path)} has no Signalyard"
+                " schema: run `signalyard migrate`"
             )
+        location.warn_if_exposed(self.path)
 
     async def close(self) -> None:
         self._db.stop()
@@ -143,6 +162,22 @@ class SQLiteStore:
                 (dataset_id,),
             ).fetchone()
             return Dataset(*row) if row else None
+
+        return await self._db.run(job)
+
+    async def update_dataset(
+        self, dataset_id: str, *, name: str, default_country: str | None
+    ) -> Dataset | None:
+        def job(conn: sqlite3.Connection) -> Dataset | None:
+            conn.execute(
+                "UPDATE datasets SET name=?, default_country=? WHERE id=?",
+                (name, default_country, dataset_id),
+            )
+            r = conn.execute(
+                "SELECT id, name, default_country, created_at FROM datasets WHERE id=?",
+                (dataset_id,),
+            ).fetchone()
+            return Dataset(*r) if r else None
 
         return await self._db.run(job)
 
@@ -281,10 +316,33 @@ class SQLiteStore:
             )
         )
 
+    async def remove_destination(self, destination_id: int, *, drop_queue: bool) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            (waiting,) = conn.execute(
+                "SELECT COUNT(*) FROM outbox WHERE destination_id=? AND status IN"
+                " ('queued', 'held')",
+                (destination_id,),
+            ).fetchone()
+            if waiting and not drop_queue:
+                raise Conflict(waiting_message(waiting))
+            conn.execute("DELETE FROM outbox WHERE destination_id=?", (destination_id,))
+            conn.execute("DELETE FROM attempts WHERE destination_id=?", (destination_id,))
+            conn.execute("DELETE FROM destinations WHERE id=?", (destination_id,))
+            return int(waiting)
+
+        return await self._db.run(job)
+
     # ingest ------------------------------------------------------------------------------
 
     async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
         return await self._db.run(lambda conn: _sql.ingest(conn, events, now))
+
+    async def merge_duplicates(
+        self, events: Sequence[AcceptedEvent], *, now: float
+    ) -> list[MergeResult]:
+        if not events:
+            return []
+        return await self._db.run(lambda conn: _merge.merge_sqlite(conn, events, now))
 
     # delivery ----------------------------------------------------------------------------
 

@@ -196,9 +196,10 @@ def region_of(
 
 def subject_key(value: str, kind: str = "subject") -> str:
     """The stored form of a consent subject: SHA-256 of ``kind:value``. Kinds keep browsers
-    (``fbp``, which an anonymous page may speak for) apart from the subjects a sender chose
-    (``subject``, which only an authenticated server may release)."""
-    if kind not in ("fbp", "subject"):
+    (``fbp``), the subjects a sender chose (``subject``), both of which only an authenticated
+    server may release, and a browser's consent token (``token``, the one key an anonymous
+    page may speak for: :mod:`signalyard.sources.consent_token`) apart."""
+    if kind not in ("fbp", "subject", "token"):
         raise ValueError(f"unknown subject kind {kind!r}")
     return hashlib.sha256(f"{kind}:{value.strip()}".encode()).hexdigest()
 

@@ -246,12 +246,27 @@ def _state_table() -> dict[str, str]:
     return table
 
 
-@functools.lru_cache(maxsize=4096)
+_CACHED_TEXT: Final = 64
+"""Longer values are normalized without their cache: a cache of 4,096 entries stays small
+whatever clients send."""
+
+
 def normalize_st(value: str) -> str | None:
     """A US state or Canadian province as its lowercase 2-letter code (``California`` ->
     ``ca``, ``Québec`` -> ``qc``, ``US-NY`` -> ``ny``); a 2-letter code as is, lowercased;
     any other region lowercased with spaces and punctuation removed (letters of any script
     kept: ``Île-de-France`` -> ``îledefrance``)."""
+    if len(value) <= _CACHED_TEXT:
+        return _normalize_st_cached(value)
+    return _normalize_st(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_st_cached(value: str) -> str | None:
+    return _normalize_st(value)
+
+
+def _normalize_st(value: str) -> str | None:
     code = _state_table().get(_fold(value))
     if code is not None:
         return code
@@ -260,7 +275,9 @@ def normalize_st(value: str) -> str | None:
 
 # --- zp ------------------------------------------------------------------------------------
 
-_US_ZIP4: Final = re.compile(r"(\d{5})\s*(?:[-+]|\s)\s*\d{4}")
+# Possessive: linear on any input (``\s*(?:[-+]|\s)\s*`` backtracked quadratically over a
+# long run of spaces).
+_US_ZIP4: Final = re.compile(r"(\d{5})(?:\s*+[-+]\s*+|\s++)\d{4}")
 
 
 def normalize_zp(value: str) -> str | None:
@@ -357,11 +374,17 @@ def _country_table() -> dict[str, str]:
     return table
 
 
-@functools.lru_cache(maxsize=4096)
 def normalize_country(value: str) -> str | None:
     """Lowercase ISO 3166-1 alpha-2 from an alpha-2, alpha-3 or numeric code or a common or
     official name, ignoring case, accents, spaces and punctuation (``USA``, ``United
     States``, ``Viet Nam``, ``UK`` -> ``gb``); ``None`` when not a known country."""
+    if len(value) <= _CACHED_TEXT:
+        return _normalize_country_cached(value)
+    return _country_table().get(_fold(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_country_cached(value: str) -> str | None:
     return _country_table().get(_fold(value))
 
 

@@ -35,7 +35,11 @@ def phone_rule(default_country: str | None) -> str:
             "not a phone number that can be completed with the default country "
             f"{default_country.upper()}"
         )
-    return "not a phone number with a country code (the dataset has no default country)"
+    return (
+        "not a phone number in international form (+ and the country code); the dataset has"
+        " no default country to complete a national number, so it cannot be made E.164 and"
+        " is not hashed"
+    )
 
 
 _PHONE_SEPARATORS: Final = str.maketrans(
@@ -221,11 +225,13 @@ def phone_e164(value: str, region: str | None) -> str | None:
         if national is not None:
             return national
     if plain:
-        # Not a number of the default country: digits with their country code (Meta's own
-        # normalized form, ``16505551212``) or after the ``00`` international prefix.
+        # Not a number of the default country: digits after the ``00`` international prefix,
+        # or (only when there is a default country) digits with their country code, Meta's
+        # own normalized form (``16505551212``). Without a default country such digits are a
+        # national number: no country is ever guessed from its leading digits.
         if cleaned.startswith("00"):
             return _international(cleaned[2:], "+" + cleaned[2:])
-        if cleaned[0] != "0":
+        if region is not None and cleaned[0] != "0":
             return _international(cleaned, "+" + cleaned)
     return None
 
@@ -236,9 +242,12 @@ def normalize_ph(value: str, default_country: str | None = None) -> str | None:
     The number is parsed with ``phonenumbers``: a national number is completed with
     ``default_country`` (ISO alpha-2; ``0912 345 678`` in VN -> ``84912345678``); a number
     written with ``+`` (or the ``00`` international prefix) keeps its own country whatever the
-    default; digits that do not form a number of the default country are tried as digits
-    starting with a country code (Meta's normalized form). The result must have a possible
-    length for its country (a local-only number, without area code, is refused).
+    default; with a default country, digits that do not form a number of it are tried as
+    digits starting with a country code (Meta's normalized form). Without a default country
+    only a number in international form (``+`` or ``00``) is usable: a national number
+    (``(650) 555-1212``, ``6505551212``) is ``None``, never read as if its first digits were
+    a country code. The result must have a possible length for its country (a local-only
+    number, without area code, is refused).
 
     Numbers that need ``phonenumbers.parse`` (the slow part of ingest) are cached per (text,
     country); the rest is decided by fast paths on lookup tables.

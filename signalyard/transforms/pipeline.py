@@ -1,5 +1,6 @@
-"""One raw server event in, one :class:`~signalyard.event.AcceptedEvent` out: validate, copy,
-enrich, clean ``user_data`` (normalize + hash), check Meta's baseline, tidy ``custom_data``."""
+"""One raw server event in, one :class:`~signalyard.event.AcceptedEvent` out: validate, copy
+(only Meta's fields), enrich, clean ``user_data`` (normalize + hash), check Meta's baseline,
+tidy ``custom_data`` (no personal data left in it)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import orjson
 
 from signalyard.errors import InputError
 from signalyard.event import AcceptedEvent
+from signalyard.transforms.custom_data import drop_personal, tidy_contents
 from signalyard.transforms.enrich import enrich
 from signalyard.transforms.user_data import clean_user_data
 from signalyard.transforms.validate import (
     _BROAD_KEYS,
+    _SAFE_KEY,
+    SERVER_EVENT_FIELDS,
     check_baseline,
     parse_event_time,
     validate_event,
@@ -25,12 +29,35 @@ __all__ = ["clean_event"]
 # business messaging, the device (app_data) for app events.
 _NO_BASELINE: Final = frozenset(("business_messaging", "app"))
 
+# Meta's fields, and Signalyard's own that a source adds before cleaning (the consent state
+# kept for the store; ``_``-fields are never sent).
+_KEPT_FIELDS: Final = SERVER_EVENT_FIELDS | {"_consent"}
+MAX_MESSAGES: Final = 50
+"""Messages about one event, at most (then one saying how many more there were)."""
+
+
+def _known_fields(event: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """``event`` with only :data:`_KEPT_FIELDS`, and a message per field dropped."""
+    kept: dict[str, Any] = {}
+    for key, value in event.items():
+        if key in _KEPT_FIELDS:
+            kept[key] = value
+        elif isinstance(key, str) and _SAFE_KEY.fullmatch(key):
+            warnings.append(f"{key}: not a Meta server-event field (not stored); dropped")
+        else:
+            warnings.append("a field that is not a Meta server-event field (not stored); dropped")
+    return kept
+
 
 def _baseline(user_data: dict[str, Any], warnings: list[str]) -> None:
     try:
         check_baseline(user_data)
     except InputError as error:
-        dropped = [w for w in warnings if w.endswith("; dropped")]
+        dropped = [
+            w
+            for w in warnings
+            if w.startswith(("user_data.", "user_data:")) and w.endswith("; dropped")
+        ]
         if not dropped:
             raise
         raise InputError(
@@ -58,14 +85,19 @@ def clean_event(
     - :func:`~signalyard.transforms.validate.validate_event` (``now`` and
       ``max_future_seconds`` for the time window);
     - a copy is made: ``raw`` is never modified (nested values the transforms do not
-      change, such as ``custom_data.contents``, are shared with it);
+      change, such as ``custom_data.contents``, are shared with it); top-level fields that are
+      not Meta's (nor ``_consent``) are left out of it, each with a message;
     - :func:`~signalyard.transforms.enrich.enrich`: ``fbc`` from ``fbclid``, ``event_id``
       from ``new_id()`` when missing;
     - :func:`~signalyard.transforms.user_data.clean_user_data` with ``default_country``;
     - :func:`~signalyard.transforms.validate.check_baseline` (not for business_messaging,
       whose channel ids identify the person, nor app, identified by its device);
-    - ``custom_data.currency`` uppercased, ``custom_data.value`` a float; top-level ``null``
-      fields removed; ``event_time`` an int, ``event_id`` a string.
+    - ``custom_data.currency`` uppercased, ``custom_data.value`` a float, decimal strings in
+      ``contents`` numbers; strings in ``custom_data`` shaped like an email address or a
+      phone number dropped, each with a message
+      (:func:`~signalyard.transforms.custom_data.drop_personal`); top-level ``null`` fields
+      removed; ``event_time`` an int, ``event_id`` a string.
+    - At most :data:`MAX_MESSAGES` messages (then one saying how many more).
 
     Raises :class:`InputError` with a field path relative to the event (the caller puts
     ``data[i]`` before it). Returns the event with the messages worth telling the sender.
@@ -75,6 +107,9 @@ def clean_event(
     event: dict[str, Any] = dict(raw)
     if None in event.values():
         event = {key: value for key, value in event.items() if value is not None}
+    dropped_fields: list[str] = []
+    if not _KEPT_FIELDS.issuperset(event):
+        event = _known_fields(event, dropped_fields)
     event_time = event["event_time"]
     if type(event_time) is not int:
         event_time = parse_event_time(event_time)
@@ -86,6 +121,8 @@ def clean_event(
         warnings = enrich(event, now=now, new_id=new_id)
     else:
         warnings = []  # nothing enrich would add: no fbclid in the URL, an event_id given
+    if dropped_fields:
+        warnings.extend(dropped_fields)
     user_data, user_warnings = clean_user_data(
         event["user_data"], default_country=default_country, now=now
     )
@@ -106,12 +143,22 @@ def clean_event(
         value = custom_data.get("value")
         if value is not None and type(value) is not float:
             custom_data["value"] = float(value)
+        contents = custom_data.get("contents")
+        if contents:
+            custom_data["contents"] = tidy_contents(contents)
+        custom_data, personal = drop_personal(custom_data)
+        if personal:
+            warnings.extend(personal)
         event["custom_data"] = custom_data
 
     event_id = event["event_id"]
     if not isinstance(event_id, str):
         event_id = str(event_id)
         event["event_id"] = event_id
+    if len(warnings) > MAX_MESSAGES:
+        more = len(warnings) - MAX_MESSAGES
+        del warnings[MAX_MESSAGES:]
+        warnings.append(f"{more} more messages about this event, not shown")
     try:
         # Encoded once, here: the store writes these bytes. orjson refuses what JSON cannot
         # carry on (objects nested over 254 levels, integers over 64 bits): a 400, not a 500.

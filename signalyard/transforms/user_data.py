@@ -28,14 +28,16 @@ from signalyard.transforms.user_data_general import (
     _KINDS,
     _REPEATED_CACHE,
     _REPEATED_CACHE_LIMIT,
+    _REPEATED_CACHE_TEXT,
     HASHED_KEYS,
+    MAX_VALUES_PER_KEY,
     PLAINTEXT_KEYS,
     _clean_key,
     _sha256,
     _year,
 )
 
-__all__ = ["HASHED_KEYS", "PLAINTEXT_KEYS", "clean_user_data"]
+__all__ = ["HASHED_KEYS", "MAX_VALUES_PER_KEY", "PLAINTEXT_KEYS", "clean_user_data"]
 
 
 # --- fast paths -----------------------------------------------------------------------------
@@ -139,7 +141,7 @@ def _fast_ct(value: str) -> list[str] | None:
         if not normalized:
             return None
     hashed = _sha256(normalized.encode()).hexdigest()
-    if len(cache) < _REPEATED_CACHE_LIMIT:
+    if len(cache) < _REPEATED_CACHE_LIMIT and len(text) <= _REPEATED_CACHE_TEXT:
         cache[text] = hashed
     return [hashed]
 
@@ -221,7 +223,8 @@ def clean_user_data(
       with its hex lowercased, never hashed again; any other value is normalized
       (:mod:`~signalyard.transforms.normalize`, phones completed with ``default_country``)
       and SHA-256 hashed, or dropped with a warning when unusable. The output is a list,
-      de-duplicated in order; a key left empty is removed.
+      de-duplicated in order; a key left empty is removed. A list holds at most
+      :data:`MAX_VALUES_PER_KEY` values (more: ``InputError`` naming the key).
     - Plaintext keys (``client_ip_address``, ``fbc``, ``fbp``, platform ids...): kept as given
       (trimmed); numeric platform ids may be integers. A warning when one looks hashed, or
       when ``fbc``/``fbp`` is not in Meta's cookie format. ``fbc`` is never case-changed.

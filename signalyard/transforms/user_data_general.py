@@ -77,6 +77,11 @@ _INT_OK: Final = frozenset(
         "subscription_id",
     )
 )
+MAX_VALUES_PER_KEY: Final = 20
+"""The most values a hashed key may hold in a list (Meta takes lists; a person has a few
+emails or phones, not thousands). More is a 400 naming the key: the request is refused before
+any value is looked at, so a huge list costs nothing."""
+
 # Hashed keys for which a JSON number is a natural way to send the value.
 _NUMBER_OK: Final = frozenset(("ph", "zp", "external_id", "db"))
 _MAX_INT = 10**30
@@ -133,6 +138,7 @@ def _number_text(field: str, value: int | float) -> str:
 _REPEATED_CACHE: Final[dict[str, dict[str, str | None]]] = {key: {} for key in _REPEATED_KEYS}
 _MISS = ""  # never a hash
 _REPEATED_CACHE_LIMIT: Final = 4096  # per key; past it, values are hashed without being cached
+_REPEATED_CACHE_TEXT: Final = 64  # longer texts are never cached: the cache's size stays bounded
 
 
 def _hash_repeated(key: str, text: str) -> str | None:
@@ -141,7 +147,7 @@ def _hash_repeated(key: str, text: str) -> str | None:
     cache = _REPEATED_CACHE[key]
     normalized = _SIMPLE[key](text)
     hashed = None if normalized is None else _sha256(normalized.encode()).hexdigest()
-    if len(cache) < _REPEATED_CACHE_LIMIT:
+    if len(cache) < _REPEATED_CACHE_LIMIT and len(text) <= _REPEATED_CACHE_TEXT:
         cache[text] = hashed
     return hashed
 
@@ -203,14 +209,22 @@ def _clean_hashed(
     country: str | None,
     year: int,
 ) -> None:
-    """The general case: a list, or a number (a single string is handled inline)."""
+    """The general case: a list (at most :data:`MAX_VALUES_PER_KEY` values, checked before any
+    is looked at), or a number (a single string is handled inline). Linear: de-duplicated
+    with a set, in order."""
     if isinstance(value, list):
+        if len(value) > MAX_VALUES_PER_KEY:
+            raise InputError(
+                f"user_data.{key}",
+                f"holds {len(value)} values; at most {MAX_VALUES_PER_KEY} per key are accepted",
+            )
         items: list[tuple[str, object]] = [
             (f"user_data.{key}[{i}]", item) for i, item in enumerate(value)
         ]
     else:
         items = [(f"user_data.{key}", value)]
     result: list[str] = []
+    seen: set[str] = set()
     for field, item in items:
         if item is None:
             continue
@@ -218,7 +232,8 @@ def _clean_hashed(
         if not text:
             continue
         hashed = _hash_item(key, text, field, country, year, warnings)
-        if hashed is not None and hashed not in result:
+        if hashed is not None and hashed not in seen:
+            seen.add(hashed)
             result.append(hashed)
     if result:
         out[key] = result

@@ -16,12 +16,18 @@ from collections.abc import Mapping
 from typing import Any, Final, TypeGuard
 
 from signalyard.errors import InputError
+from signalyard.event import SERVER_EVENT_FIELDS as CANONICAL_FIELDS
+from signalyard.transforms.custom_data import personal_shape
 
 __all__ = [
     "ACTION_SOURCES",
+    "CONTENTS_FIELDS",
     "LDU_STATES",
+    "MAX_CONTENTS",
+    "MAX_CONTENT_ID",
     "MAX_EVENT_AGE_SECONDS",
     "MESSAGING_CHANNELS",
+    "SERVER_EVENT_FIELDS",
     "check_baseline",
     "parse_event_time",
     "validate_event",
@@ -48,6 +54,30 @@ LDU_STATES = frozenset((0, *range(1000, 1014)))
 
 MAX_EVENT_NAME: Final = 100
 MAX_EVENT_ID: Final = 256
+
+SERVER_EVENT_FIELDS: Final = frozenset(CANONICAL_FIELDS)
+"""The top-level fields of the canonical event; the pipeline drops others."""
+
+CONTENTS_FIELDS: Final = (
+    "id",
+    "quantity",
+    "item_price",
+    "delivery_category",
+    "title",
+    "description",
+    "brand",
+    "category",
+)
+"""The fields of a ``custom_data.contents`` item (reference §4: Meta's and the SDKs')."""
+MAX_CONTENTS: Final = 1000
+"""Items in ``custom_data.contents``, at most."""
+MAX_CONTENT_ID: Final = 256
+"""Characters of a ``contents`` item's ``id`` (and of its other text fields), at most."""
+_MAX_QUANTITY: Final = 1_000_000_000
+_DELIVERY_CATEGORIES: Final = ("in_store", "curbside", "home_delivery")
+_CONTENTS_KEYS: Final = frozenset(CONTENTS_FIELDS)
+_COMMON_CONTENTS_KEYS: Final = frozenset(("id", "quantity", "item_price"))
+_SAFE_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _MS_THRESHOLD: Final = 10**11  # seconds: year 5138. Anything above is milliseconds (or finer).
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DIGITS: Final = re.compile(r"[0-9]{1,20}")
@@ -276,15 +306,122 @@ def _check_custom_data(event_name: str, custom_data: object) -> None:
         raise InputError("custom_data.currency", "must be an ISO 4217 currency code (USD, EUR...)")
 
 
+def _check_contents(contents: object) -> None:
+    """``custom_data.contents``: a list of at most :data:`MAX_CONTENTS` objects with only
+    :data:`CONTENTS_FIELDS`; ``id`` required, a string or an integer, never personal data."""
+    if not isinstance(contents, list):
+        raise InputError(
+            "custom_data.contents",
+            'must be a list of objects such as {"id": "SKU-1", "quantity": 1}',
+        )
+    if len(contents) > MAX_CONTENTS:
+        raise InputError(
+            "custom_data.contents",
+            f"holds {len(contents)} items; at most {MAX_CONTENTS} are accepted",
+        )
+    for j, item in enumerate(contents):
+        if type(item) is dict and _COMMON_CONTENTS_KEYS.issuperset(item):
+            # The common item, {"id": "SKU-1", "quantity": 1, "item_price": 9.5}, inline.
+            cid = item.get("id")
+            quantity = item.get("quantity")
+            price = item.get("item_price")
+            if (
+                type(cid) is str
+                and 0 < len(cid) <= MAX_CONTENT_ID
+                and not cid[0].isspace()
+                and "@" not in cid
+                and "+" not in cid
+                and "(" not in cid
+                and (quantity is None or (type(quantity) is int and 0 <= quantity <= _MAX_QUANTITY))
+                and (
+                    price is None
+                    or type(price) is int
+                    or (type(price) is float and math.isfinite(price))
+                )
+            ):
+                continue
+        _check_content(j, item)
+
+
+def _check_content(j: int, item: object) -> None:
+    """One ``contents`` item, every rule, and the error if any."""
+    field = f"custom_data.contents[{j}]"
+    if not isinstance(item, dict):
+        raise InputError(field, 'must be an object such as {"id": "SKU-1", "quantity": 1}')
+    if not _CONTENTS_KEYS.issuperset(item):
+        for key in item:
+            if key not in _CONTENTS_KEYS:
+                if isinstance(key, str) and _SAFE_KEY.fullmatch(key):
+                    raise InputError(
+                        f"{field}.{key}",
+                        "is not a contents field (" + ", ".join(CONTENTS_FIELDS) + ")",
+                    )
+                raise InputError(
+                    field,
+                    "has a key that is not a contents field (" + ", ".join(CONTENTS_FIELDS) + ")",
+                )
+    _check_content_id(f"{field}.id", item.get("id"))
+    quantity = item.get("quantity")
+    if quantity is not None and not (type(quantity) is int and 0 <= quantity <= _MAX_QUANTITY):
+        _check_quantity(f"{field}.quantity", quantity)
+    price = item.get("item_price")
+    if price is not None and not (
+        type(price) is int or (type(price) is float and math.isfinite(price))
+    ):
+        _check_value(f"{field}.item_price", price)
+    category = item.get("delivery_category")
+    if category is not None and category not in _DELIVERY_CATEGORIES:
+        raise InputError(
+            f"{field}.delivery_category", "must be one of " + ", ".join(_DELIVERY_CATEGORIES)
+        )
+    for name in ("title", "description", "brand", "category"):
+        text = item.get(name)
+        if text is not None and not (isinstance(text, str) and len(text) <= MAX_CONTENT_ID * 4):
+            raise InputError(
+                f"{field}.{name}",
+                f"must be a string of at most {MAX_CONTENT_ID * 4} characters",
+            )
+
+
+def _check_quantity(field: str, value: object) -> None:
+    if isinstance(value, str) and _DIGITS.fullmatch(value) and int(value) <= _MAX_QUANTITY:
+        return  # a string of digits, read as an integer by the pipeline
+    raise InputError(field, f"must be an integer from 0 to {_MAX_QUANTITY}")
+
+
+def _check_content_id(field: str, value: object) -> None:
+    if _is_int(value):
+        if not -(10**MAX_CONTENT_ID) < value < 10**MAX_CONTENT_ID:
+            raise InputError(field, f"must be at most {MAX_CONTENT_ID} characters")
+        return
+    if value is None:
+        raise InputError(field, "is required: the product id (as in your catalog)")
+    if not isinstance(value, str):
+        raise InputError(field, "must be a string or an integer (the product id)")
+    if not value.strip():
+        raise InputError(field, "must not be empty")
+    if len(value) > MAX_CONTENT_ID:
+        raise InputError(field, f"must be at most {MAX_CONTENT_ID} characters")
+    shape = personal_shape(value)
+    if shape is not None:
+        raise InputError(
+            field,
+            f"looks like {shape}: must be a product id (personal data belongs in user_data,"
+            " where it is hashed)",
+        )
+
+
 def _check_processing_options(event: Mapping[str, Any]) -> None:
     options = event.get("data_processing_options")
     ldu = False
     if options is not None:
         if not isinstance(options, list):
             raise InputError("data_processing_options", 'must be a list: [] or ["LDU"]')
-        for i, option in enumerate(options):
+        for i, option in enumerate(options[:2]):
             if option != "LDU":
                 raise InputError(f"data_processing_options[{i}]", 'the only option is "LDU"')
+        if len(options) > 1:
+            raise InputError("data_processing_options", 'must be [] or ["LDU"] (LDU once)')
         ldu = bool(options)
     country = event.get("data_processing_options_country")
     state = event.get("data_processing_options_state")
@@ -377,8 +514,13 @@ def validate_event(raw: object, *, now: float, max_future_seconds: int = 600) ->
             and currency.upper() in _currencies()
         ):
             _check_custom_data(event_name, custom_data)
+        contents = custom_data.get("contents")
+        if contents is not None:
+            _check_contents(contents)
     elif custom_data is not None or event_name == "Purchase":
         _check_custom_data(event_name, custom_data)
+        if isinstance(custom_data, dict) and custom_data.get("contents") is not None:
+            _check_contents(custom_data["contents"])
 
     if not _RARE.isdisjoint(event):
         _check_rare(event, action_source)

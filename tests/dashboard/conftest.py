@@ -103,6 +103,7 @@ class Seeded:
     meta: int
     backup: int
     dead_ids: list[int]
+    """The invalid dead letter (not replayable), then the replayable one."""
     user_values: set[str] = field(default_factory=set)
     """Every user_data value stored (hashes and plaintext fields): none may reach a page."""
 
@@ -115,7 +116,9 @@ async def seed(store: SQLiteStore, clock: FrozenClock) -> Seeded:
       canary email and phone, no fbc;
     - 4 PageView from the browser with fbp and fbc, one sent 2 hours late; 1 Lead without an
       event_id;
-    - 1 Purchase refused for its value; 7 delivered to "meta", one dead-lettered there; the
+    - 1 Purchase refused for its value; 7 delivered to "meta"; two dead letters there: p-3
+      refused by the platform as invalid (code 100, not replayable), p-4 refused with an
+      HTTP 400 without a Graph error (a proxy: replayable); the
       destination "backup" paused because its token expired; one alert firing."""
     now = clock.now()
     meta = await store.add_destination(
@@ -179,14 +182,19 @@ async def seed(store: SQLiteStore, clock: FrozenClock) -> Seeded:
     for c in claimed:
         for value in c.payload.get("user_data", {}).values():
             values.update(value if isinstance(value, list) else [str(value)])
-    dead = [c.outbox_id for c in claimed if c.payload["event_id"] in ("p-3", "p-4")]
+    invalid = [c.outbox_id for c in claimed if c.payload["event_id"] == "p-3"]
+    refused = [c.outbox_id for c in claimed if c.payload["event_id"] == "p-4"]
+    dead = invalid + refused
     await store.settle_dead(
-        dead,
+        invalid,
         owner="t",
         reason="Invalid parameter: the value of custom_data.value is invalid",
         code=100,
         subcode=2804019,
         now=now,
+    )
+    await store.settle_dead(
+        refused, owner="t", reason="Meta answered HTTP 400", code=None, subcode=None, now=now
     )
     await store.release([c.outbox_id for c in claimed if c.outbox_id not in dead], owner="t")
     await store.pause(

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from signalyard.clock import FrozenClock
+from signalyard.dashboard import create_dashboard
+from signalyard.dashboard.revoked import RevokedSessions
+from signalyard.dashboard.session import Session, SessionCodec, session_key
 from signalyard.secret import Secret
+from signalyard.settings import DashboardSettings
+from signalyard.store.dual import fetch
 from signalyard.store.sqlite import SQLiteStore
 
 from .conftest import (
@@ -208,3 +215,103 @@ async def test_replay_when_logged_out_goes_to_login(
     assert r.status_code == 303
     assert r.headers["location"].startswith("/dashboard/login")
     assert len(await store.dead_letters()) == 2
+
+
+def _app_with_client_header(store: SQLiteStore, clock: FrozenClock) -> Starlette:
+    """The dashboard, counting failed logins against the address in ``X-Client``."""
+    settings = DashboardSettings(password=Secret(PASSWORD))
+    dashboard = create_dashboard(
+        store, clock, settings, client_ip=lambda r: r.headers.get("x-client", "none")
+    )
+    return Starlette(routes=[Mount("/dashboard", app=dashboard)])
+
+
+async def _login_from(
+    client: httpx.AsyncClient, address: str, password: str = PASSWORD
+) -> httpx.Response:
+    page = await client.get("/dashboard/login")
+    return await client.post(
+        "/dashboard/login",
+        data={"csrf": csrf_of(page.text), "password": password, "next": ""},
+        headers={"X-Client": address},
+    )
+
+
+async def test_failures_from_many_addresses_slow_logins_but_never_lock_the_admin_out(
+    store: SQLiteStore, clock: FrozenClock
+) -> None:
+    async with client_for(_app_with_client_header(store, clock)) as client:
+        # 120 failures from 30 addresses, 4 each: under the limit of each address, past the
+        # limit for everyone together (100 in 5 minutes)
+        for i in range(120):
+            r = await _login_from(client, f"198.51.100.{i % 30}", "guess")
+            assert r.status_code == 401, (i, r.status_code)
+        # the admin, from another address, still gets in: after a short wait
+        before = clock.monotonic()
+        r = await _login_from(client, "203.0.113.1")
+        assert r.status_code == 303
+        assert clock.monotonic() - before == 1.0  # slowed down by one second, not refused
+        assert (await client.get("/dashboard/")).status_code == 200
+        # one address past its own limit is still refused, even with the right password
+        client.cookies.clear()
+        assert (await _login_from(client, "198.51.100.0", "guess")).status_code == 401
+        r = await _login_from(client, "198.51.100.0")
+        assert r.status_code == 429
+        assert "Too many failed logins" in r.text
+        # once the failures leave the window, logins are no longer slowed down
+        clock.advance(301)
+        before = clock.monotonic()
+        assert (await _login_from(client, "203.0.113.1")).status_code == 303
+        assert clock.monotonic() == before
+
+
+async def test_logout_revokes_the_session_in_every_process(
+    store: SQLiteStore, clock: FrozenClock
+) -> None:
+    async with client_for(app_for(store, clock)) as first:
+        await login(first)
+        copied = dict(first.cookies)
+        async with client_for(app_for(store, clock)) as other:
+            await login(other)  # another session, which logging the first out leaves alone
+            page = await first.get("/dashboard/")
+            r = await first.post("/dashboard/logout", data={"csrf": csrf_of(page.text)})
+            assert r.status_code == 303
+            # the copied cookie is refused, here and by another process sharing the store
+            first.cookies.clear()
+            first.cookies.update(copied)
+            assert (await first.get("/dashboard/")).status_code == 303
+            async with client_for(app_for(store, clock)) as second_process:
+                second_process.cookies.update(copied)
+                for path in PAGES:
+                    r = await second_process.get("/dashboard" + path)
+                    assert r.status_code == 303, path
+                    assert r.headers["location"].startswith("/dashboard/login")
+                r = await second_process.post(
+                    "/dashboard/delivery/replay",
+                    data={"dataset": DATASET, "destination_id": "1", "csrf": "x"},
+                )
+                assert r.headers["location"].startswith("/dashboard/login")
+            assert (await other.get("/dashboard/")).status_code == 200
+    # the revocation is kept until the session would have expired, then pruned
+    revoked = RevokedSessions(store)
+    assert await _revoked_rows(store) == 1
+    clock.advance(12 * 3600 + 1)
+    assert await revoked.prune(now=clock.now()) == 1
+    assert await _revoked_rows(store) == 0
+
+
+async def _revoked_rows(store: SQLiteStore) -> int:
+    rows = await fetch(store, "SELECT COUNT(*) FROM dashboard_revoked_sessions")
+    return int(rows[0][0])
+
+
+async def test_a_logged_in_cookie_without_a_session_id_is_refused(
+    store: SQLiteStore, clock: FrozenClock
+) -> None:
+    """A session that could not be logged out (no id: signed before ids existed) is not
+    accepted."""
+    codec = SessionCodec(session_key(PASSWORD, ""))
+    legacy = codec.dumps(Session("t" * 43, True, clock.now() + 3600))
+    async with client_for(app_for(store, clock)) as client:
+        client.cookies.set("signalyard_dashboard", legacy)
+        assert (await client.get("/dashboard/")).status_code == 303

@@ -112,10 +112,11 @@ async def test_quality_scores_coverage_and_advice(
 
 async def test_dedup_coverage_pairing_and_advice(authed: httpx.AsyncClient, seeded: Seeded) -> None:
     ids = await page(authed, "/dedup")
-    # received, with event_id, duplicates, seen by the script, paired, rate, mismatches
-    assert ids["dedup-Purchase"] == "Purchase 12 100% 2 2 2 100% 0"
-    assert ids["dedup-PageView"] == "PageView 4 100% 0 4 0 0% 0"
-    assert ids["dedup-Lead"] == "Lead 1 0% 0 0 0 n/a 0"
+    # received, with event_id, duplicates, seen by the script, paired, rate, mismatches,
+    # merged before sending, richer copy arrived late
+    assert ids["dedup-Purchase"] == "Purchase 12 100% 2 2 2 100% 0 0 0"
+    assert ids["dedup-PageView"] == "PageView 4 100% 0 4 0 0% 0 0 0"
+    assert ids["dedup-Lead"] == "Lead 1 0% 0 0 0 n/a 0 0 0"
     assert "event_id missing on 100% of Lead events" in ids["dedup-advice-Lead"]
     assert "dedup-advice-Purchase" not in ids
 
@@ -145,10 +146,11 @@ async def test_delivery_states_queues_and_dead_letters(
     assert ids["dead-count-meta"] == "dead letters 2"
     assert ids["oldest-meta"] == "oldest queued event 2 h old"
     assert ids["no-dead-letters-backup"] == "No dead letters."
-    for outbox_id in seeded.dead_ids:
-        assert ids[f"replay-{outbox_id}"] == "Replay"
-        assert "code 100/2804019" in ids[f"dead-letter-{outbox_id}"]
-    assert ids["replay-all-meta"] == "Replay all 2 dead letters of meta"
+    invalid, refused = seeded.dead_ids
+    assert "code 100/2804019" in ids[f"dead-letter-{invalid}"]
+    assert ids[f"replay-{invalid}"] == "Replay anyway"  # with why it would fail again
+    assert ids[f"replay-{refused}"] == "Replay"
+    assert ids["replay-all-meta"] == "Replay the 1 replayable dead letter of meta"
     assert "Invalid parameter" in meta and "Invalid parameter" not in backup
 
 
@@ -177,7 +179,7 @@ async def test_replay_one_dead_letter(
     authed: httpx.AsyncClient, store: SQLiteStore, seeded: Seeded, clock: FrozenClock
 ) -> None:
     token = csrf_of((await authed.get("/dashboard/delivery")).text)
-    first, second = seeded.dead_ids
+    second, first = seeded.dead_ids  # the replayable one first
     r = await authed.post(
         "/dashboard/delivery/replay",
         data={
@@ -213,15 +215,18 @@ async def test_replay_all_of_a_destination_wakes_delivery(
         form = {"csrf": token, "dataset": DATASET, "destination_id": str(seeded.meta)}
         r = await client.post("/dashboard/delivery/replay", data=form)
         assert r.status_code == 303
-        assert await store.dead_letters() == []
+        # the dead letter refused as invalid stays: it would be refused again
+        assert [d.outbox_id for d in await store.dead_letters()] == seeded.dead_ids[:1]
         assert woken == [True]
+        left = (
+            " 1 refused by the platform as invalid (or past its age limit) were left as they"
+            " are: sent again unchanged, they would fail again."
+        )
         assert (await page(client, "/delivery"))["flash"] == (
-            "2 dead letter(s) of meta queued again."
+            "1 dead letter(s) of meta queued again." + left
         )
         await client.post("/dashboard/delivery/replay", data=form)
-        assert (await page(client, "/delivery"))["flash"] == (
-            "Nothing to replay: already queued again."
-        )
+        assert (await page(client, "/delivery"))["flash"] == "Nothing replayed." + left
         assert woken == [True]
         # a destination of another dataset is not touched from this one
         other = {**form, "dataset": "555"}
@@ -281,3 +286,23 @@ async def test_no_personal_data_on_any_page(authed: httpx.AsyncClient, seeded: S
             html = (await authed.get("/dashboard" + path, params={"window": window})).text
             for value in forbidden:  # ...and no page shows it, hashed or not
                 assert value not in html, (path, value)
+
+
+async def test_delivery_shows_each_destinations_mode(
+    authed: httpx.AsyncClient, store: SQLiteStore, seeded: Seeded, clock: FrozenClock
+) -> None:
+    ids = await page(authed, "/delivery")
+    assert ids["mode-meta"] == "live" and ids["mode-backup"] == "live"
+    assert ids["mode-note-meta"] == "live: events go to the platform"
+    await store.set_options(
+        seeded.meta, {"pixel_id": DATASET, "graph_url": "sandbox"}, now=clock.now()
+    )
+    await store.set_options(
+        seeded.backup, {"pixel_id": DATASET, "test_event_code": "TEST42"}, now=clock.now()
+    )
+    ids = await page(authed, "/delivery")
+    assert ids["mode-meta"] == "sandbox" and ids["mode-backup"] == "test"
+    assert "nothing reaches the platform" in ids["mode-note-meta"]
+    assert (
+        "signalyard destinations update backup --unset test_event_code" in (ids["mode-note-backup"])
+    )

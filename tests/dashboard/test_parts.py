@@ -107,20 +107,27 @@ def test_passwords_match() -> None:
 
 def test_login_limiter() -> None:
     clock = FrozenClock()
-    limiter = LoginLimiter(clock, per_client=2, overall=3, window=60)
+    limiter = LoginLimiter(clock, per_client=2, overall=3, window=60, slow_seconds=1.5)
     limiter.failed("a")
     assert limiter.wait_seconds("a") == 0
     limiter.failed("a")
     assert limiter.wait_seconds("a") == 60
     assert limiter.wait_seconds("b") == 0
+    assert limiter.delay_seconds() == 0
     clock.advance(10)
     limiter.failed("b")
-    assert limiter.wait_seconds("c") == 50  # three failures overall
+    # three failures overall: nobody is refused for it, every attempt is slowed down
+    assert limiter.wait_seconds("c") == 0
+    assert limiter.delay_seconds() == 1.5
     clock.advance(50)
     assert limiter.wait_seconds("a") == 0
+    assert limiter.delay_seconds() == 0  # a's two failures left the window
     limiter.failed("c")
     limiter.succeeded("c")
     assert limiter.wait_seconds("c") == 0
+    for _ in range(1000):  # the overall count is kept bounded
+        limiter.failed("d")
+    assert len(limiter._all) == 3
 
 
 def test_formatting() -> None:

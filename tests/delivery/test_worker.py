@@ -1,4 +1,7 @@
-"""The worker against a scripted sink: batching, retries, bisection, pause, age limit."""
+"""The worker's own logic against a scripted sink: the fix of a paused destination, the age
+limit, backoff, retention, an unusable configuration. What the platform's answers do
+(batching, retries, bisection, throttling, an expired token, timeouts, consent actions, the
+lease heartbeat) is tested against the Meta sandbox in ``test_worker_sandbox.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from signalyard.clock import FrozenClock
 from signalyard.delivery.backoff import backoff_delay
 from signalyard.delivery.worker import Worker
 from signalyard.event import AcceptedEvent, ServerEvent
-from signalyard.outcome import Attempt, Delivered, Outcome, Paused, Rejected, Retry, SendResult
+from signalyard.outcome import Attempt, Delivered, Outcome, Paused, SendResult
 from signalyard.secret import Secret
 from signalyard.settings import DeliverySettings
 from signalyard.store.base import Destination
@@ -90,77 +93,6 @@ async def drain(worker: Worker, clock: FrozenClock, rounds: int = 50, step: floa
             clock.advance(step)
 
 
-async def test_batches_and_delivers_everything_once(
-    sqlite_store: SQLiteStore, clock: FrozenClock
-) -> None:
-    sink = ScriptedSink(lambda evs: Delivered())
-    worker = await setup(sqlite_store, clock, sink, 35)
-    assert await worker.run_once() == 20  # concurrency 2 x max_batch 10
-    await drain(worker, clock)
-    assert sorted(sink.delivered) == sorted(f"e{i}" for i in range(35))
-    assert all(len(b) <= 10 for b in sink.batches)
-    (st,) = await sqlite_store.status(now=clock.now())
-    assert (st.queued, st.delivered, st.dead) == (0, 35, 0)
-    assert len(await sqlite_store.attempts()) == len(sink.batches)
-
-
-async def test_bisection_dead_letters_only_the_bad_event(
-    sqlite_store: SQLiteStore, clock: FrozenClock
-) -> None:
-    def answer(evs: Sequence[ServerEvent]) -> Outcome:
-        if any(e["event_id"] == "e7" for e in evs):
-            return Rejected("Invalid parameter: value", code=100, subcode=2804019)
-        return Delivered()
-
-    sink = ScriptedSink(answer)
-    worker = await setup(sqlite_store, clock, sink, 10)
-    await drain(worker, clock)
-    assert sorted(sink.delivered) == sorted(f"e{i}" for i in range(10) if i != 7)
-    (dead,) = await sqlite_store.dead_letters()
-    assert (dead.event_id, dead.code, dead.subcode) == ("e7", 100, 2804019)
-    assert "Invalid parameter" in dead.reason
-
-
-async def test_transient_failures_retry_with_backoff(
-    sqlite_store: SQLiteStore, clock: FrozenClock
-) -> None:
-    calls = {"n": 0}
-
-    def answer(evs: Sequence[ServerEvent]) -> Outcome:
-        calls["n"] += 1
-        return Retry("HTTP 503") if calls["n"] <= 3 else Delivered()
-
-    sink = ScriptedSink(answer)
-    worker = await setup(sqlite_store, clock, sink, 5)
-    await worker.run_once()
-    # not due again immediately
-    assert await worker.run_once() == 0
-    await drain(worker, clock)
-    assert sorted(sink.delivered) == [f"e{i}" for i in range(5)]
-    assert calls["n"] == 4
-
-
-async def test_throttle_holds_the_destination(
-    sqlite_store: SQLiteStore, clock: FrozenClock
-) -> None:
-    calls = {"n": 0}
-
-    def answer(evs: Sequence[ServerEvent]) -> Outcome:
-        calls["n"] += 1
-        return Retry("code 17", after=300, throttled=True) if calls["n"] == 1 else Delivered()
-
-    sink = ScriptedSink(answer)
-    worker = await setup(sqlite_store, clock, sink, 3)
-    await worker.run_once()
-    (d,) = await sqlite_store.list_destinations()
-    assert d.throttled_until == clock.now() + 300
-    clock.advance(299)
-    assert await worker.run_once() == 0
-    clock.advance(2)
-    await worker.run_once()
-    assert sorted(sink.delivered) == ["e0", "e1", "e2"]
-
-
 async def test_auth_error_pauses_and_new_token_resumes(
     sqlite_store: SQLiteStore, clock: FrozenClock
 ) -> None:
@@ -168,7 +100,12 @@ async def test_auth_error_pauses_and_new_token_resumes(
 
     def answer(evs: Sequence[ServerEvent]) -> Outcome:
         if not token_ok["ok"]:
-            return Paused("the access token expired", "set a new token", 190, 463)
+            return Paused(
+                "the access token expired",
+                "set a new token: `signalyard destinations set-token <destination>`",
+                190,
+                463,
+            )
         return Delivered()
 
     sink = ScriptedSink(answer)
@@ -176,6 +113,8 @@ async def test_auth_error_pauses_and_new_token_resumes(
     await worker.run_once()
     (d,) = await sqlite_store.list_destinations()
     assert d.state == "paused" and d.paused_reason == "the access token expired"
+    # the fix names the destination: a command to run as written
+    assert d.paused_fix == "set a new token: `signalyard destinations set-token fake`"
     clock.advance(3600)
     assert await worker.run_once() == 0
     (st,) = await sqlite_store.status(now=clock.now())
@@ -238,3 +177,25 @@ async def test_worker_prunes_old_webhook_delivery_ids(
     await worker.prune()
     assert not await ws.delivery_seen(sqlite_store, source.id, ["d-1"])
     assert await ws.delivery_seen(sqlite_store, source.id, ["d-2"])
+
+
+async def test_an_unusable_configuration_pauses_with_a_fix_naming_the_destination(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    def broken(d: Destination) -> ScriptedSink:
+        raise ValueError("pixel_id is missing")
+
+    await setup(sqlite_store, clock, ScriptedSink(lambda evs: Delivered()), 1)
+    worker = Worker(
+        sqlite_store,
+        DeliverySettings(),
+        clock=clock,
+        client=httpx.AsyncClient(),
+        sandbox_url="http://unused",
+        sink_factory=broken,
+    )
+    await worker.run_once()
+    (d,) = await sqlite_store.list_destinations()
+    assert d.state == "paused" and "pixel_id is missing" in (d.paused_reason or "")
+    assert "`signalyard destinations update fake --option KEY=VALUE`" in (d.paused_fix or "")
+    assert "`signalyard destinations resume fake`" in (d.paused_fix or "")

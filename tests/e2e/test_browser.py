@@ -493,11 +493,14 @@ def test_a_change_of_consent_after_sending_is_reported(
     tab.js("signalyard.track('Purchase')")  # dropped
     (report,) = wait_for(lambda: fake_gateway.requests(lambda r: r.path.endswith("/consent")))
     assert report.path == f"/collect/{DATASET}/consent"
-    assert report.json() == {
-        "fbp": tab.cookies()["_fbp"]["value"],
-        "state": "denied",
-        "source": "api",
-    }
+    # proved by the browser's consent token (first-party cookie, sent with its events too)
+    token = tab.cookies()["_sy_ct"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{24}", token["value"])
+    assert token["domain"] == ".example.com" and token["sameSite"] == "Lax"
+    assert token["expires"] == pytest.approx(time.time() + NINETY_DAYS, abs=60)
+    (sent,) = fake_gateway.requests(lambda r: r.path == f"/collect/{DATASET}")
+    assert sent.json()["consent_token"] == token["value"]
+    assert report.json() == {"consent_token": token["value"], "state": "denied", "source": "api"}
     tab.page.wait_for_timeout(300)
     assert [e["event_name"] for e in fake_gateway.collected()] == ["PageView"]
 
@@ -654,7 +657,69 @@ def test_gateway_accepts_a_later_change_of_consent(
     response = report.response()
     assert response is not None and response.status == 204
     assert report.post_data_json == {
-        "fbp": gateway_tab.cookies()["_fbp"]["value"],
+        "consent_token": gateway_tab.cookies()["_sy_ct"]["value"],
         "state": "denied",
         "source": "api",
     }
+
+
+def test_gateway_a_held_lead_is_released_by_its_page_only(
+    gateway_tab: Tab, gateway: Server, gateway_shop: Site
+) -> None:
+    """A page that asks nobody sends unknown, which a rule EU:unknown=hold holds at the gateway.
+    A request from outside naming the browser's fbp (a spoofed Origin) releases nothing; the
+    page's own consent('granted'), proved by its consent token, does."""
+    done = gateway.cli("destinations", "set-consent", "meta-sandbox", "--rule", "*:unknown=hold")
+    assert done.returncode == 0, done.stdout + done.stderr
+    try:
+        use_snippet(gateway_shop, gateway.url)
+        gateway_tab.open()
+        collect_url = f"{gateway.url}/collect/{DATASET}"
+        with gateway_tab.page.expect_response(collect_url) as answer:
+            lead = gateway_tab.js("signalyard.track('Lead')")
+        assert answer.value.status == 200
+        sent = answer.value.request.post_data_json
+        assert (
+            sent is not None and sent["consent_token"] == gateway_tab.cookies()["_sy_ct"]["value"]
+        )
+        fbp = gateway_tab.cookies()["_fbp"]["value"]
+        spoof = {"origin": gateway_shop.url(SHOP_HOST), "user-agent": "Mozilla/5.0 Firefox/128.0"}
+        consent = f"{gateway.url}/collect/{DATASET}/consent"
+        r = httpx.post(consent, json={"fbp": fbp, "state": "granted"}, headers=spoof, timeout=10)
+        assert r.status_code == 403 and r.json()["error"]["field"] == "consent_token"
+        guess = {"fbp": fbp, "consent_token": "A" * 24, "state": "granted"}
+        assert httpx.post(consent, json=guess, headers=spoof, timeout=10).status_code == 204
+        copy = {
+            "event_name": "Lead",
+            "event_id": lead,
+            "event_source_url": gateway_shop.url(SHOP_HOST) + "/",
+            "consent": "granted",
+            "user_data": {"fbp": fbp},
+        }
+        r = httpx.post(
+            f"{gateway.url}/collect/{DATASET}", json={"events": [copy]}, headers=spoof, timeout=10
+        )
+        assert r.status_code == 200, r.text
+        # a later event sent in full: the gateway had time to deliver the Lead, had it been freed
+        later = {
+            "event_name": "PageView",
+            "event_id": "after-spoof",
+            "event_source_url": gateway_shop.url(SHOP_HOST) + "/",
+            "consent": "granted",
+        }
+        httpx.post(
+            f"{gateway.url}/collect/{DATASET}", json={"events": [later]}, headers=spoof, timeout=10
+        )
+        sandbox_event(gateway, "after-spoof")
+        assert gateway.sandbox("events", event_id=lead)["events"] == []
+
+        gateway_tab.js("signalyard.consent('granted')")
+        report = wait_for(
+            lambda: [r for r in gateway_tab.collect_requests if r.url.endswith("/consent")],
+            what="the consent request",
+        )[0]
+        assert report.post_data_json["consent_token"] == gateway_tab.cookies()["_sy_ct"]["value"]
+        assert sandbox_event(gateway, lead)["event_name"] == "Lead"
+    finally:
+        done = gateway.cli("destinations", "set-consent", "meta-sandbox", "--reset")
+        assert done.returncode == 0, done.stdout + done.stderr

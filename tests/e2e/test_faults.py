@@ -77,7 +77,9 @@ def test_expired_token_pauses_and_a_new_token_delivers_the_backlog(server: Serve
     assert server.post_events(events("x", 50, now)).status_code == 200
     server.wait(lambda: server.status()["state"] == "paused", what="the destination to pause")
     st = server.status()
-    assert "expired" in st["paused_reason"] and "set-token" in st["fix"]
+    assert "expired" in st["paused_reason"]
+    # the fix is a command to run as written: it names the destination
+    assert "`signalyard destinations set-token meta-sandbox`" in st["fix"], st["fix"]
     time.sleep(1)
     st = server.status()
     assert st["queued"] == 50 and st["dead_letters"] == 0 and st["delivered"] == 0

@@ -9,8 +9,9 @@ from signalyard.clock import FrozenClock
 from signalyard.errors import ConfigError
 from signalyard.outcome import Retry
 from signalyard.secret import Secret
-from signalyard.sinks import REGISTRY, SinkConfig, SinkSpec, spec_for
+from signalyard.sinks import REGISTRY, SinkConfig, SinkSpec, build_sink, delivery_mode, spec_for
 from signalyard.sinks.base import Sink
+from signalyard.store.base import Destination
 
 pytestmark = pytest.mark.anyio
 
@@ -107,3 +108,34 @@ async def test_network_errors_are_retries(kind: str, spec: SinkSpec, error: Exce
 def test_unknown_kind() -> None:
     with pytest.raises(ConfigError, match="meta"):
         spec_for("myspace")
+
+
+def _destination(options: dict[str, object]) -> Destination:
+    return Destination(
+        1, "px", "shop", "meta", options, Secret(SECRET), None, "active", None, None, None, 0.0
+    )
+
+
+def test_a_destination_with_a_consent_policy_still_builds_its_sink() -> None:
+    """The consent policy is the gateway's option (read at ingest), not the sink's: a policy
+    set with `destinations set-consent` must not make the destination unusable."""
+    policy = [{"regions": ["EU"], "actions": {"unknown": "hold"}}]
+    d = _destination({"pixel_id": "123", "graph_url": "sandbox", "consent_policy": policy})
+    sink = build_sink(d, client=httpx.AsyncClient(), clock=FrozenClock(), sandbox_url="http://s")
+    assert sink.kind == "meta"
+
+
+@pytest.mark.parametrize(
+    ("options", "mode"),
+    [
+        ({"pixel_id": "1", "graph_url": "sandbox"}, "sandbox"),
+        ({"pixel_id": "1", "graph_url": "sandbox", "test_event_code": "T1"}, "sandbox"),
+        ({"pixel_id": "1", "graph_url": "http://127.0.0.1:8088/sandbox/meta"}, "sandbox"),
+        ({"pixel_id": "1", "graph_url": "http://gw.internal:9000/"}, "sandbox"),
+        ({"pixel_id": "1", "test_event_code": "TEST123"}, "test"),
+        ({"pixel_id": "1", "graph_url": "https://graph.facebook.com"}, "live"),
+        ({"pixel_id": "1"}, "live"),
+    ],
+)
+def test_delivery_mode(options: dict[str, object], mode: str) -> None:
+    assert delivery_mode(_destination(options), sandbox_url="http://gw.internal:9000") == mode

@@ -18,6 +18,8 @@ from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
 from signalyard.settings import CollectSettings, Settings
 from signalyard.sources.browser import SCRIPT
+from signalyard.sources.consent_token import token_key
+from signalyard.sources.extensions import attach, take_extensions
 from signalyard.sources.origins import normalize_origin, origin_allowed, set_allowed_origins
 from signalyard.store.dual import fetch
 from signalyard.store.inspect import event_trail
@@ -32,6 +34,8 @@ CHROME = (
     " Chrome/126.0 Safari/537.36"
 )
 FBP = "fb.1.1799999000000.1234567890"
+TOKEN = "a-page-s-own-token-0123456789AB"
+CONSENT = f"/collect/{DATASET}/consent"
 
 
 @contextlib.asynccontextmanager
@@ -250,11 +254,12 @@ async def test_pending_consent_is_held_then_released(sqlite_url: str, clock: Fro
     async with gateway(sqlite_url, clock) as (client, store):
         r = await post(client, {"events": [event(clock, consent={"state": "pending"})]})
         assert r.status_code == 200
+        token = r.json()["consent_token"]  # this browser's key to its own events
         (trail,) = await event_trail(store, "evt-1")
         assert (trail.status, trail.consent_action) == ("held", "hold")
         r = await post(
             client,
-            {"fbp": FBP, "state": "granted", "source": "gcm"},
+            {"consent_token": token, "state": "granted", "source": "gcm"},
             path=f"/collect/{DATASET}/consent",
         )
         assert r.status_code == 204, r.text
@@ -278,9 +283,12 @@ async def test_denied_consent_in_the_eu_is_not_sent(sqlite_url: str, clock: Froz
 async def test_consent_update_checks_its_input(sqlite_url: str, clock: FrozenClock) -> None:
     async with gateway(sqlite_url, clock) as (client, _):
         path = f"/collect/{DATASET}/consent"
-        r = await post(client, {"state": "granted"}, path=path)
-        assert (r.status_code, r.json()["error"]["field"]) == (400, "fbp")
-        r = await post(client, {"fbp": FBP, "state": "yes"}, path=path)
+        r = await post(client, {"fbp": FBP, "state": "granted"}, path=path)
+        assert (r.status_code, r.json()["error"]["field"]) == (403, "consent_token")
+        r = await post(client, {"consent_token": "short", "state": "granted"}, path=path)
+        assert (r.status_code, r.json()["error"]["field"]) == (400, "consent_token")
+        assert "short" not in r.text
+        r = await post(client, {"consent_token": TOKEN, "state": "yes"}, path=path)
         assert (r.status_code, r.json()["error"]["field"]) == (400, "state")
 
 
@@ -348,7 +356,7 @@ async def test_a_page_cannot_release_what_a_server_held(
         assert await store.ingest([held], now=clock.now()) == [True]
         r = await post(
             client,
-            {"fbp": "customer-42", "state": "granted"},
+            {"fbp": "customer-42", "consent_token": TOKEN, "state": "granted"},
             path=f"/collect/{DATASET}/consent",
         )
         assert r.status_code == 204
@@ -373,13 +381,29 @@ async def test_a_page_without_a_consent_mechanism_sends_unknown(
         assert payload["_consent"]["state"] == "unknown"
 
 
-async def test_pending_without_a_subject_is_flagged(sqlite_url: str, clock: FrozenClock) -> None:
-    async with gateway(sqlite_url, clock) as (client, _):
+async def test_pending_without_an_fbp_is_released_by_the_token(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    """A page's event without an fbp is held under its browser's consent token, so the page
+    can still release it (elsewhere, a pending event with neither subject nor fbp is flagged:
+    nothing could release it)."""
+    async with gateway(sqlite_url, clock) as (client, store):
         e = event(clock, consent={"state": "pending"})
         e["user_data"] = {}
         r = await post(client, {"events": [e]})
         assert r.status_code == 200, r.text
-        assert any("pending without a subject or fbp" in m for m in r.json()["messages"])
+        assert not any("pending without a subject" in m for m in r.json()["messages"])
+        token = r.json()["consent_token"]
+        r = await post(client, {"consent_token": token, "state": "granted"}, path=CONSENT)
+        assert r.status_code == 204
+        (trail,) = await event_trail(store, "evt-1")
+        assert trail.status == "queued"
+    raw = {"event_name": "Lead", "consent": "pending", "user_data": {}}
+    _, without = take_extensions(raw, "DE")
+    _, with_token = take_extensions(raw, "DE", token_key=token_key(TOKEN))
+    lead = AcceptedEvent(DATASET, "Lead", "x", 1, {})
+    assert any("pending without a subject" in w for w in attach(lead, without).warnings)
+    assert attach(lead, with_token).warnings == ()
 
 
 async def test_a_copy_carrying_consent_releases_the_held_original(
@@ -388,18 +412,21 @@ async def test_a_copy_carrying_consent_releases_the_held_original(
     """The same event arrives again (a duplicate, not stored twice) with the decision the
     first copy was waiting for: the held original is released."""
     async with gateway(sqlite_url, clock) as (client, store):
-        assert (
-            await post(client, {"events": [event(clock, consent="pending")]})
-        ).status_code == 200
+        first = await post(client, {"events": [event(clock, consent="pending")]})
+        assert first.status_code == 200
+        token = first.json()["consent_token"]
         (trail,) = await event_trail(store, "evt-1")
         assert trail.status == "held"
-        again = await post(client, {"events": [event(clock, consent="granted")]})
+        again = await post(
+            client, {"events": [event(clock, consent="granted")], "consent_token": token}
+        )
+        assert "consent_token" not in again.json()  # given only to a request without one
         assert "already received" in " ".join(again.json()["messages"])
         (trail,) = await event_trail(store, "evt-1")
         assert trail.status == "queued"
         # and consent given first decides for a pending event after it
         later = event(clock, event_id="evt-2", consent="pending")
-        assert (await post(client, {"events": [later]})).status_code == 200
+        assert (await post(client, {"events": [later], "consent_token": token})).status_code == 200
         (trail,) = await event_trail(store, "evt-2")
         assert (trail.status, trail.consent_action) == ("queued", "full")
 
@@ -415,3 +442,118 @@ async def test_a_page_cannot_name_a_consent_subject(sqlite_url: str, clock: Froz
         assert r.status_code == 400
         assert r.json()["error"]["field"] == "events[0].consent.subject"
         assert await stored(store) == []
+
+
+# --- the consent token: only the browser that sent held events may release them ----------------
+
+
+async def held_lead(client: httpx.AsyncClient, store: SQLiteStore, clock: FrozenClock) -> str:
+    """The victim's browser sends a pending Lead (held); returns the token it was given."""
+    lead = event(clock, event_name="Lead", event_id="lead-1", consent={"state": "pending"})
+    r = await post(client, {"events": [lead]})
+    assert r.status_code == 200, r.text
+    (trail,) = await event_trail(store, "lead-1")
+    assert trail.status == "held"
+    token = r.json()["consent_token"]
+    assert isinstance(token, str) and len(token) >= 22
+    return str(token)
+
+
+async def test_a_known_fbp_releases_nothing_without_the_browser_s_token(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    """The fbp is no secret: a request from anywhere (a spoofed Origin) naming it, without
+    the token the victim's browser was given, or with another, releases and drops nothing."""
+    async with gateway(sqlite_url, clock) as (client, store):
+        token = await held_lead(client, store, clock)
+        spoofs: list[dict[str, Any]] = [
+            {"fbp": FBP, "state": "granted", "source": "api"},
+            {"fbp": FBP, "state": "denied", "source": "api"},
+        ]
+        for spoof in spoofs:
+            r = await post(client, spoof, path=CONSENT, ua="Mozilla/5.0 Firefox/128.0")
+            assert r.status_code == 403, r.text
+            assert r.json()["error"]["field"] == "consent_token"
+        for state in ("granted", "denied"):
+            # a token of its own (any well-formed one): 204, as for the right one, and no effect
+            r = await post(
+                client, {"fbp": FBP, "consent_token": TOKEN, "state": state}, path=CONSENT
+            )
+            assert (r.status_code, r.content) == (204, b"")
+        # nor through /collect: an event naming the fbp with a decision is that page's own
+        copy = event(clock, event_name="Lead", event_id="lead-1", consent="granted")
+        fresh = event(clock, event_id="evt-9", consent="granted")
+        assert (await post(client, {"events": [copy, fresh]})).status_code == 200
+        (trail,) = await event_trail(store, "lead-1")
+        assert trail.status == "held"
+        # the browser's own token releases it
+        r = await post(client, {"consent_token": token, "state": "granted"}, path=CONSENT)
+        assert (r.status_code, r.content) == (204, b"")
+        (trail,) = await event_trail(store, "lead-1")
+        assert trail.status == "queued"
+        assert "consent granted (script)" in (trail.consent_reason or "")
+
+
+async def test_another_page_cannot_decide_ahead_for_a_browser(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    """A decision recorded by a page (granted for a victim's fbp, before the victim's events
+    arrive) does not decide for events of the victim's browser; its own decision does."""
+    async with gateway(sqlite_url, clock) as (client, store):
+        r = await post(
+            client, {"fbp": FBP, "consent_token": TOKEN, "state": "granted"}, path=CONSENT
+        )
+        assert r.status_code == 204
+        pre = event(clock, event_id="evt-0", consent="granted")
+        assert (await post(client, {"events": [pre]})).status_code == 200
+        token = await held_lead(client, store, clock)  # still held
+        r = await post(client, {"consent_token": token, "state": "granted"}, path=CONSENT)
+        assert r.status_code == 204
+        later = event(clock, event_name="Lead", event_id="lead-2", consent="pending")
+        r = await post(client, {"events": [later], "consent_token": token})
+        assert r.status_code == 200
+        (trail,) = await event_trail(store, "lead-2")
+        assert trail.status == "queued"
+        assert "given earlier" in (trail.consent_reason or "")
+        # another browser with the same fbp (no token: given a new one) is still held
+        other = event(clock, event_name="Lead", event_id="lead-3", consent="pending")
+        assert (await post(client, {"events": [other]})).status_code == 200
+        (trail,) = await event_trail(store, "lead-3")
+        assert trail.status == "held"
+
+
+async def test_the_consent_token_is_stored_only_hashed(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        token = await held_lead(client, store, clock)
+        r = await post(client, {"consent_token": token, "state": "denied"}, path=CONSENT)
+        assert r.status_code == 204
+        mine = event(clock, event_name="Lead", event_id="lead-4", consent="pending")
+        assert (await post(client, {"events": [mine], "consent_token": TOKEN})).status_code == 200
+        tables = [
+            r[0] for r in await fetch(store, "SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        dump = b""
+        for table in tables:
+            for row in await fetch(store, f"SELECT * FROM {table}"):
+                dump += repr(tuple(row)).encode()
+        for secret in (token, TOKEN):
+            assert secret.encode() not in dump
+        key = token_key(token)
+        assert key.encode() in dump  # what is stored: its SHA-256
+        recorded = await fetch(store, "SELECT subject, state FROM consent_subjects")
+        assert [tuple(r) for r in recorded] == [(key, "denied")]
+        holds = await fetch(store, "SELECT subject FROM consent_holds")
+        assert sorted(r[0] for r in holds) == sorted([subject_key(FBP, "fbp"), token_key(TOKEN)])
+
+
+async def test_collect_checks_the_consent_token(sqlite_url: str, clock: FrozenClock) -> None:
+    async with gateway(sqlite_url, clock) as (client, store):
+        for bad in ("x" * 21, "a" * 65, "not a token!!!!!!!!!!!!!!", 12345):
+            r = await post(client, {"events": [event(clock)], "consent_token": bad})
+            assert (r.status_code, r.json()["error"]["field"]) == (400, "consent_token")
+        assert await stored(store) == []
+        r = await post(client, {"events": [event(clock)], "consent_token": TOKEN})
+        assert r.status_code == 200 and "consent_token" not in r.json()
+        first = (await post(client, {"events": [event(clock, event_id="a")]})).json()
+        second = (await post(client, {"events": [event(clock, event_id="b")]})).json()
+        assert first["consent_token"] != second["consent_token"]  # one per browser

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hmac
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -518,11 +517,50 @@ async def test_key_of_another_dataset_is_401(gateway: Gateway) -> None:
     assert await count(gateway) == 0
 
 
-async def test_unknown_dataset_is_refused(gateway: Gateway) -> None:
-    r = await gateway.post("/v26.0/999999/events", json={"data": [purchase(gateway.clock.now())]})
-    error = assert_error(r, r.status_code, names=("999999",))
-    assert 400 <= r.status_code < 500
-    assert error["code"] in (100, 190)
+@pytest.mark.parametrize("where", ["query", "json", "bearer"])
+async def test_current_key_on_a_missing_dataset_is_400_code_100_33(
+    gateway: Gateway, where: str
+) -> None:
+    """As Meta answers a valid token on an object that does not exist (documented 400,
+    100/33), not "the key belongs to another dataset"."""
+    data = {"data": [purchase(gateway.clock.now())]}
+    if where == "query":
+        r = await gateway.post("/v26.0/999999/events", json=data)
+    elif where == "json":
+        r = await gateway.post(
+            "/v26.0/999999/events", token=None, json={**data, "access_token": gateway.key}
+        )
+    else:
+        r = await gateway.post(
+            "/v26.0/999999/events",
+            token=None,
+            json=data,
+            headers={"authorization": f"Bearer {gateway.key}"},
+        )
+    error = assert_error(r, 400, code=100, subcode=33, names=("dataset_id", "999999"))
+    assert "does not exist" in error["message"]
+    assert "another dataset" not in error["message"]
+    assert await count(gateway) == 0
+
+
+async def test_unknown_key_on_a_missing_dataset_is_still_401(gateway: Gateway) -> None:
+    """Without a current key nothing is said about which datasets exist."""
+    r = await gateway.post("/v26.0/999999/events", token="sy_" + "A" * 43, json={"data": [lead(0)]})
+    error = assert_error(r, 401, code=190)
+    assert "999999" not in error["message"]
+
+
+async def test_key_in_query_and_another_in_the_body_must_both_be_valid(
+    gateway: Gateway,
+) -> None:
+    r = await gateway.post(
+        json={"data": [lead(gateway.clock.now())], "access_token": "sy_" + "A" * 43}
+    )
+    assert_error(r, 401, code=190, names=("access_token",))
+    r = await gateway.post(
+        json={"data": [lead(gateway.clock.now())], "access_token": gateway.other_key}
+    )
+    assert_error(r, 401, code=190, names=("access_token", "another dataset"))
     assert await count(gateway) == 0
 
 
@@ -793,11 +831,9 @@ async def test_events_are_acknowledged_only_once_committed(gateway: Gateway) -> 
 
 async def test_large_requests_are_cleaned_off_the_loop_and_stored(gateway: Gateway) -> None:
     now = gateway.clock.now()
-    start = time.monotonic()
     r = await gateway.post_json([purchase(now, f"o-{i}") for i in range(200)])
     assert_success(r, 200)
-    assert await count(gateway) == 200
-    assert time.monotonic() - start < 20
+    assert await count(gateway) == 200  # how fast: bench/wallclock.py graph_ingest
 
 
 async def test_city_and_names_never_in_stored_payload(gateway: Gateway) -> None:
@@ -816,7 +852,9 @@ def _nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
 
 
-@pytest.mark.parametrize(("where", "field"), [("custom_data", "custom_data"), ("top", "extra")])
+@pytest.mark.parametrize(
+    ("where", "field"), [("custom_data", "custom_data"), ("top", "attribution_data")]
+)
 @pytest.mark.parametrize("depth", [300, 1000])
 async def test_deeply_nested_event_is_a_4xx_not_a_500(
     gateway: Gateway, where: str, field: str, depth: int
@@ -827,8 +865,8 @@ async def test_deeply_nested_event_is_a_4xx_not_a_500(
     event = purchase(now, "deep")
     if where == "custom_data":
         event["custom_data"]["extra"] = "@@DEEP@@"
-    else:
-        event["extra"] = "@@DEEP@@"
+    else:  # a Meta field kept as sent (a field Meta does not know is dropped, not stored)
+        event["attribution_data"] = "@@DEEP@@"
     body = orjson.dumps({"data": [lead(now), event]}).replace(b'"@@DEEP@@"', _nested(depth))
     r = await gateway.post(content=body, headers={"content-type": "application/json"})
     assert_error(r, 400, code=100, names=(f"data[1].{field}",))
@@ -838,9 +876,10 @@ async def test_deeply_nested_event_is_a_4xx_not_a_500(
 async def test_ordinary_nesting_is_accepted(gateway: Gateway) -> None:
     now = gateway.clock.now()
     event = purchase(now)
-    event["custom_data"]["contents"] = [{"id": "A", "tags": [["x"], {"y": [1, 2]}]}]
+    event["custom_data"]["contents"] = [{"id": "A", "quantity": 1}]
+    event["custom_data"]["tags"] = [["x"], {"y": [1, 2]}]
     assert_success(await gateway.post_json([event]), 1)
-    assert gateway.stored()[0]["payload"]["custom_data"]["contents"][0]["tags"][1] == {"y": [1, 2]}
+    assert gateway.stored()[0]["payload"]["custom_data"]["tags"][1] == {"y": [1, 2]}
 
 
 def _multipart(fields: list[tuple[str, bytes]], charset: str) -> tuple[bytes, str]:

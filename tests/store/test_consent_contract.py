@@ -47,11 +47,13 @@ def ev(
     *,
     time: int = int(NOW) - 10,
     clicks: tuple[ClickId, ...] = (),
+    token: str | None = None,
 ) -> AcceptedEvent:
     consent = None
     payload: dict[str, object] = {"event_name": "Purchase", "event_id": f"id-{i}"}
     if state is not None:
-        consent = Consent(state, "script", region, subject_key(FBP))
+        key = subject_key(token, "token") if token is not None else None
+        consent = Consent(state, "script", region, subject_key(FBP), key)
         payload["_consent"] = consent.to_json()
     return AcceptedEvent(
         "px1",
@@ -203,3 +205,59 @@ async def test_consent_given_before_the_event_decides_for_it(store: Store) -> No
     # an event that states its own decision keeps it
     await store.ingest([ev(4, "granted")], now=NOW + 7)
     assert (await statuses(store))["default"] == (3, 0, 1)
+
+
+# --- a browser's consent token (events from /collect) ------------------------------------------
+
+TOKEN = "browser-a-token-0123456789abcdef"
+OTHER = "browser-b-token-0123456789abcdef"
+
+
+async def test_browser_events_are_released_only_under_their_own_token(store: Store) -> None:
+    """An event from a page is held under its fbp and its browser's token: the token releases
+    that browser's events only; another token with the same fbp releases nothing."""
+    d = await dest(store, "default")
+    await store.ingest([ev(1, "pending", token=TOKEN), ev(2, "pending", token=OTHER)], now=NOW)
+    keys = await fetch(store, "SELECT subject FROM consent_holds ORDER BY subject")
+    assert sorted(r[0] for r in keys) == sorted(
+        [subject_key(FBP)] * 2 + [subject_key(TOKEN, "token"), subject_key(OTHER, "token")]
+    )
+    update = await store.update_consent(
+        "px1", subject_key(TOKEN, "token"), Consent("granted", "api"), now=NOW + 5
+    )
+    assert (update.released, update.dropped, update.still_held) == (1, 0, 0)
+    claimed = await store.claim(d, owner="w", limit=10, now=NOW + 5, lease_seconds=30)
+    assert [c.payload["event_id"] for c in claimed] == ["id-1"]
+    # the released event's holds are gone under both keys; the other browser's stay
+    left = await fetch(store, "SELECT subject, event_pk FROM consent_holds")
+    assert sorted(r[0] for r in left) == sorted([subject_key(FBP), subject_key(OTHER, "token")])
+    # an authenticated sender naming the fbp still reaches the browser's held events
+    by_fbp = await store.update_consent(
+        "px1", subject_key(FBP), Consent("granted", "api"), now=NOW + 6
+    )
+    assert by_fbp.released == 1
+    assert await fetch(store, "SELECT subject FROM consent_holds") == []
+
+
+async def test_a_decision_under_a_token_decides_only_for_that_token(store: Store) -> None:
+    await dest(store, "default")
+    await store.update_consent(
+        "px1", subject_key(OTHER, "token"), Consent("granted", "api"), now=NOW - 5
+    )
+    await store.ingest([ev(1, "pending", token=TOKEN), ev(2, "pending", token=OTHER)], now=NOW)
+    assert (await statuses(store))["default"] == (1, 1, 0)
+    assert (await event_trail(store, "id-1"))[0].status == "held"
+    assert (await event_trail(store, "id-2"))[0].status == "queued"
+
+
+async def test_the_later_of_subject_and_token_decisions_wins(store: Store) -> None:
+    await dest(store, "default")
+    await store.update_consent("px1", subject_key(FBP), Consent("granted", "api"), now=NOW - 9)
+    await store.update_consent(
+        "px1", subject_key(TOKEN, "token"), Consent("denied", "api"), now=NOW - 5
+    )
+    await store.ingest([ev(1, "pending", token=TOKEN)], now=NOW)
+    assert (await event_trail(store, "id-1"))[0].status == "dropped"
+    await store.update_consent("px1", subject_key(FBP), Consent("granted", "api"), now=NOW + 1)
+    await store.ingest([ev(2, "pending", token=TOKEN)], now=NOW + 2)
+    assert (await event_trail(store, "id-2"))[0].status == "queued"

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from signalyard.errors import Conflict
 from signalyard.event import AcceptedEvent
 from signalyard.outcome import Attempt
 from signalyard.secret import Secret
@@ -222,3 +223,37 @@ async def test_extend_lease_keeps_rows_held(store: Store) -> None:
     assert await store.extend_lease(owner="w1", until=NOW + 100) == 3
     assert await store.claim(d, owner="w2", limit=10, now=NOW + 50, lease_seconds=10) == []
     assert await store.settle_delivered([h.outbox_id for h in held], owner="w1", now=NOW + 60) == 3
+
+
+async def test_update_dataset(store: Store) -> None:
+    got = await store.update_dataset("px1", name="Shop", default_country="US")
+    assert got is not None and (got.name, got.default_country) == ("Shop", "US")
+    assert await store.get_dataset("px1") == got
+    cleared = await store.update_dataset("px1", name="Shop", default_country=None)
+    assert cleared is not None and cleared.default_country is None
+    assert await store.update_dataset("nope", name="x", default_country=None) is None
+    assert await store.get_dataset("nope") is None
+
+
+async def test_remove_destination_refuses_waiting_events_unless_dropped(store: Store) -> None:
+    keep, gone = await dest(store, "keep"), await dest(store, "gone")
+    assert await store.ingest([ev(1), ev(2)], now=NOW) == [True, True]
+    (first,) = await store.claim(gone, owner="w", limit=1, now=NOW, lease_seconds=60)
+    await store.settle_delivered([first.outbox_id], owner="w", now=NOW)
+    await store.record_attempt(AttemptRecord(gone, NOW, 1, "delivered", Attempt(200)))
+    with pytest.raises(Conflict, match="1 event"):
+        await store.remove_destination(gone, drop_queue=False)
+    assert [d.name for d in await store.list_destinations()] == ["keep", "gone"]
+    assert [s.queued for s in await store.status(now=NOW)] == [2, 1]
+
+    assert await store.remove_destination(gone, drop_queue=True) == 1
+    assert [d.name for d in await store.list_destinations()] == ["keep"]
+    assert await store.attempts(destination_id=gone) == []
+    assert await store.claim(gone, owner="w", limit=10, now=NOW, lease_seconds=60) == []
+    # the other destination keeps its rows; nothing left to remove a second time
+    assert [s.queued for s in await store.status(now=NOW)] == [2]
+    assert len(await store.claim(keep, owner="w", limit=10, now=NOW, lease_seconds=60)) == 2
+    # a destination with nothing waiting goes without --drop-queue
+    empty = await dest(store, "empty")
+    assert await store.remove_destination(empty, drop_queue=False) == 0
+    assert [d.name for d in await store.list_destinations()] == ["keep"]

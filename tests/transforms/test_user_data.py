@@ -6,7 +6,12 @@ import pytest
 
 from signalyard.errors import InputError
 from signalyard.transforms.hashing import sha256_hex
-from signalyard.transforms.user_data import HASHED_KEYS, PLAINTEXT_KEYS, clean_user_data
+from signalyard.transforms.user_data import (
+    HASHED_KEYS,
+    MAX_VALUES_PER_KEY,
+    PLAINTEXT_KEYS,
+    clean_user_data,
+)
 
 from .factory import NOW
 
@@ -159,8 +164,9 @@ def test_null_items_in_a_list_are_skipped() -> None:
         (
             {"ph": "0912 345 678"},
             None,
-            "user_data.ph: not a phone number with a country code (the dataset has no default "
-            "country); dropped",
+            "user_data.ph: not a phone number in international form (+ and the country code);"
+            " the dataset has no default country to complete a national number, so it cannot"
+            " be made E.164 and is not hashed; dropped",
         ),
         (
             {"em": "john.smith"},
@@ -415,3 +421,61 @@ def test_values_off_the_fast_paths(key: str, value: str, normalized: str | None)
     else:
         assert out == {key: [sha256_hex(normalized)]}
         assert warnings == []
+
+
+# --- bounded work: a list holds at most MAX_VALUES_PER_KEY values ---------------------------
+
+
+def test_a_huge_list_is_refused_naming_the_key_and_the_cap() -> None:
+    # 80,000 emails (1.1 MB): once de-duplicated by a scan of the list built so far, which
+    # froze the server for 23 s. Now a 400 naming the key and the cap.
+    emails = [f"customer.{i}@example.com" for i in range(80_000)]
+    with pytest.raises(InputError) as error:
+        clean({"em": emails})
+    assert error.value.field == "user_data.em"
+    assert error.value.rule == (
+        f"holds 80000 values; at most {MAX_VALUES_PER_KEY} per key are accepted"
+    )
+    assert "customer." not in error.value.message
+
+
+@pytest.mark.parametrize("key", sorted(HASHED_KEYS))
+def test_the_cap_is_checked_before_any_value_is_looked_at(key: str) -> None:
+    # The first item is of a wrong type: were the list walked before the cap is checked (the
+    # work that grows with its length), that item's own error would come first.
+    with pytest.raises(InputError) as error:
+        clean({key: [{"not": "a value"}] + ["x"] * MAX_VALUES_PER_KEY})
+    assert error.value.field == f"user_data.{key}"
+    assert str(MAX_VALUES_PER_KEY) in error.value.rule
+
+
+def test_a_list_at_the_cap_is_cleaned_and_deduplicated_in_order() -> None:
+    distinct = [f"c{i}@example.com" for i in range(MAX_VALUES_PER_KEY // 2)]
+    values = distinct + list(reversed(distinct))  # every value twice
+    assert len(values) == MAX_VALUES_PER_KEY
+    out, warnings = clean({"em": values})
+    assert out == {"em": [sha256_hex(v) for v in distinct]}
+    assert warnings == []
+
+
+def test_long_values_never_grow_the_caches() -> None:
+    from signalyard.transforms import normalize
+    from signalyard.transforms.user_data_general import _REPEATED_CACHE
+
+    long_values = {key: "Québec " * 50 + key for key in ("st", "country", "ct", "ge")}
+    clean(long_values)
+    clean({key: [value] for key, value in long_values.items()})
+    for key, value in long_values.items():
+        assert value not in _REPEATED_CACHE[key]
+        assert value.strip() not in _REPEATED_CACHE[key]
+    before = (
+        normalize._normalize_st_cached.cache_info().currsize,
+        normalize._normalize_country_cached.cache_info().currsize,
+    )
+    assert normalize.normalize_st("x" * 65 + " California") == ("x" * 65 + "california")
+    assert normalize.normalize_country("United States" + " " * 60) == "us"
+    after = (
+        normalize._normalize_st_cached.cache_info().currsize,
+        normalize._normalize_country_cached.cache_info().currsize,
+    )
+    assert after == before

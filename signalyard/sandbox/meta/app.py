@@ -20,6 +20,7 @@ from starlette.routing import Route
 from ...clock import Clock
 from .control import Control
 from .endpoint import GraphEndpoint
+from .parse import MAX_BODY_BYTES
 from .recorder import SandboxState
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -30,6 +31,7 @@ def create_app(
     clock: Clock | None = None,
     state: SandboxState | None = None,
     app_secret: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Starlette:
     """Build the sandbox app.
 
@@ -38,13 +40,18 @@ def create_app(
     share or inspect the recordings (default: a fresh :class:`SandboxState`). With
     ``app_secret``, every request must carry ``appsecret_proof`` = hex
     HMAC-SHA256(key=app_secret, msg=access_token), as Graph requires when the app enables
-    "Require App Secret".
+    "Require App Secret". A request body over ``max_body_bytes`` gets Graph's code 100 with
+    HTTP 413 (see :data:`.parse.MAX_BODY_BYTES`).
+
+    The sandbox accepts any well-formed token and shows what it received at ``/_sandbox``:
+    serve it on a loopback address only (``signalyard serve`` mounts it only there unless
+    told otherwise).
     """
     if state is None:
         state = SandboxState(clock=clock)
     if clock is None:
         clock = state.clock
-    graph = GraphEndpoint(state, clock, app_secret)
+    graph = GraphEndpoint(state, clock, app_secret, max_body_bytes)
     control = Control(state, clock)
     routes = [
         Route("/_sandbox", control.index, methods=["GET"]),
@@ -56,6 +63,7 @@ def create_app(
         Route("/_sandbox/faults", control.faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/faults/{fault_id}", control.fault, methods=["GET", "DELETE"]),
         Route("/{version}/{dataset_id}/events", graph.events, methods=ALL_METHODS),
+        Route("/{version}/{dataset_id:int}", graph.dataset_object, methods=["GET"]),
         Route("/{path:path}", graph.unknown_path, methods=ALL_METHODS),
     ]
     app = Starlette(routes=routes)

@@ -29,7 +29,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...clock import Clock
+from .errors import GraphError
 from .faults import FaultSpecError
+from .parse import read_body
 from .recorder import SandboxState
 from .responses import control_json
 
@@ -44,11 +46,15 @@ ENDPOINTS = {
     "GET|DELETE /_sandbox/faults/{id}": "one fault",
     "POST /{version}/{dataset_id}/events": "the emulated Conversions API endpoint",
 }
+MAX_CONTROL_BODY = 1024 * 1024
+"""The largest body of a control request (browser events, faults)."""
 _EVENT_FILTERS = ("dataset_id", "event_name", "event_id", "test_event_code", "source", "dedup")
 
 
 class BadControlRequest(ValueError):
-    pass
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _error(message: str, status: int = 400) -> Response:
@@ -65,7 +71,12 @@ def _limit(request: Request, default: int, maximum: int) -> int:
 
 
 async def _json_body(request: Request) -> Any:
-    body = await request.body()
+    try:
+        body = await read_body(request, MAX_CONTROL_BODY)
+    except GraphError:
+        raise BadControlRequest(
+            f"the body is larger than {MAX_CONTROL_BODY} bytes", status=413
+        ) from None
     if not body.strip():
         raise BadControlRequest("a JSON body is required")
     try:
@@ -112,7 +123,7 @@ class Control:
             items = body if isinstance(body, list) else [body]
             parsed = [self._browser_event(i, item) for i, item in enumerate(items)]
         except BadControlRequest as exc:
-            return _error(str(exc))
+            return _error(str(exc), exc.status)
         recorded = [self.state.record_browser_event(*args) for args in parsed]
         return control_json({"events": [r.to_json() for r in recorded]}, 201)
 
@@ -147,7 +158,9 @@ class Control:
                     added = book.add_many(body, now)
                     return control_json({"faults": [f.to_json(now) for f in added]}, 201)
                 fault = book.add(body, now)
-            except (BadControlRequest, FaultSpecError) as exc:
+            except BadControlRequest as exc:
+                return _error(str(exc), exc.status)
+            except FaultSpecError as exc:
                 return _error(str(exc))
             return control_json({"fault": fault.to_json(now)}, 201)
         return control_json({"faults": [f.to_json(now) for f in book.faults()]})

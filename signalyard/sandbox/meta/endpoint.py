@@ -1,8 +1,9 @@
 """``POST /{version}/{dataset_id}/events``: the emulated Conversions API edge.
 
 Order of checks, as Graph does it: path (version ``v<major>.<minor>``, numeric dataset id),
-body decoding, access token (missing 104; malformed 190/467), ``appsecret_proof`` when the
-app has a secret, injected faults (expired token, 5xx, throttling, invalid event, timeout),
+body decoding (at most ``max_body_bytes``, else code 100 with HTTP 413), access token
+(missing 104; malformed 190/467), ``appsecret_proof`` when the app has a secret, injected
+faults (expired token, 5xx, throttling, invalid event, timeout),
 then ``data`` (present, a list, at most 1,000 events) and every event's rules. Only a request
 that passes everything is recorded, all of it; the answer is
 ``{"events_received": n, "messages": [], "fbtrace_id": ...}``.
@@ -24,7 +25,7 @@ from ...clock import Clock
 from . import errors
 from .errors import GraphError, new_trace_id
 from .faults import Fault, token_digest
-from .parse import GraphRequest, decode_data, event_id_of, parse_request
+from .parse import MAX_BODY_BYTES, GraphRequest, decode_data, event_id_of, parse_request
 from .recorder import RequestRecord, SandboxState
 from .responses import graph_error, graph_json, usage_headers
 from .validate import validate_batch
@@ -51,10 +52,17 @@ class _Outcome:
 
 
 class GraphEndpoint:
-    def __init__(self, state: SandboxState, clock: Clock, app_secret: str | None) -> None:
+    def __init__(
+        self,
+        state: SandboxState,
+        clock: Clock,
+        app_secret: str | None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self.state = state
         self.clock = clock
         self.app_secret = app_secret
+        self.max_body_bytes = max_body_bytes
 
     async def events(self, request: Request) -> Response:
         trace_id = new_trace_id()
@@ -120,7 +128,7 @@ class GraphEndpoint:
             raise errors.unsupported_request(
                 "post", dataset_id, "The dataset (pixel) id must be a number."
             )
-        req = await parse_request(request)
+        req = await parse_request(request, self.max_body_bytes)
         out.encoding = req.encoding
         out.token_source = req.token_source
         self._check_token(req, out)
@@ -202,6 +210,25 @@ class GraphEndpoint:
                 raise errors.injected_invalid_event(index, str(ids[index]))
             return
         out.delay = fault.delay
+
+    async def dataset_object(self, request: Request) -> Response:
+        """``GET /{version}/{dataset_id}?fields=id``: the dataset object, which a pre-flight
+        check (``signalyard destinations check``) reads. The same path and token checks as
+        the events edge (``appsecret_proof`` included); injected faults are left for events.
+        Not recorded: it carries no events."""
+        trace_id = new_trace_id()
+        version = request.path_params["version"]
+        dataset_id = str(request.path_params["dataset_id"])  # digits only (the route says)
+        api_version = version if VERSION_RE.fullmatch(version) else None
+        try:
+            if api_version is None:
+                raise errors.unsupported_request(
+                    "get", version, f"{version!r} is not a Graph API version like v26.0."
+                )
+            self._check_token(await parse_request(request, self.max_body_bytes), _Outcome())
+        except GraphError as error:
+            return graph_error(error, trace_id=trace_id, api_version=api_version)
+        return graph_json(200, {"id": dataset_id}, trace_id=trace_id, api_version=api_version)
 
     async def unknown_path(self, request: Request) -> Response:
         trace_id = new_trace_id()

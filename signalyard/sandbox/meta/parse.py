@@ -24,7 +24,11 @@ from starlette.types import Message
 
 from . import errors
 
-MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_BODY_BYTES = 8 * 1024 * 1024
+"""The largest request body accepted (a larger one gets Graph's code 100, HTTP 413). Meta
+publishes no byte limit for the events edge, only 1,000 events per request; this is the
+gateway's own limit for its Graph-compatible ingest (``max_body_bytes``), which a mounted
+sandbox takes from the settings."""
 MAX_EVENTS = 1000
 
 #: Top-level parameters the edge knows (reference §1.3); all are strings on the wire.
@@ -96,6 +100,7 @@ def _form_pairs(body: bytes) -> list[tuple[str, str]]:
 
 
 async def _multipart_pairs(request: Request, body: bytes) -> list[tuple[str, str]]:
+    # Every part is within the body, which read_body has already bounded.
     sent = False
 
     async def replay() -> Message:
@@ -107,7 +112,7 @@ async def _multipart_pairs(request: Request, body: bytes) -> list[tuple[str, str
 
     try:
         form = await Request(request.scope, replay).form(
-            max_files=10, max_fields=1000, max_part_size=MAX_BODY_BYTES
+            max_files=10, max_fields=1000, max_part_size=max(len(body), 1)
         )
     except Exception as exc:  # multipart errors come in several classes
         raise errors.param_invalid("body", f"must be valid multipart/form-data ({exc})") from None
@@ -137,9 +142,10 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-async def parse_request(request: Request) -> GraphRequest:
-    """Decode the body and query into a :class:`GraphRequest`. Raises :class:`GraphError`."""
-    body = await read_body(request)
+async def parse_request(request: Request, max_body_bytes: int = MAX_BODY_BYTES) -> GraphRequest:
+    """Decode the body (at most ``max_body_bytes``) and query into a :class:`GraphRequest`.
+    Raises :class:`GraphError`."""
+    body = await read_body(request, max_body_bytes)
     encoding = _encoding(request.headers.get("content-type", ""), body)
     params: dict[str, Any] = dict(request.query_params.items())
     if encoding == "json":

@@ -1,11 +1,14 @@
 """What the sandbox received: events, requests and their deduplication.
 
-:class:`SandboxState` is in memory and bounded: the newest ``max_events`` events (default
-200,000) and ``max_requests`` requests (default 10,000) are kept, older ones dropped.
-Statistics (:meth:`SandboxState.summary`, counted in :mod:`.stats`) are running counters
-since the last reset, so they survive that eviction. Tokens are never kept: a request record
-holds the first 12 hex digits of the token's SHA-256. An event is kept as the compact JSON it
-arrived as (after decoding).
+:class:`SandboxState` is in memory and bounded: the newest events are kept, at most
+``max_events`` of them (default 200,000) weighing at most ``max_bytes`` together (default
+256 MiB, counted by :func:`footprint`), and the newest ``max_requests`` requests (default
+10,000); older ones are dropped first. Statistics (:meth:`SandboxState.summary`, counted in
+:mod:`.stats`) are running counters since the last reset, so they survive that eviction.
+Tokens are never kept: a request record holds the first 12 hex digits of the token's SHA-256.
+An event is kept as the compact JSON it arrived as (after decoding), with long strings cut
+(see :mod:`.clip`); so are its name and ids, its first ``MAX_DIAGNOSTICS`` diagnostics, and
+the text fields of request records.
 
 Deduplication (reference §5) is simulated on the key ``(dataset_id, event_name, event_id)``
 within 48 hours of the first receipt of that key: the first event is kept, later ones are
@@ -29,12 +32,22 @@ from typing import Any
 import orjson
 
 from ...clock import Clock, SystemClock
+from .clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text
 from .faults import FaultBook
 from .stats import DatasetStats, NameStats, totals
 from .validate import CheckedEvent, Diagnostic
 
 DEDUP_WINDOW = 48 * 3600
 BROWSER_PREFERENCE_WINDOW = 5 * 60
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+MAX_DIAGNOSTICS = 32
+"""Diagnostics kept per recorded event (all of them are counted in the statistics)."""
+MAX_DATASETS = 1000
+"""Datasets with their own statistics; requests to more are counted under OTHER_DATASETS."""
+OTHER_DATASETS = "(other datasets)"
+EVENT_OVERHEAD = 512
+"""Bytes a recorded event costs beyond its strings (the object, its fields, its slot)."""
+DIAGNOSTIC_OVERHEAD = 128
 _NO_DIAGNOSTICS: tuple[Diagnostic, ...] = ()
 
 
@@ -94,6 +107,29 @@ class RecordedEvent:
         }
 
 
+def footprint(rec: RecordedEvent) -> int:
+    """The bytes ``rec`` holds, as the state counts them against ``max_bytes``: its stored
+    JSON, its strings and diagnostics, and a fixed overhead."""
+    size = EVENT_OVERHEAD + len(rec.payload) + len(rec.dataset_id) + len(rec.event_name)
+    for text in (rec.event_id, rec.test_event_code, rec.trace_id, rec.partner_agent):
+        if text is not None:
+            size += len(text)
+    for d in rec.diagnostics:
+        size += DIAGNOSTIC_OVERHEAD + len(d.code) + len(d.field) + len(d.message)
+    return size
+
+
+def _stored_diagnostics(diagnostics: tuple[Diagnostic, ...]) -> tuple[Diagnostic, ...]:
+    """The first :data:`MAX_DIAGNOSTICS`, their field and message cut (they may name a key
+    the sender made up, of any length)."""
+    if not diagnostics:
+        return _NO_DIAGNOSTICS
+    return tuple(
+        Diagnostic(d.code, clip_text(d.field, MAX_KEY), clip_text(d.message))
+        for d in diagnostics[:MAX_DIAGNOSTICS]
+    )
+
+
 @dataclass(slots=True)
 class RequestRecord:
     """One request to the Graph endpoint, whatever its outcome. Holds no token."""
@@ -141,6 +177,16 @@ class RequestRecord:
         }
 
 
+def _dedup_key(
+    dataset_id: str, event_name: str, event_id: str | None
+) -> tuple[str, str, str] | None:
+    """The deduplication key of an event (long parts digested: equal stays equal), or None
+    for an event without ``event_id``."""
+    if event_id is None:
+        return None
+    return (key_text(dataset_id), key_text(event_name), key_text(event_id))
+
+
 @dataclass(slots=True)
 class _DedupEntry:
     first_at: float  # first receipt of the key: the 48 h window starts here
@@ -161,12 +207,14 @@ class SandboxState:
         *,
         clock: Clock | None = None,
         max_events: int = 200_000,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         max_requests: int = 10_000,
         max_dedup_keys: int = 200_000,
         dedup_window: float = DEDUP_WINDOW,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.max_events = max_events
+        self.max_bytes = max_bytes
         self.max_requests = max_requests
         self.max_dedup_keys = max_dedup_keys
         self.dedup_window = dedup_window
@@ -174,7 +222,8 @@ class SandboxState:
         self._lock = threading.RLock()
         self._seq = 0
         self._request_seq = 0
-        self._events: deque[RecordedEvent] = deque(maxlen=max_events)
+        self._events: deque[RecordedEvent] = deque()
+        self._bytes = 0
         self._requests: deque[RequestRecord] = deque(maxlen=max_requests)
         self._dedup: OrderedDict[tuple[str, str, str], _DedupEntry] = OrderedDict()
         self._datasets: dict[str, DatasetStats] = {}
@@ -229,6 +278,11 @@ class SandboxState:
         """Events currently held (after eviction)."""
         return len(self._events)
 
+    @property
+    def bytes_held(self) -> int:
+        """What the events currently held weigh (:func:`footprint`), at most ``max_bytes``."""
+        return self._bytes
+
     def summary(self) -> dict[str, Any]:
         """Per dataset and event name: counts, batch sizes, dedup pairs, match quality."""
         with self._lock:
@@ -240,6 +294,8 @@ class SandboxState:
                     **totals(self._datasets.values()),
                     "events_held": len(self._events),
                     "max_events": self.max_events,
+                    "bytes_held": self._bytes,
+                    "max_bytes": self.max_bytes,
                 },
                 "datasets": datasets,
             }
@@ -250,6 +306,7 @@ class SandboxState:
         """Forget every event, request, dedup key and statistic (faults are kept)."""
         with self._lock:
             self._events.clear()
+            self._bytes = 0
             self._requests.clear()
             self._dedup.clear()
             self._datasets.clear()
@@ -258,14 +315,32 @@ class SandboxState:
     def _dataset(self, dataset_id: str) -> DatasetStats:
         stats = self._datasets.get(dataset_id)
         if stats is None:
-            stats = self._datasets[dataset_id] = DatasetStats()
+            if len(self._datasets) >= MAX_DATASETS:
+                dataset_id = OTHER_DATASETS
+                stats = self._datasets.get(dataset_id)
+            if stats is None:
+                stats = self._datasets[dataset_id] = DatasetStats()
         return stats
+
+    def _append(self, rec: RecordedEvent) -> None:
+        """Keep ``rec``; drop the oldest events while over ``max_events`` or ``max_bytes``."""
+        events = self._events
+        events.append(rec)
+        self._bytes += footprint(rec)
+        while events and (len(events) > self.max_events or self._bytes > self.max_bytes):
+            self._bytes -= footprint(events.popleft())
 
     def record_request(self, record: RequestRecord) -> RequestRecord:
         """Log one request (its ``seq`` is assigned here) and count it for its dataset."""
         with self._lock:
             self._request_seq += 1
             record.seq = self._request_seq
+            # Text from the request's path and errors echoing it: any length, so cut.
+            record.dataset_id = clip_text(record.dataset_id, MAX_KEY)
+            record.api_version = clip_text(record.api_version, MAX_KEY)
+            record.message = clip_optional(record.message)
+            record.test_event_code = clip_optional(record.test_event_code, MAX_KEY)
+            record.partner_agent = clip_optional(record.partner_agent, MAX_KEY)
             self._requests.append(record)
             self._dataset(record.dataset_id).add_request(record.status, record.code, record.subcode)
             return record
@@ -281,11 +356,13 @@ class SandboxState:
         partner_agent: str | None = None,
     ) -> list[RecordedEvent]:
         """Record an accepted request's events (all of them: the request was valid)."""
-        dumps = orjson.dumps
+        raw_dataset_id, dataset_id = dataset_id, clip_text(dataset_id, MAX_KEY)
+        test_event_code = clip_optional(test_event_code, MAX_KEY)
+        partner_agent = clip_optional(partner_agent, MAX_KEY)
         with self._lock:
             dstats = self._dataset(dataset_id)
             dstats.add_batch(len(checked))
-            seen_names: set[str] = set()
+            seen_names: set[int] = set()
             out: list[RecordedEvent] = []
             for c in checked:
                 self._seq += 1
@@ -293,29 +370,29 @@ class SandboxState:
                     seq=self._seq,
                     received_at=received_at,
                     dataset_id=dataset_id,
-                    event_name=c.event_name,
-                    event_id=c.event_id,
+                    event_name=clip_text(c.event_name),
+                    event_id=clip_optional(c.event_id),
                     event_time=c.event_time,
                     action_source=c.action_source,
                     source="server",
                     test_event_code=test_event_code,
                     trace_id=trace_id,
                     partner_agent=partner_agent,
-                    diagnostics=c.diagnostics,
-                    payload=dumps(c.event),
+                    diagnostics=_stored_diagnostics(c.diagnostics),
+                    payload=clip_json(c.event),
                 )
-                nstats = dstats.name(c.event_name)
+                nstats = dstats.name(clip_text(c.event_name, MAX_KEY))
                 nstats.received += 1
                 if test_event_code is not None:
                     nstats.test_events += 1
                 nstats.masks[c.match_mask] = nstats.masks.get(c.match_mask, 0) + 1
                 for d in c.diagnostics:
                     nstats.diagnostics[d.code] = nstats.diagnostics.get(d.code, 0) + 1
-                if c.event_name not in seen_names:
-                    seen_names.add(c.event_name)
+                if id(nstats) not in seen_names:
+                    seen_names.add(id(nstats))
                     nstats.requests += 1
-                self._dedup_one(rec, nstats)
-                self._events.append(rec)
+                self._dedup_one(rec, _dedup_key(raw_dataset_id, c.event_name, c.event_id), nstats)
+                self._append(rec)
                 out.append(rec)
             return out
 
@@ -328,22 +405,23 @@ class SandboxState:
     ) -> RecordedEvent:
         """Simulate the Pixel sending ``event_name``/``event_id`` at ``time`` (default: now)."""
         received_at = self.clock.now() if time is None else float(time)
+        key = _dedup_key(str(dataset_id), event_name, event_id)
         with self._lock:
             self._seq += 1
             rec = RecordedEvent(
                 seq=self._seq,
                 received_at=received_at,
-                dataset_id=str(dataset_id),
-                event_name=event_name,
-                event_id=event_id,
+                dataset_id=clip_text(str(dataset_id), MAX_KEY),
+                event_name=clip_text(event_name),
+                event_id=clip_text(event_id),
                 event_time=int(received_at),
                 action_source="website",
                 source="browser",
             )
-            nstats = self._dataset(rec.dataset_id).name(event_name)
+            nstats = self._dataset(rec.dataset_id).name(clip_text(event_name, MAX_KEY))
             nstats.browser_received += 1
-            self._dedup_one(rec, nstats)
-            self._events.append(rec)
+            self._dedup_one(rec, key, nstats)
+            self._append(rec)
             return rec
 
     def _find(self, seq: int) -> RecordedEvent | None:
@@ -366,12 +444,13 @@ class SandboxState:
                 break
             dedup.popitem(last=False)
 
-    def _dedup_one(self, rec: RecordedEvent, nstats: NameStats) -> None:
-        if rec.event_id is None:
+    def _dedup_one(
+        self, rec: RecordedEvent, key: tuple[str, str, str] | None, nstats: NameStats
+    ) -> None:
+        if key is None:
             rec.dedup = "no_event_id"
             nstats.without_event_id += 1
             return
-        key = (rec.dataset_id, rec.event_name, rec.event_id)
         t = rec.received_at
         window = self.dedup_window
         entry = self._dedup.get(key)

@@ -16,6 +16,9 @@ from signalyard.insights.quality import estimate
 
 __all__ = ["DatasetStats", "NameStats", "totals"]
 
+MAX_NAMES = 1000
+"""Event names with their own counters per dataset (the rest are counted together)."""
+OTHER_NAMES = "(other event names)"
 _BATCH_BUCKETS = ((1, "1"), (10, "2-10"), (100, "11-100"), (500, "101-500"), (1000, "501-1000"))
 
 
@@ -65,10 +68,15 @@ class DatasetStats:
     names: dict[str, NameStats] = field(default_factory=dict)
 
     def name(self, event_name: str) -> NameStats:
-        """The counters of ``event_name``, created on first use."""
+        """The counters of ``event_name``, created on first use; past :data:`MAX_NAMES`
+        names, new ones share the counters of :data:`OTHER_NAMES`."""
         stats = self.names.get(event_name)
         if stats is None:
-            stats = self.names[event_name] = NameStats()
+            if len(self.names) >= MAX_NAMES:
+                event_name = OTHER_NAMES
+                stats = self.names.get(event_name)
+            if stats is None:
+                stats = self.names[event_name] = NameStats()
         return stats
 
     def add_request(self, status: int, code: int | None, subcode: int | None) -> None:

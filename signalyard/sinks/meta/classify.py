@@ -35,7 +35,15 @@ from typing import Any
 
 import orjson
 
-from signalyard.outcome import Attempt, Delivered, Outcome, Paused, Rejected, Retry
+from signalyard.outcome import (
+    DESTINATION,
+    Attempt,
+    Delivered,
+    Outcome,
+    Paused,
+    Rejected,
+    Retry,
+)
 
 __all__ = ["MAX_MESSAGE", "classify", "classify_healthcheck", "scrub"]
 
@@ -47,8 +55,9 @@ AUTH_CODES = frozenset({3, 10, 102, 104, 190, *range(200, 300)})
 
 _NEW_TOKEN = (
     "create a new one in Events Manager or Business Manager and set it with "
-    "`signalyard destinations set-token`"
+    f"`signalyard destinations set-token {DESTINATION}`"
 )
+_RESUME = f"`signalyard destinations resume {DESTINATION}`"
 _TOKEN_190: dict[int | None, str] = {
     458: "the app that issued the access token is no longer installed for its user",
     459: "the access token's user is checkpointed: they must log in to facebook.com first",
@@ -60,7 +69,7 @@ _TOKEN_190: dict[int | None, str] = {
 }
 _GRANT_ACCESS = (
     "in Business Manager, give the token's system user (or app) access to the dataset "
-    "(pixel) with the ads_management permission, then resume the destination"
+    f"(pixel) with the ads_management permission, then resume the destination: {_RESUME}"
 )
 
 
@@ -181,7 +190,7 @@ def _from_error(status: int, error: _GraphError, headers: Mapping[str, str], now
         return Paused(
             _cut(f"Meta temporarily blocked the app or user for policy violations ({ref}){said}"),
             "check Account Quality in Business Manager, then resume the destination once "
-            "the block is lifted",
+            f"the block is lifted: {_RESUME}",
             code,
             subcode,
         )
@@ -208,7 +217,9 @@ def _from_status(
     if 300 <= status < 400 or status == 404:
         return Paused(
             reason,
-            "check the destination's graph_url, api_version and pixel_id, then resume it",
+            "check the destination's graph_url, api_version and pixel_id (`signalyard"
+            f" destinations show {DESTINATION}`), correct them with `signalyard destinations"
+            f" update {DESTINATION} --option KEY=VALUE`, then resume it: {_RESUME}",
             code,
             subcode,
         )
@@ -241,18 +252,34 @@ def _auth_problem(code: int | None, subcode: int | None) -> tuple[str, str]:
 def _graph_error(error: dict[str, Any] | str) -> _GraphError:
     if isinstance(error, str):
         return _GraphError(None, None, scrub(error), False, None)
-    parts = [str(error.get("message") or "")]
     title, user_msg = error.get("error_user_title"), error.get("error_user_msg")
-    if title or user_msg:
-        parts.append(": ".join(str(p) for p in (title, user_msg) if p))
+    text = _distinct_text(str(error.get("message") or ""), str(title or ""), str(user_msg or ""))
     trace = error.get("fbtrace_id")
     return _GraphError(
         code=_int(error.get("code")),
         subcode=_int(error.get("error_subcode")),
-        text=scrub(" - ".join(p for p in parts if p)),
+        text=scrub(text),
         is_transient=error.get("is_transient") is True,
         trace_id=str(trace) if trace else None,
     )
+
+
+def _distinct_text(message: str, title: str, user_msg: str) -> str:
+    """``message - title: user message``, each said once: Graph's user message often repeats
+    the message (whole, or its last clause), and the title is often in one of them."""
+    folded = user_msg.casefold()
+    if user_msg and message.casefold() in folded:
+        message = ""  # the user message says it all
+    elif user_msg:
+        head, sep, tail = message.rpartition(": ")
+        if sep and tail.casefold() in folded:
+            message = head  # its detail is repeated in the user message
+    if user_msg and user_msg.casefold() in message.casefold():
+        user_msg = ""
+    if title and (title.casefold() in message.casefold() or title.casefold() in folded):
+        title = ""
+    user = ": ".join(p for p in (title, user_msg) if p)
+    return " - ".join(p for p in (message, user) if p)
 
 
 def _throttle_hint(headers: Mapping[str, str], now: float) -> float | None:

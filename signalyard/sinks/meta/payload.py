@@ -16,33 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from signalyard.event import ServerEvent
+from signalyard.event import SERVER_EVENT_FIELDS, ServerEvent
 
 if TYPE_CHECKING:
     from signalyard.sinks.meta.config import MetaConfig
 
 __all__ = ["EVENT_FIELDS", "appsecret_proof", "build_body", "events_url", "object_url"]
 
-EVENT_FIELDS = (
-    "event_name",
-    "event_time",
-    "event_id",
-    "action_source",
-    "event_source_url",
-    "user_data",
-    "custom_data",
-    "opt_out",
-    "data_processing_options",
-    "data_processing_options_country",
-    "data_processing_options_state",
-    "referrer_url",
-    "app_data",
-    "messaging_channel",
-    "original_event_data",
-    "customer_segmentation",
-    "attribution_data",
-    "advanced_measurement_table",
-)
+EVENT_FIELDS = SERVER_EVENT_FIELDS
 """The server-event fields Meta knows, in the order they are written."""
 
 _CLEANED_OBJECTS = frozenset({"user_data", "custom_data", "app_data"})

@@ -19,7 +19,7 @@ import orjson
 from signalyard import outbound
 from signalyard.clock import Clock
 from signalyard.event import ServerEvent
-from signalyard.outcome import Attempt, Outcome, Paused, Rejected, Retry, SendResult
+from signalyard.outcome import DESTINATION, Attempt, Outcome, Paused, Rejected, Retry, SendResult
 from signalyard.sinks.meta import payload
 from signalyard.sinks.meta.classify import classify, classify_healthcheck, scrub
 from signalyard.sinks.meta.config import MAX_AGE_SECONDS, MAX_BATCH, MetaConfig
@@ -143,7 +143,12 @@ class MetaSink:
             reason = self._hide(
                 f"cannot send to {self.config.graph_url!r}: {type(error).__name__}: {error}"
             )
-            paused = Paused(reason, "check the destination's graph_url, then resume it")
+            paused = Paused(
+                reason,
+                "correct the destination's graph_url with `signalyard destinations update"
+                f" {DESTINATION} --option graph_url=URL`, then resume it:"
+                f" `signalyard destinations resume {DESTINATION}`",
+            )
             return self._finish(started, Attempt(None, message=reason), paused)
         except httpx.RequestError as error:  # connect, read, write, protocol, proxy, decoding
             return self._finish(started, *_failure(self._hide(f"{type(error).__name__}: {error}")))

@@ -15,6 +15,8 @@
     'rdt_cid', 'li_fat_id'];
   var MAX_CLICK_ID = 500; // longer values are ignored, as Meta's parameter builder does
   var CLICKS_KEY = '_sy_clicks';
+  var TOKEN_COOKIE = '_sy_ct'; // this browser's consent token (docs/browser.md)
+  var TOKEN_RE = /^[A-Za-z0-9_-]{22,64}$/;
   var MAX_EVENTS = 50; // per request
   var MAX_BODY = 60000; // bytes per request (the endpoint takes up to 64 KB)
   var MAX_HELD = 200; // events held in memory while consent is pending
@@ -116,6 +118,24 @@
     topDomain = { domain: null, index: labels.length - 1 };
     return topDomain;
   }
+  // The consent token: this browser's key to its own events at the gateway (the fbp is no
+  // secret, so it proves nothing). Made here from 144 random bits, or given by /collect.
+  var tokenValue = null; // when cookies cannot be written
+  function currentToken() {
+    var c = getCookie(TOKEN_COOKIE);
+    if (c && TOKEN_RE.test(c)) tokenValue = c;
+    return tokenValue;
+  }
+  function keepToken(value) {
+    tokenValue = value;
+    writeCookie(TOKEN_COOKIE, value, cookieDomain().domain, TTL_DAYS * 86400);
+  }
+  function newToken() {
+    if (!cryptoObj || !cryptoObj.getRandomValues || typeof w.btoa !== 'function') return null;
+    var b = cryptoObj.getRandomValues(new Uint8Array(18));
+    return w.btoa(String.fromCharCode.apply(null, Array.prototype.slice.call(b)))
+      .replace(/\+/g, '-').replace(/\//g, '_');
+  }
   function fbParts(value) {
     var p = value ? String(value).split('.') : [];
     return p.length >= 4 && p[0] === 'fb' && /^\d+$/.test(p[1]) && /^\d+$/.test(p[2]) && p[3]
@@ -169,8 +189,8 @@
     }
   }
 
-  // Writes _fbp (when missing), _fbc (for a new fbclid) and the click ledger; renews the
-  // cookies' 90 days. Runs only once consent allows it.
+  // Writes _fbp (when missing), _fbc (for a new fbclid), the consent token and the click
+  // ledger; renews the cookies' 90 days. Runs only once consent allows it.
   var stored = false;
   function persist() {
     if (stored) return;
@@ -188,6 +208,8 @@
       parts = fbParts(fbc);
     }
     if (parts) writeCookie('_fbc', fbc, dom.domain, maxAge);
+    var token = currentToken() || newToken();
+    if (token) keepToken(token);
     storeClicks();
   }
 
@@ -204,18 +226,23 @@
     consent = { state: state, source: source };
     if (state === 'denied') held.length = 0; // dropped, never sent
     if (starting) return;
-    if (state !== 'pending' && sentAny && serverState !== state) reportConsent();
+    if (state !== 'pending' && sentAny && serverState !== asServerSees()) reportConsent();
     if (state === 'granted') {
       persist();
       schedule();
     }
   }
+  // The state as the gateway records it: a page that asks nobody (source none) says unknown.
+  function asServerSees() {
+    return consent.source === 'none' ? 'unknown' : consent.state;
+  }
+  // Consent for what this browser sent, proved by its consent token (never by the fbp).
   function reportConsent() {
-    var fbp = getCookie('_fbp');
-    serverState = consent.state;
-    if (!fbp || !dataset || !base) return;
-    post(url('/consent'), JSON.stringify({ fbp: fbp, state: consent.state, source: consent.source }),
-      0);
+    var token = currentToken();
+    serverState = asServerSees();
+    if (!token || !dataset || !base) return;
+    post(url('/consent'),
+      JSON.stringify({ consent_token: token, state: consent.state, source: consent.source }), 0);
   }
 
   // Google Consent Mode: gtag('consent', 'default' | 'update', {...}) entries in dataLayer.
@@ -339,13 +366,17 @@
     });
     if (!dataset || !base) return;
     sentAny = true;
-    serverState = consent.state;
+    serverState = asServerSees();
+    var token = currentToken();
     var chunk = [];
-    var size = 12;
+    var size = 80; // {"events":[...],"consent_token":"..."}
     function send() {
-      if (chunk.length) post(url(''), JSON.stringify({ events: chunk }), 0);
+      if (chunk.length) {
+        var body = token ? { events: chunk, consent_token: token } : { events: chunk };
+        post(url(''), JSON.stringify(body), 0, token ? null : adoptToken);
+      }
       chunk = [];
-      size = 12;
+      size = 80;
     }
     events.forEach(function (e) {
       var n = new Blob([JSON.stringify(e)]).size + 1;
@@ -360,16 +391,28 @@
     send();
   }
 
+  // A request sent without a token (no crypto.getRandomValues) is given one by the gateway.
+  function adoptToken(answer) {
+    var t = answer && answer.consent_token;
+    if (typeof t === 'string' && TOKEN_RE.test(t) && !currentToken()) keepToken(t);
+  }
+
   // POST a text/plain body (no CORS preflight), credentials omitted. A network error, 429 or
-  // 5xx is retried twice (after 1 and 5 seconds) while the page stays open.
-  function post(target, body, attempt) {
+  // 5xx is retried twice (after 1 and 5 seconds) while the page stays open. onAnswer, when
+  // given, receives a successful answer's JSON.
+  function post(target, body, attempt, onAnswer) {
     function retry() {
-      if (attempt < 2) setTimeout(function () { post(target, body, attempt + 1); }, [1e3, 5e3][attempt]);
+      if (attempt < 2) {
+        setTimeout(function () { post(target, body, attempt + 1, onAnswer); }, [1e3, 5e3][attempt]);
+      }
     }
     if (typeof w.fetch === 'function') {
       try {
         w.fetch(target, { method: 'POST', body: body, keepalive: true, credentials: 'omit' })
-          .then(function (r) { if (r.status === 429 || r.status >= 500) retry(); }, retry);
+          .then(function (r) {
+            if (r.status === 429 || r.status >= 500) retry();
+            else if (onAnswer && r.ok) r.json().then(onAnswer, function () { /* not JSON */ });
+          }, retry);
         return;
       } catch (e) { /* fall back to sendBeacon */ }
     }

@@ -222,8 +222,9 @@ def test_expired_token_says_how_to_fix_it() -> None:
     assert outcome.reason.startswith("the access token expired")
     assert outcome.fix == (
         "create a new one in Events Manager or Business Manager and set it with "
-        "`signalyard destinations set-token`"
+        "`signalyard destinations set-token <destination>`"
     )
+    assert outcome.fix_for("meta prod").endswith("`signalyard destinations set-token 'meta prod'`")
 
 
 REJECTED = [

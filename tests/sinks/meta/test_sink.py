@@ -1,4 +1,7 @@
-"""The Meta sink on the wire, over ``httpx.MockTransport`` (no network)."""
+"""The Meta sink on the wire. Against the Meta sandbox (in process, or over loopback for
+timeouts) for what Meta answers: success, its error bodies and headers (the sandbox's own
+faults); over ``httpx.MockTransport`` for what the sandbox cannot do: transport failures,
+secrets echoed back, hooks that raise, the exact request."""
 
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ import httpx
 import orjson
 import pytest
 
-from signalyard.clock import FrozenClock
+from signalyard.clock import FrozenClock, SystemClock
 from signalyard.outcome import Delivered, Paused, Rejected, Retry, SendResult
+from signalyard.sandbox.meta import SandboxState
+from signalyard.sandbox.meta import create_app as create_sandbox
 from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.meta import MetaConfig, MetaSink
@@ -110,53 +115,100 @@ async def test_timeout_is_passed_and_duration_measured() -> None:
     assert result.attempt.duration_ms == pytest.approx(250.0)
 
 
+def sandbox_sink(
+    *faults: dict[str, Any], token: str = TOKEN, **options: Any
+) -> tuple[MetaSink, SandboxState, FrozenClock]:
+    """A sink whose requests go to the Meta sandbox app (in this process), which fails the
+    way Meta does with the given faults (``signalyard.sandbox.meta.faults``)."""
+    clock = FrozenClock()
+    state = SandboxState(clock=clock)
+    for fault in faults:
+        state.faults.add(fault, clock.now())
+    transport = httpx.ASGITransport(app=create_sandbox(clock=clock, state=state))
+    config = MetaConfig(
+        pixel_id="123456789012345",
+        access_token=Secret(token),
+        graph_url="http://sandbox",
+        **options,
+    )
+    return MetaSink(config, httpx.AsyncClient(transport=transport), clock), state, clock
+
+
+async def test_the_sandbox_accepts_what_the_sink_sends() -> None:
+    sink, state, _ = sandbox_sink(app_secret=Secret(APP_SECRET))
+    result = await sink.send([events.minimal(), events.full()])
+    assert result.outcomes == (Delivered(), Delivered())
+    (request,) = state.requests()
+    assert (request.status, request.events) == (200, 2)
+    assert result.attempt.trace_id == request.fbtrace_id
+    assert [e.event_name for e in state.events()] == ["Purchase", "PageView"]
+
+
 @pytest.mark.parametrize(
-    ("status", "body", "kind"),
+    ("fault", "code", "kind"),
     [
-        (400, {"error": {"message": "Invalid parameter", "type": "OAuthException", "code": 100,
-                         "error_subcode": 2804003, "is_transient": False,
-                         "error_user_title": "Event Timestamp Too Old",
-                         "error_user_msg": "The timestamp for this event is too far in the past.",
-                         "fbtrace_id": "AbC"}}, Rejected),
-        (401, {"error": {"message": "Invalid OAuth access token - Cannot parse access token",
-                         "type": "OAuthException", "code": 190, "fbtrace_id": "AbC"}}, Paused),
-        (400, {"error": {"message": "(#4) Application request limit reached",
-                         "type": "OAuthException", "code": 4, "is_transient": True,
-                         "fbtrace_id": "AbC"}}, Retry),
-        (500, {"error": {"message": "An unknown error occurred", "type": "OAuthException",
-                         "code": 1, "is_transient": True, "fbtrace_id": "AbC"}}, Retry),
+        ({"kind": "invalid_event", "event_ids": ["order-1001"]}, 100, Rejected),
+        ({"kind": "expired_token", "token": TOKEN}, 190, Paused),
+        ({"kind": "throttle", "code": 4}, 4, Retry),
+        ({"kind": "throttle", "code": 613}, 613, Retry),
+        ({"kind": "server_error", "status": 500}, 1, Retry),
+        ({"kind": "server_error", "status": 503}, 2, Retry),
     ],
-)  # fmt: skip
-async def test_error_answers_apply_to_every_event(
-    status: int, body: dict[str, Any], kind: type
+)
+async def test_the_sandboxs_error_answers_apply_to_every_event(
+    fault: dict[str, Any], code: int, kind: type
 ) -> None:
-    sink, _ = make_sink(lambda request: httpx.Response(status, json=body))
-    result = await sink.send([events.minimal()] * 3)
+    sink, state, _ = sandbox_sink(fault)
+    result = await sink.send([events.full(), events.minimal(), events.minimal()])
+    (request,) = state.requests()
     assert len(result.outcomes) == 3 and len(set(result.outcomes)) == 1
     assert isinstance(result.outcomes[0], kind)
-    assert result.attempt.http_status == status
-    assert result.attempt.code == body["error"]["code"]
-    assert result.attempt.trace_id == "AbC"
+    assert result.attempt.http_status == request.status >= 400
+    assert result.attempt.code == request.code == code
+    assert result.attempt.subcode == request.subcode
+    assert result.attempt.trace_id == request.fbtrace_id
     assert_no_secret(result, sink)
 
 
-async def test_throttled_answer() -> None:
-    usage = '{"123":[{"type":"ads_management","estimated_time_to_regain_access":3}]}'
+async def test_a_token_the_sandbox_cannot_parse_pauses() -> None:
+    sink, state, _ = sandbox_sink(token="EAAB x")
+    result = await sink.send([events.minimal()])
+    (outcome,) = result.outcomes
+    assert isinstance(outcome, Paused) and (outcome.code, outcome.subcode) == (190, 467)
+    (request,) = state.requests()
+    assert (result.attempt.http_status, request.status) == (401, 401)
 
-    def throttled(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            400,
-            headers={"X-Business-Use-Case-Usage": usage, "x-fb-trace-id": "HDR"},
-            json={"error": {"message": "User request limit reached", "type": "OAuthException",
-                            "code": 17, "error_subcode": 2446079, "is_transient": True}},
-        )  # fmt: skip
 
-    sink, _ = make_sink(throttled)
+async def test_the_sandboxs_throttling_says_when_to_come_back() -> None:
+    sink, state, _ = sandbox_sink({"kind": "throttle", "code": 80004, "regain_minutes": 3})
     result = await sink.send([events.minimal()])
     (outcome,) = result.outcomes
     assert isinstance(outcome, Retry)
     assert (outcome.after, outcome.throttled) == (180.0, True)
-    assert result.attempt.trace_id == "HDR"
+    (request,) = state.requests()
+    assert result.attempt.trace_id == request.fbtrace_id
+
+
+async def test_the_sandboxs_timeout_is_a_retry(serve: Callable[[Any], str]) -> None:
+    """Over a real socket: the sandbox records the events, then answers after the sink gave
+    up; the sink's answer is a retry (the platform will deduplicate the resend)."""
+    clock = FrozenClock()
+    state = SandboxState(clock=clock)
+    state.faults.add({"kind": "timeout", "delay": 1.0, "count": 1}, clock.now())
+    url = serve(create_sandbox(clock=SystemClock(), state=state))
+    config = MetaConfig(
+        pixel_id="123456789012345", access_token=Secret(TOKEN), graph_url=url, timeout_seconds=0.2
+    )
+    async with httpx.AsyncClient() as client:
+        sink = MetaSink(config, client, clock)
+        result = await sink.send([events.full()])
+        (outcome,) = result.outcomes
+        assert isinstance(outcome, Retry) and not outcome.throttled
+        assert "ReadTimeout" in (result.attempt.message or "")
+        assert [e.event_id for e in state.events()] == ["order-1001"]  # it did arrive
+        again = await sink.send([events.full()])
+    assert again.outcomes == (Delivered(),)
+    assert [e.dedup for e in state.events()] == ["deduplicated", "kept"]
 
 
 @pytest.mark.parametrize(
@@ -292,6 +344,7 @@ async def test_healthcheck_gets_the_dataset() -> None:
 
 
 async def test_healthcheck_pauses_on_an_expired_token() -> None:
+    # Hand-typed: the sandbox's dataset object leaves injected faults to the events edge.
     def expired(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, json={"error": {
             "message": "Error validating access token: Session has expired.",

@@ -1,0 +1,60 @@
+"""What a replay can do for a dead letter.
+
+- The platform refused the event as invalid (Graph code 100: a parameter of the event was
+  wrong): sent again unchanged, it would be refused again. Its Replay button says so and
+  reads "Replay anyway" (the cause may have been a destination option since corrected);
+  **Replay all** leaves it out.
+- The event is past the platform's age limit: the worker would dead-letter it again before
+  sending it. No Replay button; **Replay all** leaves it out.
+- Anything else (a refusal that was not about the event, e.g. an answer from a proxy or a
+  wrong ``graph_url``) may succeed once the cause is fixed: a plain Replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from signalyard.store.base import DeadLetter
+
+__all__ = ["AGE_LIMIT_REASON", "INVALID_EVENT_CODE", "REPLAY_BATCH", "Replay", "replay_of"]
+
+INVALID_EVENT_CODE = 100
+"""Graph's "invalid parameter": the platform refused the event's content."""
+AGE_LIMIT_REASON = "event_time is too close to the platform's limit"
+"""How the delivery worker's reason for an event too old to send begins."""
+REPLAY_BATCH = 10_000
+"""A replay of a whole destination looks at this many of its most recent dead letters (press
+again for the next ones)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    one: bool
+    """A Replay button on its row (and a replay of this one alone is done)."""
+    in_bulk: bool
+    """Included in "Replay all"."""
+    note: str
+    """Why a replay would fail again; empty when it can succeed."""
+
+
+_CAN = Replay(True, True, "")
+_INVALID = Replay(
+    True,
+    False,
+    "The platform refused this event as invalid: sent again unchanged, it would be refused"
+    " again. Fix the event at its source and send it anew; replay it only if the cause was"
+    " a destination option you have since corrected",
+)
+_TOO_OLD = Replay(
+    False,
+    False,
+    "Not replayable: the event is past the platform's age limit and can no longer be sent",
+)
+
+
+def replay_of(dead: DeadLetter) -> Replay:
+    if dead.code == INVALID_EVENT_CODE:
+        return _INVALID
+    if dead.reason.startswith(AGE_LIMIT_REASON):
+        return _TOO_OLD
+    return _CAN
