@@ -68,6 +68,7 @@ class _AllOrNothing(build_ext):
                 path = self.get_ext_fullpath(extension.name)
                 if os.path.exists(path):
                     os.remove(path)
+            _remove_compiled()  # and those an earlier editable build left beside the sources
             self.extensions = []
 
 

@@ -6,7 +6,11 @@ CPU; this process, on the other, runs for ``--seconds`` (60 by default):
 - ``--abusers`` (50) clients in four kinds, round-robin, each repeating its attack:
   ``lists``    a keyed Graph request whose event carries 80,000 emails (1.1 MB), and a
                keyless ``/collect`` body of 64 KB full of emails;
-  ``slow``     a request announcing a 1 MB body that then sends 100 bytes a second;
+  ``slow``     a keyless Graph request (its token would be in the body) announcing an 8 MiB
+               body that then trickles in one byte every 2 s, never pausing for the read
+               timeout: before body bytes were counted as they arrive, eight of them held
+               the whole 64 MiB body budget and every other body got 503; now each holds a
+               few bytes and is answered 408 once below ``body_min_bytes_per_second``;
   ``unauth``   8 MiB bodies with a wrong key in the query string (and in the body);
   ``sandbox``  floods of the mounted sandbox: 1000 events of 30 KB each.
 - one well-behaved client sends single-event Purchases, one at a time (closed loop, a pause
@@ -152,13 +156,14 @@ class Abuse:
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
             head = _request("POST", f"/v21.0/{DATASET}/events", b"")
-            head = head.replace(b"Content-Length: 0", b"Content-Length: 1048576")
-            writer.write(head)
+            head = head.replace(b"Content-Length: 0", b"Content-Length: %d" % (8 * 1024 * 1024))
+            writer.write(head + b"{")
             answer = asyncio.ensure_future(_read_answer(reader))
             while time.monotonic() < self.deadline and not answer.done():
-                writer.write(b" " * 100)
-                await writer.drain()
-                await asyncio.wait({answer}, timeout=1.0)
+                await asyncio.wait({answer}, timeout=2.0)
+                if not answer.done():
+                    writer.write(b" ")  # one byte every 2 s: under the 10 s read timeout
+                    await writer.drain()
             if answer.done():
                 self.answers[f"{label} {answer.result()}"] += 1
             else:

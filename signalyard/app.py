@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from signalyard import gc_tuning
 from signalyard.clock import Clock, SystemClock
@@ -33,13 +34,43 @@ from signalyard.sources.ingest import Ingestor
 from signalyard.sources.orders import OrderFlow
 from signalyard.sources.shopify import ShopifyWebhook
 from signalyard.sources.woocommerce import WooCommerceWebhook
-from signalyard.store.base import Store
+from signalyard.store.base import CommitFailure, Store
 
 log = logging.getLogger("signalyard")
 MOUNTED_SANDBOX_EVENTS = 50_000
 """Events the sandbox mounted by ``serve`` remembers (about 1 KB each)."""
 MOUNTED_SANDBOX_BYTES = 64 * 1024 * 1024
 """... and what they may weigh together (the oldest are dropped first)."""
+READY_PROBE_SECONDS = 5.0
+"""While a failed commit is kept, ``/readyz`` tries one small write at most this often."""
+
+
+class WriteProbe:
+    """Whether the store's writes fail, found out again: while a failed commit is kept,
+    :meth:`failure` commits one small real write (``Store.probe_write``) at most every
+    :data:`READY_PROBE_SECONDS`, one at a time, so a process that gets no writes (a load
+    balancer took it out of rotation, or it runs no worker) becomes ready once writes work."""
+
+    def __init__(self, store: Store, clock: Clock, interval: float = READY_PROBE_SECONDS):
+        self._store = store
+        self._clock = clock
+        self._interval = interval
+        self._next = float("-inf")
+        self._running = False
+
+    async def failure(self) -> CommitFailure | None:
+        failure = self._store.last_commit_failure
+        if failure is None or self._running or self._clock.monotonic() < self._next:
+            return failure
+        self._running = True
+        self._next = self._clock.monotonic() + self._interval
+        try:
+            await self._store.probe_write()
+        except Exception:  # the store unreachable: still failing, as the record says
+            log.debug("The readiness write probe failed.", exc_info=True)
+        finally:
+            self._running = False
+        return self._store.last_commit_failure
 
 
 def _warn_if_public_sandbox(settings: Settings) -> None:
@@ -52,6 +83,40 @@ def _warn_if_public_sandbox(settings: Settings) -> None:
             " sandbox_public unless this network is trusted.",
             settings.host,
         )
+
+
+FORWARDING_HEADERS = frozenset(
+    {b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip"}
+)
+"""Headers a reverse proxy adds: a request carrying one came through a proxy, not straight
+from this machine."""
+
+
+def _local_only(app: ASGIApp) -> ASGIApp:
+    """The mounted sandbox on a loopback host answers only requests made straight to the port:
+    one that came through a reverse proxy (which makes a loopback port public) is answered 404,
+    as if nothing were mounted."""
+    not_found = PlainTextResponse("Not Found", status_code=404)
+    told = False
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal told
+        if scope["type"] == "http" and any(
+            name in FORWARDING_HEADERS for name, _ in scope["headers"]
+        ):
+            if not told:
+                told = True
+                log.info(
+                    "A request to the Meta sandbox came through a reverse proxy (it carries a"
+                    " forwarding header such as X-Forwarded-For): answered 404. The sandbox"
+                    " answers only local requests made straight to the port (set"
+                    " sandbox_public to let it answer anyone)."
+                )
+            await not_found(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return guarded
 
 
 def create_app(
@@ -93,6 +158,8 @@ def create_app(
         wait_seconds=settings.body_wait_seconds,
         read_timeout=settings.body_read_timeout_seconds,
         largest_body=max(settings.max_body_bytes, settings.collect.max_body_bytes),
+        min_rate=settings.body_min_bytes_per_second,
+        unkeyed_share=settings.bodies_unkeyed_share,
     )
     consent_api = ConsentEndpoint(store, ingestor, keys, clock, bodies=bodies)
     graph = GraphEndpoint(
@@ -120,9 +187,13 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    probe = WriteProbe(store, clock)
+
     async def readyz(request: Request) -> Response:
-        failure = store.last_commit_failure
-        if failure is not None:  # reads may work while every write fails (a full disk)
+        # Reads may work while every write fails (a full disk): a failed commit is kept
+        # until a write commits, and readiness makes one now and then to find out.
+        failure = await probe.failure()
+        if failure is not None:
             return JSONResponse(
                 {
                     "status": "store failing",
@@ -186,10 +257,13 @@ def create_app(
             max_bytes=MOUNTED_SANDBOX_BYTES,
             max_dedup_keys=MOUNTED_SANDBOX_EVENTS,
         )
+        # Its bodies go through the gateway's reader: the same budget (as bodies read before
+        # any key is checked) and the same timeouts.
         sandbox_app = create_meta_sandbox(
-            state=sandbox_state, max_body_bytes=settings.max_body_bytes
+            state=sandbox_state, max_body_bytes=settings.max_body_bytes, bodies=bodies
         )
-        routes.append(Mount("/sandbox/meta", app=sandbox_app))
+        guarded = sandbox_app if settings.sandbox_public else _local_only(sandbox_app)
+        routes.append(Mount("/sandbox/meta", app=guarded))
     elif settings.sandbox:
         log.info(
             "Meta sandbox not mounted: host %s is not a loopback address (set sandbox_public"
@@ -249,5 +323,6 @@ def from_environment() -> Starlette:
     from signalyard.runtime import make_store
     from signalyard.settings import load_settings
 
+    gc_tuning.limit_malloc_arenas()  # before the store's thread starts
     settings = load_settings()
     return create_app(settings, make_store(settings), tune_gc=True)

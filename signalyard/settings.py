@@ -123,13 +123,23 @@ class Settings:
     """Country used to complete national phone numbers when a dataset sets none."""
     max_body_bytes: int = 8 * 1024 * 1024
     bodies_in_flight_bytes: int = 64 * 1024 * 1024
-    """Request body bytes one process holds at once, all requests together, from before a
-    body is read until its request is answered; at least the largest accepted body."""
+    """Request body bytes one process holds at once, all requests together, counted as they
+    arrive until their request is answered; at least the largest accepted body."""
+    bodies_unkeyed_share: float = 0.5
+    """The share of ``bodies_in_flight_bytes`` that bodies read before their sender's key is
+    checked (webhooks, /collect, Graph requests with the token in the body, the mounted
+    sandbox) may hold together (at least the largest accepted body); the rest stays free for
+    requests whose key (query or ``Authorization``) was checked first."""
     body_wait_seconds: float = 2.0
     """How long a body that does not fit in ``bodies_in_flight_bytes`` waits for room before
     it is answered 503 with ``Retry-After``."""
     body_read_timeout_seconds: float = 10.0
     """A request body that stops arriving for this long is answered 408, connection closed."""
+    body_min_bytes_per_second: int = 32 * 1024
+    """After its first ``body_read_timeout_seconds``, a request body must have arrived at this
+    many bytes a second on average (since its reading started), else 408, connection closed:
+    a body of n bytes has ``body_read_timeout_seconds + n / body_min_bytes_per_second``
+    seconds in all. 0: no minimum rate."""
     max_events_per_request: int = 1000
     max_future_seconds: int = 600
     sqlite_cache_mb: int = 64

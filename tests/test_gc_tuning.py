@@ -37,3 +37,15 @@ async def test_collect_periodically_frees_cycles_and_stops() -> None:
         await asyncio.wait_for(task, timeout=1)
     finally:
         gc.enable()
+
+
+def test_malloc_tuning_on_glibc() -> None:
+    import platform
+
+    on_glibc = platform.libc_ver()[0] == "glibc"
+    # A cap of 2 arenas is what tuned processes set; setting it again is harmless.
+    assert gc_tuning.limit_malloc_arenas() is on_glibc
+    # 200 MB in 2 KB objects (malloc's heap, not mmap), then freed: trimming gives pages back.
+    blocks = [bytes(2000) + bytes([i % 256]) for i in range(100_000)]
+    del blocks
+    assert gc_tuning.trim_malloc() is on_glibc

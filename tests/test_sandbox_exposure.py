@@ -111,6 +111,50 @@ async def test_opting_in_mounts_it_with_a_warning(
     assert "THE META SANDBOX IS PUBLIC" in message and "0.0.0.0" in message
 
 
+async def get_through_proxy(app: Starlette, path: str, header: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        return await client.get(path, headers={header: "203.0.113.9"})
+
+
+PROXY_HEADERS = ["X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Proto"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("header", PROXY_HEADERS)
+async def test_the_loopback_sandbox_refuses_requests_through_a_proxy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, header: str
+) -> None:
+    """A reverse proxy in front of a loopback port (as docs/deployment.md sets up) makes it
+    public: what it forwards is answered 404, as if the sandbox were not mounted."""
+    caplog.set_level(logging.INFO)
+    app = make(tmp_path, host="127.0.0.1")
+    for path in (SUMMARY, SANDBOX_EVENTS, "/sandbox/meta/_sandbox/faults"):
+        r = await get_through_proxy(app, path, header)
+        assert r.status_code == 404 and r.text == "Not Found"
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        r = await client.delete("/sandbox/meta/_sandbox/state", headers={header: "198.51.100.7"})
+        assert r.status_code == 404
+        r = await client.post(
+            "/sandbox/meta/v26.0/123/events",
+            json={"data": [], "access_token": "t" * 40},
+            headers={header: "198.51.100.7"},
+        )
+        assert r.status_code == 404
+    told = [rec for rec in caplog.records if "came through a reverse proxy" in rec.getMessage()]
+    assert len(told) == 1  # said once, not per request
+    # Straight to the port (the worker, the operator's curl), it works.
+    assert (await get(app, SUMMARY)).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_sandbox_public_answers_through_a_proxy(tmp_path: Path) -> None:
+    app = make(tmp_path, host="127.0.0.1", sandbox_public=True)
+    r = await get_through_proxy(app, SUMMARY, "X-Forwarded-For")
+    assert r.status_code == 200 and r.json()["totals"]["events_held"] == 0
+
+
 @pytest.mark.anyio
 async def test_the_mounted_sandbox_takes_the_gateways_body_limit(tmp_path: Path) -> None:
     app = make(tmp_path, max_body_bytes=4096)

@@ -62,6 +62,8 @@ def serve(
     """Run the gateway: ingest, delivery worker and the Meta sandbox."""
     import uvicorn
 
+    gc_tuning.limit_malloc_arenas()  # before any thread starts
+
     from signalyard.app import create_app
 
     overrides: dict[str, Any] = {"host": host, "port": port}
@@ -128,6 +130,7 @@ def worker(ctx: click.Context) -> None:
     from signalyard.insights.alerts import AlertEngine
     from signalyard.insights.recorder import StatsRecorder
 
+    gc_tuning.limit_malloc_arenas()  # before any thread starts
     settings = settings_from(ctx)
     _logging(settings)
     ensure_schema(settings)

@@ -1,7 +1,9 @@
 """Login and logout. One admin password from the configuration, compared in constant time;
-failed logins are refused per client address past a limit, and slow every login down (never
-refuse it) past a limit for everyone together; logging out revokes the session in the store;
-every form (the login form too) carries the session's CSRF token."""
+failed logins are refused per client address past a limit; past a limit for everyone
+together, passwords are checked one at a time, one a second (a small line waits its turn,
+an attempt beyond it is told to come back in a few seconds; an address that logged in
+before passes at once): never refused for good. Logging out revokes the session in the
+store; every form (the login form too) carries the session's CSRF token."""
 
 from __future__ import annotations
 
@@ -86,7 +88,21 @@ class Login:
                 status=403,
             )
         client = self.client_ip(request)
+        password = form.get("password")
+        right: bool | None = None  # None: not checked
+        busy = 0.0
         wait = self.limiter.wait_seconds(client)  # this address failed too often: refused
+        if wait == 0:
+            # everyone failed often: one password checked at a time, slowed, never refused
+            # for good; refused for now only when the line of waiting attempts is full
+            async with self.limiter.turn(client) as busy:
+                wait = self.limiter.wait_seconds(client)  # again: it may have failed meanwhile
+                if busy == 0 and wait == 0:
+                    right = isinstance(password, str) and passwords_match(password, self._password)
+                    if right:
+                        self.limiter.succeeded(client)
+                    else:
+                        self.limiter.failed(client)
         if wait > 0:
             minutes = max(1, round(wait / 60))
             return self._page(
@@ -96,14 +112,16 @@ class Login:
                 status=429,
                 headers={"Retry-After": str(math.ceil(wait))},
             )
-        delay = self.limiter.delay_seconds()  # everyone failed often: slowed, not refused
-        if delay > 0:
-            await self.web.clock.sleep(delay)
-        password = form.get("password")
-        if not isinstance(password, str) or not passwords_match(password, self._password):
-            self.limiter.failed(client)
+        if right is None:
+            return self._page(
+                request,
+                session,
+                error=f"Too many login attempts right now: try again in {math.ceil(busy)} s.",
+                status=429,
+                headers={"Retry-After": str(math.ceil(busy))},
+            )
+        if not right:
             return self._page(request, session, error="Wrong password.", status=401)
-        self.limiter.succeeded(client)
         root = self.web.root(request)
         response = self.web.redirect(_safe_next(root, form.get("next")))
         self.web.set_session(

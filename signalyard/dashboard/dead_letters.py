@@ -4,27 +4,40 @@
   wrong): sent again unchanged, it would be refused again. Its Replay button says so and
   reads "Replay anyway" (the cause may have been a destination option since corrected);
   **Replay all** leaves it out.
-- The event is past the platform's age limit: the worker would dead-letter it again before
+- The event is past the platform's age limit (the worker dead-lettered it for that, or it
+  has grown older than the limit since): the worker would dead-letter it again before
   sending it. No Replay button; **Replay all** leaves it out.
 - Anything else (a refusal that was not about the event, e.g. an answer from a proxy or a
   wrong ``graph_url``) may succeed once the cause is fixed: a plain Replay.
+
+The same rule is given to the store as a :class:`ReplayRule` (:func:`bulk_rule`), so
+**Replay all** selects the replayable dead letters in its query and reaches them however many
+others died since.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from signalyard.store.base import DeadLetter
+from signalyard.sinks.meta.config import MAX_AGE_SECONDS
+from signalyard.store.base import DeadLetter, ReplayRule
 
-__all__ = ["AGE_LIMIT_REASON", "INVALID_EVENT_CODE", "REPLAY_BATCH", "Replay", "replay_of"]
+__all__ = [
+    "AGE_LIMIT_REASON",
+    "INVALID_EVENT_CODE",
+    "REPLAY_BATCH",
+    "Replay",
+    "bulk_rule",
+    "replay_of",
+]
 
 INVALID_EVENT_CODE = 100
 """Graph's "invalid parameter": the platform refused the event's content."""
 AGE_LIMIT_REASON = "event_time is too close to the platform's limit"
 """How the delivery worker's reason for an event too old to send begins."""
 REPLAY_BATCH = 10_000
-"""A replay of a whole destination looks at this many of its most recent dead letters (press
-again for the next ones)."""
+"""A replay of a whole destination queues at most this many of its replayable dead letters
+(the most recent first); the page says how many are left, and pressing again queues them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +65,24 @@ _TOO_OLD = Replay(
 )
 
 
-def replay_of(dead: DeadLetter) -> Replay:
+def oldest_sendable(now: float) -> int:
+    """The oldest ``event_time`` the platform still accepts at ``now``."""
+    return int(now) - MAX_AGE_SECONDS
+
+
+def replay_of(dead: DeadLetter, *, now: float) -> Replay:
+    if dead.reason.startswith(AGE_LIMIT_REASON) or dead.event_time < oldest_sendable(now):
+        return _TOO_OLD
     if dead.code == INVALID_EVENT_CODE:
         return _INVALID
-    if dead.reason.startswith(AGE_LIMIT_REASON):
-        return _TOO_OLD
     return _CAN
+
+
+def bulk_rule(now: float) -> ReplayRule:
+    """The dead letters **Replay all** queues (``replay_of(...).in_bulk``), as the store's
+    query checks them."""
+    return ReplayRule(
+        skip_code=INVALID_EVENT_CODE,
+        skip_reason_prefix=AGE_LIMIT_REASON,
+        min_event_time=oldest_sendable(now),
+    )

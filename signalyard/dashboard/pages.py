@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signalyard.dashboard.charts import stacked_bars
-from signalyard.dashboard.dead_letters import REPLAY_BATCH, replay_of
+from signalyard.dashboard.dead_letters import REPLAY_BATCH, bulk_rule, replay_of
 from signalyard.dashboard.format import slug
 from signalyard.dashboard.session import Session
 from signalyard.dashboard.web import Web
@@ -22,7 +22,7 @@ from signalyard.insights import views
 from signalyard.insights.alert_log import firing_alerts, recent_alerts
 from signalyard.insights.quality import MATCH_KEYS
 from signalyard.sinks import delivery_mode, mode_note
-from signalyard.store.base import Store
+from signalyard.store.base import Destination, Store
 
 __all__ = ["NAV", "WINDOWS", "Pages", "dedup_advice"]
 
@@ -261,7 +261,7 @@ class Pages:
             d = q.destination
             oldest = q.oldest_queued_event_time
             dead = await self.store.dead_letters(destination_id=d.id, limit=50)
-            replays = {x.outbox_id: replay_of(x) for x in dead}
+            replays = {x.outbox_id: replay_of(x, now=now) for x in dead}
             cards.append(
                 {
                     "queue": q,
@@ -303,38 +303,62 @@ class Pages:
         )
         if destination is None:
             message = "No such destination in this dataset: nothing replayed."
+        elif outbox_ids is not None:
+            message = await self._replay_one(destination, outbox_ids[0])
         else:
-            dead = await self.store.dead_letters(destination_id=destination.id, limit=REPLAY_BATCH)
-            if outbox_ids is not None:
-                dead = [x for x in dead if x.outbox_id in outbox_ids]
-                ids = [x.outbox_id for x in dead if replay_of(x).one]
-            else:
-                ids = [x.outbox_id for x in dead if replay_of(x).in_bulk]
-            left = len(dead) - len(ids)
-            n = 0
-            if ids:
-                n = await self.store.replay(
-                    destination_id=destination.id, outbox_ids=ids, now=self.web.clock.now()
-                )
-            if n and self.on_replay is not None:
-                self.on_replay()
-            message = (
-                f"{n:,} dead letter(s) of {destination.name} queued again."
-                if n
-                else "Nothing to replay: already queued again."
-                if not left
-                else "Nothing replayed."
-            )
-            if left:
-                message += (
-                    f" {left:,} refused by the platform as invalid (or past its age limit) were"
-                    " left as they are: sent again unchanged, they would fail again."
-                )
+            message = await self._replay_all(destination)
         url = self.web.url_maker(request)("/delivery", dataset=dataset_id)
         anchor = f"#destination-{slug(destination.name)}" if destination else ""
         response = self.web.redirect(url + anchor)
         self.web.set_session(request, response, session.with_flash(message))
         return response
+
+    async def _queue_again(self, destination: Destination, ids: list[int], now: float) -> int:
+        n = 0
+        if ids:
+            n = await self.store.replay(destination_id=destination.id, outbox_ids=ids, now=now)
+        if n and self.on_replay is not None:
+            self.on_replay()
+        return n
+
+    async def _replay_one(self, destination: Destination, outbox_id: int) -> str:
+        """The dead letter is looked up by its id, however old it is."""
+        now = self.web.clock.now()
+        found = await self.store.dead_letters(
+            destination_id=destination.id, outbox_ids=[outbox_id], limit=1
+        )
+        if not found:
+            return (
+                f"Nothing replayed: {destination.name} has no dead letter {outbox_id} (it was"
+                " queued again already, or there is no such dead letter)."
+            )
+        if not replay_of(found[0], now=now).one:
+            return "Nothing replayed." + _left_out(1)
+        if await self._queue_again(destination, [outbox_id], now):
+            return f"1 dead letter(s) of {destination.name} queued again."
+        return f"Nothing replayed: dead letter {outbox_id} was queued again meanwhile."
+
+    async def _replay_all(self, destination: Destination) -> str:
+        """The store selects the replayable dead letters (:func:`bulk_rule`), at most
+        ``REPLAY_BATCH`` of them, the most recent first; the message says how many are left
+        out and how many a next press would queue."""
+        now = self.web.clock.now()
+        rule = bulk_rule(now)
+        dead = await self.store.dead_letters(
+            destination_id=destination.id, limit=REPLAY_BATCH, replayable=rule
+        )
+        n = await self._queue_again(destination, [x.outbox_id for x in dead], now)
+        more = await self.store.count_dead_letters(destination_id=destination.id, replayable=rule)
+        left = await self.store.count_dead_letters(destination_id=destination.id) - more
+        if n:
+            message = f"{n:,} dead letter(s) of {destination.name} queued again."
+        elif left or more:
+            message = "Nothing replayed."
+        else:
+            message = f"Nothing to replay: {destination.name} has no dead letters."
+        if more:
+            message += f" {more:,} more can be replayed: press Replay again to queue them."
+        return message + (_left_out(left) if left else "")
 
     # diagnostics and alerts --------------------------------------------------------------
 
@@ -352,6 +376,13 @@ class Pages:
 
     async def _alerts(self, ctx: dict[str, Any]) -> None:
         ctx.update(alerts=await recent_alerts(self.store, limit=100))
+
+
+def _left_out(n: int) -> str:
+    return (
+        f" {n:,} refused by the platform as invalid (or past its age limit) were left as they"
+        " are: sent again unchanged, they would fail again."
+    )
 
 
 def _series(series: list[views.Series]) -> list[tuple[str, list[int]]]:

@@ -10,12 +10,15 @@ secret) ends every session. Logging out records the session's id in the store
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import secrets
 from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 import orjson
@@ -136,12 +139,21 @@ class SessionCodec:
 
 class LoginLimiter:
     """Failed logins. Per client address, a hard limit: past ``per_client`` failures within
-    ``window`` seconds that address is refused until its oldest failure leaves the window. For
-    everyone together, a slowdown, never a block: past ``overall`` failures within the window,
-    every login attempt waits ``slow_seconds`` before its password is checked, and the right
-    password still gets in. (A block for everyone would let anyone keep the admin out by
-    failing logins from a few addresses.) Kept per process (``serve --workers N`` allows N
-    times as many); the table of addresses is bounded by ``max_clients``."""
+    ``window`` seconds that address is refused until its oldest failure leaves the window.
+
+    For everyone together, a slowdown, never a block (a block for everyone would let anyone
+    keep the admin out by failing logins from a few addresses): past ``overall`` failures
+    within the window, login attempts take turns (:meth:`turn`): one at a time, each waiting
+    ``slow_seconds`` before its password is checked, so at most one password is checked per
+    ``slow_seconds`` however many attempts arrive at once, from however many addresses. At
+    most ``queue`` attempts wait in line; one arriving when the line is full is refused at
+    once (429 with the time the line takes to clear) without its password being checked. An
+    address that logged in within ``trusted_seconds`` (the last ``trusted_clients`` of them)
+    does not take a turn: the admin's usual address gets in at once during a flood, and from
+    another address the right password still gets in once it finds room in the line.
+
+    Kept per process (``serve --workers N`` allows N times as many); the tables of addresses
+    are bounded by ``max_clients`` and ``trusted_clients``."""
 
     def __init__(
         self,
@@ -152,6 +164,9 @@ class LoginLimiter:
         window: float = 300.0,
         slow_seconds: float = 1.0,
         max_clients: int = 10_000,
+        queue: int = 10,
+        trusted_clients: int = 100,
+        trusted_seconds: float = 30 * 86400.0,
     ) -> None:
         self.clock = clock
         self.per_client = per_client
@@ -159,8 +174,15 @@ class LoginLimiter:
         self.window = window
         self.slow_seconds = slow_seconds
         self.max_clients = max_clients
+        self.queue = queue
+        self.trusted_clients = trusted_clients
+        self.trusted_seconds = trusted_seconds
         self._clients: OrderedDict[str, deque[float]] = OrderedDict()
         self._all: deque[float] = deque()
+        self._trusted: OrderedDict[str, float] = OrderedDict()
+        self._gate = asyncio.Lock()
+        self._in_line = 0
+        """Attempts waiting for their turn, and the one taking it."""
 
     def _trim(self, failures: deque[float], now: float) -> None:
         while failures and failures[0] <= now - self.window:
@@ -198,3 +220,33 @@ class LoginLimiter:
 
     def succeeded(self, client: str) -> None:
         self._clients.pop(client, None)
+        self._trusted.pop(client, None)
+        self._trusted[client] = self.clock.monotonic()
+        while len(self._trusted) > self.trusted_clients:
+            self._trusted.popitem(last=False)
+
+    def trusted(self, client: str) -> bool:
+        """``client`` logged in within ``trusted_seconds``."""
+        since = self._trusted.get(client)
+        return since is not None and self.clock.monotonic() - since < self.trusted_seconds
+
+    @contextlib.asynccontextmanager
+    async def turn(self, client: str) -> AsyncIterator[float]:
+        """A login attempt's turn to have its password checked (inside the ``async with``).
+        Gives 0 when the check may be made: at once while logins are not slowed down (or
+        ``client`` is trusted), else after the attempts ahead of it, one per
+        ``slow_seconds``. Gives the seconds after which to try again when ``queue`` attempts
+        are already in line: refuse this one without checking its password."""
+        if self.delay_seconds() == 0 or self.trusted(client):
+            yield 0.0
+            return
+        if self._in_line >= self.queue:
+            yield max(self.slow_seconds, self._in_line * self.slow_seconds)
+            return
+        self._in_line += 1
+        try:
+            async with self._gate:
+                await self.clock.sleep(self.slow_seconds)
+                yield 0.0
+        finally:
+            self._in_line -= 1

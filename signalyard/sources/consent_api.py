@@ -67,7 +67,7 @@ class ConsentEndpoint:
             if token is None and authorization.lower().startswith("bearer "):
                 token = authorization[7:].strip()
             await self.keys.check(token, dataset_id)
-            async with self.bodies.read(request, _MAX_BODY) as raw:
+            async with self.bodies.read(request, _MAX_BODY, keyed=True) as raw:
                 try:
                     body = orjson.loads(raw)
                 except orjson.JSONDecodeError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -27,6 +28,9 @@ from signalyard.sources.ingest import Ingestor
 from signalyard.store.base import Dataset, Store
 
 log = logging.getLogger("signalyard.ingest")
+DATASET_CACHE_SECONDS = 5.0
+MAX_CACHED_DATASETS = 10_000
+"""Datasets the endpoint remembers at once (the least recently used go first)."""
 _HEADERS = {"cache-control": "private, no-cache, no-store, must-revalidate"}
 
 
@@ -110,16 +114,25 @@ class GraphEndpoint:
         self.max_body_bytes = max_body_bytes
         self.max_events = max_events
         self.bodies = bodies
-        self._datasets: dict[str, tuple[float, Dataset | None]] = {}
+        self._datasets: OrderedDict[str, tuple[float, Dataset]] = OrderedDict()
+        """Datasets that exist, for a few seconds each, least recently used first; a miss is
+        never kept (any key holder can ask for any number of ids)."""
 
     async def _dataset(self, dataset_id: str) -> Dataset | None:
         now = self.clock.monotonic()
         cached = self._datasets.get(dataset_id)
-        if cached is None or cached[0] < now:
-            dataset = await self.store.get_dataset(dataset_id)
-            self._datasets[dataset_id] = (now + 5.0, dataset)
-            return dataset
-        return cached[1]
+        if cached is not None and cached[0] >= now:
+            self._datasets.move_to_end(dataset_id)
+            return cached[1]
+        dataset = await self.store.get_dataset(dataset_id)
+        if dataset is None:
+            self._datasets.pop(dataset_id, None)
+            return None
+        self._datasets[dataset_id] = (now + DATASET_CACHE_SECONDS, dataset)
+        self._datasets.move_to_end(dataset_id)
+        while len(self._datasets) > MAX_CACHED_DATASETS:
+            self._datasets.popitem(last=False)
+        return dataset
 
     async def handle(self, request: Request) -> Response:
         trace = trace_id()
@@ -172,7 +185,8 @@ class GraphEndpoint:
         # body is read: nobody without one makes the server read (and hold) a body.
         early = graph_wire.token_outside_body(request.query_params, headers.get("authorization"))
         dataset = await self._authorize(early, dataset_id) if early else None
-        async with self.bodies.read(request, self.max_body_bytes) as body:
+        keyed = dataset is not None  # may use the budget kept for checked keys
+        async with self.bodies.read(request, self.max_body_bytes, keyed=keyed) as body:
             content_type = headers.get("content-type", "")
             fields = None
             if content_type.lower().startswith("multipart/form-data"):

@@ -7,6 +7,7 @@ only after the store has committed (and synced) the events.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -21,8 +22,12 @@ from signalyard.event import AcceptedEvent, Consent
 from signalyard.insights.recorder import StatsRecorder
 from signalyard.metrics import Metrics
 from signalyard.sources.extensions import attach, take_extensions
+from signalyard.store._merge import UNAUTHENTICATED_SOURCES
 from signalyard.store.base import Dataset, Store
 from signalyard.transforms.pipeline import clean_event
+from signalyard.transforms.user_data import MAX_VALUES_PER_KEY
+
+log = logging.getLogger("signalyard.ingest")
 
 DECIDED_MEMORY = 100_000
 """Subjects whose recorded consent this process remembers (to skip repeating it)."""
@@ -176,26 +181,44 @@ class Ingestor:
         released = await self._record_consent(events, now)
         n_stored = sum(stored)
         self.metrics.ingested(dataset.id, source, len(events), n_stored)
+        duplicates = len(events) - n_stored
+        # Merged before delivery is woken: a worker woken first could claim the stored copy
+        # and make the merge late for no reason.
+        merges = (
+            await self._merge(events, stored, dataset, source=source, now=now) if duplicates else []
+        )
         if (n_stored or released) and self.on_stored is not None:
             self.on_stored()
         messages: list[str] = []
         for i, ev in enumerate(events):
             messages.extend(f"data[{i}].{w}" for w in ev.warnings)
-        duplicates = len(events) - n_stored
-        if duplicates:
+        if duplicates and source not in UNAUTHENTICATED_SOURCES:
+            # A page (no key) is told nothing about duplicates: whether an event id was
+            # received, sent, or lacks keys would tell anyone about another customer's order.
             messages.append(
                 f"{duplicates} event(s) already received within 48 hours"
                 " (same event_name and event_id): not stored again"
             )
-            messages.extend(await self._merge(events, stored, source=source, now=now))
+            messages.extend(merges)
         return IngestResult(len(events), n_stored, duplicates, tuple(messages))
 
     async def _merge(
-        self, events: Sequence[AcceptedEvent], stored: Sequence[bool], *, source: str, now: float
+        self,
+        events: Sequence[AcceptedEvent],
+        stored: Sequence[bool],
+        dataset: Dataset,
+        *,
+        source: str,
+        now: float,
     ) -> list[str]:
         """Merge the duplicates' ``user_data`` into the copies stored before them
         (:meth:`Store.merge_duplicates`); a message per duplicate that added (or would have
-        added) keys. Only requests with duplicates that carry ``user_data`` pay for it."""
+        added) keys. Only requests with duplicates that carry ``user_data`` pay for it; a
+        browser's duplicates (``/collect``, no key) are never merged. A failed merge changes
+        nothing stored: it is logged (without personal data) and said in the messages, and
+        the request, whose new events are committed, still succeeds."""
+        if source in UNAUTHENTICATED_SOURCES:
+            return []
         at = [
             i
             for i, (ev, new) in enumerate(zip(events, stored, strict=True))
@@ -204,7 +227,23 @@ class Ingestor:
         if not at:
             return []
         dups = [events[i] for i in at]
-        results = await self.store.merge_duplicates(dups, now=now)
+        try:
+            results = await self.store.merge_duplicates(dups, now=now)
+        except Exception as error:
+            # The request's new events are committed: it is answered, not failed.
+            log.error(
+                "Duplicate merge failed; the duplicates' user_data was not merged."
+                " dataset=%s source=%s duplicates=%d error=%s",
+                dataset.id,
+                source,
+                len(dups),
+                type(error).__name__,
+            )
+            return [
+                f"data[{i}]: could not be merged into the copy received first (a store"
+                " error): user_data keys that copy lacks are not added to it"
+                for i in at
+            ]
         if self.recorder is not None:
             self.recorder.merges(dups, results, source=source, now=now)
         messages = []
@@ -225,5 +264,11 @@ class Ingestor:
                 messages.append(
                     f"data[{i}]: not merged into the copy received first: its consent is"
                     " stricter than that copy's"
+                )
+            if result.cut:
+                messages.append(
+                    f"data[{i}]: the copy received first holds {MAX_VALUES_PER_KEY} values"
+                    f" (the most per key) of user_data {', '.join(result.cut)}: this copy's"
+                    " other values were not merged"
                 )
         return messages

@@ -7,8 +7,10 @@ not undo the others), commits, and only then resolves the callers' futures. With
 fsync: group commit. The event loop never blocks on SQLite.
 
 A commit that fails, or a job that fails because the database cannot be written (disk full,
-read-only, I/O error, locked), is kept as :attr:`DBThread.last_failure` until a later
-transaction that changed something commits.
+read-only, I/O error), is kept as :attr:`DBThread.last_failure` until a later transaction that
+changed something commits (a readiness probe makes one, :meth:`SQLiteStore.probe_write`). A
+write lock held too long by another process (``SQLITE_BUSY``) fails that write only: it is not
+kept.
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ class DBThread:
                 conn.rollback()
             results = [(False, error)] * len(batch)
             failed = error
-        if failed is not None:
+        if failed is not None and is_storage_error(failed):
             self.last_failure = CommitFailure(self._now(), sqlite_reason(failed))
         for (_, target, loop), (ok, value) in zip(batch, results, strict=True):
             if loop is None:

@@ -10,6 +10,8 @@ import orjson
 
 from signalyard.outcome import Attempt
 from signalyard.secret import Secret
+from signalyard.store import _dead_sql
+from signalyard.store._marks import pg
 from signalyard.store.base import (
     CLICK_RETENTION_SECONDS,
     DEDUP_WINDOW_SECONDS,
@@ -18,6 +20,7 @@ from signalyard.store.base import (
     Destination,
     DestinationStatus,
     PruneResult,
+    ReplayRule,
 )
 
 DEST_COLUMNS = (
@@ -73,18 +76,22 @@ async def status(pool: asyncpg.Pool, *, now: float) -> list[DestinationStatus]:
 
 
 async def dead_letters(
-    pool: asyncpg.Pool, *, destination_id: int | None = None, limit: int = 100
+    pool: asyncpg.Pool,
+    *,
+    destination_id: int | None = None,
+    limit: int = 100,
+    outbox_ids: Sequence[int] | None = None,
+    replayable: ReplayRule | None = None,
 ) -> list[DeadLetter]:
-    rows = await pool.fetch(
-        "SELECT o.id, o.destination_id, e.event_name, e.event_id, e.event_time,"
-        " o.dead_reason, o.dead_code, o.dead_subcode, o.attempts, o.settled_at FROM outbox o"
-        " JOIN events e ON e.pk=o.event_pk WHERE o.status='dead'"
-        " AND ($1::int4 IS NULL OR o.destination_id=$1)"
-        " ORDER BY o.settled_at DESC, o.id DESC LIMIT $2",
-        destination_id,
-        limit,
-    )
-    return [DeadLetter(*r) for r in rows]
+    sql, args = _dead_sql.select(destination_id, limit, outbox_ids, replayable)
+    return [DeadLetter(*r) for r in await pool.fetch(pg(sql), *args)]
+
+
+async def count_dead_letters(
+    pool: asyncpg.Pool, *, destination_id: int | None = None, replayable: ReplayRule | None = None
+) -> int:
+    sql, args = _dead_sql.count(destination_id, replayable)
+    return int(await pool.fetchval(pg(sql), *args))
 
 
 async def attempts(

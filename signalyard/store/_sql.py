@@ -11,7 +11,7 @@ import orjson
 from signalyard.event import AcceptedEvent
 from signalyard.outcome import Attempt
 from signalyard.secret import Secret
-from signalyard.store import _consent_sql
+from signalyard.store import _consent_sql, _dead_sql
 from signalyard.store._outbox_plan import OutboxPlanner, ingest_rows
 from signalyard.store.base import (
     CLICK_RETENTION_SECONDS,
@@ -21,6 +21,7 @@ from signalyard.store.base import (
     DeadLetter,
     Destination,
     DestinationStatus,
+    ReplayRule,
 )
 
 DEDUP_UPSERT = (
@@ -190,20 +191,21 @@ def status(conn: sqlite3.Connection, now: float) -> list[DestinationStatus]:
 
 
 def dead_letters(
-    conn: sqlite3.Connection, destination_id: int | None, limit: int
+    conn: sqlite3.Connection,
+    destination_id: int | None,
+    limit: int,
+    outbox_ids: Sequence[int] | None = None,
+    rule: ReplayRule | None = None,
 ) -> list[DeadLetter]:
-    sql = (
-        "SELECT o.id, o.destination_id, e.event_name, e.event_id, e.event_time, o.dead_reason,"
-        " o.dead_code, o.dead_subcode, o.attempts, o.settled_at FROM outbox o"
-        " JOIN events e ON e.pk=o.event_pk WHERE o.status='dead'"
-    )
-    args: list[Any] = []
-    if destination_id is not None:
-        sql += " AND o.destination_id=?"
-        args.append(destination_id)
-    sql += " ORDER BY o.settled_at DESC, o.id DESC LIMIT ?"
-    args.append(limit)
+    sql, args = _dead_sql.select(destination_id, limit, outbox_ids, rule)
     return [DeadLetter(*r) for r in conn.execute(sql, args)]
+
+
+def count_dead_letters(
+    conn: sqlite3.Connection, destination_id: int | None, rule: ReplayRule | None
+) -> int:
+    sql, args = _dead_sql.count(destination_id, rule)
+    return int(conn.execute(sql, args).fetchone()[0])
 
 
 def attempts(

@@ -12,6 +12,8 @@ Contracts every backend keeps (one contract test suite runs against each):
   a repeat is reported as a duplicate and adds nothing.
 - ``last_commit_failure`` is the last failed write (its time and a short reason, never SQL
   nor data) until a later write commits: readiness and ``signalyard_store_up`` report it.
+  ``probe_write`` commits such a write on demand (readiness calls it while a failure is
+  kept). A write that only lost a lock to another process is not a failure.
 - ``claim`` leases due rows to one owner until ``lease_until``; ``settle_*`` only change rows
   the owner still holds, so a worker that finishes late cannot settle rows it lost.
 """
@@ -29,6 +31,8 @@ from signalyard.secret import Secret
 DEDUP_WINDOW_SECONDS = 48 * 3600
 CLICK_RETENTION_SECONDS = 90 * 86400
 """Click ids are kept 90 days: longer than every platform's click attribution window."""
+DEAD_LETTER_IDS_MAX = 900
+"""The most outbox ids one ``dead_letters`` call looks up (one statement's parameters)."""
 EXPIRED_HOLD_REASON = (
     "consent did not arrive before the event passed the platform's 7-day age limit: not sent"
 )
@@ -110,6 +114,20 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayRule:
+    """Which dead letters a replay can help, checked by the store's query (so a selection
+    reaches them however many others died since). A dead letter is left out when any
+    condition set here says so."""
+
+    skip_code: int | None = None
+    """Left out: the platform's error code (events refused for their content)."""
+    skip_reason_prefix: str = ""
+    """Left out: a reason beginning with this (empty: none is)."""
+    min_event_time: int | None = None
+    """Left out: an event older than this (past the platform's age limit)."""
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptRecord:
     destination_id: int
     at: float
@@ -136,6 +154,9 @@ class MergeResult:
     copy's) or ``same`` (nothing to add, or no stored copy left)."""
     keys: tuple[str, ...] = ()
     """The ``user_data`` key names it added (or would have): names only, never values."""
+    cut: tuple[str, ...] = ()
+    """The list keys (``em``, ``ph``...) some of whose values were left out of a merge: the
+    stored copy's list reached the per-key cap (names only, never values)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +192,11 @@ class Store(Protocol):
     @property
     def last_commit_failure(self) -> CommitFailure | None:
         """The last write that failed, until a later write commits."""
+        ...
+
+    async def probe_write(self) -> bool:
+        """Commit one tiny real write (on SQLite, only when the database has room to grow);
+        whether it did. Success clears ``last_commit_failure``."""
         ...
 
     # datasets and keys
@@ -236,9 +262,10 @@ class Store(Protocol):
     ) -> list[MergeResult]:
         """For each duplicate (``ingest`` said False), in one transaction: add its
         ``user_data`` keys and values the stored copy lacks to that copy while one of its
-        outbox rows still waits (``queued`` or ``held``), never overwriting a value nor
-        widening its consent, and record both sources as ``_sources``
-        (:mod:`signalyard.store._merge`); what each did."""
+        outbox rows still waits (``queued`` or ``held``) without being sent right now,
+        never overwriting a value nor widening its consent, and record both sources as
+        ``_sources`` (:mod:`signalyard.store._merge`); what each did. A duplicate from an
+        unauthenticated source (the browser's ``/collect``) is never merged."""
         ...
 
     # delivery
@@ -273,8 +300,23 @@ class Store(Protocol):
     # operations
     async def status(self, *, now: float) -> list[DestinationStatus]: ...
     async def dead_letters(
-        self, *, destination_id: int | None = None, limit: int = 100
-    ) -> list[DeadLetter]: ...
+        self,
+        *,
+        destination_id: int | None = None,
+        limit: int = 100,
+        outbox_ids: Sequence[int] | None = None,
+        replayable: ReplayRule | None = None,
+    ) -> list[DeadLetter]:
+        """The most recent first (by when they died). ``outbox_ids``: only these (at most
+        ``DEAD_LETTER_IDS_MAX``); ``replayable``: only those the rule keeps."""
+        ...
+
+    async def count_dead_letters(
+        self, *, destination_id: int | None = None, replayable: ReplayRule | None = None
+    ) -> int:
+        """How many dead letters (``replayable``: only those the rule keeps)."""
+        ...
+
     async def attempts(
         self, *, destination_id: int | None = None, limit: int = 100
     ) -> list[AttemptRecord]: ...

@@ -138,9 +138,38 @@ def sqlite_problem(path: str, error: BaseException) -> str:
     return f"cannot use the database {shown}: {sqlite_reason(error)}"
 
 
+_WAITED = ("SQLITE_BUSY", "SQLITE_LOCKED")
+"""Another connection held the lock too long: the database works, this write waited."""
+
+
 def is_storage_error(error: BaseException) -> bool:
     """A SQLite error that says the database cannot be written or read (disk full, read-only,
-    I/O, locked, corrupt), not that one statement broke a constraint."""
-    return isinstance(error, (sqlite3.OperationalError, sqlite3.InternalError)) or (
-        type(error) is sqlite3.DatabaseError
-    )
+    I/O, corrupt), not that one statement broke a constraint, nor that the write lock was
+    busy (``SQLITE_BUSY``, ``SQLITE_LOCKED``: another process writes; the next write may
+    well commit)."""
+    if not (
+        isinstance(error, (sqlite3.OperationalError, sqlite3.InternalError))
+        or type(error) is sqlite3.DatabaseError
+    ):
+        return False
+    name = getattr(error, "sqlite_errorname", None)
+    return not (isinstance(name, str) and name.startswith(_WAITED))
+
+
+PROBE_ROOM_BYTES = 1024 * 1024
+"""The room a SQLite database must have to be called writable again after a failure: free
+pages it may still use, and free space on its disk."""
+
+
+def has_room(conn: sqlite3.Connection, path: str) -> bool:
+    """Whether the database can still grow by :data:`PROBE_ROOM_BYTES`: within its
+    ``max_page_count`` (counting free pages it holds) and on its disk. A small write can
+    commit in space a full database already holds, so a write alone does not say so."""
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    max_pages = conn.execute("PRAGMA max_page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    if (max_pages - pages + free) * page_size < PROBE_ROOM_BYTES:
+        return False
+    disk = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    return disk.f_bavail * disk.f_frsize >= PROBE_ROOM_BYTES

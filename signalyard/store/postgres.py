@@ -39,6 +39,7 @@ from signalyard.store.base import (
     IngestKey,
     MergeResult,
     PruneResult,
+    ReplayRule,
     waiting_message,
 )
 from signalyard.store.location import describe
@@ -57,6 +58,14 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__} (SQLSTATE {state})" if state else type(error).__name__
 
 
+def _waited(error: Exception) -> bool:
+    """A write that lost to another one (a lock not granted in time, a deadlock, a
+    serialization failure: SQLSTATE 55P03 and class 40): the database works, the next write
+    may well commit. Not a storage failure."""
+    state = getattr(error, "sqlstate", None)
+    return isinstance(state, str) and (state == "55P03" or state.startswith("40"))
+
+
 class _Pending:
     __slots__ = ("events", "future", "now")
 
@@ -70,6 +79,9 @@ class _Pending:
 
 class PostgresStore:
     """:class:`~signalyard.store.base.Store` on PostgreSQL."""
+
+    PROBE_LOCK_TIMEOUT_MS = 2000
+    """How long :meth:`probe_write` waits for a lock another session holds."""
 
     def __init__(
         self,
@@ -344,7 +356,8 @@ class PostgresStore:
             try:
                 results = await self._write(batch)
             except Exception as error:
-                self.last_commit_failure = CommitFailure(self._now(), _reason(error))
+                if not _waited(error):
+                    self.last_commit_failure = CommitFailure(self._now(), _reason(error))
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(error)
@@ -361,6 +374,22 @@ class PostgresStore:
         self.commits += 1
         self.last_commit_failure = None
         return results
+
+    async def probe_write(self) -> bool:
+        """Commit one tiny real write (the one row of ``alembic_version``, rewritten as it
+        is; a lock held by another session is waited for ``PROBE_LOCK_TIMEOUT_MS`` at most):
+        a success clears :attr:`last_commit_failure`, a failure that is not a lost lock
+        records it again."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = {int(self.PROBE_LOCK_TIMEOUT_MS)}")
+                await conn.execute("UPDATE alembic_version SET version_num = version_num")
+        except Exception as error:
+            if not _waited(error):
+                self.last_commit_failure = CommitFailure(self._now(), _reason(error))
+            return False
+        self.last_commit_failure = None
+        return True
 
     # delivery ----------------------------------------------------------------------------
 
@@ -479,9 +508,27 @@ class PostgresStore:
         return await _pg_ops.status(self.pool, now=now)
 
     async def dead_letters(
-        self, *, destination_id: int | None = None, limit: int = 100
+        self,
+        *,
+        destination_id: int | None = None,
+        limit: int = 100,
+        outbox_ids: Sequence[int] | None = None,
+        replayable: ReplayRule | None = None,
     ) -> list[DeadLetter]:
-        return await _pg_ops.dead_letters(self.pool, destination_id=destination_id, limit=limit)
+        return await _pg_ops.dead_letters(
+            self.pool,
+            destination_id=destination_id,
+            limit=limit,
+            outbox_ids=outbox_ids,
+            replayable=replayable,
+        )
+
+    async def count_dead_letters(
+        self, *, destination_id: int | None = None, replayable: ReplayRule | None = None
+    ) -> int:
+        return await _pg_ops.count_dead_letters(
+            self.pool, destination_id=destination_id, replayable=replayable
+        )
 
     async def attempts(
         self, *, destination_id: int | None = None, limit: int = 100

@@ -36,6 +36,7 @@ from signalyard.store.base import (
     IngestKey,
     MergeResult,
     PruneResult,
+    ReplayRule,
     waiting_message,
 )
 
@@ -100,6 +101,23 @@ class SQLiteStore:
     @property
     def last_commit_failure(self) -> CommitFailure | None:
         return self._db.last_failure
+
+    async def probe_write(self) -> bool:
+        """Commit one tiny real write (the one row of ``alembic_version``, rewritten as it
+        is), when the database has room to grow (:func:`location.has_room`): a success
+        clears :attr:`last_commit_failure`, a storage error records it again."""
+        path = self.path
+
+        def job(conn: sqlite3.Connection) -> bool:
+            if not location.has_room(conn, path):
+                return False
+            conn.execute("UPDATE alembic_version SET version_num = version_num")
+            return True
+
+        try:
+            return await self._db.run(job)
+        except sqlite3.Error:
+            return False
 
     async def open(self) -> None:
         try:
@@ -423,9 +441,21 @@ class SQLiteStore:
         return await self._db.run(lambda c: _sql.status(c, now))
 
     async def dead_letters(
-        self, *, destination_id: int | None = None, limit: int = 100
+        self,
+        *,
+        destination_id: int | None = None,
+        limit: int = 100,
+        outbox_ids: Sequence[int] | None = None,
+        replayable: ReplayRule | None = None,
     ) -> list[DeadLetter]:
-        return await self._db.run(lambda c: _sql.dead_letters(c, destination_id, limit))
+        return await self._db.run(
+            lambda c: _sql.dead_letters(c, destination_id, limit, outbox_ids, replayable)
+        )
+
+    async def count_dead_letters(
+        self, *, destination_id: int | None = None, replayable: ReplayRule | None = None
+    ) -> int:
+        return await self._db.run(lambda c: _sql.count_dead_letters(c, destination_id, replayable))
 
     async def attempts(
         self, *, destination_id: int | None = None, limit: int = 100

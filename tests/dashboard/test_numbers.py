@@ -185,12 +185,12 @@ async def test_no_replay_for_an_event_refused_as_invalid_and_its_reason_once(
         await gw.sandbox.post(
             "/_sandbox/faults", json={"kind": "invalid_event", "event_ids": ["x-2"]}
         )
-        now = clock.now()
-        await gw.send([event("Purchase", f"x-{i}", now) for i in range(4)], source="graph_api")
-        await gw.worker.run_once()  # bisected: x-2 alone is dead-lettered
-        await gw.send([event("Purchase", "old-1", now)], source="graph_api")
+        await gw.send([event("Purchase", "old-1", clock.now())], source="graph_api")
         clock.advance(7 * 86400)
         await gw.worker.run_once()  # too old to send: dead-lettered before sending
+        now = clock.now()  # x-2 is recent: within the age limit, refused only as invalid
+        await gw.send([event("Purchase", f"x-{i}", now) for i in range(4)], source="graph_api")
+        await gw.worker.run_once()  # bisected: x-2 alone is dead-lettered
         dead = {d.event_id: d for d in await store.dead_letters()}
     assert set(dead) == {"x-2", "old-1"}
     await login(authed)  # a week later: the session expired

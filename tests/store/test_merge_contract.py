@@ -1,19 +1,23 @@
 """A richer duplicate merged into the stored copy, on every backend: keys the stored copy
 lacks are added while it waits for delivery (never overwriting a value, never widening its
 consent), both sources are recorded, a copy that arrives after delivery is reported late, and
-concurrent merges of one event all land (no lost update)."""
+concurrent merges of one event all land (no lost update). A copy anyone can send (the
+browser's ``/collect``) is never merged, and a copy arriving while the stored one is being
+sent changes nothing (the stored event shows what the platform received)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 
 from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
-from signalyard.store._merge import MAX_VALUES_PER_KEY
 from signalyard.store.base import MergeResult, Store
+from signalyard.store.dual import fetch
+from signalyard.transforms.user_data import MAX_VALUES_PER_KEY
 
 pytestmark = pytest.mark.anyio
 NOW = 1_800_000_000.0
@@ -63,6 +67,12 @@ async def sent_payload(store: Store) -> dict[str, Any]:
     return claimed.payload
 
 
+async def stored_payload(store: Store, eid: str = "order-3000") -> dict[str, Any]:
+    (row,) = await fetch(store, "SELECT payload FROM events WHERE event_id = ?", (eid,))
+    payload: dict[str, Any] = orjson.loads(row[0])
+    return payload
+
+
 async def test_server_copy_merges_into_the_browser_copy_before_delivery(store: Store) -> None:
     assert await store.ingest([ev(BROWSER, source="browser")], now=NOW) == [True]
     server = ev(SERVER, source="graph_api")
@@ -79,19 +89,54 @@ async def test_server_copy_merges_into_the_browser_copy_before_delivery(store: S
     assert payload["_sources"] == ["browser", "graph_api"]
 
 
-async def test_list_keys_gain_new_values_up_to_the_cap(store: Store) -> None:
+async def test_list_keys_gain_new_values_up_to_the_cap_and_a_cut_is_reported(
+    store: Store,
+) -> None:
+    """The cap is validation's (20 per key, what every event may carry), and the keys whose
+    values did not all fit are named."""
+    assert MAX_VALUES_PER_KEY == 20
     await store.ingest([ev({"em": [EM1]}, source="graph_api")], now=NOW)
     more = ev({"em": [EM2, EM1, EM3]}, source="shopify")
     await store.ingest([more], now=NOW)
-    assert (await store.merge_duplicates([more], now=NOW))[0].outcome == "merged"
-    many = ev({"em": [f"{i:064x}" for i in range(30)]}, source="browser")
-    await store.ingest([many], now=NOW)
-    await store.merge_duplicates([many], now=NOW)
+    assert await store.merge_duplicates([more], now=NOW) == [MergeResult("merged", ("em",))]
+    # 3 stored + 20 new: 17 fit
+    many = ev({"em": [f"{i:064x}" for i in range(20)], "ph": [EM1]}, source="woocommerce")
+    assert await store.merge_duplicates([many], now=NOW) == [
+        MergeResult("merged", ("em", "ph"), cut=("em",))
+    ]
+    # full already: nothing added, the cut still said
+    full = ev({"em": ["d" * 64]}, source="graph_api")
+    assert await store.merge_duplicates([full], now=NOW) == [MergeResult("same", cut=("em",))]
     payload = await sent_payload(store)
     em = payload["user_data"]["em"]
     assert em[:3] == [EM1, EM2, EM3]
     assert len(em) == MAX_VALUES_PER_KEY
-    assert payload["_sources"] == ["graph_api", "shopify", "browser"]
+    assert payload["_sources"] == ["graph_api", "shopify", "woocommerce"]
+
+
+async def test_a_browser_copy_is_never_merged(store: Store) -> None:
+    """Anyone can send a /collect copy (no key) of a predictable event id: merged, it would
+    attach the sender's browser ids, address and agent to another customer's purchase."""
+    await store.ingest([ev({"em": [EM1]}, source="graph_api")], now=NOW)
+    before = await stored_payload(store)
+    attacker = {
+        "fbp": "fb.1.1700000000000.666",
+        "fbc": "fb.1.1700000000000.IwAR-attacker",
+        "client_ip_address": "198.51.100.66",
+        "client_user_agent": "Attacker/1.0",
+        "em": [EM2],
+    }
+    assert await store.merge_duplicates([ev(attacker, source="browser")], now=NOW) == [
+        MergeResult("same")
+    ]
+    assert await stored_payload(store) == before
+    # nor into a browser's own copy: that one is anyone's too
+    await store.ingest([ev(BROWSER, source="browser", eid="o2")], now=NOW)
+    before = await stored_payload(store, "o2")
+    assert await store.merge_duplicates([ev(attacker, source="browser", eid="o2")], now=NOW) == [
+        MergeResult("same")
+    ]
+    assert await stored_payload(store, "o2") == before
 
 
 async def test_nothing_new_is_a_plain_duplicate(store: Store) -> None:
@@ -111,17 +156,19 @@ async def test_a_copy_arriving_after_delivery_is_late_and_changes_nothing(store:
     assert await store.claim(1, owner="w", limit=10, now=NOW + 5, lease_seconds=30) == []
 
 
-async def test_a_copy_arriving_while_the_first_is_being_sent_is_late_but_kept_for_a_retry(
+async def test_a_copy_arriving_while_the_first_is_being_sent_is_late_and_changes_nothing(
     store: Store,
 ) -> None:
+    """The send in flight carries the payload read when it was claimed: written now, the
+    stored event (and the dashboard) would show keys the platform never received."""
     await store.ingest([ev(BROWSER, source="browser")], now=NOW)
+    before = await stored_payload(store)
     (claimed,) = await store.claim(1, owner="w", limit=10, now=NOW, lease_seconds=30)
     (result,) = await store.merge_duplicates([ev(SERVER, source="graph_api")], now=NOW + 1)
-    assert result.outcome == "late"
-    await store.settle_retry(
-        [claimed.outbox_id], owner="w", due_at=NOW + 2, count_attempt=True, error="5xx"
-    )
-    assert (await sent_payload(store))["user_data"]["em"] == [EM1]
+    assert result == MergeResult("late", ("em", "client_ip_address", "client_user_agent"))
+    assert await stored_payload(store) == before
+    assert await store.settle_delivered([claimed.outbox_id], owner="w", now=NOW + 2) == 1
+    assert await stored_payload(store) == before  # what the platform received
 
 
 async def test_consent_is_never_widened(store: Store) -> None:

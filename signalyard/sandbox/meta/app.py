@@ -18,9 +18,10 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from ...clock import Clock
-from .control import Control
+from ...sources.body import BodyReader
+from .control import MAX_CONTROL_BODY, Control
 from .endpoint import GraphEndpoint
-from .parse import MAX_BODY_BYTES
+from .parse import MAX_BODY_BYTES, own_reader
 from .recorder import SandboxState
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -32,6 +33,7 @@ def create_app(
     state: SandboxState | None = None,
     app_secret: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    bodies: BodyReader | None = None,
 ) -> Starlette:
     """Build the sandbox app.
 
@@ -41,7 +43,11 @@ def create_app(
     ``app_secret``, every request must carry ``appsecret_proof`` = hex
     HMAC-SHA256(key=app_secret, msg=access_token), as Graph requires when the app enables
     "Require App Secret". A request body over ``max_body_bytes`` gets Graph's code 100 with
-    HTTP 413 (see :data:`.parse.MAX_BODY_BYTES`).
+    HTTP 413 (see :data:`.parse.MAX_BODY_BYTES`). Every body is read with ``bodies``: bounded
+    in time (408) and held in its byte budget (503 when full); the gateway passes its own
+    reader when it mounts the sandbox, so that the sandbox's bodies share the gateway's
+    budget and timeouts (default: a reader of the sandbox's own, with the gateway's default
+    limits).
 
     The sandbox accepts any well-formed token and shows what it received at ``/_sandbox``:
     serve it on a loopback address only (``signalyard serve`` mounts it only there unless
@@ -51,8 +57,10 @@ def create_app(
         state = SandboxState(clock=clock)
     if clock is None:
         clock = state.clock
-    graph = GraphEndpoint(state, clock, app_secret, max_body_bytes)
-    control = Control(state, clock)
+    if bodies is None:
+        bodies = own_reader(max(max_body_bytes, MAX_CONTROL_BODY))
+    graph = GraphEndpoint(state, clock, app_secret, max_body_bytes, bodies)
+    control = Control(state, clock, bodies)
     routes = [
         Route("/_sandbox", control.index, methods=["GET"]),
         Route("/_sandbox/events", control.events, methods=["GET"]),

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...clock import Clock
+from ...sources.body import BodyReader
 from .errors import GraphError
 from .faults import FaultSpecError
 from .parse import read_body
@@ -52,13 +53,18 @@ _EVENT_FILTERS = ("dataset_id", "event_name", "event_id", "test_event_code", "so
 
 
 class BadControlRequest(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(
+        self, message: str, status: int = 400, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
 
 
-def _error(message: str, status: int = 400) -> Response:
-    return control_json({"error": message}, status)
+def _error(message: str, status: int = 400, headers: dict[str, str] | None = None) -> Response:
+    response = control_json({"error": message}, status)
+    response.headers.update(headers or {})
+    return response
 
 
 def _limit(request: Request, default: int, maximum: int) -> int:
@@ -70,25 +76,28 @@ def _limit(request: Request, default: int, maximum: int) -> int:
     return min(int(raw), maximum)
 
 
-async def _json_body(request: Request) -> Any:
+async def _json_body(bodies: BodyReader, request: Request) -> Any:
     try:
-        body = await read_body(request, MAX_CONTROL_BODY)
-    except GraphError:
-        raise BadControlRequest(
-            f"the body is larger than {MAX_CONTROL_BODY} bytes", status=413
-        ) from None
-    if not body.strip():
-        raise BadControlRequest("a JSON body is required")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadControlRequest(f"body must be JSON ({exc})") from None
+        async with read_body(bodies, request, MAX_CONTROL_BODY) as body:
+            if not body.strip():
+                raise BadControlRequest("a JSON body is required")
+            try:
+                return orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise BadControlRequest(f"body must be JSON ({exc})") from None
+    except GraphError as error:  # the body was refused: too large, too slow, no room, gone
+        if error.status == 413:
+            message = f"the body is larger than {MAX_CONTROL_BODY} bytes"
+        else:
+            message = error.message
+        raise BadControlRequest(message, error.status, error.headers) from None
 
 
 class Control:
-    def __init__(self, state: SandboxState, clock: Clock) -> None:
+    def __init__(self, state: SandboxState, clock: Clock, bodies: BodyReader) -> None:
         self.state = state
         self.clock = clock
+        self.bodies = bodies
 
     async def index(self, request: Request) -> Response:
         return control_json({"sandbox": "meta", "endpoints": ENDPOINTS})
@@ -119,11 +128,11 @@ class Control:
 
     async def browser_events(self, request: Request) -> Response:
         try:
-            body = await _json_body(request)
+            body = await _json_body(self.bodies, request)
             items = body if isinstance(body, list) else [body]
             parsed = [self._browser_event(i, item) for i, item in enumerate(items)]
         except BadControlRequest as exc:
-            return _error(str(exc), exc.status)
+            return _error(str(exc), exc.status, exc.headers)
         recorded = [self.state.record_browser_event(*args) for args in parsed]
         return control_json({"events": [r.to_json() for r in recorded]}, 201)
 
@@ -151,7 +160,7 @@ class Control:
             return control_json({"removed": removed})
         if request.method == "POST":
             try:
-                body = await _json_body(request)
+                body = await _json_body(self.bodies, request)
                 if isinstance(body, dict) and isinstance(body.get("faults"), list):
                     body = body["faults"]
                 if isinstance(body, list):
@@ -159,7 +168,7 @@ class Control:
                     return control_json({"faults": [f.to_json(now) for f in added]}, 201)
                 fault = book.add(body, now)
             except BadControlRequest as exc:
-                return _error(str(exc), exc.status)
+                return _error(str(exc), exc.status, exc.headers)
             except FaultSpecError as exc:
                 return _error(str(exc))
             return control_json({"fault": fault.to_json(now)}, 201)

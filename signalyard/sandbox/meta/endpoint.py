@@ -22,10 +22,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...clock import Clock
+from ...sources.body import BodyReader
 from . import errors
 from .errors import GraphError, new_trace_id
 from .faults import Fault, token_digest
-from .parse import MAX_BODY_BYTES, GraphRequest, decode_data, event_id_of, parse_request
+from .parse import (
+    MAX_BODY_BYTES,
+    GraphRequest,
+    decode_data,
+    event_id_of,
+    own_reader,
+    parse_request,
+    read_body,
+)
 from .recorder import RequestRecord, SandboxState
 from .responses import graph_error, graph_json, usage_headers
 from .validate import validate_batch
@@ -58,11 +67,13 @@ class GraphEndpoint:
         clock: Clock,
         app_secret: str | None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        bodies: BodyReader | None = None,
     ) -> None:
         self.state = state
         self.clock = clock
         self.app_secret = app_secret
         self.max_body_bytes = max_body_bytes
+        self.bodies = bodies or own_reader(max_body_bytes)
 
     async def events(self, request: Request) -> Response:
         trace_id = new_trace_id()
@@ -128,7 +139,12 @@ class GraphEndpoint:
             raise errors.unsupported_request(
                 "post", dataset_id, "The dataset (pixel) id must be a number."
             )
-        req = await parse_request(request, self.max_body_bytes)
+        # The body counts in the reader's budget until the request is answered.
+        async with read_body(self.bodies, request, self.max_body_bytes) as body:
+            req = await parse_request(request, body)
+            return self._accept(req, dataset_id, out, trace_id)
+
+    def _accept(self, req: GraphRequest, dataset_id: str, out: _Outcome, trace_id: str) -> int:
         out.encoding = req.encoding
         out.token_source = req.token_source
         self._check_token(req, out)
@@ -225,7 +241,8 @@ class GraphEndpoint:
                 raise errors.unsupported_request(
                     "get", version, f"{version!r} is not a Graph API version like v26.0."
                 )
-            self._check_token(await parse_request(request, self.max_body_bytes), _Outcome())
+            async with read_body(self.bodies, request, self.max_body_bytes) as body:
+                self._check_token(await parse_request(request, body), _Outcome())
         except GraphError as error:
             return graph_error(error, trace_id=trace_id, api_version=api_version)
         return graph_json(200, {"id": dataset_id}, trace_id=trace_id, api_version=api_version)

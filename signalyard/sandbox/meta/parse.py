@@ -14,6 +14,7 @@ JSON string of one; each element may be an object or a JSON string of one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,7 +23,11 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import Message
 
+from ...errors import InputError, TooLarge
+from ...settings import Settings
+from ...sources.body import BodyReader, Busy, Disconnected, ReadBody, SlowBody, error_headers
 from . import errors
+from .errors import GraphError
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """The largest request body accepted (a larger one gets Graph's code 100, HTTP 413). Meta
@@ -63,18 +68,65 @@ class GraphRequest:
         return str(value)
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise errors.body_too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise errors.body_too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def own_reader(largest_body: int) -> BodyReader:
+    """The body reader of a sandbox that runs on its own (``signalyard sandbox meta``, tests):
+    the gateway's default limits, every body unkeyed. A sandbox mounted in the gateway uses
+    the gateway's reader instead, so that its bodies share the gateway's budget."""
+    defaults = Settings()
+    return BodyReader.configured(
+        in_flight_bytes=max(defaults.bodies_in_flight_bytes, largest_body),
+        wait_seconds=defaults.body_wait_seconds,
+        read_timeout=defaults.body_read_timeout_seconds,
+        largest_body=largest_body,
+        min_rate=defaults.body_min_bytes_per_second,
+    )
+
+
+def body_error(error: InputError, limit: int) -> GraphError:
+    """Graph's answer to a body the reader refused: too large (413), malformed
+    ``Content-Length`` (400), too slow (408, connection closed), no room (503,
+    ``Retry-After``), or a client gone before sending it all (answered to no one)."""
+    if isinstance(error, TooLarge):
+        return errors.body_too_large(limit)
+    if isinstance(error, Busy | SlowBody | Disconnected):
+        return GraphError(
+            f"(#{error.code}) {error.message}",
+            code=error.code,
+            status=error.status,
+            title=error.title or "Temporary error",
+            transient=True,
+            headers=error_headers(error),
+        )
+    return errors.param_invalid(error.field, error.rule)
+
+
+class GraphBody:
+    """``async with read_body(bodies, request, limit) as body``: the body, held in the
+    reader's budget until the block ends; a refused body raises :class:`GraphError`."""
+
+    __slots__ = ("_limit", "_read")
+
+    def __init__(self, read: ReadBody, limit: int) -> None:
+        self._read = read
+        self._limit = limit
+
+    async def __aenter__(self) -> bytes:
+        try:
+            return await self._read.__aenter__()
+        except InputError as error:
+            raise body_error(error, self._limit) from None
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._read.__aexit__(exc_type, exc, tb)
+
+
+def read_body(bodies: BodyReader, request: Request, limit: int = MAX_BODY_BYTES) -> GraphBody:
+    return GraphBody(bodies.read(request, limit), limit)
 
 
 def _encoding(content_type: str, body: bytes) -> str:
@@ -142,10 +194,9 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-async def parse_request(request: Request, max_body_bytes: int = MAX_BODY_BYTES) -> GraphRequest:
-    """Decode the body (at most ``max_body_bytes``) and query into a :class:`GraphRequest`.
+async def parse_request(request: Request, body: bytes) -> GraphRequest:
+    """Decode the body (read with :func:`read_body`) and query into a :class:`GraphRequest`.
     Raises :class:`GraphError`."""
-    body = await read_body(request, max_body_bytes)
     encoding = _encoding(request.headers.get("content-type", ""), body)
     params: dict[str, Any] = dict(request.query_params.items())
     if encoding == "json":
