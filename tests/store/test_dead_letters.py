@@ -67,7 +67,7 @@ async def _dead(store: Store) -> tuple[int, dict[str, int]]:
 
 
 async def test_replayable_dead_letters_are_selected_by_the_query(backend_store: Store) -> None:
-    d, ids = await _dead(backend_store)
+    d, _ = await _dead(backend_store)
     everything = await backend_store.dead_letters(destination_id=d)
     assert [x.event_id for x in everything] == [
         "invalid2",
