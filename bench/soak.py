@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -377,6 +378,12 @@ class Soak:
         end = self.samples[-1]["rss_mb"]
         peak = max(s["rss_mb"] for s in self.samples)
         growth = (end - base) / base if base else 0.0
+        # The same, robust to where a sample falls in the minute's collect-and-trim cycle: the
+        # median of the first five samples after the warm-up against the last five's.
+        first, last = warm[:5] or self.samples[:1], warm[-5:] or self.samples[-1:]
+        median_first = statistics.median(s["rss_mb"] for s in first)
+        median_last = statistics.median(s["rss_mb"] for s in last)
+        windowed = (median_last - median_first) / median_first if median_first else 0.0
         gc_stats: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
             gc_stats = json.loads((self.workdir / f"{self.name}.gc.json").read_text())
@@ -391,6 +398,7 @@ class Soak:
             "rss_end_mb": end,
             "rss_peak_mb": peak,
             "growth": round(growth, 4),
+            "growth_windowed": round(windowed, 4),
             "single_p50_ms": round(lat[len(lat) // 2], 1) if lat else None,
             "single_p99_ms": round(lat[int(len(lat) * 0.99)], 1) if lat else None,
             "invalid_injected": len(self.invalid),

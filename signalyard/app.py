@@ -86,7 +86,18 @@ def _warn_if_public_sandbox(settings: Settings) -> None:
 
 
 FORWARDING_HEADERS = frozenset(
-    {b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip"}
+    {
+        b"forwarded",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+        b"x-forwarded-port",
+        b"x-real-ip",
+        b"via",
+        b"cf-connecting-ip",
+        b"true-client-ip",
+        b"x-client-ip",
+    }
 )
 """Headers a reverse proxy adds: a request carrying one came through a proxy, not straight
 from this machine."""
@@ -157,9 +168,12 @@ def create_app(
         in_flight_bytes=settings.bodies_in_flight_bytes,
         wait_seconds=settings.body_wait_seconds,
         read_timeout=settings.body_read_timeout_seconds,
-        largest_body=max(settings.max_body_bytes, settings.collect.max_body_bytes),
+        largest_body=settings.max_body_bytes,
         min_rate=settings.body_min_bytes_per_second,
         unkeyed_share=settings.bodies_unkeyed_share,
+        small_body=settings.collect.max_body_bytes,
+        small_bytes=settings.collect.bodies_in_flight_bytes,
+        unkeyed_deadline=settings.body_unkeyed_deadline_seconds,
     )
     consent_api = ConsentEndpoint(store, ingestor, keys, clock, bodies=bodies)
     graph = GraphEndpoint(
@@ -175,6 +189,7 @@ def create_app(
     collect = CollectEndpoint(
         store, ingestor, clock, settings.collect, script=SCRIPT, bodies=bodies
     )
+    bodies.peer = collect.client_ip  # per-peer body caps see past collect.trusted_proxies
 
     order_flow = OrderFlow(store, ingestor)
     shopify = ShopifyWebhook(

@@ -55,6 +55,10 @@ def _glibc() -> ctypes.CDLL | None:
     # Only glibc has all three (musl has no malloc_trim nor gnu_get_libc_version).
     if not all(hasattr(libc, name) for name in ("gnu_get_libc_version", "malloc_trim", "mallopt")):
         return None
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    libc.malloc_trim.restype = ctypes.c_int
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    libc.mallopt.restype = ctypes.c_int
     return libc
 
 
@@ -105,7 +109,8 @@ async def collect_periodically(
             return
         started = time.perf_counter()
         freed = gc.collect()
-        trim_malloc()
+        # Off the event loop: a trim walks every arena (ctypes releases the GIL meanwhile).
+        await asyncio.to_thread(trim_malloc)
         log.debug(
             "Full collection and malloc trim: %d objects freed in %.1f ms",
             freed,

@@ -68,6 +68,11 @@ class CollectSettings:
     rate_limit_per_minute: int = 600
     """Requests per minute from one client address to one dataset; past it, 429."""
     max_body_bytes: int = 64 * 1024
+    bodies_in_flight_bytes: int = 0
+    """The part of the unkeyed share of ``bodies_in_flight_bytes`` kept for ``/collect``
+    bodies, which hold only it, so that large unauthenticated bodies (webhooks, Graph with
+    the token in the body) never take their room. 0: 1/16 of the unkeyed share (2 MiB with
+    the defaults), at least ``max_body_bytes``."""
     max_events: int = 50
     filter_bots: bool = True
     """Ignore requests from known crawlers and HTTP libraries (answered 202, not stored)."""
@@ -140,6 +145,10 @@ class Settings:
     many bytes a second on average (since its reading started), else 408, connection closed:
     a body of n bytes has ``body_read_timeout_seconds + n / body_min_bytes_per_second``
     seconds in all. 0: no minimum rate."""
+    body_unkeyed_deadline_seconds: float = 30.0
+    """A body read before its sender's key is checked (webhooks, /collect, Graph with the
+    token in the body, the mounted sandbox) must have arrived in full this many seconds after
+    its reading started, else 408, connection closed. 0: no deadline."""
     max_events_per_request: int = 1000
     max_future_seconds: int = 600
     sqlite_cache_mb: int = 64

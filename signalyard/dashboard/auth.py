@@ -1,9 +1,10 @@
 """Login and logout. One admin password from the configuration, compared in constant time;
 failed logins are refused per client address past a limit; past a limit for everyone
 together, passwords are checked one at a time, one a second (a small line waits its turn,
-an attempt beyond it is told to come back in a few seconds; an address that logged in
-before passes at once): never refused for good. Logging out revokes the session in the
-store; every form (the login form too) carries the session's CSRF token."""
+an attempt beyond it is told to come back in a few seconds and counts as a failure of its
+client; a browser that logged in before, holding a known-device cookie, passes at once):
+never refused for good. Logging out revokes the session in the store; every form (the login
+form too) carries the session's CSRF token."""
 
 from __future__ import annotations
 
@@ -94,8 +95,10 @@ class Login:
         wait = self.limiter.wait_seconds(client)  # this address failed too often: refused
         if wait == 0:
             # everyone failed often: one password checked at a time, slowed, never refused
-            # for good; refused for now only when the line of waiting attempts is full
-            async with self.limiter.turn(client) as busy:
+            # for good; refused for now only when the line of waiting attempts is full (and
+            # counted as a failure of this client); a known device does not wait in line
+            known = self.web.known_device(request)
+            async with self.limiter.turn(client, known_device=known) as busy:
                 wait = self.limiter.wait_seconds(client)  # again: it may have failed meanwhile
                 if busy == 0 and wait == 0:
                     right = isinstance(password, str) and passwords_match(password, self._password)
@@ -127,6 +130,7 @@ class Login:
         self.web.set_session(
             request, response, Session.logged_in(now=now, seconds=self.session_seconds)
         )
+        self.web.set_known_device(request, response)
         return response
 
     async def logout(self, request: Request) -> Response:

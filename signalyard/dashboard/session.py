@@ -6,6 +6,10 @@ under a key every process derives the same way from the configuration, so the pr
 ``serve --workers N`` accept each other's cookies, and changing the password (or the session
 secret) ends every session. Logging out records the session's id in the store
 (:mod:`.revoked`), so a copy of the cookie is refused by every process from then on.
+
+A second, long-lived cookie marks a *known device*: a browser that logged in here before. It is
+signed under a key derived from the same one and holds only its expiry; its holder passes ahead
+of the line of login attempts that a flood of failures causes (:class:`LoginLimiter`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import binascii
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
@@ -25,10 +30,22 @@ import orjson
 
 from signalyard.clock import Clock
 
-__all__ = ["LoginLimiter", "Session", "SessionCodec", "passwords_match", "session_key"]
+__all__ = [
+    "DEVICE_SECONDS",
+    "LoginLimiter",
+    "Session",
+    "SessionCodec",
+    "client_key",
+    "passwords_match",
+    "session_key",
+]
 
 _LABEL = b"signalyard dashboard session v1"
 _VERSION = "v1"
+_DEVICE_LABEL = b"signalyard dashboard known device v1"
+_DEVICE_VERSION = "d1"
+DEVICE_SECONDS = 90 * 86400.0
+"""How long a known-device cookie lasts (renewed at each login)."""
 
 
 def session_key(password: str, session_secret: str) -> bytes:
@@ -95,9 +112,33 @@ class SessionCodec:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        self._device_key = hmac.new(key, _DEVICE_LABEL, hashlib.sha256).digest()
 
-    def _sign(self, body: str) -> str:
-        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+    def _sign(self, body: str, key: bytes | None = None) -> str:
+        return _b64(hmac.new(key or self._key, body.encode(), hashlib.sha256).digest())
+
+    def dumps_device(self, *, expires: float) -> str:
+        """A known-device cookie: ``d1.<payload>.<signature>``, the payload only its expiry.
+        Signed under its own key (derived from the session key), so neither cookie passes for
+        the other."""
+        body = f"{_DEVICE_VERSION}.{_b64(orjson.dumps({'e': expires}))}"
+        return f"{body}.{self._sign(body, self._device_key)}"
+
+    def known_device(self, value: str | None, *, now: float) -> bool:
+        """True for an unexpired known-device cookie signed with this key."""
+        if not value or len(value) > 200 or value.count(".") != 2:
+            return False
+        body, signature = value.rsplit(".", 1)
+        if not hmac.compare_digest(signature.encode(), self._sign(body, self._device_key).encode()):
+            return False
+        version, payload_text = body.split(".")
+        if version != _DEVICE_VERSION:
+            return False
+        try:
+            expires = float(orjson.loads(_unb64(payload_text))["e"])
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            return False
+        return expires > now
 
     def dumps(self, session: Session) -> str:
         payload = {
@@ -137,9 +178,25 @@ class SessionCodec:
         return session if session.expires > now else None
 
 
+def client_key(address: str) -> str:
+    """What a client's failed logins are counted against: an IPv4 address as it is, an IPv6
+    address's /64 (one subscriber's usual allocation: its addresses share one limit), an
+    IPv4-mapped IPv6 address as its IPv4 address; anything else (not an address) as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return f"{ipaddress.IPv6Address(int(ip) >> 64 << 64)}/64"
+    return str(ip)
+
+
 class LoginLimiter:
-    """Failed logins. Per client address, a hard limit: past ``per_client`` failures within
-    ``window`` seconds that address is refused until its oldest failure leaves the window.
+    """Failed logins. Per client (:func:`client_key`: an IPv4 address, an IPv6 /64), a hard
+    limit: past ``per_client`` failures within ``window`` seconds that client is refused until
+    its oldest failure leaves the window.
 
     For everyone together, a slowdown, never a block (a block for everyone would let anyone
     keep the admin out by failing logins from a few addresses): past ``overall`` failures
@@ -147,13 +204,14 @@ class LoginLimiter:
     ``slow_seconds`` before its password is checked, so at most one password is checked per
     ``slow_seconds`` however many attempts arrive at once, from however many addresses. At
     most ``queue`` attempts wait in line; one arriving when the line is full is refused at
-    once (429 with the time the line takes to clear) without its password being checked. An
-    address that logged in within ``trusted_seconds`` (the last ``trusted_clients`` of them)
-    does not take a turn: the admin's usual address gets in at once during a flood, and from
-    another address the right password still gets in once it finds room in the line.
+    once (429 with the time the line takes to clear) without its password being checked, and
+    counts as a failure of its client: a flood uses up its own per-client limit. A browser
+    holding a known-device cookie (it logged in before) does not take a turn: only its own
+    client's limit applies, so the admin gets in at once during a flood; from a new browser
+    the right password still gets in once it finds room in the line.
 
-    Kept per process (``serve --workers N`` allows N times as many); the tables of addresses
-    are bounded by ``max_clients`` and ``trusted_clients``."""
+    Kept per process (``serve --workers N`` allows N times as many); the table of clients is
+    bounded by ``max_clients``."""
 
     def __init__(
         self,
@@ -165,8 +223,6 @@ class LoginLimiter:
         slow_seconds: float = 1.0,
         max_clients: int = 10_000,
         queue: int = 10,
-        trusted_clients: int = 100,
-        trusted_seconds: float = 30 * 86400.0,
     ) -> None:
         self.clock = clock
         self.per_client = per_client
@@ -175,11 +231,8 @@ class LoginLimiter:
         self.slow_seconds = slow_seconds
         self.max_clients = max_clients
         self.queue = queue
-        self.trusted_clients = trusted_clients
-        self.trusted_seconds = trusted_seconds
         self._clients: OrderedDict[str, deque[float]] = OrderedDict()
         self._all: deque[float] = deque()
-        self._trusted: OrderedDict[str, float] = OrderedDict()
         self._gate = asyncio.Lock()
         self._in_line = 0
         """Attempts waiting for their turn, and the one taking it."""
@@ -191,7 +244,7 @@ class LoginLimiter:
     def wait_seconds(self, client: str) -> float:
         """0 when ``client`` may try a login now; else how long until it may."""
         now = self.clock.monotonic()
-        mine = self._clients.get(client)
+        mine = self._clients.get(client_key(client))
         if mine is None:
             return 0.0
         self._trim(mine, now)
@@ -211,36 +264,30 @@ class LoginLimiter:
         self._trim(self._all, now)
         while len(self._all) > self.overall:  # only whether it reaches ``overall`` matters
             self._all.popleft()
-        mine = self._clients.pop(client, None) or deque()
+        key = client_key(client)
+        mine = self._clients.pop(key, None) or deque()
         mine.append(now)
         self._trim(mine, now)
-        self._clients[client] = mine
+        self._clients[key] = mine
         while len(self._clients) > self.max_clients:
             self._clients.popitem(last=False)
 
     def succeeded(self, client: str) -> None:
-        self._clients.pop(client, None)
-        self._trusted.pop(client, None)
-        self._trusted[client] = self.clock.monotonic()
-        while len(self._trusted) > self.trusted_clients:
-            self._trusted.popitem(last=False)
-
-    def trusted(self, client: str) -> bool:
-        """``client`` logged in within ``trusted_seconds``."""
-        since = self._trusted.get(client)
-        return since is not None and self.clock.monotonic() - since < self.trusted_seconds
+        self._clients.pop(client_key(client), None)
 
     @contextlib.asynccontextmanager
-    async def turn(self, client: str) -> AsyncIterator[float]:
+    async def turn(self, client: str, *, known_device: bool = False) -> AsyncIterator[float]:
         """A login attempt's turn to have its password checked (inside the ``async with``).
-        Gives 0 when the check may be made: at once while logins are not slowed down (or
-        ``client`` is trusted), else after the attempts ahead of it, one per
+        Gives 0 when the check may be made: at once while logins are not slowed down (or the
+        attempt comes from a known device), else after the attempts ahead of it, one per
         ``slow_seconds``. Gives the seconds after which to try again when ``queue`` attempts
-        are already in line: refuse this one without checking its password."""
-        if self.delay_seconds() == 0 or self.trusted(client):
+        are already in line: refuse this one without checking its password; it has been
+        counted as a failure of ``client``."""
+        if self.delay_seconds() == 0 or known_device:
             yield 0.0
             return
         if self._in_line >= self.queue:
+            self.failed(client)
             yield max(self.slow_seconds, self._in_line * self.slow_seconds)
             return
         self._in_line += 1

@@ -17,12 +17,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from signalyard.clock import Clock
 from signalyard.dashboard import format as fmt
 from signalyard.dashboard.revoked import RevokedSessions
-from signalyard.dashboard.session import Session, SessionCodec
+from signalyard.dashboard.session import DEVICE_SECONDS, Session, SessionCodec
 from signalyard.settings import DashboardSettings
 
-__all__ = ["COOKIE", "Web", "client_address"]
+__all__ = ["COOKIE", "DEVICE_COOKIE", "Web", "client_address"]
 
 COOKIE = "signalyard_dashboard"
+DEVICE_COOKIE = "signalyard_device"
+"""Set at each login: this browser logged in here before (it skips the line of a login flood)."""
 MAX_FORM_BYTES = 16_384
 """The dashboard's forms are a few short fields; a bigger body is not read."""
 TEMPLATES = Path(__file__).parent / "templates"
@@ -130,6 +132,23 @@ class Web:
             secure=self.settings.secure_cookies,
             httponly=True,
             samesite="lax",
+        )
+
+    def known_device(self, request: Request) -> bool:
+        """The request carries a valid, unexpired known-device cookie."""
+        return self.codec.known_device(request.cookies.get(DEVICE_COOKIE), now=self.clock.now())
+
+    def set_known_device(self, request: Request, response: Response) -> None:
+        """Mark this browser as one that logged in here (renewed at each login). Kept on
+        logout: it grants nothing but a place ahead of the line of login attempts."""
+        response.set_cookie(
+            DEVICE_COOKIE,
+            self.codec.dumps_device(expires=self.clock.now() + DEVICE_SECONDS),
+            max_age=int(DEVICE_SECONDS),
+            path=self.root(request) or "/",
+            secure=self.settings.secure_cookies,
+            httponly=True,
+            samesite="strict",
         )
 
     def to_login(self, request: Request) -> Response:

@@ -13,7 +13,11 @@ Every endpoint that reads a body reads it through one :class:`BodyReader` per pr
   length it announces), from their arrival until its request is answered. Bodies read
   before their sender's key is checked (``keyed=False``: webhooks, ``/collect``, a Graph
   request whose token is in its body, the mounted sandbox) together hold at most a share of
-  the budget; the rest is kept for requests whose key was checked before their body. A
+  the budget; the rest is kept for requests whose key was checked before their body. Of the
+  share, ``/collect``'s small bodies (``small=True``) hold a part of their own, which large
+  unkeyed bodies never take; one peer address (an IPv6 address by its /64) holds at most an
+  eighth of each part (at least one largest body), past which its next bytes are refused at
+  once; and an unkeyed body must arrive in full within ``unkeyed_deadline`` seconds (408). A
   chunk that does not fit waits briefly for room, then the request is answered 503 with
   ``Retry-After`` (:class:`Busy`);
 - a client that goes away mid-body is one debug line (:class:`Disconnected`, answered to no
@@ -26,10 +30,12 @@ answers them in its own error shape; :func:`error_headers` gives the headers the
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 import re
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 
 from starlette.requests import Request
@@ -43,6 +49,7 @@ __all__ = [
     "Disconnected",
     "SlowBody",
     "error_headers",
+    "peer_key",
 ]
 
 log = logging.getLogger("signalyard.body")
@@ -92,61 +99,127 @@ class BodyBudget:
 
     Bytes taken with ``keyed=False`` (bodies whose sender is not known yet) together stay
     within ``unkeyed_bytes`` (default: the whole budget), so that whatever they do, keyed
-    requests keep ``total_bytes - unkeyed_bytes`` to themselves. Keyed waiters go first: an
-    unkeyed one is admitted only when no keyed one waits."""
+    requests keep ``total_bytes - unkeyed_bytes`` to themselves. Of the unkeyed share,
+    ``small_bytes`` are kept for small unkeyed bodies (``small=True``: ``/collect``), which
+    hold only those, so that large unkeyed bodies (webhooks, Graph with the token in the
+    body) never take their room; large ones hold at most ``unkeyed_bytes - small_bytes``.
+    Keyed waiters go first: an unkeyed one is admitted only when no keyed one waits.
+
+    One peer (see :func:`peer_key`) holds at most ``peer_bytes`` of the large unkeyed bytes
+    and ``small_peer_bytes`` of the small ones (0: no cap); past that, :meth:`charge_peer`
+    answers :class:`Busy` at once, so that one address cannot fill a share."""
 
     def __init__(
-        self, total_bytes: int, wait_seconds: float, unkeyed_bytes: int | None = None
+        self,
+        total_bytes: int,
+        wait_seconds: float,
+        unkeyed_bytes: int | None = None,
+        *,
+        small_bytes: int = 0,
+        peer_bytes: int = 0,
+        small_peer_bytes: int = 0,
     ) -> None:
         self.total = total_bytes
         self.unkeyed_total = (
             total_bytes if unkeyed_bytes is None else max(0, min(unkeyed_bytes, total_bytes))
         )
+        self.small_total = max(0, min(small_bytes, self.unkeyed_total))
+        self.large_total = self.unkeyed_total - self.small_total
+        self.peer_bytes = peer_bytes
+        self.small_peer_bytes = small_peer_bytes
         self.wait_seconds = wait_seconds
         self.used = 0
         self.used_unkeyed = 0
+        self.used_small = 0
+        self._peers: dict[str, int] = {}
+        self._small_peers: dict[str, int] = {}
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._unkeyed_waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._small_waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
 
-    def _fits(self, size: int, keyed: bool) -> bool:
+    def _small(self, keyed: bool, small: bool) -> bool:
+        return small and not keyed and self.small_total > 0
+
+    def _limit(self, keyed: bool, small: bool) -> int:
+        """The most one body may hold."""
+        if keyed:
+            return self.total
+        return self.small_total if self._small(keyed, small) else self.large_total
+
+    def _fits(self, size: int, keyed: bool, small: bool = False) -> bool:
         if self.used + size > self.total:
             return False
-        return keyed or self.used_unkeyed + size <= self.unkeyed_total
+        if keyed:
+            return True
+        if self._small(keyed, small):
+            return self.used_small + size <= self.small_total
+        return self.used_unkeyed - self.used_small + size <= self.large_total
 
-    def _add(self, size: int, keyed: bool) -> None:
+    def _add(self, size: int, keyed: bool, small: bool = False) -> None:
         self.used += size
         if not keyed:
             self.used_unkeyed += size
+            if self._small(keyed, small):
+                self.used_small += size
 
-    def take_now(self, size: int, keyed: bool = True) -> int:
-        """Reserve ``size`` bytes (at most what one body may hold: the budget, or the
-        unkeyed share) if that is possible without waiting; returns what was reserved, 0
+    def charge_peer(self, peer: str, size: int, small: bool = False) -> None:
+        """Count ``size`` unkeyed bytes against ``peer``; :class:`Busy` (nothing counted)
+        when that would take it past its cap."""
+        small = small and self.small_total > 0
+        cap = self.small_peer_bytes if small else self.peer_bytes
+        if not cap:
+            return
+        peers = self._small_peers if small else self._peers
+        held = peers.get(peer, 0)
+        if held + size > cap:
+            raise Busy(1)
+        peers[peer] = held + size
+
+    def release_peer(self, peer: str, size: int, small: bool = False) -> None:
+        small = small and self.small_total > 0
+        if not (self.small_peer_bytes if small else self.peer_bytes):
+            return
+        peers = self._small_peers if small else self._peers
+        held = peers.get(peer, 0) - size
+        if held > 0:
+            peers[peer] = held
+        else:
+            peers.pop(peer, None)  # the map holds only peers holding bytes: bounded
+
+    def _queue(self, keyed: bool, small: bool) -> deque[tuple[int, asyncio.Future[None]]]:
+        if keyed:
+            return self._waiters
+        return self._small_waiters if self._small(keyed, small) else self._unkeyed_waiters
+
+    def take_now(self, size: int, keyed: bool = True, small: bool = False) -> int:
+        """Reserve ``size`` bytes (at most what one body may hold: the budget, or its
+        unkeyed part) if that is possible without waiting; returns what was reserved, 0
         when :meth:`take` must wait."""
-        size = min(size, self.total if keyed else self.unkeyed_total)
-        ahead = self._waiters or (not keyed and self._unkeyed_waiters)
-        if ahead or not self._fits(size, keyed):
+        size = min(size, self._limit(keyed, small))
+        ahead = self._waiters or (not keyed and self._queue(keyed, small))
+        if ahead or not self._fits(size, keyed, small):
             return 0
-        self._add(size, keyed)
+        self._add(size, keyed, small)
         return size
 
-    async def take(self, size: int, keyed: bool = True) -> int:
-        """Reserve ``size`` bytes (at most the budget, or the unkeyed share, so that a body
+    async def take(self, size: int, keyed: bool = True, small: bool = False) -> int:
+        """Reserve ``size`` bytes (at most the budget, or its unkeyed part, so that a body
         as large as that can still be read alone); returns what was reserved. Raises
         :class:`Busy` when there is no room within ``wait_seconds``."""
-        size = min(size, self.total if keyed else self.unkeyed_total)
-        if self.take_now(size, keyed):
+        size = min(size, self._limit(keyed, small))
+        if self.take_now(size, keyed, small):
             return size
         if self.wait_seconds <= 0:
             raise Busy(1)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        (self._waiters if keyed else self._unkeyed_waiters).append((size, waiter))
+        self._queue(keyed, small).append((size, waiter))
         self._grant()
         try:
             async with asyncio.timeout(self.wait_seconds):
                 await waiter
         except BaseException as error:
             if waiter.done() and not waiter.cancelled():
-                self.give(size, keyed)  # granted just as the wait ended
+                self.give(size, keyed, small)  # granted just as the wait ended
             else:
                 waiter.cancel()
                 self._grant()  # a waiter gone from the head may let the next ones in
@@ -155,28 +228,49 @@ class BodyBudget:
             raise
         return size
 
-    def give(self, size: int, keyed: bool = True) -> None:
+    def give(self, size: int, keyed: bool = True, small: bool = False) -> None:
         self.used -= size
         if not keyed:
             self.used_unkeyed -= size
-        if self._waiters or self._unkeyed_waiters:
+            if self._small(keyed, small):
+                self.used_small -= size
+        if self._waiters or self._unkeyed_waiters or self._small_waiters:
             self._grant()
 
     def _grant(self) -> None:
         """Admit waiters in arrival order while they fit, keyed ones first; drop those that
         stopped waiting. Each waiter leaves its queue once, so the work is linear in the
         waiters."""
-        for waiters, keyed in ((self._waiters, True), (self._unkeyed_waiters, False)):
+        queues = (
+            (self._waiters, True, False),
+            (self._small_waiters, False, True),
+            (self._unkeyed_waiters, False, False),
+        )
+        for waiters, keyed, small in queues:
             while waiters:
                 size, waiter = waiters[0]
                 if waiter.done():
                     waiters.popleft()
                     continue
-                if not self._fits(size, keyed):
-                    return  # nobody overtakes the head of the keyed queue
+                if not self._fits(size, keyed, small):
+                    if keyed:
+                        return  # nobody overtakes the head of the keyed queue
+                    break  # the other unkeyed pool may still have room
                 waiters.popleft()
-                self._add(size, keyed)
+                self._add(size, keyed, small)
                 waiter.set_result(None)
+
+
+def peer_key(address: str) -> str:
+    """The address one per-peer cap counts: an IPv4 address, or an IPv6 address's /64 (one
+    host usually holds a whole /64)."""
+    if ":" not in address:
+        return address
+    try:
+        network = ipaddress.IPv6Network(f"{address}/64", strict=False)
+    except ValueError:
+        return address
+    return str(network)
 
 
 class _Watch:
@@ -185,11 +279,12 @@ class _Watch:
     doing); waiting for more of it since ``since``, or not waiting (``inf``). ``expired``:
     why the timer cancelled the read."""
 
-    __slots__ = ("excused", "expired", "received", "since", "started", "task")
+    __slots__ = ("deadline", "excused", "expired", "received", "since", "started", "task")
 
-    def __init__(self, task: asyncio.Task[object], started: float) -> None:
+    def __init__(self, task: asyncio.Task[object], started: float, deadline: float) -> None:
         self.task = task
         self.started = started
+        self.deadline = deadline
         self.since = math.inf
         self.received = 0
         self.excused = 0.0
@@ -206,7 +301,8 @@ class ReadTimer:
       times ``timeout``), or
     - belongs to a body that, ``timeout`` seconds after its reading started, has received
       fewer than ``min_rate`` bytes a second on average since then (time spent waiting for
-      room in the budget does not count). ``min_rate`` 0: no such floor."""
+      room in the budget does not count). ``min_rate`` 0: no such floor, or
+    - has not been read in full by its ``deadline`` (given to :meth:`watch`; none by default)."""
 
     def __init__(self, timeout: float, min_rate: int = 0) -> None:
         self.timeout = timeout
@@ -215,10 +311,13 @@ class ReadTimer:
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def watch(self, loop: asyncio.AbstractEventLoop) -> _Watch:
+    def watch(self, loop: asyncio.AbstractEventLoop, deadline: float = 0) -> _Watch:
+        """Watch the current task's read; ``deadline`` > 0: seconds it has to read its whole
+        body."""
         task = asyncio.current_task(loop)
         assert task is not None
-        watch = _Watch(task, loop.time())
+        now = loop.time()
+        watch = _Watch(task, now, now + deadline if deadline > 0 else math.inf)
         self._watches.add(watch)
         if self._timer is None or self._loop is not loop:
             self._loop = loop
@@ -236,7 +335,12 @@ class ReadTimer:
         for watch in self._watches:  # linear in the reads in progress
             if watch.expired or watch.since == math.inf or watch.task.get_loop() is not loop:
                 continue  # only a read waiting for the client is cancelled
-            if watch.since <= stalled:
+            if watch.deadline <= now:
+                watch.expired = (
+                    f"not received in full within {watch.deadline - watch.started:g} s"
+                    f" ({watch.received} bytes had arrived)"
+                )
+            elif watch.since <= stalled:
                 watch.expired = (
                     f"stopped arriving: nothing for {self.timeout:g} s after {watch.received} bytes"
                 )
@@ -254,15 +358,36 @@ class ReadTimer:
         self._timer = loop.call_later(self.timeout / 4, self._look, loop) if self._watches else None
 
 
+def _client_host(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
 class BodyReader:
     """Reads request bodies: ``async with reader.read(request, limit) as body: ...``; the
     body's bytes count against the budget until the block ends. ``keyed=True`` says the
-    request's key was checked before its body was read (it may use the whole budget)."""
+    request's key was checked before its body was read (it may use the whole budget);
+    ``small=True`` (``/collect``) that an unkeyed body holds only the small bodies' part of
+    the unkeyed share. An unkeyed body counts against its peer's cap (the peer is
+    ``peer(request)``: the connection's address by default) and must be read in full within
+    ``unkeyed_deadline`` seconds (0: no deadline)."""
 
-    def __init__(self, budget: BodyBudget, read_timeout: float, min_rate: int = 0) -> None:
+    PEER_PARTS = 8
+    """One peer may hold 1/8 of a part of the unkeyed share (at least one largest body)."""
+
+    def __init__(
+        self,
+        budget: BodyBudget,
+        read_timeout: float,
+        min_rate: int = 0,
+        *,
+        unkeyed_deadline: float = 0,
+        peer: Callable[[Request], str] = _client_host,
+    ) -> None:
         self.budget = budget
         self.read_timeout = read_timeout
         self.timer = ReadTimer(read_timeout, min_rate)
+        self.unkeyed_deadline = unkeyed_deadline
+        self.peer = peer
 
     @classmethod
     def configured(
@@ -273,15 +398,26 @@ class BodyReader:
         read_timeout: float,
         largest_body: int,
         min_rate: int = 0,
-        unkeyed_share: float = 1.0,
+        unkeyed_share: float = 0.5,
+        small_body: int = 0,
+        small_bytes: int = 0,
+        unkeyed_deadline: float = 0,
+        keyed: bool = True,
     ) -> BodyReader:
-        """A reader with the process's settings, refusing values that cannot work: the budget
-        must hold at least the largest body an endpoint accepts. Unkeyed bodies together may
-        hold ``unkeyed_share`` of the budget, and at least the largest body."""
-        if in_flight_bytes < max(1, largest_body):
+        """A reader with the process's settings, refusing values that cannot work.
+
+        ``largest_body``: the largest body of the endpoints other than ``/collect``
+        (``max_body_bytes``); ``small_body``: the largest ``/collect`` body; ``small_bytes``:
+        the part of the unkeyed share kept for ``/collect`` (0: 1/16 of the unkeyed share, at
+        least ``small_body``; none when ``small_body`` is 0). Unkeyed bodies together may
+        hold ``unkeyed_share`` of the budget, and at least the largest body plus
+        ``small_bytes``; with ``keyed`` (some endpoint reads bodies after checking their key)
+        the rest must hold ``largest_body``, else :class:`ConfigError`."""
+        largest = max(largest_body, small_body)
+        if in_flight_bytes < max(1, largest):
             raise ConfigError(
                 f"setting bodies_in_flight_bytes must be at least the largest accepted body"
-                f" (max_body_bytes, collect.max_body_bytes: {largest_body})"
+                f" (max_body_bytes, collect.max_body_bytes: {largest})"
             )
         if not wait_seconds >= 0:
             raise ConfigError("setting body_wait_seconds must be 0 or more")
@@ -289,29 +425,70 @@ class BodyReader:
             raise ConfigError("setting body_read_timeout_seconds must be more than 0")
         if min_rate < 0:
             raise ConfigError("setting body_min_bytes_per_second must be 0 or more")
+        if not unkeyed_deadline >= 0:
+            raise ConfigError("setting body_unkeyed_deadline_seconds must be 0 or more")
         if not 0 < unkeyed_share <= 1:
             raise ConfigError(
                 "setting bodies_unkeyed_share must be more than 0 and at most 1 (a share of"
                 " bodies_in_flight_bytes)"
             )
-        unkeyed = min(in_flight_bytes, max(largest_body, int(in_flight_bytes * unkeyed_share)))
-        return cls(BodyBudget(in_flight_bytes, wait_seconds, unkeyed), read_timeout, min_rate)
+        if small_body and not small_bytes:  # the default: 1/16 of the unkeyed share
+            small_bytes = max(small_body, int(in_flight_bytes * unkeyed_share) // 16)
+        if small_bytes and small_bytes < small_body:
+            raise ConfigError(
+                f"setting collect.bodies_in_flight_bytes ({small_bytes}) must be at least"
+                f" collect.max_body_bytes ({small_body})"
+            )
+        large_body = largest_body if small_bytes else largest
+        floor = large_body + small_bytes
+        unkeyed = min(in_flight_bytes, max(floor, int(in_flight_bytes * unkeyed_share)))
+        if keyed and in_flight_bytes - unkeyed < largest_body:
+            need = floor + largest_body
+            if unkeyed_share < 1:
+                need = max(need, math.ceil(largest_body / (1 - unkeyed_share)))
+            raise ConfigError(
+                f"settings bodies_in_flight_bytes ({in_flight_bytes}) and bodies_unkeyed_share"
+                f" ({unkeyed_share:g}) leave {in_flight_bytes - unkeyed} bytes for keyed bodies,"
+                f" less than one body (max_body_bytes: {largest_body}): the unkeyed share is"
+                f" at least max_body_bytes + collect.bodies_in_flight_bytes ({floor});"
+                + (
+                    f" raise bodies_in_flight_bytes to {need} or more"
+                    if unkeyed_share < 1
+                    else " lower bodies_unkeyed_share below 1"
+                )
+            )
+        large = unkeyed - small_bytes
+        budget = BodyBudget(
+            in_flight_bytes,
+            wait_seconds,
+            unkeyed,
+            small_bytes=small_bytes,
+            peer_bytes=max(large_body, large // cls.PEER_PARTS),
+            small_peer_bytes=max(small_body, small_bytes // cls.PEER_PARTS),
+        )
+        return cls(budget, read_timeout, min_rate, unkeyed_deadline=unkeyed_deadline)
 
-    def read(self, request: Request, limit: int, *, keyed: bool = False) -> ReadBody:
-        return ReadBody(self, request, limit, keyed)
+    def read(
+        self, request: Request, limit: int, *, keyed: bool = False, small: bool = False
+    ) -> ReadBody:
+        return ReadBody(self, request, limit, keyed, small)
 
 
 class ReadBody:
     """One body being read and held (see :class:`BodyReader`)."""
 
-    __slots__ = ("_held", "_keyed", "_limit", "_reader", "_request")
+    __slots__ = ("_held", "_keyed", "_limit", "_peer", "_reader", "_request", "_small")
 
-    def __init__(self, reader: BodyReader, request: Request, limit: int, keyed: bool) -> None:
+    def __init__(
+        self, reader: BodyReader, request: Request, limit: int, keyed: bool, small: bool
+    ) -> None:
         self._reader = reader
         self._request = request
         self._limit = limit
         self._keyed = keyed
+        self._small = small
         self._held = 0
+        self._peer: str | None = None  # an unkeyed body's peer, once it holds bytes
 
     async def __aenter__(self) -> bytes:
         try:
@@ -330,12 +507,16 @@ class ReadBody:
 
     def _release(self) -> None:
         if self._held:
-            self._reader.budget.give(self._held, self._keyed)
+            budget = self._reader.budget
+            budget.give(self._held, self._keyed, self._small)
+            if self._peer is not None:
+                budget.release_peer(self._peer, self._held, self._small)
             self._held = 0
 
     async def _read(self) -> bytes:
-        request, limit, keyed = self._request, self._limit, self._keyed
-        budget = self._reader.budget
+        request, limit, keyed, small = self._request, self._limit, self._keyed, self._small
+        reader = self._reader
+        budget = reader.budget
         length = request.headers.get("content-length")
         if length is not None:
             if not _DIGITS.fullmatch(length):
@@ -345,7 +526,9 @@ class ReadBody:
                 raise TooLarge("body", f"is {declared} bytes; at most {limit} are accepted")
         receive = request.receive
         loop = asyncio.get_running_loop()
-        watch = self._reader.timer.watch(loop)
+        watch = reader.timer.watch(loop, 0 if keyed else reader.unkeyed_deadline)
+        if not keyed:
+            self._peer = peer_key(reader.peer(request))
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -377,13 +560,23 @@ class ReadBody:
                             "body", f"is over {limit} bytes; at most {limit} are accepted"
                         )
                     # Counted as it arrives: an announced length costs nothing until sent.
-                    held = budget.take_now(len(chunk), keyed)
+                    peer = self._peer
+                    if peer is not None:  # its peer's cap first: its bytes never wait
+                        budget.charge_peer(peer, len(chunk), small)
+                    held = budget.take_now(len(chunk), keyed, small)
                     if not held:
                         waiting = loop.time()
-                        held = await budget.take(len(chunk), keyed)
+                        try:
+                            held = await budget.take(len(chunk), keyed, small)
+                        except BaseException:
+                            if peer is not None:
+                                budget.release_peer(peer, len(chunk), small)
+                            raise
                         watch.excused += loop.time() - waiting
+                    if peer is not None and held < len(chunk):
+                        budget.release_peer(peer, len(chunk) - held, small)
                     self._held += held
                     chunks.append(chunk)
         finally:
-            self._reader.timer.unwatch(watch)
+            reader.timer.unwatch(watch)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)

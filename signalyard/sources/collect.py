@@ -215,7 +215,7 @@ class CollectEndpoint:
             user_agent = request.headers.get("user-agent", "")
             if self.settings.filter_bots and is_crawler(user_agent):
                 return _json({"events_received": 0, "ignored": "known crawler"}, 202, headers)
-            async with self.bodies.read(request, self.settings.max_body_bytes) as data:
+            async with self.bodies.read(request, self.settings.max_body_bytes, small=True) as data:
                 body = _json_body(data)
                 events = body.get("events")
                 if not isinstance(events, list) or not events:
@@ -258,7 +258,7 @@ class CollectEndpoint:
             dataset, headers = await self._check(request)
             if self.settings.filter_bots and is_crawler(request.headers.get("user-agent", "")):
                 return Response(status_code=204, headers=headers)
-            async with self.bodies.read(request, 4096) as data:
+            async with self.bodies.read(request, 4096, small=True) as data:
                 body = _json_body(data)
             token = read_token(body.get("consent_token"))
             if token is None:

@@ -60,8 +60,10 @@ def _reason(error: Exception) -> str:
 
 def _waited(error: Exception) -> bool:
     """A write that lost to another one (a lock not granted in time, a deadlock, a
-    serialization failure: SQLSTATE 55P03 and class 40): the database works, the next write
-    may well commit. Not a storage failure."""
+    serialization failure: SQLSTATE 55P03 and class 40; no connection free in time): the
+    database works, the next write may well commit. Not a storage failure."""
+    if isinstance(error, TimeoutError):  # no free connection in time: busy, not broken
+        return True
     state = getattr(error, "sqlstate", None)
     return isinstance(state, str) and (state == "55P03" or state.startswith("40"))
 
@@ -377,11 +379,17 @@ class PostgresStore:
 
     async def probe_write(self) -> bool:
         """Commit one tiny real write (the one row of ``alembic_version``, rewritten as it
-        is; a lock held by another session is waited for ``PROBE_LOCK_TIMEOUT_MS`` at most):
-        a success clears :attr:`last_commit_failure`, a failure that is not a lost lock
-        records it again."""
+        is; a lock held by another session is waited for ``PROBE_LOCK_TIMEOUT_MS`` at most,
+        and a free connection twice that): a success clears :attr:`last_commit_failure`, a
+        failure that is not a lost lock records it again. The role needs UPDATE on
+        ``alembic_version`` (the schema owner has it)."""
+        timeout = self.PROBE_LOCK_TIMEOUT_MS / 1000
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with (
+                asyncio.timeout(timeout * 3),
+                self.pool.acquire(timeout=timeout * 2) as conn,
+                conn.transaction(),
+            ):
                 await conn.execute(f"SET LOCAL lock_timeout = {int(self.PROBE_LOCK_TIMEOUT_MS)}")
                 await conn.execute("UPDATE alembic_version SET version_num = version_num")
         except Exception as error:

@@ -26,7 +26,7 @@ import pytest
 from signalyard.app import create_app
 from signalyard.clock import SystemClock
 from signalyard.secret import Secret
-from signalyard.settings import Settings
+from signalyard.settings import CollectSettings, Settings
 from signalyard.sources import webhook_store as ws
 from signalyard.sources.auth import new_key
 from signalyard.sources.origins import set_allowed_origins
@@ -47,8 +47,10 @@ class Served:
     key: str
     other_key: str
 
-    def connect(self) -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+    def connect(self, source: str | None = None) -> socket.socket:
+        """A connection, from ``source`` (another loopback address: another peer) if given."""
+        where = (source, 0) if source else None
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=5, source_address=where)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
@@ -211,16 +213,20 @@ async def test_a_refused_connection_stays_usable(gateway: Callable[..., Served])
 async def test_bodies_past_the_in_flight_budget_get_503_with_retry_after(
     gateway: Callable[..., Served],
 ) -> None:
+    # 150 KB: the smallest budget that keeps one 60 KB body's room past the unkeyed share
     served = gateway(
         max_body_bytes=60_000,
-        bodies_in_flight_bytes=100_000,
+        bodies_in_flight_bytes=150_000,
         body_wait_seconds=0.3,
         body_read_timeout_seconds=10.0,
+        collect=CollectSettings(max_body_bytes=10_000),
     )
     path = f"/{V}/{DATASET}/events?access_token={served.key}"
     first, second = lead_body(60_000, "first"), lead_body(60_000, "second")
-    with served.connect() as holder, served.connect() as late:
+    beside = lead_body(60_000, "beside")
+    with served.connect() as holder, served.connect() as other, served.connect() as late:
         holder.sendall(request_head(path, len(first)) + first[:59_000])  # 59 KB counted
+        other.sendall(request_head(path, len(beside)) + beside[:59_000])  # 118 KB in all
         time.sleep(0.2)
         late.sendall(request_head(path, len(second)) + second)  # does not fit beside it
         answer = read_answer(late, timeout=5)  # before: 200, bodies were never counted
@@ -239,16 +245,22 @@ async def test_bodies_past_the_in_flight_budget_get_503_with_retry_after(
 async def test_a_body_waits_for_room_and_then_is_read(gateway: Callable[..., Served]) -> None:
     """A body that does not fit waits; the room a body held comes back when it ends (here:
     its client goes away), and the waiting body is read."""
-    served = gateway(max_body_bytes=60_000, bodies_in_flight_bytes=100_000, body_wait_seconds=5.0)
+    served = gateway(
+        max_body_bytes=60_000,
+        bodies_in_flight_bytes=150_000,
+        body_wait_seconds=5.0,
+        collect=CollectSettings(max_body_bytes=10_000),
+    )
     path = f"/{V}/{DATASET}/events?access_token={served.key}"
     first, second = lead_body(60_000, "first"), lead_body(60_000, "second")
     with served.connect() as waiting:
-        with served.connect() as holder:
-            holder.sendall(request_head(path, len(first)) + first[:59_000])
+        with served.connect() as holder, served.connect() as other:
+            for sock in (holder, other):
+                sock.sendall(request_head(path, len(first)) + first[:59_000])
             time.sleep(0.2)
-            waiting.sendall(request_head(path, len(second)) + second)  # 41 KB in, then waits
+            waiting.sendall(request_head(path, len(second)) + second)  # 32 KB in, then waits
             time.sleep(0.3)
-        answer = read_answer(waiting, timeout=5)  # the holder went away: its 59 KB are free
+        answer = read_answer(waiting, timeout=5)  # the holders went away: their bytes are free
         assert answer.status == 200, answer.body
 
 
@@ -260,7 +272,12 @@ async def test_trickling_bodies_do_not_lock_a_keyed_client_out(
     and unkeyed clients beside them are answered 200. Before, each held its announced
     length from the start: three filled the budget and every other body got 503 for as long
     as they went on."""
-    served = gateway(max_body_bytes=60_000, bodies_in_flight_bytes=200_000, body_wait_seconds=0.3)
+    served = gateway(
+        max_body_bytes=60_000,
+        bodies_in_flight_bytes=300_000,  # large unkeyed bodies: 90 KB of a 150 KB share
+        body_wait_seconds=0.3,
+        collect=CollectSettings(max_body_bytes=60_000),
+    )
     keyed_path = f"/{V}/{DATASET}/events?access_token={served.key}"
     heads = [
         request_head(f"/{V}/{DATASET}/events", 60_000),  # its token would be in the body
@@ -279,7 +296,7 @@ async def test_trickling_bodies_do_not_lock_a_keyed_client_out(
                     sock.sendall(b" ")
         keyed = lead_body(60_000, "keyed-beside-tricklers")
         unkeyed = lead_body(60_000, "unkeyed-beside-tricklers", access_token=served.key)
-        with served.connect() as good:
+        with served.connect("127.0.0.2") as good:  # another peer than the tricklers
             good.sendall(request_head(keyed_path, len(keyed)) + keyed)
             answer = read_answer(good, timeout=5)  # before: 503
             assert answer.status == 200, answer.body
@@ -312,6 +329,72 @@ async def test_bodies_read_before_a_key_is_checked_hold_at_most_their_share(
         with served.connect() as good:
             good.sendall(request_head(keyed_path, len(keyed)) + keyed)
             assert read_answer(good, timeout=5).status == 200
+
+
+# 200 KB unkeyed share; /collect keeps 12.5 KB of it (1/16, at least its 10 KB bodies), the
+# large unkeyed bodies 187.5 KB; one peer holds at most one largest body (60 KB) of them.
+SHARED = {
+    "max_body_bytes": 60_000,
+    "bodies_in_flight_bytes": 400_000,
+    "body_wait_seconds": 0.3,
+    "collect": CollectSettings(max_body_bytes=10_000),
+}
+
+
+def collect_request(event_id: str) -> bytes:
+    event = {
+        "event_name": "PageView",
+        "event_id": event_id,
+        "event_time": int(time.time()) - 5,
+        "event_source_url": f"{ORIGIN}/",
+        "user_data": {"fbp": "fb.1.1700000000000.1234567890"},
+    }
+    body = orjson.dumps({"events": [event]})
+    head = request_head(f"/collect/{DATASET}", len(body), Origin=ORIGIN, User_Agent=BROWSER)
+    return head + body
+
+
+async def test_collect_is_answered_while_large_unkeyed_bodies_fill_their_share(
+    gateway: Callable[..., Served],
+) -> None:
+    """Four peers trickle large unauthenticated bodies into the unkeyed share; /collect keeps
+    a part of its own, so a browser's event is still answered 200. Before, /collect shared
+    one pool with them: it waited body_wait_seconds and got 503."""
+    served = gateway(**SHARED)
+    path = f"/{V}/{DATASET}/events"  # the token is in the body: read before any key
+    with contextlib.ExitStack() as stack:
+        for i in range(4):  # 4 x 50 KB: the whole 200 KB share before
+            sock = stack.enter_context(served.connect(f"127.0.0.{i + 2}"))
+            body = lead_body(60_000, f"flood-{i}", access_token=served.key)
+            sock.sendall(request_head(path, len(body)) + body[:50_000])
+        time.sleep(0.2)
+        with served.connect("127.0.0.9") as browser:
+            browser.sendall(collect_request("browser-1"))
+            answer = read_answer(browser, timeout=5)  # before: 503
+        assert answer.status == 200, answer.body
+
+
+async def test_one_peer_cannot_fill_the_unkeyed_share(gateway: Callable[..., Served]) -> None:
+    """One address holds at most one largest body's worth of unkeyed bytes: its next body
+    gets 503 at once, while another address's body is read. Before, its bodies were read
+    until they filled the whole unkeyed share."""
+    served = gateway(**SHARED)
+    path = f"/{V}/{DATASET}/events"
+    held = lead_body(60_000, "held", access_token=served.key)
+    more = lead_body(60_000, "more-from-the-same-peer", access_token=served.key)
+    other = lead_body(60_000, "another-peer", access_token=served.key)
+    with served.connect("127.0.0.2") as first:
+        first.sendall(request_head(path, len(held)) + held[:50_000])
+        time.sleep(0.2)
+        with served.connect("127.0.0.2") as same:
+            same.sendall(request_head(path, len(more)) + more)
+            answer = read_answer(same, timeout=5)  # before: 200
+        assert answer.status == 503, answer.body
+        assert answer.headers["retry-after"] == "1"
+        with served.connect("127.0.0.3") as elsewhere:
+            elsewhere.sendall(request_head(path, len(other)) + other)
+            answer = read_answer(elsewhere, timeout=5)
+        assert answer.status == 200, answer.body
 
 
 async def test_the_mounted_sandboxs_bodies_count_in_the_gateways_budget(

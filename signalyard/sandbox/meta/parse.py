@@ -79,6 +79,8 @@ def own_reader(largest_body: int) -> BodyReader:
         read_timeout=defaults.body_read_timeout_seconds,
         largest_body=largest_body,
         min_rate=defaults.body_min_bytes_per_second,
+        unkeyed_share=1.0,
+        keyed=False,  # every body unkeyed: no room kept for keyed ones
     )
 
 
