@@ -94,7 +94,9 @@ class Abuse:
                 ]
             }
         )[: 64 * 1024]
-        self.unauth_body = b'{"access_token":"sy_wrong","data":[' + b" " * (8 * 1024 * 1024) + b"]}"
+        self.unauth_body = (
+            b'{"access_token":"sy_wrong","data":[' + b" " * (8 * 1024 * 1024 - 64) + b"]}"
+        )
         pad = "y" * 30_000
         flood = [
             {

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signalyard import gc_tuning
 from signalyard.clock import Clock, SystemClock
@@ -128,6 +129,57 @@ def _local_only(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send)
 
     return guarded
+
+
+UNREAD_CLOSE_BYTES = 64 * 1024
+"""An answer given before more than this much of its request's body arrived closes the
+connection: keeping it open would make the server read and throw away the rest (an 8 MiB
+refused body, a 30 MB sandbox flood) just to reach the next request."""
+
+
+class CloseUnread:
+    """Adds ``Connection: close`` to an answer sent while much of the request's announced body
+    has not been received (a refusal before the body is read)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self.app
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        announced = 0
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit():
+                announced = int(value)
+        if announced <= UNREAD_CLOSE_BYTES:
+            await app(scope, receive, send)
+            return
+        received = 0
+        finished = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, finished
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                finished = finished or not message.get("more_body", False)
+            return message
+
+        async def closing_send(message: Message) -> None:
+            if (
+                message["type"] == "http.response.start"
+                and not finished
+                and announced - received > UNREAD_CLOSE_BYTES
+            ):
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"
+                ]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await app(scope, counting_receive, closing_send)
 
 
 def create_app(
@@ -329,7 +381,7 @@ def create_app(
                 await client.aclose()
             await store.close()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CloseUnread)])
 
 
 def from_environment() -> Starlette:

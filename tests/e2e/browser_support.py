@@ -1,24 +1,20 @@
 """Helpers for the browser tests: finding Chromium and Playwright, a small HTTP server for the
-shop's pages (and, standing in for the gateway, for ``sy.js`` and ``/collect``), and the snippet
-exactly as docs/browser.md documents it."""
+shop's pages (the script and ``/collect`` come from a real gateway), and the snippet exactly as
+docs/browser.md documents it."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-
-from signalyard.sources.browser import SCRIPT
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -63,27 +59,12 @@ def documented_snippet(src: str, dataset: str, attrs: str = "") -> str:
     return snippet.replace(f'data-dataset="{DOC_DATASET}"', f'data-dataset="{dataset}"{attrs}')
 
 
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
 class Site:
-    """A threaded HTTP server on 127.0.0.1. It serves the pages of tests/e2e/pages (with
-    ``<!-- HEAD -->`` replaced by :attr:`head`) and ``/sy.js``, and records every POST and
-    OPTIONS request, answering ``/collect`` as the gateway would (CORS for any origin)."""
+    """A threaded HTTP server on 127.0.0.1 serving the shop's pages: those of tests/e2e/pages,
+    with ``<!-- HEAD -->`` replaced by :attr:`head`. It answers nothing else (404)."""
 
     def __init__(self) -> None:
         self.head = ""
-        self.script_delay = 0.0
-        self.received: list[Received] = []
-        self._lock = threading.Lock()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,53 +76,17 @@ class Site:
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
-                origin = self.headers.get("Origin")
-                if origin:
-                    self.send_header("Access-Control-Allow-Origin", origin)
-                    self.send_header("Vary", "Origin")
                 self.end_headers()
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
-                if path == "/sy.js":
-                    if site.script_delay:
-                        time.sleep(site.script_delay)
-                    self._send(200, SCRIPT, "text/javascript; charset=utf-8")
-                    return
                 page = PAGES / path.lstrip("/")
                 if path.endswith(".html") and page.is_file() and page.parent == PAGES:
                     html = page.read_text().replace("<!-- HEAD -->", site.head)
                     self._send(200, html.encode(), "text/html; charset=utf-8")
                     return
                 self._send(404, b"not found", "text/plain")
-
-            def _record(self) -> Received:
-                length = int(self.headers.get("Content-Length") or 0)
-                item = Received(
-                    self.command,
-                    self.path,
-                    {k.lower(): v for k, v in self.headers.items()},
-                    self.rfile.read(length),
-                )
-                with site._lock:
-                    site.received.append(item)
-                return item
-
-            def do_POST(self) -> None:
-                item = self._record()
-                if not item.path.startswith("/collect/"):
-                    self._send(404, b"{}", "application/json")
-                    return
-                count = 0
-                if not item.path.endswith("/consent"):
-                    count = len(item.json()["events"])
-                body = json.dumps({"events_received": count}).encode()
-                self._send(200, body, "application/json")
-
-            def do_OPTIONS(self) -> None:
-                self._record()
-                self._send(204, b"", "text/plain")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -151,21 +96,6 @@ class Site:
 
     def url(self, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}"
-
-    def requests(self, predicate: Callable[[Received], bool] | None = None) -> list[Received]:
-        with self._lock:
-            return [r for r in self.received if predicate is None or predicate(r)]
-
-    def collected(self) -> list[dict[str, Any]]:
-        """Every event received on ``POST /collect/{dataset}``, in order."""
-        events: list[dict[str, Any]] = []
-        for r in self.requests(lambda r: r.method == "POST" and "/consent" not in r.path):
-            events.extend(r.json()["events"])
-        return events
-
-    def clear(self) -> None:
-        with self._lock:
-            self.received.clear()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -2,21 +2,27 @@
 
 The shop's pages come from a small HTTP server on ``shop.example.com`` (Chromium maps that name
 to 127.0.0.1, so cookies land on ``.example.com`` with subdomain index 1); the script and
-``/collect`` come from another origin: a stand-in that records requests for the script-level
-tests, and a real ``signalyard serve`` child process with its Meta sandbox for the end-to-end
-ones. Under CI (``CI=true``) a missing Chromium or Playwright fails these tests; elsewhere they
-are skipped with the reason.
+``/collect`` come from another origin: a real ``signalyard serve`` child process with its Meta
+sandbox, shared by the module, whose dataset allows the shop's origins. Every test checks what
+the browser sent (Playwright's request events) and what the gateway did with it: its answer
+(status, CORS for the shop's origin, the events it took) and, for events it accepted, the event
+its Meta sandbox received. Each test has a fresh browser context and its own event ids. Under CI
+(``CI=true``) a missing Chromium or Playwright fails these tests; elsewhere they are skipped
+with the reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -34,7 +40,7 @@ from tests.e2e.browser_support import (
 from tests.e2e.server import DATASET, Server, running_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Request
+    from playwright.sync_api import Browser, Request, Response, Route
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +51,7 @@ QUIET_MS = 600
 UK_HOST = "shop.example.co.uk"
 GTAG = "<script>window.dataLayer = window.dataLayer || [];\
  function gtag(){dataLayer.push(arguments);}</script>"
+COLLECT_PATH = f"/collect/{DATASET}"
 
 
 def now_ms() -> int:
@@ -72,16 +79,29 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-@pytest.fixture
-def shop() -> Iterator[Site]:
-    site = Site()
-    yield site
-    site.close()
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if importlib.util.find_spec("signalyard.sources.collect") is None:
+        unavailable("the /collect endpoint (signalyard/sources/collect.py) is not there yet")
+    tmp: Path = tmp_path_factory.mktemp("browser-gateway")
+    # Playwright's sync API keeps an event loop running in this thread, and the set-up of the
+    # gateway (migrations, the dataset) uses asyncio.run: enter and leave it in another thread.
+    manager = running_server(tmp)
+    server = in_thread(manager.__enter__)
+    try:
+        yield server
+    finally:
+        in_thread(lambda: manager.__exit__(None, None, None))
 
 
-@pytest.fixture
-def fake_gateway() -> Iterator[Site]:
+@pytest.fixture(scope="module")
+def shop(gateway: Server) -> Iterator[Site]:
+    """The shop: one server for the module, its origins (under each host name the tests use)
+    allowed once (the gateway caches a dataset's allowed origins for a few seconds)."""
     site = Site()
+    origins = [site.url(host) for host in (SHOP_HOST, UK_HOST, "127.0.0.1")]
+    done = gateway.cli("datasets", "set-origins", DATASET, *origins)
+    assert done.returncode == 0, done.stdout + done.stderr
     yield site
     site.close()
 
@@ -101,6 +121,57 @@ class Tab:
     def _on_request(self, request: Request) -> None:
         if "/collect/" in request.url:
             self.collect_requests.append(request)
+
+    def wait(self, predicate: Any, *, timeout: float = 10, what: str = "") -> Any:
+        """Like :func:`wait_for`, letting Playwright deliver its events (requests) meanwhile."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            self.page.wait_for_timeout(50)
+
+    def origin(self) -> str:
+        parts = urlsplit(self.page.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def event_requests(self) -> list[Request]:
+        """The browser's ``POST /collect/{dataset}`` requests, in the order they were made."""
+        return [
+            r
+            for r in self.collect_requests
+            if r.method == "POST" and urlsplit(r.url).path == COLLECT_PATH
+        ]
+
+    def consent_requests(self) -> list[Request]:
+        return [
+            r for r in self.collect_requests if urlsplit(r.url).path == COLLECT_PATH + "/consent"
+        ]
+
+    def answered(self, request: Request, status: int) -> Response:
+        """The gateway's answer to ``request``: ``status``, with CORS for the page's origin."""
+        response = request.response()
+        assert response is not None, request.failure
+        assert response.status == status, (response.status, response.text())
+        assert response.all_headers().get("access-control-allow-origin") == self.origin()
+        return response
+
+    def sent(self, count: int) -> list[dict[str, Any]]:
+        """The events the browser sent to ``/collect`` (in the order of its requests) once it has
+        sent ``count``; the gateway answered every request 200 and took all of its events."""
+
+        def events() -> list[dict[str, Any]]:
+            found = [e for r in self.event_requests() for e in body(r)["events"]]
+            return found if len(found) >= count else []
+
+        found: list[dict[str, Any]] = self.wait(events, what=f"{count} events sent to /collect")
+        assert len(found) == count, [e["event_id"] for e in found]
+        for request in self.event_requests():
+            answer = self.answered(request, 200).json()
+            assert answer["events_received"] == len(body(request)["events"]), answer
+        return found
 
     def open(self, query: str = "", host: str = SHOP_HOST) -> tuple[int, int]:
         """Load the landing page; returns the time window (ms) around the landing."""
@@ -144,6 +215,13 @@ def use_snippet(shop: Site, gateway_url: str, *, attrs: str = "", before: str = 
     shop.head = before + documented_snippet(f"{gateway_url}/sy.js", DATASET, attrs)
 
 
+def body(request: Request) -> dict[str, Any]:
+    """The JSON body the browser sent."""
+    data = request.post_data_json
+    assert isinstance(data, dict), request.post_data
+    return data
+
+
 def fbp_parts(value: str) -> tuple[int, int]:
     m = re.fullmatch(r"fb\.1\.(\d{13})\.(\d+)", value)
     assert m, value
@@ -156,11 +234,35 @@ def fbc_time(value: str, fbclid: str) -> int:
     return int(m.group(1))
 
 
-# --- the script against a recording stand-in for the gateway ---------------------------------
+def sandbox_event(gateway: Server, event_id: str, timeout: float = 30) -> dict[str, Any]:
+    found = wait_for(
+        lambda: gateway.sandbox("events", event_id=event_id)["events"],
+        timeout=timeout,
+        what=f"event {event_id} in the sandbox",
+    )
+    (recorded,) = found
+    return dict(recorded["event"])
 
 
-def test_landing_writes_fbp_fbc_and_click_ids(tab: Tab, shop: Site, fake_gateway: Site) -> None:
-    use_snippet(shop, fake_gateway.url())
+def never_delivered(gateway: Server, *event_ids: str) -> None:
+    for event_id in event_ids:
+        assert gateway.sandbox("events", event_id=event_id)["events"] == [], event_id
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def unique(name: str) -> str:
+    """An event id no other test of the module uses (the gateway is shared)."""
+    return f"{name}-{uuid.uuid4().hex[:12]}"
+
+
+# --- the script: cookies, click ids, the stub, consent and batches -------------------------
+
+
+def test_landing_writes_fbp_fbc_and_click_ids(tab: Tab, shop: Site, gateway: Server) -> None:
+    use_snippet(shop, gateway.url)
     t0, t1 = tab.open("?fbclid=abc&gclid=xyz&ScCid=S-1&utm_source=fb")
 
     cookies = tab.cookies()
@@ -196,6 +298,16 @@ def test_landing_writes_fbp_fbc_and_click_ids(tab: Tab, shop: Site, fake_gateway
     assert clicks["msclkid"] == {"id": "m1", "at": relanded}
     assert clicks["gclid"] == {"id": "xyz", "at": landed}
 
+    # Landing sends nothing; an event then carries the new cookies, and the gateway takes them.
+    assert tab.collect_requests == []
+    event_id = tab.js("signalyard.track('PageView')")
+    (sent,) = tab.sent(1)
+    cookies = tab.cookies()
+    assert sent["user_data"] == {"fbp": fbp["value"], "fbc": cookies["_fbc"]["value"]}
+    delivered = sandbox_event(gateway, event_id)
+    assert delivered["user_data"]["fbp"] == fbp["value"]
+    assert delivered["user_data"]["fbc"] == cookies["_fbc"]["value"]
+
 
 @pytest.mark.parametrize(
     ("host", "index", "domain"),
@@ -205,9 +317,9 @@ def test_landing_writes_fbp_fbc_and_click_ids(tab: Tab, shop: Site, fake_gateway
     ],
 )
 def test_cookie_domain_and_subdomain_index(
-    tab: Tab, shop: Site, fake_gateway: Site, host: str, index: int, domain: str
+    tab: Tab, shop: Site, gateway: Server, host: str, index: int, domain: str
 ) -> None:
-    use_snippet(shop, fake_gateway.url())
+    use_snippet(shop, gateway.url)
     t0, t1 = tab.open("?fbclid=abc", host=host)
     cookies = tab.cookies()
     m = re.fullmatch(rf"fb\.{index}\.(\d{{13}})\.abc", cookies["_fbc"]["value"])
@@ -215,11 +327,19 @@ def test_cookie_domain_and_subdomain_index(
     assert cookies["_fbp"]["value"].startswith(f"fb.{index}.")
     assert cookies["_fbp"]["domain"] == cookies["_fbc"]["domain"] == domain
 
+    # The gateway takes this origin's events, and these fbp/fbc, as they are.
+    event_id = tab.js("signalyard.track('PageView')")
+    (sent,) = tab.sent(1)
+    assert sent["event_source_url"].startswith(f"{shop.url(host)}/")
+    delivered = sandbox_event(gateway, event_id)
+    assert delivered["user_data"]["fbp"] == cookies["_fbp"]["value"]
+    assert delivered["user_data"]["fbc"] == cookies["_fbc"]["value"]
+
 
 def test_existing_cookies_are_kept_and_expired_clicks_dropped(
-    tab: Tab, shop: Site, fake_gateway: Site
+    tab: Tab, shop: Site, gateway: Server
 ) -> None:
-    use_snippet(shop, fake_gateway.url())
+    use_snippet(shop, gateway.url)
     old_fbp, old_fbc = "fb.1.1596403881668.1116446470", "fb.1.1596403881000.abc"
     tab.context.add_cookies(
         [
@@ -238,21 +358,39 @@ def test_existing_cookies_are_kept_and_expired_clicks_dropped(
     assert abs(cookies["_fbp"]["expires"] - (time.time() + NINETY_DAYS)) < 120  # renewed
     assert set(tab.clicks()) == {"fbclid", "ttclid"}
 
+    # What is sent carries the kept cookies and click ids, and the gateway delivers the fbp.
+    event_id = tab.js("signalyard.track('PageView')")
+    (sent,) = tab.sent(1)
+    assert sent["user_data"] == {"fbp": old_fbp, "fbc": old_fbc}
+    assert set(sent["click_ids"]) == {"fbclid", "ttclid"}
+    assert sandbox_event(gateway, event_id)["user_data"]["fbp"] == old_fbp
+
 
 def test_track_sends_the_event_and_gives_the_pixel_the_same_id(
-    tab: Tab, shop: Site, fake_gateway: Site
+    tab: Tab, shop: Site, gateway: Server
 ) -> None:
-    use_snippet(shop, fake_gateway.url())
+    use_snippet(shop, gateway.url)
+    given = unique("order")
+    # Chromium's own record of the requests it makes, CORS preflights (OPTIONS) included.
+    preflights: list[str] = []
+
+    def on_request(event: dict[str, Any]) -> None:
+        if event["initiator"]["type"] == "preflight" or event["request"]["method"] == "OPTIONS":
+            preflights.append(event["request"]["url"])
+
+    cdp = tab.context.new_cdp_session(tab.page)
+    cdp.on("Network.requestWillBeSent", on_request)
+    cdp.send("Network.enable")
     t0, t1 = tab.open("?fbclid=abc&gclid=xyz")
     purchase_id, custom_id, given_id = tab.js(
         "[signalyard.track('Purchase', {value: 10, currency: 'USD'},"
         "   {user_data: {em: 'Jane@Example.com', external_id: 'c-1'}}),"
         " signalyard.track('WishlistShared', {list: 'summer'}),"
-        " signalyard.track('Lead', null, {event_id: 'order-77', pixel: false})]"
+        f" signalyard.track('Lead', null, {{event_id: '{given}', pixel: false}})]"
     )
-    assert UUID.fullmatch(purchase_id) and UUID.fullmatch(custom_id) and given_id == "order-77"
+    assert UUID.fullmatch(purchase_id) and UUID.fullmatch(custom_id) and given_id == given
 
-    events = wait_for(lambda: len(fake_gateway.collected()) == 3 and fake_gateway.collected())
+    events = tab.sent(3)
     by_name = {e["event_name"]: e for e in events}
     cookies = tab.cookies()
     landed = fbc_time(cookies["_fbc"]["value"], "abc")
@@ -273,37 +411,58 @@ def test_track_sends_the_event_and_gives_the_pixel_the_same_id(
     }
     assert purchase["consent"] == {"state": "granted", "source": "none"}
     assert by_name["WishlistShared"]["event_id"] == custom_id
-    assert by_name["Lead"]["event_id"] == "order-77" and "custom_data" not in by_name["Lead"]
+    assert by_name["Lead"]["event_id"] == given and "custom_data" not in by_name["Lead"]
     assert t0 <= landed <= t1
 
     assert tab.fbq_calls() == [
         ["track", "Purchase", {"value": 10, "currency": "USD"}, {"eventID": purchase_id}],
         ["trackCustom", "WishlistShared", {"list": "summer"}, {"eventID": custom_id}],
     ]
-    # One simple text/plain request (one batch): no CORS preflight, no cookies.
-    (post,) = fake_gateway.requests()
-    assert post.method == "POST" and post.path == f"/collect/{DATASET}"
-    assert post.headers["content-type"].startswith("text/plain")
-    assert "cookie" not in post.headers
-    assert post.headers["origin"] == shop.url(SHOP_HOST)
+    # One simple text/plain request (one batch): no CORS preflight, no cookies; the gateway
+    # answers it with CORS for the shop's origin.
+    (post,) = tab.collect_requests
+    assert post.method == "POST" and urlsplit(post.url).path == COLLECT_PATH
+    headers = post.all_headers()
+    assert headers["content-type"].startswith("text/plain")
+    assert "cookie" not in headers
+    assert headers["origin"] == shop.url(SHOP_HOST)
+    assert preflights == []
+    # The gateway delivers the three, the email and customer id hashed.
+    delivered = sandbox_event(gateway, purchase_id)
+    assert (
+        delivered["event_name"] == "Purchase" and delivered["event_time"] == purchase["event_time"]
+    )
+    assert delivered["user_data"]["em"] == [sha256("jane@example.com")]
+    assert delivered["user_data"]["external_id"] == [sha256("c-1")]
+    assert delivered["user_data"]["fbc"] == cookies["_fbc"]["value"]
+    assert sandbox_event(gateway, custom_id)["event_name"] == "WishlistShared"
+    assert sandbox_event(gateway, given)["event_name"] == "Lead"
 
 
-def test_calls_before_the_script_loads_are_kept(tab: Tab, shop: Site, fake_gateway: Site) -> None:
-    fake_gateway.script_delay = 0.5
-    use_snippet(shop, fake_gateway.url())
+def test_calls_before_the_script_loads_are_kept(tab: Tab, shop: Site, gateway: Server) -> None:
+    use_snippet(shop, gateway.url)
+    fixed = unique("fixed")
     shop.head += (
         "<script>window.__loadedEarly = !!signalyard.loaded;"
         " window.__early = signalyard.track('AddToCart', {value: 3, currency: 'EUR'});"
-        " window.__early2 = signalyard.track('Search', {}, {event_id: 'fixed-1'});</script>"
+        f" window.__early2 = signalyard.track('Search', {{}}, {{event_id: '{fixed}'}});</script>"
     )
-    tab.open("?gclid=q1")
+    # The gateway's sy.js is held back until the page has made its calls.
+    held: list[Route] = []
+    tab.page.route(f"{gateway.url}/sy.js", lambda route: held.append(route))
+    tab.page.goto(f"{shop.url(SHOP_HOST)}/landing.html?gclid=q1", wait_until="domcontentloaded")
+    tab.wait(lambda: held, what="the request for sy.js")
     assert tab.js("window.__loadedEarly") is False
     early = tab.js("window.__early")
-    assert isinstance(early, str) and early and tab.js("window.__early2") == "fixed-1"
-    events = wait_for(lambda: len(fake_gateway.collected()) == 2 and fake_gateway.collected())
+    assert isinstance(early, str) and early and tab.js("window.__early2") == fixed
+    assert tab.js("signalyard.loaded") is not True and tab.collect_requests == []
+    held[0].continue_()
+    tab.page.wait_for_function("window.signalyard && window.signalyard.loaded === true")
+
+    events = tab.sent(2)
     assert [(e["event_name"], e["event_id"]) for e in events] == [
         ("AddToCart", early),
-        ("Search", "fixed-1"),
+        ("Search", fixed),
     ]
     assert events[0]["click_ids"]["gclid"]["id"] == "q1"
     assert tab.fbq_calls()[0] == [
@@ -312,16 +471,18 @@ def test_calls_before_the_script_loads_are_kept(tab: Tab, shop: Site, fake_gatew
         {"value": 3, "currency": "EUR"},
         {"eventID": early},
     ]
+    assert sandbox_event(gateway, early)["custom_data"]["currency"] == "EUR"
+    assert sandbox_event(gateway, fixed)["event_name"] == "Search"
 
 
 def test_consent_required_holds_everything_until_granted(
-    tab: Tab, shop: Site, fake_gateway: Site
+    tab: Tab, shop: Site, gateway: Server
 ) -> None:
-    use_snippet(shop, fake_gateway.url(), attrs=' data-consent="required"')
+    use_snippet(shop, gateway.url, attrs=' data-consent="required"')
     t0, t1 = tab.open("?fbclid=abc&gclid=xyz")
     event_id = tab.js("signalyard.track('Purchase', {value: 10, currency: 'USD'})")
     tab.quiet()
-    assert fake_gateway.requests() == []
+    never_delivered(gateway, event_id)
     assert "_fbp" not in tab.cookies() and "_fbc" not in tab.cookies()
     assert tab.clicks() is None
     assert tab.js("signalyard.consent()") == {
@@ -333,7 +494,7 @@ def test_consent_required_holds_everything_until_granted(
     time.sleep(0.05)
     granted_at = now_ms()
     tab.js("signalyard.consent('granted')")
-    (event,) = wait_for(fake_gateway.collected, what="the held event")
+    (event,) = tab.sent(1)
     assert event["event_id"] == event_id
     assert event["consent"] == {"state": "granted", "source": "api"}
     cookies = tab.cookies()
@@ -345,42 +506,51 @@ def test_consent_required_holds_everything_until_granted(
     assert tab.fbq_calls() == [
         ["track", "Purchase", {"value": 10, "currency": "USD"}, {"eventID": event_id}]
     ]
+    delivered = sandbox_event(gateway, event_id)
+    assert delivered["user_data"]["fbc"] == cookies["_fbc"]["value"]
 
 
-def test_consent_denied_drops_held_events(tab: Tab, shop: Site, fake_gateway: Site) -> None:
-    use_snippet(shop, fake_gateway.url(), attrs=' data-consent="required"')
+def test_consent_denied_drops_held_events(tab: Tab, shop: Site, gateway: Server) -> None:
+    use_snippet(shop, gateway.url, attrs=' data-consent="required"')
     tab.open("?fbclid=abc")
     dropped = [tab.js("signalyard.track('Purchase', {value: 1, currency: 'USD'})")]
     tab.js("signalyard.consent('denied')")
     dropped.append(tab.js("signalyard.track('Lead')"))
     tab.quiet()
-    assert fake_gateway.requests() == [] and tab.cookies() == {} and tab.clicks() is None
+    assert tab.cookies() == {} and tab.clicks() is None
 
     tab.js("signalyard.consent('granted')")
     later = tab.js("signalyard.track('Contact')")
-    (event,) = wait_for(fake_gateway.collected)
+    (event,) = tab.sent(1)
     assert event["event_id"] == later and later not in dropped
     tab.page.wait_for_timeout(200)
-    assert [e["event_id"] for e in fake_gateway.collected()] == [later]
+    assert [e["event_id"] for r in tab.event_requests() for e in body(r)["events"]] == [later]
+    # The later event reached Meta: the gateway had time to deliver the others, had they come.
+    sandbox_event(gateway, later)
+    never_delivered(gateway, *dropped)
 
 
-def test_consent_required_through_the_stub(tab: Tab, shop: Site, fake_gateway: Site) -> None:
-    use_snippet(shop, fake_gateway.url())
-    shop.head += "<script>signalyard.consent('required'); signalyard.track('PageView');</script>"
+def test_consent_required_through_the_stub(tab: Tab, shop: Site, gateway: Server) -> None:
+    use_snippet(shop, gateway.url)
+    shop.head += (
+        "<script>signalyard.consent('required');"
+        " window.__pv = signalyard.track('PageView');</script>"
+    )
     tab.open("?gclid=xyz")
     tab.quiet()
     assert tab.cookies() == {}
     tab.js("signalyard.consent('granted')")
-    (event,) = wait_for(fake_gateway.collected)
-    assert event["event_name"] == "PageView"
+    (event,) = tab.sent(1)
+    assert event["event_name"] == "PageView" and event["event_id"] == tab.js("window.__pv")
+    assert sandbox_event(gateway, event["event_id"])["event_name"] == "PageView"
 
 
 @pytest.mark.parametrize("decision", ["granted", "denied"])
-def test_google_consent_mode(tab: Tab, shop: Site, fake_gateway: Site, decision: str) -> None:
+def test_google_consent_mode(tab: Tab, shop: Site, gateway: Server, decision: str) -> None:
     # No data-consent attribute: the page's Consent Mode default alone holds events.
     use_snippet(
         shop,
-        fake_gateway.url(),
+        gateway.url,
         before=GTAG
         + "<script>gtag('consent', 'default', {ad_storage: 'denied', ad_user_data: 'denied',"
         " analytics_storage: 'denied'});</script>",
@@ -398,27 +568,30 @@ def test_google_consent_mode(tab: Tab, shop: Site, fake_gateway: Site, decision:
     tab.quiet()
     tab.js(f"gtag('consent', 'update', {{ad_storage: '{decision}', ad_user_data: '{decision}'}})")
     if decision == "granted":
-        (event,) = wait_for(fake_gateway.collected)
+        (event,) = tab.sent(1)
         assert event["event_id"] == event_id
         assert event["consent"] == {"state": "granted", "source": "gcm"}
         assert event["user_data"]["fbc"].endswith(".abc")
+        assert sandbox_event(gateway, event_id)["user_data"]["fbc"] == event["user_data"]["fbc"]
     else:
         tab.quiet()
-        assert fake_gateway.requests() == [] and tab.cookies() == {}
+        assert tab.cookies() == {}
         assert tab.js("signalyard.consent()")["state"] == "denied"
+        never_delivered(gateway, event_id)
 
 
-def test_google_consent_mode_default_granted(tab: Tab, shop: Site, fake_gateway: Site) -> None:
+def test_google_consent_mode_default_granted(tab: Tab, shop: Site, gateway: Server) -> None:
     use_snippet(
         shop,
-        fake_gateway.url(),
+        gateway.url,
         attrs=' data-consent="required"',
         before=GTAG + "<script>gtag('consent', 'default', {ad_storage: 'granted'});</script>",
     )
     tab.open()
-    tab.js("signalyard.track('ViewContent')")
-    (event,) = wait_for(fake_gateway.collected)
+    event_id = tab.js("signalyard.track('ViewContent')")
+    (event,) = tab.sent(1)
     assert event["consent"] == {"state": "granted", "source": "gcm"}
+    assert sandbox_event(gateway, event_id)["event_name"] == "ViewContent"
 
 
 TCF_CMP = """<script>
@@ -445,19 +618,18 @@ window.__tcfDecide = function (consents) {
         ({"1": True, "7": True}, False),  # no ads profile: denied with the default purposes
     ],
 )
-def test_tcf(
-    tab: Tab, shop: Site, fake_gateway: Site, consents: dict[str, bool], sent: bool
-) -> None:
-    use_snippet(shop, fake_gateway.url(), attrs=' data-consent="required"', before=TCF_CMP)
+def test_tcf(tab: Tab, shop: Site, gateway: Server, consents: dict[str, bool], sent: bool) -> None:
+    use_snippet(shop, gateway.url, attrs=' data-consent="required"', before=TCF_CMP)
     tab.open("?fbclid=abc")
     assert tab.js("window.__tcfListeners.length") == 1
     event_id = tab.js("signalyard.track('Purchase', {value: 10, currency: 'USD'})")
     tab.quiet()
     tab.js(f"__tcfDecide({json.dumps(consents)})")
     if sent:
-        (event,) = wait_for(fake_gateway.collected)
+        (event,) = tab.sent(1)
         assert event["event_id"] == event_id
         assert event["consent"] == {"state": "granted", "source": "tcf"}
+        assert sandbox_event(gateway, event_id)["event_name"] == "Purchase"
     else:
         tab.quiet()
         assert tab.js("signalyard.consent()") == {
@@ -466,100 +638,75 @@ def test_tcf(
             "required": True,
         }
         assert tab.cookies() == {}
+        never_delivered(gateway, event_id)
 
 
-def test_tcf_purposes_are_configurable(tab: Tab, shop: Site, fake_gateway: Site) -> None:
+def test_tcf_purposes_are_configurable(tab: Tab, shop: Site, gateway: Server) -> None:
     use_snippet(
         shop,
-        fake_gateway.url(),
+        gateway.url,
         attrs=' data-consent="required" data-tcf-purposes="1,7"',
         before=TCF_CMP,
     )
     tab.open()
-    tab.js("signalyard.track('Lead')")
+    event_id = tab.js("signalyard.track('Lead')")
     tab.js("__tcfDecide({1: true, 7: true})")
-    (event,) = wait_for(fake_gateway.collected)
+    (event,) = tab.sent(1)
     assert event["consent"]["source"] == "tcf"
+    assert sandbox_event(gateway, event_id)["event_name"] == "Lead"
 
 
 def test_a_change_of_consent_after_sending_is_reported(
-    tab: Tab, shop: Site, fake_gateway: Site
+    tab: Tab, shop: Site, gateway: Server
 ) -> None:
-    use_snippet(shop, fake_gateway.url())
+    use_snippet(shop, gateway.url)
     tab.open()
-    tab.js("signalyard.track('PageView')")
-    wait_for(fake_gateway.collected)
+    page_view = tab.js("signalyard.track('PageView')")
+    (sent,) = tab.sent(1)
+    sandbox_event(gateway, page_view)
     tab.js("signalyard.consent('denied')")
-    tab.js("signalyard.track('Purchase')")  # dropped
-    (report,) = wait_for(lambda: fake_gateway.requests(lambda r: r.path.endswith("/consent")))
-    assert report.path == f"/collect/{DATASET}/consent"
+    purchase = tab.js("signalyard.track('Purchase')")  # dropped
+    (report,) = tab.wait(tab.consent_requests, what="the consent request")
+    assert report.method == "POST" and urlsplit(report.url).path == f"/collect/{DATASET}/consent"
+    tab.answered(report, 204)  # the real /consent took the browser's token
     # proved by the browser's consent token (first-party cookie, sent with its events too)
     token = tab.cookies()["_sy_ct"]
     assert re.fullmatch(r"[A-Za-z0-9_-]{24}", token["value"])
     assert token["domain"] == ".example.com" and token["sameSite"] == "Lax"
     assert token["expires"] == pytest.approx(time.time() + NINETY_DAYS, abs=60)
-    (sent,) = fake_gateway.requests(lambda r: r.path == f"/collect/{DATASET}")
-    assert sent.json()["consent_token"] == token["value"]
-    assert report.json() == {"consent_token": token["value"], "state": "denied", "source": "api"}
+    (request,) = tab.event_requests()
+    assert body(request)["consent_token"] == token["value"]
+    assert sent["event_id"] == page_view
+    assert report.post_data_json == {
+        "consent_token": token["value"],
+        "state": "denied",
+        "source": "api",
+    }
     tab.page.wait_for_timeout(300)
-    assert [e["event_name"] for e in fake_gateway.collected()] == ["PageView"]
+    assert [e["event_name"] for r in tab.event_requests() for e in body(r)["events"]] == [
+        "PageView"
+    ]
+    never_delivered(gateway, purchase)
 
 
-def test_events_are_batched_50_per_request(tab: Tab, shop: Site, fake_gateway: Site) -> None:
-    use_snippet(shop, fake_gateway.url())
+def test_events_are_batched_50_per_request(tab: Tab, shop: Site, gateway: Server) -> None:
+    use_snippet(shop, gateway.url)
     tab.open()
     ids = tab.js("Array.from({length: 120}, (_, i) => signalyard.track('ViewContent', {n: i}))")
-    wait_for(lambda: len(fake_gateway.collected()) == 120)
-    sizes = [len(r.json()["events"]) for r in fake_gateway.requests()]
+    events = tab.sent(120)  # every batch answered 200 by the gateway, all its events taken
+    sizes = [len(body(r)["events"]) for r in tab.event_requests()]
     assert sorted(sizes) == [20, 50, 50]  # three requests in flight at once: any order
-    assert sorted(e["event_id"] for e in fake_gateway.collected()) == sorted(ids)
+    assert sorted(e["event_id"] for e in events) == sorted(ids)
     assert len(set(ids)) == 120
+
+    def delivered() -> set[str]:
+        found = gateway.sandbox("events", event_name="ViewContent", limit=1000)["events"]
+        return {e["event"]["event_id"] for e in found} & set(ids)
+
+    wait_for(lambda: len(delivered()) == 120, timeout=30, what="the 120 events in the sandbox")
 
 
 # --- end to end: a real gateway and its Meta sandbox ---------------------------------------
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if importlib.util.find_spec("signalyard.sources.collect") is None:
-        unavailable("the /collect endpoint (signalyard/sources/collect.py) is not there yet")
-    tmp: Path = tmp_path_factory.mktemp("browser-gateway")
-    # Playwright's sync API keeps an event loop running in this thread, and the set-up of the
-    # gateway (migrations, the dataset) uses asyncio.run: enter and leave it in another thread.
-    manager = running_server(tmp)
-    server = in_thread(manager.__enter__)
-    try:
-        yield server
-    finally:
-        in_thread(lambda: manager.__exit__(None, None, None))
-
-
-@pytest.fixture(scope="module")
-def gateway_shop(gateway: Server) -> Iterator[Site]:
-    """The shop of the end-to-end tests: one origin for the module, allowed once (the gateway
-    caches a dataset's allowed origins for a few seconds)."""
-    site = Site()
-    done = gateway.cli("datasets", "set-origins", DATASET, site.url(SHOP_HOST))
-    assert done.returncode == 0, done.stdout + done.stderr
-    yield site
-    site.close()
-
-
-@pytest.fixture
-def gateway_tab(browser: Browser, gateway_shop: Site) -> Iterator[Tab]:
-    t = Tab(browser, gateway_shop)
-    yield t
-    t.close()
-
-
-def sandbox_event(gateway: Server, event_id: str, timeout: float = 30) -> dict[str, Any]:
-    found = wait_for(
-        lambda: gateway.sandbox("events", event_id=event_id)["events"],
-        timeout=timeout,
-        what=f"event {event_id} in the sandbox",
-    )
-    (recorded,) = found
-    return dict(recorded["event"])
 
 
 def test_gateway_serves_the_script(gateway: Server) -> None:
@@ -569,102 +716,91 @@ def test_gateway_serves_the_script(gateway: Server) -> None:
 
 
 def test_gateway_purchase_reaches_meta_with_the_pixel_event_id(
-    gateway_tab: Tab, gateway: Server, gateway_shop: Site
+    tab: Tab, gateway: Server, shop: Site
 ) -> None:
-    use_snippet(gateway_shop, gateway.url)
-    t0, t1 = gateway_tab.open("?fbclid=abc&gclid=xyz")
-    cookies = gateway_tab.cookies()
+    use_snippet(shop, gateway.url)
+    t0, t1 = tab.open("?fbclid=abc&gclid=xyz")
+    cookies = tab.cookies()
     landed = fbc_time(cookies["_fbc"]["value"], "abc")
     assert t0 <= landed <= t1
     fbp_parts(cookies["_fbp"]["value"])
-    clicks = gateway_tab.clicks()
+    clicks = tab.clicks()
     assert clicks == {"fbclid": {"id": "abc", "at": landed}, "gclid": {"id": "xyz", "at": landed}}
 
-    event_id = gateway_tab.js("signalyard.track('Purchase', {value: 10, currency: 'USD'})")
-    ((name, eid),) = [(c[1], c[3]["eventID"]) for c in gateway_tab.fbq_calls()]
+    event_id = tab.js("signalyard.track('Purchase', {value: 10, currency: 'USD'})")
+    ((name, eid),) = [(c[1], c[3]["eventID"]) for c in tab.fbq_calls()]
     assert (name, eid) == ("Purchase", event_id)
     event = sandbox_event(gateway, event_id)
     assert event["event_name"] == "Purchase" and event["event_id"] == event_id
     assert event["action_source"] == "website"
     assert event["user_data"]["fbp"] == cookies["_fbp"]["value"]
     assert event["user_data"]["fbc"] == cookies["_fbc"]["value"]
-    assert event["user_data"]["client_user_agent"] == gateway_tab.js("navigator.userAgent")
+    assert event["user_data"]["client_user_agent"] == tab.js("navigator.userAgent")
     assert event["custom_data"]["value"] == 10 and event["custom_data"]["currency"] == "USD"
-    assert event["event_source_url"] == gateway_tab.page.url
-    (request,) = gateway_tab.collect_requests
+    assert event["event_source_url"] == tab.page.url
+    (request,) = tab.collect_requests
     assert request.response() is not None and request.response().status == 200  # type: ignore[union-attr]
 
 
-def test_gateway_consent_required_then_granted(
-    gateway_tab: Tab, gateway: Server, gateway_shop: Site
-) -> None:
-    use_snippet(gateway_shop, gateway.url, attrs=' data-consent="required"')
-    gateway_tab.open("?fbclid=abc")
-    event_id = gateway_tab.js("signalyard.track('Purchase', {value: 10, currency: 'USD'})")
-    gateway_tab.quiet()
+def test_gateway_consent_required_then_granted(tab: Tab, gateway: Server, shop: Site) -> None:
+    use_snippet(shop, gateway.url, attrs=' data-consent="required"')
+    tab.open("?fbclid=abc")
+    event_id = tab.js("signalyard.track('Purchase', {value: 10, currency: 'USD'})")
+    tab.quiet()
     assert gateway.sandbox("events", event_id=event_id)["events"] == []
-    gateway_tab.js("signalyard.consent('granted')")
+    tab.js("signalyard.consent('granted')")
     event = sandbox_event(gateway, event_id)
-    assert event["user_data"]["fbp"] == gateway_tab.cookies()["_fbp"]["value"]
-    assert event["user_data"]["fbc"] == gateway_tab.cookies()["_fbc"]["value"]
+    assert event["user_data"]["fbp"] == tab.cookies()["_fbp"]["value"]
+    assert event["user_data"]["fbc"] == tab.cookies()["_fbc"]["value"]
 
 
-def test_gateway_consent_mode_update_releases(
-    gateway_tab: Tab, gateway: Server, gateway_shop: Site
-) -> None:
+def test_gateway_consent_mode_update_releases(tab: Tab, gateway: Server, shop: Site) -> None:
     use_snippet(
-        gateway_shop,
+        shop,
         gateway.url,
         attrs=' data-consent="required"',
         before=GTAG
         + "<script>gtag('consent', 'default', {ad_storage: 'denied', ad_user_data: 'denied'})"
         "</script>",
     )
-    gateway_tab.open("?fbclid=abc")
-    event_id = gateway_tab.js("signalyard.track('Purchase', {value: 10, currency: 'USD'})")
-    gateway_tab.quiet()
-    gateway_tab.js("gtag('consent', 'update', {ad_storage: 'granted', ad_user_data: 'granted'})")
+    tab.open("?fbclid=abc")
+    event_id = tab.js("signalyard.track('Purchase', {value: 10, currency: 'USD'})")
+    tab.quiet()
+    tab.js("gtag('consent', 'update', {ad_storage: 'granted', ad_user_data: 'granted'})")
     event = sandbox_event(gateway, event_id)
     assert event["event_id"] == event_id
 
 
-def test_gateway_consent_denied_sends_nothing(
-    gateway_tab: Tab, gateway: Server, gateway_shop: Site
-) -> None:
-    use_snippet(gateway_shop, gateway.url, attrs=' data-consent="required"')
-    gateway_tab.open("?fbclid=abc")
-    event_id = gateway_tab.js("signalyard.track('Purchase', {value: 10, currency: 'USD'})")
-    gateway_tab.js("signalyard.consent('denied')")
-    gateway_tab.quiet()
+def test_gateway_consent_denied_sends_nothing(tab: Tab, gateway: Server, shop: Site) -> None:
+    use_snippet(shop, gateway.url, attrs=' data-consent="required"')
+    tab.open("?fbclid=abc")
+    event_id = tab.js("signalyard.track('Purchase', {value: 10, currency: 'USD'})")
+    tab.js("signalyard.consent('denied')")
+    tab.quiet()
     # A later event that is sent shows the gateway had time to deliver the first one, had it come.
-    gateway_tab.js("signalyard.consent('granted')")
-    later = gateway_tab.js("signalyard.track('Lead')")
+    tab.js("signalyard.consent('granted')")
+    later = tab.js("signalyard.track('Lead')")
     sandbox_event(gateway, later)
     assert gateway.sandbox("events", event_id=event_id)["events"] == []
 
 
-def test_gateway_accepts_a_later_change_of_consent(
-    gateway_tab: Tab, gateway: Server, gateway_shop: Site
-) -> None:
-    use_snippet(gateway_shop, gateway.url)
-    gateway_tab.open()
-    sandbox_event(gateway, gateway_tab.js("signalyard.track('PageView')"))
-    gateway_tab.js("signalyard.consent('denied')")
-    report = wait_for(
-        lambda: [r for r in gateway_tab.collect_requests if r.url.endswith("/consent")],
-        what="the consent request",
-    )[0]
+def test_gateway_accepts_a_later_change_of_consent(tab: Tab, gateway: Server, shop: Site) -> None:
+    use_snippet(shop, gateway.url)
+    tab.open()
+    sandbox_event(gateway, tab.js("signalyard.track('PageView')"))
+    tab.js("signalyard.consent('denied')")
+    report = tab.wait(tab.consent_requests, what="the consent request")[0]
     response = report.response()
     assert response is not None and response.status == 204
     assert report.post_data_json == {
-        "consent_token": gateway_tab.cookies()["_sy_ct"]["value"],
+        "consent_token": tab.cookies()["_sy_ct"]["value"],
         "state": "denied",
         "source": "api",
     }
 
 
 def test_gateway_a_held_lead_is_released_by_its_page_only(
-    gateway_tab: Tab, gateway: Server, gateway_shop: Site
+    tab: Tab, gateway: Server, shop: Site
 ) -> None:
     """A page that asks nobody sends unknown, which a rule EU:unknown=hold holds at the gateway.
     A request from outside naming the browser's fbp (a spoofed Origin) releases nothing; the
@@ -672,18 +808,16 @@ def test_gateway_a_held_lead_is_released_by_its_page_only(
     done = gateway.cli("destinations", "set-consent", "meta-sandbox", "--rule", "*:unknown=hold")
     assert done.returncode == 0, done.stdout + done.stderr
     try:
-        use_snippet(gateway_shop, gateway.url)
-        gateway_tab.open()
+        use_snippet(shop, gateway.url)
+        tab.open()
         collect_url = f"{gateway.url}/collect/{DATASET}"
-        with gateway_tab.page.expect_response(collect_url) as answer:
-            lead = gateway_tab.js("signalyard.track('Lead')")
+        with tab.page.expect_response(collect_url) as answer:
+            lead = tab.js("signalyard.track('Lead')")
         assert answer.value.status == 200
         sent = answer.value.request.post_data_json
-        assert (
-            sent is not None and sent["consent_token"] == gateway_tab.cookies()["_sy_ct"]["value"]
-        )
-        fbp = gateway_tab.cookies()["_fbp"]["value"]
-        spoof = {"origin": gateway_shop.url(SHOP_HOST), "user-agent": "Mozilla/5.0 Firefox/128.0"}
+        assert sent is not None and sent["consent_token"] == tab.cookies()["_sy_ct"]["value"]
+        fbp = tab.cookies()["_fbp"]["value"]
+        spoof = {"origin": shop.url(SHOP_HOST), "user-agent": "Mozilla/5.0 Firefox/128.0"}
         consent = f"{gateway.url}/collect/{DATASET}/consent"
         r = httpx.post(consent, json={"fbp": fbp, "state": "granted"}, headers=spoof, timeout=10)
         assert r.status_code == 403 and r.json()["error"]["field"] == "consent_token"
@@ -692,7 +826,7 @@ def test_gateway_a_held_lead_is_released_by_its_page_only(
         copy = {
             "event_name": "Lead",
             "event_id": lead,
-            "event_source_url": gateway_shop.url(SHOP_HOST) + "/",
+            "event_source_url": shop.url(SHOP_HOST) + "/",
             "consent": "granted",
             "user_data": {"fbp": fbp},
         }
@@ -704,7 +838,7 @@ def test_gateway_a_held_lead_is_released_by_its_page_only(
         later = {
             "event_name": "PageView",
             "event_id": "after-spoof",
-            "event_source_url": gateway_shop.url(SHOP_HOST) + "/",
+            "event_source_url": shop.url(SHOP_HOST) + "/",
             "consent": "granted",
         }
         httpx.post(
@@ -713,12 +847,9 @@ def test_gateway_a_held_lead_is_released_by_its_page_only(
         sandbox_event(gateway, "after-spoof")
         assert gateway.sandbox("events", event_id=lead)["events"] == []
 
-        gateway_tab.js("signalyard.consent('granted')")
-        report = wait_for(
-            lambda: [r for r in gateway_tab.collect_requests if r.url.endswith("/consent")],
-            what="the consent request",
-        )[0]
-        assert report.post_data_json["consent_token"] == gateway_tab.cookies()["_sy_ct"]["value"]
+        tab.js("signalyard.consent('granted')")
+        report = tab.wait(tab.consent_requests, what="the consent request")[0]
+        assert report.post_data_json["consent_token"] == tab.cookies()["_sy_ct"]["value"]
         assert sandbox_event(gateway, lead)["event_name"] == "Lead"
     finally:
         done = gateway.cli("destinations", "set-consent", "meta-sandbox", "--reset")

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
-from signalyard.app import create_app
+from signalyard.app import UNREAD_CLOSE_BYTES, create_app
 from signalyard.clock import SystemClock
 from signalyard.secret import Secret
 from signalyard.settings import CollectSettings, Settings
@@ -192,19 +192,37 @@ async def test_refused_before_an_8_mib_body_is_read(
 
 
 async def test_a_refused_connection_stays_usable(gateway: Callable[..., Served]) -> None:
-    """The unread rest of a refused body is discarded as it arrives (never buffered) and the
-    connection serves the next request."""
+    """The unread rest of a refused body, when small, is discarded as it arrives (never
+    buffered) and the connection serves the next request."""
     served = gateway()
-    body = lead_body(200_000, "after-refusal")
+    body = lead_body(30_000, "after-refusal")
+    assert len(body) <= UNREAD_CLOSE_BYTES
     with served.connect() as sock:
         sock.sendall(request_head(f"/{V}/{DATASET}/events?access_token=sy_nope", len(body)))
-        assert read_answer(sock, timeout=3).status == 401
+        refused = read_answer(sock, timeout=3)
+        assert refused.status == 401
+        assert refused.headers.get("connection") != "close"
         sock.sendall(body)  # the refused request's body, discarded
         path = f"/{V}/{DATASET}/events?access_token={served.key}"
         sock.sendall(request_head(path, len(body)) + body)
         answer = read_answer(sock, timeout=5)
     assert answer.status == 200, answer.body
     assert answer.json()["events_received"] == 1
+
+
+async def test_a_refusal_before_a_large_body_closes_the_connection(
+    gateway: Callable[..., Served],
+) -> None:
+    """Refused before most of an announced 8 MiB body arrived, the answer closes the
+    connection: the server does not read and throw away the rest to reach a next request."""
+    served = gateway()
+    with served.connect() as sock:
+        sock.sendall(request_head(f"/{V}/{DATASET}/events?access_token=sy_nope", 8 * 1024 * 1024))
+        refused = read_answer(sock, timeout=3)
+        assert refused.status == 401
+        assert refused.headers.get("connection") == "close"
+        sock.settimeout(3)
+        assert sock.recv(1) == b""  # closed by the server
 
 
 # the in-flight budget ----------------------------------------------------------------------
