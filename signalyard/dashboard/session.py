@@ -20,7 +20,6 @@ import binascii
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
@@ -29,6 +28,7 @@ from dataclasses import dataclass, replace
 import orjson
 
 from signalyard.clock import Clock
+from signalyard.sources.clients import client_key
 
 __all__ = [
     "DEVICE_SECONDS",
@@ -176,21 +176,6 @@ class SessionCodec:
         if session.authenticated and not session.sid:
             return None
         return session if session.expires > now else None
-
-
-def client_key(address: str) -> str:
-    """What a client's failed logins are counted against: an IPv4 address as it is, an IPv6
-    address's /64 (one subscriber's usual allocation: its addresses share one limit), an
-    IPv4-mapped IPv6 address as its IPv4 address; anything else (not an address) as given."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return f"{ipaddress.IPv6Address(int(ip) >> 64 << 64)}/64"
-    return str(ip)
 
 
 class LoginLimiter:

@@ -11,7 +11,8 @@ from starlette.types import Message
 
 from signalyard.errors import ConfigError
 from signalyard.settings import Settings
-from signalyard.sources.body import BodyBudget, BodyReader, Busy, SlowBody, peer_key
+from signalyard.sources.body import BodyBudget, BodyReader, Busy, SlowBody
+from signalyard.sources.clients import client_key as peer_key
 
 pytestmark = pytest.mark.anyio
 
