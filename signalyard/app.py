@@ -34,6 +34,7 @@ from signalyard.sources.graph_api import GraphEndpoint
 from signalyard.sources.ingest import Ingestor
 from signalyard.sources.orders import OrderFlow
 from signalyard.sources.shopify import ShopifyWebhook
+from signalyard.sources.turns import Turns
 from signalyard.sources.woocommerce import WooCommerceWebhook
 from signalyard.store.base import CommitFailure, Store
 
@@ -206,6 +207,7 @@ def create_app(
         if worker is not None:
             worker.wake()
 
+    turns = Turns()  # one per process: the endpoints' decoding and the ingestor's cleaning
     ingestor = Ingestor(
         store,
         clock,
@@ -214,6 +216,7 @@ def create_app(
         on_stored=wake,
         metrics=metrics,
         recorder=recorder,
+        turns=turns,
     )
     keys = KeyChecker(store, clock)
     bodies = BodyReader.configured(
@@ -226,6 +229,7 @@ def create_app(
         small_body=settings.collect.max_body_bytes,
         small_bytes=settings.collect.bodies_in_flight_bytes,
         unkeyed_deadline=settings.body_unkeyed_deadline_seconds,
+        turns=turns,
     )
     consent_api = ConsentEndpoint(store, ingestor, keys, clock, bodies=bodies)
     graph = GraphEndpoint(

@@ -41,6 +41,7 @@ from starlette.requests import Request
 from signalyard.errors import ConfigError, InputError, TooLarge
 from signalyard.sources.body_budget import BodyBudget, Busy
 from signalyard.sources.clients import client_key
+from signalyard.sources.turns import Turns
 
 __all__ = [
     "BodyBudget",
@@ -173,7 +174,9 @@ class BodyReader:
     ``small=True`` (``/collect``) that an unkeyed body holds only the small bodies' part of
     the unkeyed share. An unkeyed body counts against its peer's cap (the peer is
     ``peer(request)``: the connection's address by default) and must be read in full within
-    ``unkeyed_deadline`` seconds (0: no deadline)."""
+    ``unkeyed_deadline`` seconds (0: no deadline). ``turns``: the turns in which the
+    endpoints decode large bodies (:mod:`~signalyard.sources.turns`), one per process like
+    the reader."""
 
     PEER_PARTS = 8
     """One peer may hold 1/8 of a part of the unkeyed share (at least one largest body)."""
@@ -186,8 +189,10 @@ class BodyReader:
         *,
         unkeyed_deadline: float = 0,
         peer: Callable[[Request], str] = _client_host,
+        turns: Turns | None = None,
     ) -> None:
         self.budget = budget
+        self.turns = turns if turns is not None else Turns()
         self.read_timeout = read_timeout
         self.timer = ReadTimer(read_timeout, min_rate)
         self.unkeyed_deadline = unkeyed_deadline
@@ -207,6 +212,7 @@ class BodyReader:
         small_bytes: int = 0,
         unkeyed_deadline: float = 0,
         keyed: bool = True,
+        turns: Turns | None = None,
     ) -> BodyReader:
         """A reader with the process's settings, refusing values that cannot work.
 
@@ -270,7 +276,7 @@ class BodyReader:
             peer_bytes=max(large_body, large // cls.PEER_PARTS),
             small_peer_bytes=max(small_body, small_bytes // cls.PEER_PARTS),
         )
-        return cls(budget, read_timeout, min_rate, unkeyed_deadline=unkeyed_deadline)
+        return cls(budget, read_timeout, min_rate, unkeyed_deadline=unkeyed_deadline, turns=turns)
 
     def read(
         self, request: Request, limit: int, *, keyed: bool = False, small: bool = False

@@ -216,7 +216,8 @@ class CollectEndpoint:
             if self.settings.filter_bots and is_crawler(user_agent):
                 return _json({"events_received": 0, "ignored": "known crawler"}, 202, headers)
             async with self.bodies.read(request, self.settings.max_body_bytes, small=True) as data:
-                body = _json_body(data)
+                async with self.bodies.turns.decode(len(data)):
+                    body = _json_body(data)
                 events = body.get("events")
                 if not isinstance(events, list) or not events:
                     raise InputError("events", "must be a non-empty list of events")

@@ -188,16 +188,17 @@ class GraphEndpoint:
         keyed = dataset is not None  # may use the budget kept for checked keys
         async with self.bodies.read(request, self.max_body_bytes, keyed=keyed) as body:
             content_type = headers.get("content-type", "")
-            fields = None
-            if content_type.lower().startswith("multipart/form-data"):
-                fields = await _multipart(request, body)
-            params = graph_wire.parse_body(content_type, body, fields)
-            wire = graph_wire.decode(
-                params,
-                request.query_params,
-                headers.get("authorization"),
-                max_events=self.max_events,
-            )
+            async with self.bodies.turns.decode(len(body)):
+                fields = None
+                if content_type.lower().startswith("multipart/form-data"):
+                    fields = await _multipart(request, body)
+                params = graph_wire.parse_body(content_type, body, fields)
+                wire = graph_wire.decode(
+                    params,
+                    request.query_params,
+                    headers.get("authorization"),
+                    max_events=self.max_events,
+                )
             if dataset is None or wire.access_token != early:
                 # The token was in the body (or another one is there too: it must pass too).
                 dataset = await self._authorize(wire.access_token, dataset_id)

@@ -1,7 +1,8 @@
 """What every source does with the raw events it decoded: clean them, store them, wake delivery.
 
 Cleaning (validate, enrich, normalize, hash) is pure CPU work; a large request is cleaned in a
-worker thread so the event loop keeps answering other clients meanwhile. The answer is given
+worker thread, one such request at a time (:meth:`.Turns.clean`), so the event loop keeps
+answering other clients meanwhile. The answer is given
 only after the store has committed (and synced) the events.
 """
 
@@ -22,6 +23,7 @@ from signalyard.event import AcceptedEvent, Consent
 from signalyard.insights.recorder import StatsRecorder
 from signalyard.metrics import Metrics
 from signalyard.sources.extensions import attach, take_extensions
+from signalyard.sources.turns import Turns
 from signalyard.store._merge import UNAUTHENTICATED_SOURCES
 from signalyard.store.base import Dataset, Store
 from signalyard.transforms.pipeline import clean_event
@@ -58,8 +60,10 @@ class Ingestor:
         on_stored: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
         recorder: StatsRecorder | None = None,
+        turns: Turns | None = None,
     ) -> None:
         self.store = store
+        self.turns = turns if turns is not None else Turns()
         self.recorder = recorder
         self._decided: OrderedDict[tuple[str, str], str] = OrderedDict()
         self.clock = clock
@@ -148,15 +152,16 @@ class Ingestor:
     ) -> IngestResult:
         try:
             if len(raw_events) > INLINE_EVENTS:
-                events = await anyio.to_thread.run_sync(
-                    lambda: self.clean(
-                        raw_events,
-                        dataset,
-                        source=source,
-                        test_event_code=test_event_code,
-                        consent_token_key=consent_token_key,
+                async with self.turns.clean():
+                    events = await anyio.to_thread.run_sync(
+                        lambda: self.clean(
+                            raw_events,
+                            dataset,
+                            source=source,
+                            test_event_code=test_event_code,
+                            consent_token_key=consent_token_key,
+                        )
                     )
-                )
             else:
                 events = self.clean(
                     raw_events,

@@ -201,7 +201,9 @@ class ShopifyWebhook:
     ) -> dict[str, Any]:
         headers = request.headers
         secrets = [s.reveal() for s in source.secrets]
-        if not signature_matches(headers.get("x-shopify-hmac-sha256"), body, secrets):
+        async with self.bodies.turns.decode(len(body)):
+            signed = signature_matches(headers.get("x-shopify-hmac-sha256"), body, secrets)
+        if not signed:
             raise WebhookError(
                 401,
                 "X-Shopify-Hmac-Sha256: missing, or not the signature of this body with the"
@@ -222,7 +224,8 @@ class ShopifyWebhook:
                 "events": [],
                 "messages": ["this delivery was handled already: nothing added"],
             }
-        payload = parse_json(body)
+        async with self.bodies.turns.decode(len(body)):
+            payload = parse_json(body)
         d = Delivery(source, dataset, policy, self.clock.now())
         extra: dict[str, Any] = {}
         if topic in ORDER_TOPICS:

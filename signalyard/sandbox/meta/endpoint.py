@@ -141,7 +141,8 @@ class GraphEndpoint:
             )
         # The body counts in the reader's budget until the request is answered.
         async with read_body(self.bodies, request, self.max_body_bytes) as body:
-            req = await parse_request(request, body)
+            async with self.bodies.turns.decode(len(body)):
+                req = await parse_request(request, body)
             return self._accept(req, dataset_id, out, trace_id)
 
     def _accept(self, req: GraphRequest, dataset_id: str, out: _Outcome, trace_id: str) -> int:
@@ -242,7 +243,9 @@ class GraphEndpoint:
                     "get", version, f"{version!r} is not a Graph API version like v26.0."
                 )
             async with read_body(self.bodies, request, self.max_body_bytes) as body:
-                self._check_token(await parse_request(request, body), _Outcome())
+                async with self.bodies.turns.decode(len(body)):
+                    req = await parse_request(request, body)
+                self._check_token(req, _Outcome())
         except GraphError as error:
             return graph_error(error, trace_id=trace_id, api_version=api_version)
         return graph_json(200, {"id": dataset_id}, trace_id=trace_id, api_version=api_version)
