@@ -10,6 +10,11 @@ then settle every row from the outcome its batch got:
   answer also holds the whole destination back until then and does not count as an attempt.
 - ``Rejected``: a batch of several events is bisected until the bad event is alone; that one
   is dead-lettered with the platform's reason, the others are delivered.
+
+That is for a platform that accepts or refuses a batch whole (Meta). A sink whose platform
+answers each event on its own (``Sink.per_event``) gives one outcome per event, and each row
+is settled by its own: delivered ones are done (never sent again), a rejected one is
+dead-lettered with its own reason without bisecting, retried ones are retried.
 - ``Paused``: the destination is paused with the reason and the fix; its rows stay queued
   until the token is replaced (``signalyard destinations set-token NAME``); the fix names
   the destination (:meth:`~signalyard.outcome.Paused.fix_for`).
@@ -258,15 +263,58 @@ class Worker:
         return [c for c in claimed if c.event_time >= limit]
 
     async def _deliver(self, cycle: _Cycle, batch: Sequence[ClaimedEvent]) -> None:
-        ids = [c.outbox_id for c in batch]
         if cycle.paused is not None:
-            await self.store.release(ids, owner=self.owner)
+            await self.store.release([c.outbox_id for c in batch], owner=self.owner)
             self.metrics.settled(cycle.destination, "paused", batch, now=self.clock.now())
             return
         result = await cycle.sink.send(
             [_as_consented(c) for c in batch], test_event_code=batch[0].test_event_code
         )
+        if cycle.sink.per_event and len(result.outcomes) == len(batch):
+            await self._settle_each(cycle, batch, result)
+            return
         outcome = _one_outcome(result)
+        now = await self._record(cycle, batch, result, outcome)
+        if self.recorder is not None:
+            # A batch refused for one bad event is split to find it: those requests are not
+            # failures of the destination (only the bad event's own request counts).
+            splitting = isinstance(outcome, Rejected) and len(batch) > 1
+            ok = isinstance(outcome, Delivered) or splitting
+            self.recorder.request(cycle.destination.id, ok=ok, now=now)
+        if isinstance(outcome, Rejected) and len(batch) > 1:
+            # The platform refused the batch whole for (at least) one bad event: bisect
+            # until it is alone; the halves' requests count on their own.
+            half = len(batch) // 2
+            await self._deliver(cycle, batch[:half])
+            await self._deliver(cycle, batch[half:])
+            return
+        await self._settle(cycle, batch, outcome, now)
+
+    async def _settle_each(
+        self, cycle: _Cycle, batch: Sequence[ClaimedEvent], result: SendResult
+    ) -> None:
+        """A platform that answers each event on its own (``Sink.per_event``): every row is
+        settled by its own outcome, rows with equal outcomes together. Nothing is bisected
+        and nothing delivered is sent again: a rejected event is dead-lettered with the
+        reason the platform gave for it, a retried one retried alone."""
+        groups: dict[Outcome, list[ClaimedEvent]] = {}
+        for row, outcome in zip(batch, result.outcomes, strict=True):
+            groups.setdefault(outcome, []).append(row)
+        now = await self._record(cycle, batch, result, _one_outcome(result))
+        if self.recorder is not None:
+            ok = all(isinstance(o, Delivered) for o in groups)
+            self.recorder.request(cycle.destination.id, ok=ok, now=now)
+        for outcome, rows in groups.items():
+            await self._settle(cycle, rows, outcome, now)
+
+    async def _record(
+        self,
+        cycle: _Cycle,
+        batch: Sequence[ClaimedEvent],
+        result: SendResult,
+        outcome: Outcome,
+    ) -> float:
+        """Record the request (as its worst outcome) and count it; the time it was settled."""
         await self.store.record_attempt(
             AttemptRecord(
                 destination_id=cycle.destination.id,
@@ -276,20 +324,19 @@ class Worker:
                 attempt=result.attempt,
             )
         )
-        now = self.clock.now()
-        label = outcome_label(outcome)
-        self.metrics.delivery_request(cycle.destination, label)
-        if self.recorder is not None:
-            # A batch refused for one bad event is split to find it: those requests are not
-            # failures of the destination (only the bad event's own request counts).
-            splitting = isinstance(outcome, Rejected) and len(batch) > 1
-            ok = isinstance(outcome, Delivered) or splitting
-            self.recorder.request(cycle.destination.id, ok=ok, now=now)
+        self.metrics.delivery_request(cycle.destination, outcome_label(outcome))
+        return self.clock.now()
+
+    async def _settle(
+        self, cycle: _Cycle, rows: Sequence[ClaimedEvent], outcome: Outcome, now: float
+    ) -> None:
+        """Settle ``rows``, which all got ``outcome`` (a ``Rejected`` is final here)."""
+        ids = [c.outbox_id for c in rows]
         if isinstance(outcome, Delivered):
             await self.store.settle_delivered(ids, owner=self.owner, now=now)
             if self.recorder is not None:
                 self.recorder.delivered(
-                    cycle.destination.id, [c.received_at for c in batch], now=now
+                    cycle.destination.id, [c.received_at for c in rows], now=now
                 )
         elif isinstance(outcome, Retry):
             if outcome.throttled:
@@ -306,7 +353,7 @@ class Worker:
                     error=outcome.reason,
                 )
             else:
-                tries = max(c.attempts for c in batch)
+                tries = max(c.attempts for c in rows)
                 wait = (
                     outcome.after
                     if outcome.after is not None
@@ -325,31 +372,25 @@ class Worker:
                     error=outcome.reason,
                 )
         elif isinstance(outcome, Rejected):
-            if len(batch) == 1:
-                await self.store.settle_dead(
-                    ids,
-                    owner=self.owner,
-                    reason=outcome.reason,
-                    code=outcome.code,
-                    subcode=outcome.subcode,
-                    now=now,
-                )
-                if self.recorder is not None:
-                    self.recorder.dead(cycle.destination.id, 1, now=now)
-            else:
-                half = len(batch) // 2
-                await self._deliver(cycle, batch[:half])
-                await self._deliver(cycle, batch[half:])
+            await self.store.settle_dead(
+                ids,
+                owner=self.owner,
+                reason=outcome.reason,
+                code=outcome.code,
+                subcode=outcome.subcode,
+                now=now,
+            )
+            if self.recorder is not None:
+                self.recorder.dead(cycle.destination.id, len(rows), now=now)
         else:
             cycle.paused = outcome
             await self.store.release(ids, owner=self.owner)
-        if not isinstance(outcome, Rejected) or len(batch) == 1:  # bisected halves count alone
-            self.metrics.settled(cycle.destination, label, batch, now=now)
+        self.metrics.settled(cycle.destination, outcome_label(outcome), rows, now=now)
 
 
 def _one_outcome(result: SendResult) -> Outcome:
-    """The batch's outcome. Meta answers a batch as a whole; for sinks that answer per event,
-    the worst outcome decides the batch's path (pause > reject > retry > delivered)."""
+    """The worst of the batch's outcomes (pause > reject > retry > delivered): the batch's
+    outcome for a platform that answers a batch whole, and how a request is recorded."""
     outcomes = result.outcomes
     for kind in (Paused, Rejected, Retry):
         for o in outcomes:

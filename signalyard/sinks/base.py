@@ -6,7 +6,8 @@ A destination is one folder under ``sinks/`` with the same files as every other:
   batch and age limits) with ``from_mapping(dict, secret)`` and ``example()``;
 - ``payload.py``: pure functions from canonical events to the request body, snapshot-tested;
 - ``sink.py``: ``Sink.send(batch)`` makes one HTTP request and classifies the answer into a
-  :class:`~signalyard.outcome.SendResult` (one outcome per event); ``healthcheck()``.
+  :class:`~signalyard.outcome.SendResult` (one outcome per event: the same one for every
+  event when the platform answers a batch whole, ``per_event = False``); ``healthcheck()``.
 
 A sink never raises for what the platform or the network does: timeouts, connection errors
 and error bodies all become outcomes. It never logs or returns personal data, and its
@@ -28,6 +29,11 @@ class Sink(Protocol):
     """Most events in one request."""
     max_age_seconds: int
     """Events older than this (by ``event_time``) are refused by the platform."""
+    per_event: bool
+    """``True``: the platform answers each event of a batch on its own, and ``send`` gives
+    event *i*'s outcome at index *i* (each row is settled by its own; nothing is bisected or
+    sent again). ``False``: the platform accepts or refuses a batch whole, and a refused batch
+    is bisected to find the bad event."""
 
     async def send(
         self, events: Sequence[ServerEvent], *, test_event_code: str | None = None

@@ -27,6 +27,7 @@ class ScriptedSink:
     kind = "fake"
     max_batch = 10
     max_age_seconds = 7 * 86400
+    per_event = False
 
     def __init__(self, answer: Callable[[Sequence[ServerEvent]], Outcome]) -> None:
         self.answer = answer

@@ -36,6 +36,7 @@ class MetaSink:
     kind: str = "meta"
     max_batch: int = MAX_BATCH
     max_age_seconds: int = MAX_AGE_SECONDS
+    per_event: bool = False  # Meta accepts or refuses a batch whole
 
     def __init__(self, config: MetaConfig, client: httpx.AsyncClient, clock: Clock) -> None:
         self.config = config
