@@ -7,8 +7,8 @@
 :mod:`.stats`) are running counters since the last reset, so they survive that eviction.
 Tokens are never kept: a request record holds the first 12 hex digits of the token's SHA-256.
 An event is kept as the compact JSON it arrived as (after decoding), with long strings cut
-(see :mod:`.clip`); so are its name and ids, its first ``MAX_DIAGNOSTICS`` diagnostics, and
-the text fields of request records.
+(see :mod:`signalyard.sandbox.clip`); so are its name and ids, its first ``MAX_DIAGNOSTICS``
+diagnostics, and the text fields of request records.
 
 Deduplication (reference §5) is simulated on the key ``(dataset_id, event_name, event_id)``
 within 48 hours of the first receipt of that key: the first event is kept, later ones are
@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from ...clock import Clock, SystemClock
-from .clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text
+from ..clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text
 from .faults import FaultBook
 from .stats import DatasetStats, NameStats, totals
 from .validate import CheckedEvent, Diagnostic
