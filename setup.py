@@ -24,6 +24,7 @@ COMPILED = [
     "signalyard/transforms/custom_data.py",
     "signalyard/transforms/enrich.py",
     "signalyard/transforms/hashing.py",
+    "signalyard/transforms/identity.py",
     "signalyard/transforms/normalize.py",
     "signalyard/transforms/phone.py",
     "signalyard/transforms/pipeline.py",

@@ -47,8 +47,7 @@ async def fill(store: Store, n: int, now: float) -> None:
         name="meta",
         kind="meta",
         options={"pixel_id": "1234567890"},
-        access_token=Secret("t"),
-        app_secret=None,
+        secrets={"access_token": Secret("t")},
         now=old,
     )
     for start in range(0, n, 5000):

@@ -377,8 +377,7 @@ def prepare(db: Database, key: NewKey) -> None:
                 name="meta-sandbox",
                 kind="meta",
                 options={"pixel_id": DATASET, "graph_url": "sandbox"},
-                access_token=Secret(SANDBOX_TOKEN),
-                app_secret=None,
+                secrets={"access_token": Secret(SANDBOX_TOKEN)},
                 now=now,
             )
         finally:

@@ -25,6 +25,7 @@ from signalyard.metrics import Metrics
 from signalyard.sandbox.meta import SandboxState
 from signalyard.sandbox.meta import create_app as create_meta_sandbox
 from signalyard.settings import Settings, is_loopback
+from signalyard.sinks import REGISTRY
 from signalyard.sources.auth import KeyChecker
 from signalyard.sources.body import BodyReader
 from signalyard.sources.browser import SCRIPT
@@ -217,6 +218,9 @@ def create_app(
         metrics=metrics,
         recorder=recorder,
         turns=turns,
+        # What each kind of destination needs beyond the base hashes: made at ingest for
+        # the datasets that have such a destination.
+        identity_by_kind={kind: spec.identity for kind, spec in REGISTRY.items()},
     )
     keys = KeyChecker(store, clock)
     bodies = BodyReader.configured(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from signalyard import operator_key
 from signalyard.clock import Clock
 from signalyard.country import CountryChoice
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
+from signalyard.secret_box import SecretBox
 from signalyard.settings import Settings
 from signalyard.sources.auth import new_key
 from signalyard.store import migrate
@@ -20,19 +22,36 @@ DEMO_DATASET = "1234567890"
 SANDBOX_DESTINATION = "meta-sandbox"
 
 
-def make_store(settings: Settings) -> Store:
+def make_store(settings: Settings, *, verify_key: bool = True) -> Store:
+    """The configured store, with the operator key (``verify_key=False``: for
+    ``destinations forget-secrets`` only, when the key the secrets need is lost)."""
     url = settings.database_url
     if url.startswith("sqlite:///"):
-        return SQLiteStore(url, cache_mb=settings.sqlite_cache_mb)
+        return SQLiteStore(
+            url,
+            cache_mb=settings.sqlite_cache_mb,
+            secret_box=lambda: secret_box(settings),
+            verify_key=verify_key,
+        )
     if url.startswith(("postgresql://", "postgres://")):
         from signalyard.store.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, secret_box=lambda: secret_box(settings), verify_key=verify_key)
     raise ConfigError("database_url must start with sqlite:/// or postgresql://")
 
 
+def secret_box(settings: Settings) -> SecretBox:
+    """The operator key the settings give (creating the default key file on first start);
+    the stores and migrations ask for it only once the database is reached."""
+    return operator_key.load_box(
+        settings.database_url,
+        secret_key=settings.secret_key,
+        secret_key_file=settings.secret_key_file,
+    )
+
+
 def migrate_schema(settings: Settings) -> None:
-    migrate.upgrade(settings.database_url)
+    migrate.upgrade(settings.database_url, secret_box=lambda: secret_box(settings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +94,7 @@ async def bootstrap(
         name=SANDBOX_DESTINATION,
         kind="meta",
         options={"pixel_id": DEMO_DATASET, "graph_url": "sandbox"},
-        access_token=Secret("sandbox-" + new_key().secret),
-        app_secret=None,
+        secrets={"access_token": Secret("sandbox-" + new_key().secret)},
         now=now,
     )
     return Bootstrap(DEMO_DATASET, key.secret, country)

@@ -162,6 +162,13 @@ class Settings:
     events (IP addresses, user agents, fbp/fbc); every start logs a WARNING."""
     sandbox_url: str | None = None
     """Where destinations configured with graph_url = "sandbox" send; default: this server."""
+    secret_key: Secret = field(default_factory=lambda: Secret(""))
+    """The operator key encrypting destination secrets in the database (Fernet: 44 characters
+    of urlsafe base64). Empty: read from ``secret_key_file``."""
+    secret_key_file: str = ""
+    """A file holding the operator key. Empty: beside a SQLite database
+    (``signalyard.db.secret-key``), ``signalyard.secret-key`` in the working directory with
+    PostgreSQL; that default file is created (0600) on first start."""
     worker: bool = True
     """Run the delivery worker inside ``serve``."""
     log_level: str = "info"

@@ -52,7 +52,7 @@ PG_TABLES = (
     " webhook_sources, orders, imports, consent_holds, consent_subjects, browser_sources,"
     " click_ledger,"
     " stats_events, stats_masks, stats_rejections, stats_delivery, alerts, datasets,"
-    " dashboard_revoked_sessions"
+    " dashboard_revoked_sessions, secret_key_check"
 )
 
 
@@ -166,6 +166,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "custom_data",
         "enrich",
         "hashing",
+        "identity",
         "normalize",
         "phone",
         "pipeline",

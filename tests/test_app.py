@@ -139,8 +139,7 @@ async def test_event_flows_from_ingest_to_the_mounted_sandbox(
             name="meta-sandbox",
             kind="meta",
             options={"pixel_id": "1234567890", "graph_url": "sandbox"},
-            access_token=Secret("sandbox-token"),
-            app_secret=None,
+            secrets={"access_token": Secret("sandbox-token")},
             now=now,
         )
     finally:

@@ -20,6 +20,8 @@ from click.testing import CliRunner, Result
 
 from signalyard.cli import main
 from signalyard.event import AcceptedEvent
+from signalyard.secret import Secret
+from signalyard.secret_box import new_key_text
 from signalyard.sources.auth import hash_key
 from signalyard.store.sqlite import SQLiteStore
 
@@ -238,8 +240,8 @@ def test_keys_revoke(shop: Cli) -> None:
 def test_destinations_add_reads_the_token_from_stdin_and_never_shows_it(shop: Cli) -> None:
     (dest,) = shop.store(lambda s: s.list_destinations())
     assert dest.name == "meta-prod" and dest.kind == "meta" and dest.state == "active"
-    assert dest.access_token.reveal() == TOKEN
-    assert dest.app_secret is not None and dest.app_secret.reveal() == APP_SECRET
+    assert dest.secrets["access_token"].reveal() == TOKEN
+    assert dest.secrets["app_secret"].reveal() == APP_SECRET
     assert dest.options == {"pixel_id": "123", "graph_url": "sandbox"}
     listing = shop("destinations", "list").output
     assert listing.split("\t")[1:5] == ["123", "meta-prod", "meta", "active\n"]
@@ -316,12 +318,12 @@ def test_set_token_replaces_the_token_and_resumes_a_paused_destination(shop: Cli
     assert "active again" in result.output
     (dest,) = shop.store(lambda s: s.list_destinations())
     assert dest.state == "active" and dest.paused_reason is None and dest.paused_fix is None
-    assert dest.access_token.reveal() == NEW_TOKEN
-    assert dest.app_secret is not None and dest.app_secret.reveal() == APP_SECRET
+    assert dest.secrets["access_token"].reveal() == NEW_TOKEN
+    assert dest.secrets["app_secret"].reveal() == APP_SECRET
     assert "ACTIVE" in shop("status").output
     # by id as well
     shop("destinations", "set-token", str(dest.id), input=TOKEN + "\n")
-    assert shop.store(lambda s: s.list_destinations())[0].access_token.reveal() == TOKEN
+    assert shop.store(lambda s: s.list_destinations())[0].secrets["access_token"].reveal() == TOKEN
 
 
 def test_set_token_errors(shop: Cli) -> None:
@@ -332,11 +334,82 @@ def test_set_token_errors(shop: Cli) -> None:
     )
 
 
+def test_destinations_add_reads_any_declared_secret_and_names_a_missing_one(cli: Cli) -> None:
+    cli("datasets", "add", "123")
+    add = ["destinations", "add", "123", "m", "--option", "pixel_id=123"]
+    missing = cli(*add, "--secret-stdin", "app_secret", input=APP_SECRET + "\n", code=2)
+    assert "access_token required" in missing.output
+    assert "--secret-stdin access_token" in missing.output
+    unknown = cli(*add, "--secret-stdin", "password", input=TOKEN + "\n", code=2)
+    assert "no secret 'password'; its secrets are: access_token, app_secret" in unknown.output
+    assert cli.store(lambda s: s.list_destinations()) == []
+    both = ("--secret-stdin", "app_secret", "--secret-stdin", "access_token")
+    cli(*add, *both, input=f"{APP_SECRET}\n{TOKEN}\n")
+    (dest,) = cli.store(lambda s: s.list_destinations())
+    assert dest.secrets == {"access_token": Secret(TOKEN), "app_secret": Secret(APP_SECRET)}
+    raw = Path(cli.url.removeprefix("sqlite:///")).read_bytes()
+    wal = Path(cli.url.removeprefix("sqlite:///") + "-wal")
+    raw += wal.read_bytes() if wal.exists() else b""
+    assert TOKEN.encode() not in raw and APP_SECRET.encode() not in raw
+
+
+def test_set_secret_sets_unsets_and_checks_the_field(shop: Cli) -> None:
+    _pause(shop)
+    out = shop("destinations", "set-secret", "meta-prod", "app_secret", input="new-secret\n")
+    assert (
+        "Secret app_secret of meta-prod replaced" in out.output and "new-secret" not in out.output
+    )
+    (dest,) = shop.store(lambda s: s.list_destinations())
+    assert dest.state == "active" and dest.secrets["app_secret"] == Secret("new-secret")
+    assert dest.secrets["access_token"] == Secret(TOKEN)
+    shop("destinations", "set-secret", "meta-prod", "app_secret", "--unset")
+    (dest,) = shop.store(lambda s: s.list_destinations())
+    assert dest.secrets == {"access_token": Secret(TOKEN)}
+    assert "secrets:  access_token set, app_secret not set" in (
+        shop("destinations", "show", "meta-prod").output
+    )
+    required = shop("destinations", "set-secret", "meta-prod", "access_token", "--unset", code=2)
+    assert "access_token is required" in required.output
+    unknown = shop("destinations", "set-secret", "meta-prod", "pasword", input="x\n", code=2)
+    assert "its secrets are: access_token, app_secret" in unknown.output
+    assert (
+        "standard input"
+        in shop("destinations", "set-secret", "meta-prod", "app_secret", code=2).output
+    )
+
+
+def test_a_wrong_key_is_one_line_and_forget_secrets_recovers(shop: Cli) -> None:
+    other = CliRunner(
+        env={"SIGNALYARD_DATABASE_URL": shop.url, "SIGNALYARD_SECRET_KEY": new_key_text()}
+    )
+    wrong = other.invoke(main, ["destinations", "list"])
+    assert wrong.exit_code == 1 and isinstance(wrong.exception, SystemExit)
+    assert "Traceback" not in wrong.output and len(wrong.output.strip().splitlines()) == 1
+    assert "SIGNALYARD_SECRET_KEY" in wrong.output and "forget-secrets" in wrong.output
+    refused = other.invoke(main, ["destinations", "forget-secrets"])
+    assert refused.exit_code == 2 and "--yes" in refused.output
+    done = other.invoke(main, ["destinations", "forget-secrets", "--yes"])
+    assert done.exit_code == 0 and "1 destination(s) forgotten" in done.output
+    listing = other.invoke(main, ["destinations", "list"])
+    assert "\tpaused\t" in listing.output and "lost" in listing.output
+    assert (
+        other.invoke(
+            main, ["destinations", "set-token", "meta-prod"], input=NEW_TOKEN + "\n"
+        ).exit_code
+        == 0
+    )
+    show = other.invoke(main, ["destinations", "show", "meta-prod"]).output
+    assert "ACTIVE" in show and "access_token set, app_secret not set" in show
+    assert NEW_TOKEN not in show
+    # the old key (the file beside the database) no longer opens it
+    assert "forget-secrets" in shop("destinations", "list", code=1).output
+
+
 def test_destinations_resume(shop: Cli) -> None:
     _pause(shop)
     assert "meta-prod resumed." in shop("destinations", "resume", "meta-prod").output
     (dest,) = shop.store(lambda s: s.list_destinations())
-    assert dest.state == "active" and dest.access_token.reveal() == TOKEN
+    assert dest.state == "active" and dest.secrets["access_token"].reveal() == TOKEN
 
 
 # status and replay --------------------------------------------------------------------------
@@ -655,13 +728,14 @@ def test_destinations_show_never_shows_secrets(shop: Cli) -> None:
     assert "meta-prod (id 1, meta, dataset 123): ACTIVE" in out
     assert "mode:     sandbox" in out
     assert "option    graph_url=sandbox" in out and "option    pixel_id=123" in out
-    assert "token:    set, app secret: set" in out
+    assert "secrets:  access_token set, app_secret set" in out
     data = orjson.loads(shop("destinations", "show", "meta-prod", "--json").output)
     assert data["mode"] == "sandbox" and data["options"] == {
         "pixel_id": "123",
         "graph_url": "sandbox",
     }
-    assert data["access_token"] == "set" and data["queued"] == 0
+    assert data["secrets"] == {"access_token": "set", "app_secret": "set"}
+    assert data["queued"] == 0
     assert "no destination nope" in shop("destinations", "show", "nope", code=1).output
 
 
@@ -681,7 +755,7 @@ def test_destinations_update_sets_and_unsets_options_and_status_shows_the_mode(
     assert "`signalyard destinations update meta-prod --unset test_event_code`" in out
     (d,) = shop.store(lambda s: s.list_destinations())
     assert d.options["test_event_code"] == "TEST123"
-    assert d.access_token.reveal() == TOKEN  # the token is untouched
+    assert d.secrets["access_token"].reveal() == TOKEN  # the token is untouched
     assert "  mode:   test" in shop("status").output
     assert orjson.loads(shop("status", "--json").output)[0]["mode"] == "test"
 

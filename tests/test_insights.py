@@ -82,8 +82,7 @@ async def test_delivery_series_and_queues(store: Store) -> None:
         name="meta",
         kind="meta",
         options={},
-        access_token=Secret("t"),
-        app_secret=None,
+        secrets={"access_token": Secret("t")},
         now=NOW,
     )
     await store.ingest([ev(1), ev(2)], now=NOW)

@@ -83,8 +83,7 @@ async def seed(url: str, now: float, *, destination: bool = True) -> str:
                 name="meta-sandbox",
                 kind="meta",
                 options={"pixel_id": DATASET, "graph_url": "sandbox"},
-                access_token=Secret("sandbox-token"),
-                app_secret=None,
+                secrets={"access_token": Secret("sandbox-token")},
                 now=now,
             )
     finally:

@@ -2,7 +2,8 @@
 
 One module per group of commands: :mod:`~signalyard.cli.run` (serve, worker, migrate,
 sandbox), :mod:`~signalyard.cli.admin` (datasets, keys, destinations; the commands that look after
-a destination once added are in :mod:`~signalyard.cli.destination_admin`),
+a destination once added are in :mod:`~signalyard.cli.destination_admin`, its secrets in
+:mod:`~signalyard.cli.destination_secrets`),
 :mod:`~signalyard.cli.ops` (status, replay, send-test).
 """
 
@@ -11,7 +12,15 @@ from __future__ import annotations
 import click
 
 from signalyard import __version__
-from signalyard.cli import admin, destination_admin, importer, ops, run, webhooks
+from signalyard.cli import (
+    admin,
+    destination_admin,
+    destination_secrets,
+    importer,
+    ops,
+    run,
+    webhooks,
+)
 
 
 @click.group()
@@ -45,7 +54,7 @@ for command in (
     webhooks.webhooks,
 ):
     main.add_command(command)
-for command in destination_admin.COMMANDS:
+for command in (*destination_admin.COMMANDS, *destination_secrets.COMMANDS):
     admin.destinations.add_command(command)
 
 __all__ = ["main"]

@@ -64,12 +64,16 @@ def _naming(settings: Settings, error: click.ClickException) -> click.ClickExcep
     return click.ClickException(message)
 
 
-def with_store(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store, run ``fn``, close it. Errors become one line naming the database."""
+def with_store(
+    settings: Settings, fn: Callable[[Store], Awaitable[T]], *, verify_key: bool = True
+) -> T:
+    """Open the store, run ``fn``, close it. Errors become one line naming the database.
+    ``verify_key=False``: open it even when the operator key is not the database's (for
+    ``destinations forget-secrets`` only)."""
     require_database(settings)
 
     async def run() -> T:
-        store = make_store(settings)
+        store = make_store(settings, verify_key=verify_key)
         await store.open()
         try:
             return await fn(store)

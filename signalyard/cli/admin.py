@@ -3,16 +3,15 @@ standard input, never from arguments, and never printed (an ingest key once, on 
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
 import click
 
 from signalyard.cli._common import ensure_schema, find_destination, settings_from, with_store
+from signalyard.cli.destination_secrets import missing_hint, read_secrets
 from signalyard.country import country_code
 from signalyard.errors import SignalyardError
-from signalyard.secret import Secret
 from signalyard.sinks import SANDBOX, spec_for
 from signalyard.sources.auth import new_key
 from signalyard.sources.origins import get_allowed_origins, normalize_origin, set_allowed_origins
@@ -282,11 +281,23 @@ def destinations() -> None:
     metavar="KEY=VALUE",
     help="A destination option, e.g. pixel_id=123 or graph_url=sandbox.",
 )
-@click.option("--token-stdin", is_flag=True, help="Read the access token from standard input.")
+@click.option(
+    "--secret-stdin",
+    "secret_names",
+    multiple=True,
+    metavar="FIELD",
+    help="Read this secret field (e.g. access_token) from standard input, one line per"
+    " field in the order given (repeat for several).",
+)
+@click.option(
+    "--token-stdin",
+    is_flag=True,
+    help="Read the access token from standard input (--secret-stdin access_token).",
+)
 @click.option(
     "--app-secret-stdin",
     is_flag=True,
-    help="Read the app secret from the second line of standard input.",
+    help="Read the app secret from the next line of standard input (--secret-stdin app_secret).",
 )
 @click.pass_context
 def destinations_add(
@@ -295,10 +306,12 @@ def destinations_add(
     name: str,
     kind: str,
     options: tuple[str, ...],
+    secret_names: tuple[str, ...],
     token_stdin: bool,
     app_secret_stdin: bool,
 ) -> None:
-    """Add a destination. The token is read from standard input (never from argv)."""
+    """Add a destination. Its secrets (the fields its kind declares) are read from standard
+    input, never from argv, and stored encrypted."""
     settings = settings_from(ctx)
     parsed: dict[str, Any] = {}
     for item in options:
@@ -306,19 +319,24 @@ def destinations_add(
         if not sep:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--option")
         parsed[key.strip()] = value.strip()
-    lines = sys.stdin.read().splitlines() if (token_stdin or app_secret_stdin) else []
-    token = Secret(lines[0].strip() if lines else "")
-    app_secret = Secret(lines[1].strip()) if app_secret_stdin and len(lines) > 1 else None
-    if not token:
-        raise click.UsageError("give the access token on standard input with --token-stdin")
+    names = [*(["access_token"] if token_stdin else []), *secret_names]
+    names += ["app_secret"] if app_secret_stdin else []
     check = dict(parsed)
     if check.get("graph_url") == SANDBOX:
         check["graph_url"] = settings.resolved_sandbox_url
     try:
         spec = spec_for(kind)  # an unknown kind: a ConfigError naming the known ones
-        spec.config_from_mapping(check, access_token=token, app_secret=app_secret)
     except SignalyardError as error:
         raise click.ClickException(str(error)) from None
+    secrets = read_secrets(spec, names)
+    hint = missing_hint(spec, secrets)
+    if hint:
+        raise click.UsageError(hint)
+    try:
+        spec.config_from_mapping(check, secrets)
+    except SignalyardError as error:
+        raise click.ClickException(str(error)) from None
+    secrets = {k: v for k, v in secrets.items() if v}
 
     async def run(store: Store) -> None:
         if await store.get_dataset(dataset_id) is None:
@@ -328,8 +346,7 @@ def destinations_add(
             name=name,
             kind=kind,
             options=parsed,
-            access_token=token,
-            app_secret=app_secret,
+            secrets=secrets,
             now=time.time(),
         )
 
@@ -344,25 +361,6 @@ def destinations_list(ctx: click.Context) -> None:
     for d in with_store(settings, lambda s: s.list_destinations()):
         extra = f"\t{d.paused_reason}" if d.state == "paused" else ""
         click.echo(f"{d.id}\t{d.dataset_id}\t{d.name}\t{d.kind}\t{d.state}{extra}")
-
-
-@destinations.command("set-token")
-@click.argument("destination")
-@click.pass_context
-def destinations_set_token(ctx: click.Context, destination: str) -> None:
-    """Replace a destination's access token (read from standard input) and resume it."""
-    settings = settings_from(ctx)
-    token = Secret(sys.stdin.readline().strip())
-    if not token:
-        raise click.UsageError("give the new access token on standard input")
-
-    async def run(store: Store) -> str:
-        d = find_destination(await store.list_destinations(), destination)
-        await store.set_token(d.id, token, now=time.time())
-        return str(d.name)
-
-    name = with_store(settings, run)
-    click.echo(f"Token of {name} replaced; the destination is active again.")
 
 
 @destinations.command("resume")

@@ -1,6 +1,6 @@
 """Looking after a destination once added: ``destinations show``, ``update``, ``pause``,
-``remove`` and ``check`` (one pre-flight request to the platform). Secrets never print: a
-token or app secret shows as ``set``."""
+``remove`` and ``check`` (one pre-flight request to the platform). Secrets never print: each
+secret field of the destination's kind shows as ``set`` or ``not set``."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def _load(settings: Settings, name: str) -> tuple[Destination, DestinationStatus
 @click.pass_context
 def show(ctx: click.Context, destination: str, as_json: bool) -> None:
     """Show a destination: kind, mode (sandbox, test or live), options, state and queue.
-    The access token and app secret are never shown, only whether they are set."""
+    Its secrets (access token, app secret ...) are never shown, only whether they are set."""
     settings = settings_from(ctx)
     d, st = _load(settings, destination)
     mode = delivery_mode(d, sandbox_url=settings.resolved_sandbox_url)
@@ -55,8 +55,7 @@ def show(ctx: click.Context, destination: str, as_json: bool) -> None:
         "fix": d.paused_fix,
         "throttled_until": d.throttled_until,
         "options": d.options,
-        "access_token": "set" if d.access_token else "not set",
-        "app_secret": "set" if d.app_secret else "not set",
+        "secrets": _secret_states(d),
         "queued": st.queued if st else 0,
         "held_for_consent": st.held if st else 0,
         "dead_letters": st.dead if st else 0,
@@ -77,11 +76,23 @@ def show(ctx: click.Context, destination: str, as_json: bool) -> None:
         else:
             shown = value
         click.echo(f"  option    {key}={shown}")
-    click.echo(f"  token:    {view['access_token']}, app secret: {view['app_secret']}")
+    secrets = ", ".join(f"{name} {state}" for name, state in view["secrets"].items())
+    click.echo(f"  secrets:  {secrets or 'none'}")
     click.echo(
         f"  queued {view['queued']}, held for consent {view['held_for_consent']},"
         f" dead letters {view['dead_letters']}, delivered {view['delivered']}"
     )
+
+
+def _secret_states(d: Destination) -> dict[str, str]:
+    """Each secret field of the destination's kind (and any other it holds): ``set`` or
+    ``not set``; never a value."""
+    try:
+        names = [f.name for f in spec_for(d.kind).secret_fields]
+    except ConfigError:
+        names = []
+    names += sorted(set(d.secrets) - set(names))
+    return {name: "set" if d.secrets.get(name) else "not set" for name in names}
 
 
 @click.command("update")
@@ -163,13 +174,7 @@ def _typed(
     numeric = {k: _number(v) for k, v in changes.items()}
     while True:
         try:
-            checked_config(
-                d.kind,
-                options,
-                access_token=d.access_token,
-                app_secret=d.app_secret,
-                sandbox_url=sandbox_url,
-            )
+            checked_config(d.kind, options, d.secrets, sandbox_url=sandbox_url)
             return options
         except ConfigError as error:
             retry = next(
@@ -257,11 +262,7 @@ def check(ctx: click.Context, destination: str) -> None:
     mode = delivery_mode(d, sandbox_url=settings.resolved_sandbox_url)
     try:
         config = checked_config(
-            d.kind,
-            d.options,
-            access_token=d.access_token,
-            app_secret=d.app_secret,
-            sandbox_url=settings.resolved_sandbox_url,
+            d.kind, d.options, d.secrets, sandbox_url=settings.resolved_sandbox_url
         )
     except ConfigError as error:
         raise click.ClickException(f"{d.name}: {error}") from None

@@ -15,6 +15,7 @@ import click
 from signalyard.cli._common import ensure_schema, settings_from, with_store
 from signalyard.clock import SystemClock
 from signalyard.errors import ConfigError
+from signalyard.sinks import REGISTRY
 from signalyard.sources.import_store import ImportRecord
 from signalyard.sources.mapping import MappingSpec, Plan, load_mapping, parse_map_options
 from signalyard.sources.offline import (
@@ -318,6 +319,7 @@ def import_file(
                 on_progress=progress.update,
                 on_plan=plan,
                 on_begin=begin,
+                identity_by_kind={kind: spec.identity for kind, spec in REGISTRY.items()},
             )
         finally:
             progress.close()

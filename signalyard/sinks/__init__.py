@@ -1,8 +1,9 @@
 """Destinations: one folder per platform with the same files, one registry line each.
 
 ``REGISTRY`` is the only list of destinations. The rest of Signalyard reaches a sink through
-it: ``spec.config_from_mapping(options, access_token=..., app_secret=...)`` validates the
-stored options (``ConfigError`` naming the option), ``spec.build(config, client, clock)``
+it: ``spec.config_from_mapping(options, secrets)`` validates the stored options and the
+destination's secrets against ``spec.secret_fields`` (``ConfigError`` naming the option or
+secret), ``spec.build(config, client, clock)``
 makes the :class:`~signalyard.sinks.base.Sink`. See :mod:`signalyard.sinks.base` for the
 contract every sink keeps.
 """
@@ -21,13 +22,16 @@ from signalyard.clock import Clock
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
+from signalyard.sinks.meta import SECRET_FIELDS as META_SECRETS
 from signalyard.sinks.meta import MetaConfig, MetaSink
+from signalyard.sinks.secret_fields import SecretField
 from signalyard.store.base import Destination
 
 __all__ = [
     "REGISTRY",
     "SANDBOX",
     "ConfigFromMapping",
+    "SecretField",
     "SinkConfig",
     "SinkSpec",
     "build_sink",
@@ -48,15 +52,14 @@ class SinkConfig(Protocol):
         """The non-secret options, to store with the destination."""
         ...
 
+    def to_secrets(self) -> dict[str, Secret]:
+        """The secrets, by the names of the spec's ``secret_fields`` (stored encrypted)."""
+        ...
+
 
 class ConfigFromMapping(Protocol):
     def __call__(
-        self,
-        options: Mapping[str, object],
-        /,
-        *,
-        access_token: Secret,
-        app_secret: Secret | None,
+        self, options: Mapping[str, object], secrets: Mapping[str, Secret], /
     ) -> SinkConfig: ...
 
 
@@ -68,10 +71,19 @@ class SinkSpec:
     """Raises ``TypeError`` when given another destination's config."""
     example: Callable[[], SinkConfig]
     """A valid config with placeholder ids and secrets, for docs and tests."""
+    secret_fields: tuple[SecretField, ...]
+    """Its secret fields, checked by ``config_from_mapping``; read from standard input by
+    ``destinations add`` and ``set-secret``, stored encrypted, never shown."""
+    identity: frozenset[str] = frozenset()
+    """The identity variants (:data:`signalyard.transforms.identity.VARIANTS`) it needs beyond
+    the base hashes of ``user_data``: made at ingest, for the datasets it is a destination of,
+    and read back with :func:`signalyard.transforms.identity.variant_hashes`."""
 
 
 REGISTRY: dict[str, SinkSpec] = {
-    "meta": SinkSpec("meta", MetaConfig.from_mapping, MetaSink.build, MetaConfig.example),
+    "meta": SinkSpec(
+        "meta", MetaConfig.from_mapping, MetaSink.build, MetaConfig.example, META_SECRETS
+    ),
 }
 
 
@@ -90,11 +102,7 @@ def build_sink(
     """The sink for a stored destination; ``graph_url = "sandbox"`` resolves to this
     gateway's own sandbox (``sandbox_url``)."""
     config = checked_config(
-        destination.kind,
-        destination.options,
-        access_token=destination.access_token,
-        app_secret=destination.app_secret,
-        sandbox_url=sandbox_url,
+        destination.kind, destination.options, destination.secrets, sandbox_url=sandbox_url
     )
     return spec_for(destination.kind).build(config, client, clock)
 
@@ -107,9 +115,8 @@ GATEWAY_OPTIONS = frozenset({"consent_policy"})
 def checked_config(
     kind: str,
     options: Mapping[str, object],
+    secrets: Mapping[str, Secret],
     *,
-    access_token: Secret,
-    app_secret: Secret | None,
     sandbox_url: str,
 ) -> SinkConfig:
     """The sink's config from stored (or user-given) options, validated by the sink
@@ -120,7 +127,7 @@ def checked_config(
     for key in ("graph_url", "url"):
         if own.get(key) == SANDBOX:
             own[key] = sandbox_url
-    return spec.config_from_mapping(own, access_token=access_token, app_secret=app_secret)
+    return spec.config_from_mapping(own, secrets)
 
 
 Mode = Literal["sandbox", "test", "live"]

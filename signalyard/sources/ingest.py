@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
@@ -26,6 +26,7 @@ from signalyard.sources.extensions import attach, take_extensions
 from signalyard.sources.turns import Turns
 from signalyard.store._merge import UNAUTHENTICATED_SOURCES
 from signalyard.store.base import Dataset, Store
+from signalyard.transforms.identity import VARIANTS, check_variants, unavailable
 from signalyard.transforms.pipeline import clean_event
 from signalyard.transforms.user_data import MAX_VALUES_PER_KEY
 
@@ -35,6 +36,26 @@ DECIDED_MEMORY = 100_000
 """Subjects whose recorded consent this process remembers (to skip repeating it)."""
 INLINE_EVENTS = 16
 """Requests with more events than this are cleaned off the event loop."""
+
+
+IDENTITY_TTL = 5.0
+"""Seconds a dataset's identity plan (which variants its destinations need) is reused: a
+destination added to a dataset gets its variants made for events received from then on, in
+every process, within this time."""
+_MAX_PLANS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityPlan:
+    """The identity variants to make for a dataset's events, and who needs each."""
+
+    variants: tuple[str, ...] = ()
+    """Names (:data:`~signalyard.transforms.identity.VARIANTS`), sorted."""
+    users: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Variant name -> the names of the dataset's destinations that need it, sorted."""
+
+
+NO_IDENTITY = IdentityPlan()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +82,17 @@ class Ingestor:
         metrics: Metrics | None = None,
         recorder: StatsRecorder | None = None,
         turns: Turns | None = None,
+        identity_by_kind: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
+        """``identity_by_kind``: destination kind -> the identity variants it needs (each
+        sink spec's ``identity``); the variants a dataset's destinations need are made for
+        its events (:meth:`identity_plan`). None, or only empty sets: none is ever made, and
+        no destination is looked up."""
         self.store = store
+        self._identity_by_kind = {
+            kind: check_variants(names) for kind, names in (identity_by_kind or {}).items() if names
+        }
+        self._plans: dict[str, tuple[float, IdentityPlan]] = {}
         self.turns = turns if turns is not None else Turns()
         self.recorder = recorder
         self._decided: OrderedDict[tuple[str, str], str] = OrderedDict()
@@ -108,6 +138,22 @@ class Ingestor:
         if self.on_stored is not None:
             self.on_stored()
 
+    async def identity_plan(self, dataset_id: str) -> IdentityPlan:
+        """Which identity variants the destinations of ``dataset_id`` need (looked up again
+        after :data:`IDENTITY_TTL` seconds); :data:`NO_IDENTITY` without a store lookup when
+        no destination kind needs any."""
+        if not self._identity_by_kind:
+            return NO_IDENTITY
+        now = self.clock.monotonic()
+        cached = self._plans.get(dataset_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        plan = await identity_plan(self.store, dataset_id, self._identity_by_kind)
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()
+        self._plans[dataset_id] = (now + IDENTITY_TTL, plan)
+        return plan
+
     def clean(
         self,
         raw_events: Sequence[Any],
@@ -116,10 +162,12 @@ class Ingestor:
         source: str,
         test_event_code: str | None,
         consent_token_key: str | None = None,
+        identity: tuple[str, ...] = (),
     ) -> list[AcceptedEvent]:
         """All-or-nothing, as Meta does: the first bad event fails the request, named by
         its index (``data[3].user_data.em: ...``). ``consent_token_key``: the sending
-        browser's consent token, hashed (``/collect``; see :mod:`.consent_token`)."""
+        browser's consent token, hashed (``/collect``; see :mod:`.consent_token`);
+        ``identity``: the identity variants to make (:attr:`IdentityPlan.variants`)."""
         now = self.clock.now()
         country = dataset.default_country or self.default_country
         out = []
@@ -135,6 +183,7 @@ class Ingestor:
                     source=source,
                     test_event_code=test_event_code,
                     max_future_seconds=self.max_future_seconds,
+                    identity=identity,
                 )
                 out.append(attach(cleaned, extensions))
             except InputError as error:
@@ -150,6 +199,7 @@ class Ingestor:
         test_event_code: str | None = None,
         consent_token_key: str | None = None,
     ) -> IngestResult:
+        plan = await self.identity_plan(dataset.id)
         try:
             if len(raw_events) > INLINE_EVENTS:
                 async with self.turns.clean():
@@ -160,6 +210,7 @@ class Ingestor:
                             source=source,
                             test_event_code=test_event_code,
                             consent_token_key=consent_token_key,
+                            identity=plan.variants,
                         )
                     )
             else:
@@ -169,6 +220,7 @@ class Ingestor:
                     source=source,
                     test_event_code=test_event_code,
                     consent_token_key=consent_token_key,
+                    identity=plan.variants,
                 )
         except InputError as error:
             self.metrics.ingest_rejected(dataset.id, source, len(raw_events))
@@ -197,6 +249,15 @@ class Ingestor:
         messages: list[str] = []
         for i, ev in enumerate(events):
             messages.extend(f"data[{i}].{w}" for w in ev.warnings)
+            if plan.variants and "_identity" in ev.payload:
+                # A page (no key) is not told the names of the dataset's destinations.
+                named = source not in UNAUTHENTICATED_SOURCES
+                messages.extend(
+                    f"data[{i}].{w}"
+                    for w in identity_warnings(
+                        ev.payload["_identity"], plan, name_destinations=named
+                    )
+                )
         if duplicates and source not in UNAUTHENTICATED_SOURCES:
             # A page (no key) is told nothing about duplicates: whether an event id was
             # received, sent, or lacks keys would tell anyone about another customer's order.
@@ -277,3 +338,46 @@ class Ingestor:
                     " other values were not merged"
                 )
         return messages
+
+
+async def identity_plan(
+    store: Store, dataset_id: str, by_kind: Mapping[str, frozenset[str]]
+) -> IdentityPlan:
+    """The identity variants the destinations of ``dataset_id`` need, by their kinds'
+    declarations (``by_kind``: kind -> variant names), and which destinations need each."""
+    if not any(check_variants(names) for names in by_kind.values()):
+        return NO_IDENTITY
+    users: dict[str, list[str]] = {}
+    for destination in await store.list_destinations(dataset_id):
+        for name in by_kind.get(destination.kind, ()):
+            users.setdefault(name, []).append(destination.name)
+    if not users:
+        return NO_IDENTITY
+    return IdentityPlan(tuple(sorted(users)), {k: tuple(sorted(v)) for k, v in users.items()})
+
+
+def identity_warnings(
+    identity: Mapping[str, Any], plan: IdentityPlan, *, name_destinations: bool = True
+) -> list[str]:
+    """What the sender is told (``field: rule``, as an event's warnings) about the identity
+    variants that could not be made for an event (its ``_identity``): which key, how many
+    values, why, and which destinations go without them (named only when
+    ``name_destinations``). Never a value."""
+    messages = []
+    for name, hashed, left in unavailable(identity):
+        variant = VARIANTS[name]
+        who = ", ".join(plan.users.get(name, ())) if name_destinations else ""
+        who = who or "a destination of this dataset"
+        field = f"user_data.{variant.key}"
+        if hashed:
+            messages.append(
+                f"{field}: {hashed} value(s) arrived hashed, not sent to {who}, which"
+                f" need(s) the {name} hash ({variant.description}): only the plaintext gives"
+                " it"
+            )
+        if left:
+            messages.append(
+                f"{field}: {left} value(s) not sent to {who}: nothing is left of them under"
+                f" the {name} rule ({variant.description})"
+            )
+    return messages

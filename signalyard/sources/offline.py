@@ -16,7 +16,7 @@ import codecs
 import contextlib
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +44,7 @@ from signalyard.sources.import_store import (
     import_id,
     ledger_for,
 )
+from signalyard.sources.ingest import NO_IDENTITY, IdentityPlan, identity_plan, identity_warnings
 from signalyard.sources.mapping import PASSTHROUGH, MappingSpec, Plan, resolve
 from signalyard.store.base import Store
 from signalyard.transforms.pipeline import clean_event
@@ -213,6 +214,8 @@ class _Run:
     max_future_seconds: int
     on_problems: Callable[[list[Problem]], None]
     warnings: int = 0
+    identity: IdentityPlan = NO_IDENTITY
+    """The identity variants the dataset's destinations need (looked up once per run)."""
 
     def _new_id(self) -> str:  # never called: every row gets an id from the builder
         raise AssertionError("imported rows always carry an event_id")
@@ -239,6 +242,7 @@ class _Run:
                     now=now,
                     new_id=self._new_id,
                     source="import",
+                    identity=self.identity.variants,
                     test_event_code=self.options.test_event_code,
                     max_future_seconds=self.max_future_seconds,
                 )
@@ -251,7 +255,13 @@ class _Run:
                     )
                 continue
             accepted.append(attach(event, extensions))
-            for warning in event.warnings:
+            warnings = event.warnings
+            if self.identity.variants and "_identity" in event.payload:
+                warnings = (
+                    *warnings,
+                    *identity_warnings(event.payload["_identity"], self.identity),
+                )
+            for warning in warnings:
                 path, _, rule = warning.partition(": ")
                 column = plan.columns_for(path) if plan is not None else ""
                 problems.append(Problem(record.line, "warning", column, path, rule))
@@ -312,6 +322,7 @@ async def run_import(
     on_progress: Callable[[int, int], None] = lambda done, size: None,
     on_plan: Callable[[Plan], None] = lambda plan: None,
     on_begin: Callable[[ImportRecord], None] = lambda record: None,
+    identity_by_kind: Mapping[str, frozenset[str]] | None = None,
 ) -> ImportResult:
     """Import ``path`` into ``options.dataset_id`` (which must exist).
 
@@ -321,7 +332,10 @@ async def run_import(
     before the batch is committed; ``on_progress(bytes read, file size)`` after each batch.
 
     Raises :class:`ConfigError` for a file or mapping that cannot be used at all (batches
-    committed before a fatal error stay committed, and the next run resumes after them)."""
+    committed before a fatal error stay committed, and the next run resumes after them).
+
+    ``identity_by_kind``: destination kind -> the identity variants it needs (each sink
+    spec's ``identity``); those the dataset's destinations need are made for every row."""
     started = time.monotonic()
     file_format = options.file_format or detect_format(path)
     delimiter = options.delimiter
@@ -357,6 +371,7 @@ async def run_import(
             default_country=default_country,
             max_future_seconds=max_future_seconds,
             on_problems=on_problems,
+            identity=await identity_plan(store, options.dataset_id, identity_by_kind or {}),
         )
         finished = await run.run(rows, path.stat().st_size, on_progress)
     finally:

@@ -18,6 +18,8 @@ while the stored copy still waits for delivery (an outbox row ``queued`` or ``he
   applies to every event); the keys whose values did not all fit are reported (``cut``);
 - the sources of both copies are recorded in the stored event as ``_sources`` (fields starting
   with ``_`` are never sent to a platform);
+- the identity variants of the values added (``_identity``) come with them
+  (:func:`~signalyard.transforms.identity.merge_identity`);
 - consent is never widened: the stored copy's ``_consent`` and its outbox decisions stay as
   they are (when the stored copy's state is the stricter, it governs the merged data too). A
   duplicate that states a stricter consent than the stored copy's (for instance ``denied``
@@ -50,6 +52,7 @@ import orjson
 from signalyard.event import AcceptedEvent
 from signalyard.store._marks import pg
 from signalyard.store.base import MergeResult
+from signalyard.transforms.identity import merge_identity
 from signalyard.transforms.user_data import MAX_VALUES_PER_KEY
 
 if TYPE_CHECKING:
@@ -199,10 +202,16 @@ def merge_one(
         # should that send succeed. Late, and nothing changes.
         added = _would_add(user_data, extra)
         return (MergeResult("late", tuple(added)) if added else MergeResult("same")), False
+    keys_before = list(user_data)
     added, cut = _merge_user_data(user_data, extra)
     if not added:
         return MergeResult("same", cut=tuple(cut)), False
     stored["user_data"] = user_data
+    # The identity variants of the values added come with them (never sent: ``_``).
+    if "_identity" in stored or "_identity" in duplicate.payload:
+        stored["_identity"] = merge_identity(
+            stored.get("_identity"), keys_before, duplicate.payload.get("_identity"), user_data
+        )
     sources = stored.get("_sources")
     if not isinstance(sources, list):
         sources = [stored_source]

@@ -9,8 +9,8 @@ import asyncpg
 import orjson
 
 from signalyard.outcome import Attempt
-from signalyard.secret import Secret
-from signalyard.store import _dead_sql
+from signalyard.secret_box import SecretBox
+from signalyard.store import _dead_sql, _secrets_sql
 from signalyard.store._marks import pg
 from signalyard.store.base import (
     CLICK_RETENTION_SECONDS,
@@ -24,20 +24,19 @@ from signalyard.store.base import (
 )
 
 DEST_COLUMNS = (
-    "id, dataset_id, name, kind, options, access_token, app_secret, state, paused_reason,"
+    "id, dataset_id, name, kind, options, secrets, state, paused_reason,"
     " paused_fix, throttled_until, updated_at"
 )
 
 
-def destination(r: asyncpg.Record) -> Destination:
+def destination(r: asyncpg.Record, box: SecretBox) -> Destination:
     return Destination(
         id=r["id"],
         dataset_id=r["dataset_id"],
         name=r["name"],
         kind=r["kind"],
         options=orjson.loads(r["options"]),
-        access_token=Secret(r["access_token"]),
-        app_secret=Secret(r["app_secret"]) if r["app_secret"] else None,
+        secrets=_secrets_sql.opened(box, r["secrets"], r["name"]),
         state=r["state"],
         paused_reason=r["paused_reason"],
         paused_fix=r["paused_fix"],
@@ -46,7 +45,7 @@ def destination(r: asyncpg.Record) -> Destination:
     )
 
 
-async def status(pool: asyncpg.Pool, *, now: float) -> list[DestinationStatus]:
+async def status(pool: asyncpg.Pool, box: SecretBox, *, now: float) -> list[DestinationStatus]:
     counts = {
         r[0]: r[1:]
         for r in await pool.fetch(
@@ -67,7 +66,7 @@ async def status(pool: asyncpg.Pool, *, now: float) -> list[DestinationStatus]:
     }
     out = []
     rows = await pool.fetch(f"SELECT {DEST_COLUMNS} FROM destinations ORDER BY id")
-    for d in map(destination, rows):
+    for d in (destination(r, box) for r in rows):
         queued, due, delivered, dead, held, dropped = counts.get(d.id, (0, 0, 0, 0, 0, 0))
         out.append(
             DestinationStatus(d, queued, due, oldest.get(d.id), delivered, dead, held, dropped)

@@ -10,8 +10,8 @@ import orjson
 
 from signalyard.event import AcceptedEvent
 from signalyard.outcome import Attempt
-from signalyard.secret import Secret
-from signalyard.store import _consent_sql, _dead_sql
+from signalyard.secret_box import SecretBox
+from signalyard.store import _consent_sql, _dead_sql, _secrets_sql
 from signalyard.store._outbox_plan import OutboxPlanner, ingest_rows
 from signalyard.store.base import (
     CLICK_RETENTION_SECONDS,
@@ -80,7 +80,7 @@ PRUNE = (
 """Retention: (statement deleting at most ``?`` rows, its cutoff from (before, now))."""
 
 _DESTINATION_COLUMNS = (
-    "id, dataset_id, name, kind, options, access_token, app_secret, state, paused_reason,"
+    "id, dataset_id, name, kind, options, secrets, state, paused_reason,"
     " paused_fix, throttled_until, updated_at"
 )
 
@@ -89,7 +89,9 @@ def table_names(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
-def destinations(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[Destination]:
+def destinations(
+    conn: sqlite3.Connection, box: SecretBox, where: str, args: tuple[Any, ...]
+) -> list[Destination]:
     rows = conn.execute(
         f"SELECT {_DESTINATION_COLUMNS} FROM destinations {where} ORDER BY id", args
     )
@@ -100,13 +102,12 @@ def destinations(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) ->
             name=r[2],
             kind=r[3],
             options=orjson.loads(r[4]),
-            access_token=Secret(r[5]),
-            app_secret=Secret(r[6]) if r[6] else None,
-            state=r[7],
-            paused_reason=r[8],
-            paused_fix=r[9],
-            throttled_until=r[10],
-            updated_at=r[11],
+            secrets=_secrets_sql.opened(box, r[5], r[2]),
+            state=r[6],
+            paused_reason=r[7],
+            paused_fix=r[8],
+            throttled_until=r[9],
+            updated_at=r[10],
         )
         for r in rows
     ]
@@ -156,7 +157,7 @@ def insert_attempt(conn: sqlite3.Connection, record: AttemptRecord) -> None:
     )
 
 
-def status(conn: sqlite3.Connection, now: float) -> list[DestinationStatus]:
+def status(conn: sqlite3.Connection, box: SecretBox, now: float) -> list[DestinationStatus]:
     counts = {
         r[0]: r[1:]
         for r in conn.execute(
@@ -173,7 +174,7 @@ def status(conn: sqlite3.Connection, now: float) -> list[DestinationStatus]:
         ).fetchall()
     )
     out = []
-    for d in destinations(conn, "", ()):
+    for d in destinations(conn, box, "", ()):
         queued, due, delivered, dead, held, dropped = counts.get(d.id, (0, 0, 0, 0, 0, 0))
         out.append(
             DestinationStatus(

@@ -20,7 +20,7 @@ Contracts every backend keeps (one contract test suite runs against each):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -62,8 +62,9 @@ class Destination:
     name: str
     kind: str
     options: dict[str, Any]
-    access_token: Secret
-    app_secret: Secret | None
+    secrets: Mapping[str, Secret]
+    """The destination's secret fields (``access_token`` ...), named by its sink's spec;
+    opened with the operator key when read, encrypted in the database."""
     state: str
     """``active`` or ``paused``."""
     paused_reason: str | None
@@ -227,13 +228,23 @@ class Store(Protocol):
         name: str,
         kind: str,
         options: dict[str, Any],
-        access_token: Secret,
-        app_secret: Secret | None,
+        secrets: Mapping[str, Secret],
         now: float,
-    ) -> Destination: ...
+    ) -> Destination:
+        """``secrets`` are stored encrypted with the operator key."""
+        ...
+
     async def list_destinations(self, dataset_id: str | None = None) -> list[Destination]: ...
-    async def set_token(self, destination_id: int, token: Secret, *, now: float) -> None:
-        """Replace the access token and resume the destination if it was paused."""
+    async def set_secrets(
+        self, destination_id: int, secrets: Mapping[str, Secret], *, now: float
+    ) -> None:
+        """Replace the destination's secrets (all of them) and resume it if it was paused."""
+        ...
+
+    async def forget_secrets(self, *, now: float) -> int:
+        """After the operator key was lost: drop every destination's secrets, pause them
+        all with the fix (set the secrets again), and make the current key the database's.
+        Returns how many destinations it paused."""
         ...
 
     async def set_options(

@@ -15,16 +15,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 import orjson
 
+from signalyard import operator_key
 from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
-from signalyard.store import _consent_sql, _merge, _pg_ingest, _pg_ops, _settle_sql
+from signalyard.secret_box import SecretBox
+from signalyard.store import _consent_sql, _merge, _pg_ingest, _pg_ops, _secrets_sql, _settle_sql
 from signalyard.store._marks import pg
 from signalyard.store.base import (
     EXPIRED_HOLD_REASON,
@@ -92,10 +94,18 @@ class PostgresStore:
         min_connections: int = 2,
         max_connections: int = 10,
         now: Callable[[], float] = time.time,
+        secret_box: SecretBox | Callable[[], SecretBox] | None = None,
+        verify_key: bool = True,
     ) -> None:
+        """``secret_box``: the operator key; default: ``signalyard.secret-key`` in the working
+        directory (made on first open). ``verify_key=False`` opens a database whose secrets
+        another key sealed (for :meth:`forget_secrets` only)."""
         if not database_url.startswith(("postgresql://", "postgres://")):
             raise ConfigError("not a PostgreSQL URL")
         self.url = database_url
+        self._box_given = secret_box
+        self._verify_key = verify_key
+        self._box_opened: SecretBox | None = None
         self._now = now
         self.last_commit_failure: CommitFailure | None = None
         """The last group commit of ingest that failed, until one succeeds."""
@@ -129,8 +139,31 @@ class PostgresStore:
                 f"the database {describe(self.url)} has no Signalyard schema:"
                 " run `signalyard migrate`"
             )
+        try:
+            await self._open_box()
+        except ConfigError:
+            await self._pool.close()
+            self._pool = None
+            raise
         self._wake = asyncio.Event()
         self._committer = asyncio.create_task(self._commit_loop())
+
+    async def _open_box(self) -> None:
+        """The operator key, checked against the one the database's secrets use."""
+        given = self._box_given
+        box = (given() if callable(given) else given) or operator_key.load_box(
+            self.url, secret_key=Secret(""), secret_key_file=""
+        )
+        await self.pool.execute(pg(_secrets_sql.INSERT_CHECK), box.check_text())
+        check = await self.pool.fetchval(_secrets_sql.SELECT_CHECK)
+        if self._verify_key:
+            box.verify(str(check), database=describe(self.url))
+        self._box_opened = box
+
+    @property
+    def _box(self) -> SecretBox:
+        assert self._box_opened is not None, "the store is not open"
+        return self._box_opened
 
     async def close(self) -> None:
         if self._committer is not None:
@@ -229,17 +262,14 @@ class PostgresStore:
         name: str,
         kind: str,
         options: dict[str, Any],
-        access_token: Secret,
-        app_secret: Secret | None,
+        secrets: Mapping[str, Secret],
         now: float,
     ) -> Destination:
         try:
-            r = await self._insert_destination(
-                dataset_id, name, kind, options, access_token, app_secret, now
-            )
+            r = await self._insert_destination(dataset_id, name, kind, options, secrets, now)
         except asyncpg.UniqueViolationError:
             raise Conflict(f"dataset {dataset_id} has a destination named {name} already") from None
-        return _pg_ops.destination(r)
+        return _pg_ops.destination(r, self._box)
 
     async def _insert_destination(
         self,
@@ -247,20 +277,18 @@ class PostgresStore:
         name: str,
         kind: str,
         options: dict[str, Any],
-        access_token: Secret,
-        app_secret: Secret | None,
+        secrets: Mapping[str, Secret],
         now: float,
     ) -> Any:
         return await self.pool.fetchrow(
-            "INSERT INTO destinations(dataset_id, name, kind, options, access_token, app_secret,"
-            " state, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,'active',$7,$7)"
+            "INSERT INTO destinations(dataset_id, name, kind, options, secrets,"
+            " state, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,'active',$6,$6)"
             f" RETURNING {_pg_ops.DEST_COLUMNS}",
             dataset_id,
             name,
             kind,
             orjson.dumps(options).decode(),
-            access_token.reveal(),
-            app_secret.reveal() if app_secret else None,
+            _secrets_sql.sealed(self._box, secrets),
             now,
         )
 
@@ -270,16 +298,28 @@ class PostgresStore:
             " WHERE $1::text IS NULL OR dataset_id=$1 ORDER BY id",
             dataset_id,
         )
-        return [_pg_ops.destination(r) for r in rows]
+        return [_pg_ops.destination(r, self._box) for r in rows]
 
-    async def set_token(self, destination_id: int, token: Secret, *, now: float) -> None:
+    async def set_secrets(
+        self, destination_id: int, secrets: Mapping[str, Secret], *, now: float
+    ) -> None:
         await self.pool.execute(
-            "UPDATE destinations SET access_token=$1, state='active', paused_reason=NULL,"
-            " paused_fix=NULL, throttled_until=NULL, updated_at=$2 WHERE id=$3",
-            token.reveal(),
+            pg(_secrets_sql.SET_SECRETS),
+            _secrets_sql.sealed(self._box, secrets),
             now,
             destination_id,
         )
+
+    async def forget_secrets(self, *, now: float) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(pg(_secrets_sql.REPLACE_CHECK), self._box.check_text())
+            done = await conn.execute(
+                pg(_secrets_sql.FORGET_SECRETS),
+                _secrets_sql.FORGOTTEN_REASON,
+                _secrets_sql.FORGOTTEN_FIX,
+                now,
+            )
+        return int(done.split()[-1])
 
     async def set_options(
         self, destination_id: int, options: dict[str, Any], *, now: float
@@ -513,7 +553,7 @@ class PostgresStore:
     # operations --------------------------------------------------------------------------
 
     async def status(self, *, now: float) -> list[DestinationStatus]:
-        return await _pg_ops.status(self.pool, now=now)
+        return await _pg_ops.status(self.pool, self._box, now=now)
 
     async def dead_letters(
         self,

@@ -13,15 +13,17 @@ A database file the store creates is readable by its owner only (0600, and so ar
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
 
+from signalyard import operator_key
 from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
-from signalyard.store import _consent_sql, _merge, _settle_sql, _sql, location
+from signalyard.secret_box import SecretBox
+from signalyard.store import _consent_sql, _merge, _secrets_sql, _settle_sql, _sql, location
 from signalyard.store._dbthread import DBThread
 from signalyard.store.base import (
     EXPIRED_HOLD_REASON,
@@ -87,12 +89,30 @@ def _marks(n: int) -> str:
 class SQLiteStore:
     """:class:`~signalyard.store.base.Store` on a SQLite file."""
 
-    def __init__(self, database_url: str, *, cache_mb: int = 64) -> None:
-        """``cache_mb``: SQLite's page cache, the largest fixed part of the process's memory."""
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        cache_mb: int = 64,
+        secret_box: SecretBox | Callable[[], SecretBox] | None = None,
+        verify_key: bool = True,
+    ) -> None:
+        """``cache_mb``: SQLite's page cache, the largest fixed part of the process's memory.
+        ``secret_box``: the operator key; default: the key file beside the database (made on
+        first open). ``verify_key=False`` opens a database whose secrets another key sealed
+        (for :meth:`forget_secrets` only)."""
         if cache_mb < 1:
             raise ConfigError(f"sqlite_cache_mb must be at least 1, not {cache_mb}")
         self.path = sqlite_path(database_url)
         self._db = DBThread(_connect(self.path, cache_mb))
+        self._box_given = secret_box
+        self._verify_key = verify_key
+        self._box_opened: SecretBox | None = None
+
+    @property
+    def _box(self) -> SecretBox:
+        assert self._box_opened is not None, "the store is not open"
+        return self._box_opened
 
     @property
     def commits(self) -> int:
@@ -133,6 +153,27 @@ class SQLiteStore:
                 " schema: run `signalyard migrate`"
             )
         location.warn_if_exposed(self.path)
+        try:
+            await self._open_box()
+        except ConfigError:
+            self._db.stop()
+            raise
+
+    async def _open_box(self) -> None:
+        """The operator key, checked against the one the database's secrets use."""
+        given = self._box_given
+        box = (given() if callable(given) else given) or operator_key.load_box(
+            "sqlite:///" + self.path, secret_key=Secret(""), secret_key_file=""
+        )
+
+        def job(conn: sqlite3.Connection) -> str:
+            conn.execute(_secrets_sql.INSERT_CHECK, (box.check_text(),))
+            return str(conn.execute(_secrets_sql.SELECT_CHECK).fetchone()[0])
+
+        check = await self._db.run(job)
+        if self._verify_key:
+            box.verify(check, database=location.describe("sqlite:///" + self.path))
+        self._box_opened = box
 
     async def close(self) -> None:
         self._db.stop()
@@ -254,49 +295,52 @@ class SQLiteStore:
         name: str,
         kind: str,
         options: dict[str, Any],
-        access_token: Secret,
-        app_secret: Secret | None,
+        secrets: Mapping[str, Secret],
         now: float,
     ) -> Destination:
+        box = self._box
+        sealed = _secrets_sql.sealed(box, secrets)
+
         def job(conn: sqlite3.Connection) -> Destination:
             if conn.execute(
                 "SELECT 1 FROM destinations WHERE dataset_id=? AND name=?", (dataset_id, name)
             ).fetchone():
                 raise Conflict(f"dataset {dataset_id} has a destination named {name} already")
             cur = conn.execute(
-                "INSERT INTO destinations(dataset_id, name, kind, options, access_token,"
-                " app_secret, state, created_at, updated_at) VALUES (?,?,?,?,?,?,'active',?,?)",
-                (
-                    dataset_id,
-                    name,
-                    kind,
-                    orjson.dumps(options).decode(),
-                    access_token.reveal(),
-                    app_secret.reveal() if app_secret else None,
-                    now,
-                    now,
-                ),
+                "INSERT INTO destinations(dataset_id, name, kind, options, secrets, state,"
+                " created_at, updated_at) VALUES (?,?,?,?,?,'active',?,?)",
+                (dataset_id, name, kind, orjson.dumps(options).decode(), sealed, now, now),
             )
             assert cur.lastrowid is not None
-            return _sql.destinations(conn, "WHERE id=?", (cur.lastrowid,))[0]
+            return _sql.destinations(conn, box, "WHERE id=?", (cur.lastrowid,))[0]
 
         return await self._db.run(job)
 
     async def list_destinations(self, dataset_id: str | None = None) -> list[Destination]:
+        box = self._box
         if dataset_id is None:
-            return await self._db.run(lambda c: _sql.destinations(c, "", ()))
+            return await self._db.run(lambda c: _sql.destinations(c, box, "", ()))
         return await self._db.run(
-            lambda c: _sql.destinations(c, "WHERE dataset_id=?", (dataset_id,))
+            lambda c: _sql.destinations(c, box, "WHERE dataset_id=?", (dataset_id,))
         )
 
-    async def set_token(self, destination_id: int, token: Secret, *, now: float) -> None:
+    async def set_secrets(
+        self, destination_id: int, secrets: Mapping[str, Secret], *, now: float
+    ) -> None:
+        sealed = _secrets_sql.sealed(self._box, secrets)
         await self._db.run(
-            lambda c: c.execute(
-                "UPDATE destinations SET access_token=?, state='active', paused_reason=NULL,"
-                " paused_fix=NULL, throttled_until=NULL, updated_at=? WHERE id=?",
-                (token.reveal(), now, destination_id),
-            )
+            lambda c: c.execute(_secrets_sql.SET_SECRETS, (sealed, now, destination_id))
         )
+
+    async def forget_secrets(self, *, now: float) -> int:
+        check = self._box.check_text()
+
+        def job(conn: sqlite3.Connection) -> int:
+            conn.execute(_secrets_sql.REPLACE_CHECK, (check,))
+            reason, fix = _secrets_sql.FORGOTTEN_REASON, _secrets_sql.FORGOTTEN_FIX
+            return conn.execute(_secrets_sql.FORGET_SECRETS, (reason, fix, now)).rowcount
+
+        return await self._db.run(job)
 
     async def set_options(
         self, destination_id: int, options: dict[str, Any], *, now: float
@@ -438,7 +482,8 @@ class SQLiteStore:
     # operations --------------------------------------------------------------------------
 
     async def status(self, *, now: float) -> list[DestinationStatus]:
-        return await self._db.run(lambda c: _sql.status(c, now))
+        box = self._box
+        return await self._db.run(lambda c: _sql.status(c, box, now))
 
     async def dead_letters(
         self,

@@ -7,5 +7,7 @@
   :mod:`.phone`, dates of birth in :mod:`.birthdate` (both re-exported by ``normalize``).
 - :mod:`.hashing`: SHA-256, and recognising values already hashed.
 - :mod:`.user_data`: ``clean_user_data``: normalize + hash, plaintext keys kept, warnings.
+- :mod:`.identity`: identity variants (other platforms' hashing rules, e.g. ``ph.e164``),
+  made from the normalized plaintext at ingest and stored as ``_identity``.
 - :mod:`.pipeline`: ``clean_event``, all of the above in order, to an ``AcceptedEvent``.
 """

@@ -13,7 +13,7 @@ from signalyard.errors import InputError
 from signalyard.event import AcceptedEvent
 from signalyard.transforms.custom_data import drop_personal, tidy_contents
 from signalyard.transforms.enrich import enrich
-from signalyard.transforms.user_data import clean_user_data
+from signalyard.transforms.user_data import clean_user_data, clean_user_data_with_identity
 from signalyard.transforms.validate import (
     _BROAD_KEYS,
     _SAFE_KEY,
@@ -79,6 +79,7 @@ def clean_event(
     source: str = "graph_api",
     test_event_code: str | None = None,
     max_future_seconds: int = 600,
+    identity: tuple[str, ...] = (),
 ) -> AcceptedEvent:
     """Validate and clean one server event (Meta's wire shape) received for ``dataset_id``.
 
@@ -90,6 +91,10 @@ def clean_event(
     - :func:`~signalyard.transforms.enrich.enrich`: ``fbc`` from ``fbclid``, ``event_id``
       from ``new_id()`` when missing;
     - :func:`~signalyard.transforms.user_data.clean_user_data` with ``default_country``;
+      with ``identity`` (names of :data:`~signalyard.transforms.identity.VARIANTS`, in the
+      order to store them), the identity variants are made from the normalized plaintext too
+      and kept as ``_identity`` (never sent; see :mod:`~signalyard.transforms.identity`).
+      Without, nothing more is computed and the event is exactly as before;
     - :func:`~signalyard.transforms.validate.check_baseline` (not for business_messaging,
       whose channel ids identify the person, nor app, identified by its device);
     - ``custom_data.currency`` uppercased, ``custom_data.value`` a float, decimal strings in
@@ -123,12 +128,21 @@ def clean_event(
         warnings = []  # nothing enrich would add: no fbclid in the URL, an event_id given
     if dropped_fields:
         warnings.extend(dropped_fields)
-    user_data, user_warnings = clean_user_data(
-        event["user_data"], default_country=default_country, now=now
-    )
+    found: dict[str, dict[str, str | None]] | None = None
+    if identity:
+        user_data, user_warnings, found = clean_user_data_with_identity(
+            event["user_data"], default_country=default_country, now=now, variants=identity
+        )
+    else:
+        user_data, user_warnings = clean_user_data(
+            event["user_data"], default_country=default_country, now=now
+        )
     if user_warnings:
         warnings.extend(user_warnings)
     event["user_data"] = user_data
+    if found:
+        # Set after the fields were filtered: a sender's own "_identity" never gets here.
+        event["_identity"] = found
     # Every value clean_user_data keeps is present (non-empty), so a key outside every
     # too-broad combination is enough: the full check only when all keys are in them.
     if event["action_source"] not in _NO_BASELINE and _BROAD_KEYS.issuperset(user_data):

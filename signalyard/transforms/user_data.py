@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from signalyard.errors import InputError
 from signalyard.transforms.hashing import HASHED_LENGTHS
+from signalyard.transforms.identity import build_identity, keys_of
 from signalyard.transforms.normalize import (
     _ASCII_NON_LOWER,
     _EMAIL,
@@ -35,9 +36,16 @@ from signalyard.transforms.user_data_general import (
     _clean_key,
     _sha256,
     _year,
+    clean_keeping_normalized,
 )
 
-__all__ = ["HASHED_KEYS", "MAX_VALUES_PER_KEY", "PLAINTEXT_KEYS", "clean_user_data"]
+__all__ = [
+    "HASHED_KEYS",
+    "MAX_VALUES_PER_KEY",
+    "PLAINTEXT_KEYS",
+    "clean_user_data",
+    "clean_user_data_with_identity",
+]
 
 
 # --- fast paths -----------------------------------------------------------------------------
@@ -235,12 +243,83 @@ def clean_user_data(
     Raises :class:`InputError` (field relative to the event: ``user_data.em[1]``) for a wrong
     type, or a ``client_ip_address`` that is not an IP address.
     """
+    return _clean(user_data, default_country, now, _FAST, None)
+
+
+def _fast_keeping(key: str, value: str, country: str | None) -> tuple[str, str] | None:
+    """``(hash, normalized value)`` of a single string of ``em`` or ``ph`` that is clearly
+    usable (as :func:`_fast_em` and :func:`_fast_ph` decide); ``None``: the general path
+    (:func:`~signalyard.transforms.user_data_general.clean_keeping_normalized`) decides."""
+    if key == "em":
+        normalized = value.strip().lower()  # normalize_em; an address never looks hashed
+        if _email_match(normalized) is None:
+            return None
+    elif key == "ph":
+        text = value.strip()
+        if not text or len(text) in HASHED_LENGTHS:
+            return None
+        found = phone_e164(text, country)  # normalize_ph; country is uppercase
+        if found is None:
+            return None
+        normalized = found
+    else:
+        return None
+    try:
+        return _sha256(normalized.encode()).hexdigest(), normalized
+    except UnicodeEncodeError:
+        return None
+
+
+def _keeping(variants: tuple[str, ...]) -> tuple[frozenset[str], dict[str, int]]:
+    """The keys ``variants`` are made from, and :data:`_FAST` with those keys sent to the
+    general path; made once per tuple of variants."""
+    found = _KEEPING.get(variants)
+    if found is None:
+        keys = keys_of(variants)
+        found = (keys, {key: -1 if key in keys else kind for key, kind in _FAST.items()})
+        if len(_KEEPING) < 64:
+            _KEEPING[variants] = found
+    return found
+
+
+_KEEPING: Final[dict[tuple[str, ...], tuple[frozenset[str], dict[str, int]]]] = {}
+
+
+def clean_user_data_with_identity(
+    user_data: object,
+    *,
+    default_country: str | None,
+    now: float | None = None,
+    variants: tuple[str, ...],
+) -> tuple[dict[str, Any], list[str], dict[str, dict[str, str | None]]]:
+    """:func:`clean_user_data` (the same output and warnings), and the identity variants
+    named in ``variants`` (:data:`~signalyard.transforms.identity.VARIANTS`, in the order
+    they are to be stored), made from the normalized values of their keys as those are
+    hashed: the event's ``_identity``
+    (:func:`~signalyard.transforms.identity.build_identity`), empty when there is nothing to
+    record. The keys variants are made from skip their fast path (which keeps no normalized
+    value); the others are cleaned as :func:`clean_user_data` cleans them."""
+    keys, fast_kinds = _keeping(variants)
+    normalized: dict[str, list[tuple[str, str | None]]] = {}
+    out, warnings = _clean(user_data, default_country, now, fast_kinds, (keys, normalized))
+    return out, warnings, build_identity(variants, normalized) if normalized else {}
+
+
+def _clean(
+    user_data: object,
+    default_country: str | None,
+    now: float | None,
+    fast_kinds: dict[str, int],
+    keeping: tuple[frozenset[str], dict[str, list[tuple[str, str | None]]]] | None,
+) -> tuple[dict[str, Any], list[str]]:
+    """:func:`clean_user_data`; with ``keeping`` (keys, a dict to fill), the keys' ``(hash,
+    normalized value)`` pairs are kept in the dict (for :func:`clean_user_data_with_identity`;
+    ``fast_kinds`` then sends those keys to the general path)."""
     if not isinstance(user_data, dict):
         raise InputError("user_data", "must be an object")
     out: dict[str, Any] = {}
     warnings: list[str] = []
     country = default_country.upper() if default_country else None
-    fast_kinds = _FAST
     result: list[str] | str | None
     for key, value in user_data.items():
         if type(value) is str:
@@ -272,5 +351,15 @@ def clean_user_data(
             if result is not None:
                 out[key] = result
                 continue
+        if keeping is not None and key in keeping[0]:
+            pair = _fast_keeping(key, value, country) if type(value) is str else None
+            if pair is not None:
+                out[key] = [pair[0]]
+                keeping[1][key] = [pair]
+            else:
+                keeping[1][key] = clean_keeping_normalized(
+                    key, value, out, warnings, country, _year(now)
+                )
+            continue
         _clean_key(key, value, out, warnings, country, now)
     return out, warnings

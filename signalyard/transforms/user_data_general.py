@@ -212,17 +212,7 @@ def _clean_hashed(
     """The general case: a list (at most :data:`MAX_VALUES_PER_KEY` values, checked before any
     is looked at), or a number (a single string is handled inline). Linear: de-duplicated
     with a set, in order."""
-    if isinstance(value, list):
-        if len(value) > MAX_VALUES_PER_KEY:
-            raise InputError(
-                f"user_data.{key}",
-                f"holds {len(value)} values; at most {MAX_VALUES_PER_KEY} per key are accepted",
-            )
-        items: list[tuple[str, object]] = [
-            (f"user_data.{key}[{i}]", item) for i, item in enumerate(value)
-        ]
-    else:
-        items = [(f"user_data.{key}", value)]
+    items = _items(key, value)
     result: list[str] = []
     seen: set[str] = set()
     for field, item in items:
@@ -237,6 +227,72 @@ def _clean_hashed(
             result.append(hashed)
     if result:
         out[key] = result
+
+
+def _items(key: str, value: object) -> list[tuple[str, object]]:
+    """``value``'s items with their field paths: a list's (at most
+    :data:`MAX_VALUES_PER_KEY`, checked before any is looked at), else the value alone."""
+    if not isinstance(value, list):
+        return [(f"user_data.{key}", value)]
+    if len(value) > MAX_VALUES_PER_KEY:
+        raise InputError(
+            f"user_data.{key}",
+            f"holds {len(value)} values; at most {MAX_VALUES_PER_KEY} per key are accepted",
+        )
+    return [(f"user_data.{key}[{i}]", item) for i, item in enumerate(value)]
+
+
+def clean_keeping_normalized(
+    key: str,
+    value: object,
+    out: dict[str, Any],
+    warnings: list[str],
+    country: str | None,
+    year: int,
+) -> list[tuple[str, str | None]]:
+    """A hashed key's value (a string, a number or a list), cleaned as :func:`_clean_key`
+    cleans it (the same ``out[key]``, the same warnings and errors), and the ``(hash,
+    normalized value)`` pair of each hash kept, in order; the value is ``None`` for a value
+    that arrived hashed. For the identity variants (:mod:`.identity`), which are made from
+    the normalized value: called only for the keys a variant is made from."""
+    items = _items(key, value)
+    pairs: list[tuple[str, str | None]] = []
+    at: dict[str, int] = {}
+    for field, item in items:
+        if item is None:
+            continue
+        text = _item_text(key, field, item, country)
+        if not text:
+            continue
+        normalized: str | None
+        hashed: str | None
+        if looks_hashed(text):
+            hashed, normalized = canonical_hash(text), None
+        else:
+            if key == "ph":
+                normalized = phone_e164(text, country)  # normalize_ph; country is uppercase
+            elif key == "db":
+                normalized = normalize_db(text, year)
+            else:
+                normalized = _SIMPLE[key](text)
+            hashed = None
+            if normalized is not None:
+                try:
+                    hashed = _sha256(normalized.encode()).hexdigest()
+                except UnicodeEncodeError:
+                    hashed = None  # lone surrogates: warned below
+            if hashed is None:
+                _warn_unusable(warnings, field, key, normalized, country)
+                continue
+        i = at.get(hashed)
+        if i is None:
+            at[hashed] = len(pairs)
+            pairs.append((hashed, normalized))
+        elif normalized is not None and pairs[i][1] is None:
+            pairs[i] = (hashed, normalized)  # sent hashed and in plaintext: the plaintext
+    if pairs:
+        out[key] = [hashed for hashed, _ in pairs]
+    return pairs
 
 
 _IPV4: Final = re.compile(

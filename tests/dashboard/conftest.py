@@ -126,8 +126,7 @@ async def seed(store: SQLiteStore, clock: FrozenClock) -> Seeded:
         name="meta",
         kind="meta",
         options={"pixel_id": DATASET},
-        access_token=Secret("EAAB-meta-token"),
-        app_secret=None,
+        secrets={"access_token": Secret("EAAB-meta-token")},
         now=now,
     )
     backup = await store.add_destination(
@@ -135,8 +134,7 @@ async def seed(store: SQLiteStore, clock: FrozenClock) -> Seeded:
         name="backup",
         kind="meta",
         options={"pixel_id": DATASET},
-        access_token=Secret("EAAB-backup-token"),
-        app_secret=None,
+        secrets={"access_token": Secret("EAAB-backup-token")},
         now=now,
     )
     recorder = StatsRecorder(store)

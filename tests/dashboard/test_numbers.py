@@ -80,8 +80,7 @@ async def gateway(store: SQLiteStore, clock: FrozenClock) -> AsyncIterator[Gatew
         name="meta",
         kind="meta",
         options={"pixel_id": DATASET, "graph_url": "sandbox"},
-        access_token=Secret("sandbox-token"),
-        app_secret=None,
+        secrets={"access_token": Secret("sandbox-token")},
         now=clock.now(),
     )
     recorder = StatsRecorder(store)

@@ -61,8 +61,7 @@ class Dead:
             name="meta",
             kind="meta",
             options={"pixel_id": DATASET},
-            access_token=Secret("EAAB-token"),
-            app_secret=None,
+            secrets={"access_token": Secret("EAAB-token")},
             now=self.clock.now(),
         )
         self.destination = d.id

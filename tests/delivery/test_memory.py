@@ -73,8 +73,7 @@ async def test_delivered_batches_leave_nothing_alive(
         name="meta",
         kind="meta",
         options={"pixel_id": DATASET, "graph_url": url},
-        access_token=Secret(TOKEN),
-        app_secret=None,
+        secrets={"access_token": Secret(TOKEN)},
         now=now,
     )
     requests: list[weakref.ref[httpx.Request]] = []

@@ -65,8 +65,7 @@ async def setup(
         name="fake",
         kind="fake",
         options={},
-        access_token=Secret("t"),
-        app_secret=None,
+        secrets={"access_token": Secret("t")},
         now=now,
     )
     t = int(now) if event_time is None else event_time
@@ -121,7 +120,7 @@ async def test_auth_error_pauses_and_new_token_resumes(
     (st,) = await sqlite_store.status(now=clock.now())
     assert st.queued == 25 and st.dead == 0
     token_ok["ok"] = True
-    await sqlite_store.set_token(d.id, Secret("fresh"), now=clock.now())
+    await sqlite_store.set_secrets(d.id, {"access_token": Secret("fresh")}, now=clock.now())
     await drain(worker, clock)
     assert sorted(sink.delivered) == sorted(f"e{i}" for i in range(25))
 

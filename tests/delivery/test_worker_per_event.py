@@ -60,8 +60,7 @@ async def setup(store: Store, clock: FrozenClock, sink: PerEventSink, n: int) ->
         name="fake",
         kind="fake",
         options={},
-        access_token=Secret("t"),
-        app_secret=None,
+        secrets={"access_token": Secret("t")},
         now=now,
     )
     await store.ingest(

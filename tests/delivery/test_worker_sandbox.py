@@ -60,8 +60,7 @@ async def add_meta(
         name=name,
         kind="meta",
         options={"pixel_id": pixel, "graph_url": url, **options},
-        access_token=Secret(TOKEN),
-        app_secret=None,
+        secrets={"access_token": Secret(TOKEN)},
         now=now,
     )
     return d.id
@@ -171,7 +170,8 @@ async def test_an_expired_token_pauses_and_a_new_token_resumes(
         assert await worker.run_once() == 0
         (st,) = await sqlite_store.status(now=clock.now())
         assert (st.queued, st.dead) == (25, 0)
-        await sqlite_store.set_token(d.id, Secret("EAAB" + "n" * 60), now=clock.now())
+        fresh = {"access_token": Secret("EAAB" + "n" * 60)}
+        await sqlite_store.set_secrets(d.id, fresh, now=clock.now())
         await drain(worker, clock)
         assert ids(sandbox) == sorted(f"e{i}" for i in range(25))
 

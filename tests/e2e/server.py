@@ -49,8 +49,7 @@ def prepare(url: str, *, destination_options: dict[str, Any] | None = None) -> s
             name="meta-sandbox",
             kind="meta",
             options={"pixel_id": DATASET, "graph_url": "sandbox", **(destination_options or {})},
-            access_token=Secret(SANDBOX_TOKEN),
-            app_secret=None,
+            secrets={"access_token": Secret(SANDBOX_TOKEN)},
             now=now,
         )
         await store.close()

@@ -49,8 +49,7 @@ async def add_destination(store: Store, clock: FrozenClock, name: str = "Meta CA
         name=name,
         kind="meta",
         options={"pixel_id": "px1"},
-        access_token=Secret("tok"),
-        app_secret=None,
+        secrets={"access_token": Secret("tok")},
         now=clock.now(),
     )
     return destination.id

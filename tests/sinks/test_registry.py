@@ -28,9 +28,8 @@ SPECS = sorted(REGISTRY.items())
 
 def rebuilt(spec: SinkSpec) -> SinkConfig:
     """The example config stored and read back, with a known secret."""
-    return spec.config_from_mapping(
-        spec.example().to_mapping(), access_token=Secret(SECRET), app_secret=Secret(SECRET)
-    )
+    secrets = {f.name: Secret(SECRET) for f in spec.secret_fields}
+    return spec.config_from_mapping(spec.example().to_mapping(), secrets)
 
 
 def build(spec: SinkSpec, handler: httpx.MockTransport) -> Sink:
@@ -41,12 +40,9 @@ def build(spec: SinkSpec, handler: httpx.MockTransport) -> Sink:
 def test_builds_from_its_example(kind: str, spec: SinkSpec) -> None:
     assert spec.kind == kind
     example = spec.example()
-    again = spec.config_from_mapping(
-        example.to_mapping(),
-        access_token=getattr(example, "access_token", Secret("x")),
-        app_secret=getattr(example, "app_secret", None),
-    )
+    again = spec.config_from_mapping(example.to_mapping(), example.to_secrets())
     assert again == example
+    assert set(example.to_secrets()) <= {f.name for f in spec.secret_fields}
     sink = build(spec, httpx.MockTransport(lambda request: httpx.Response(500)))
     assert sink.kind == kind
     assert sink.max_batch > 0
@@ -112,7 +108,17 @@ def test_unknown_kind() -> None:
 
 def _destination(options: dict[str, object]) -> Destination:
     return Destination(
-        1, "px", "shop", "meta", options, Secret(SECRET), None, "active", None, None, None, 0.0
+        1,
+        "px",
+        "shop",
+        "meta",
+        options,
+        {"access_token": Secret(SECRET)},
+        "active",
+        None,
+        None,
+        None,
+        0.0,
     )
 
 

@@ -107,8 +107,7 @@ async def _setup(sqlite_url: str, key_hash: str, key_id: str) -> None:
             name="meta-sandbox",
             kind="meta",
             options={"pixel_id": DATASET, "graph_url": "sandbox"},
-            access_token=Secret("sandbox-token"),
-            app_secret=None,
+            secrets={"access_token": Secret("sandbox-token")},
             now=now,
         )
     finally:

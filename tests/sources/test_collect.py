@@ -57,8 +57,7 @@ async def gateway(
             name="meta",
             kind="meta",
             options={"pixel_id": DATASET, "graph_url": "sandbox"},
-            access_token=Secret("t"),
-            app_secret=None,
+            secrets={"access_token": Secret("t")},
             now=now,
         )
         await set_allowed_origins(store, DATASET, [SHOP], now=now)

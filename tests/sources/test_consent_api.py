@@ -28,8 +28,7 @@ async def setup(sqlite_url: str, clock: FrozenClock) -> str:
         name="meta",
         kind="meta",
         options={"pixel_id": DATASET},
-        access_token=Secret("t"),
-        app_secret=None,
+        secrets={"access_token": Secret("t")},
         now=now,
     )
     await store.close()

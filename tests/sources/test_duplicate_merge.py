@@ -99,7 +99,7 @@ async def test_the_server_copy_enriches_the_browser_copy_and_a_late_one_is_count
         assert "em" in messages and "jane" not in messages.lower()
 
         (meta,) = await store.list_destinations(DATASET)
-        await store.set_token(meta.id, Secret(TOKEN), now=clock.now())
+        await store.set_secrets(meta.id, {"access_token": Secret(TOKEN)}, now=clock.now())
         async with delivering(store, clock) as (worker, sandbox):
             assert await worker.run_once() == 1
             (sent,) = sandbox.events(event_id="order-3000")

@@ -625,8 +625,7 @@ async def test_a_consent_column_decides_per_row(store: Store, tmp_path: Path) ->
         name="meta",
         kind="meta",
         options={"pixel_id": DATASET},
-        access_token=Secret("t"),
-        app_secret=None,
+        secrets={"access_token": Secret("t")},
         now=NOW,
     )
     path = write(

@@ -722,8 +722,7 @@ async def test_consent_and_click_ids_travel_from_the_cart(shop: Shop) -> None:
         name="meta",
         kind="meta",
         options={"pixel_id": DATASET},
-        access_token=Secret("t"),
-        app_secret=None,
+        secrets={"access_token": Secret("t")},
         now=shop.gw.clock.now(),
     )
     paid = fixture("shopify_orders_paid.json")

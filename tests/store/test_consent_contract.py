@@ -33,8 +33,7 @@ async def dest(store: Store, name: str, *rules: str) -> int:
         name=name,
         kind="meta",
         options=options,
-        access_token=Secret("tok"),
-        app_secret=None,
+        secrets={"access_token": Secret("tok")},
         now=NOW,
     )
     return d.id

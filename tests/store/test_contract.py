@@ -43,8 +43,7 @@ async def dest(store: Store, name: str = "meta") -> int:
         name=name,
         kind="meta",
         options={"pixel_id": "px1"},
-        access_token=Secret("tok"),
-        app_secret=None,
+        secrets={"access_token": Secret("tok")},
         now=NOW,
     )
     return d.id
@@ -132,9 +131,9 @@ async def test_destination_state_and_token(store: Store) -> None:
         "token expired",
         "replace it",
     )
-    await store.set_token(d, Secret("new-token"), now=NOW + 1)
+    await store.set_secrets(d, {"access_token": Secret("new-token")}, now=NOW + 1)
     (got,) = await store.list_destinations()
-    assert got.state == "active" and got.access_token.reveal() == "new-token"
+    assert got.state == "active" and got.secrets["access_token"].reveal() == "new-token"
     assert "new-token" not in repr(got)
     await store.throttle(d, until=NOW + 60)
     (got,) = await store.list_destinations()

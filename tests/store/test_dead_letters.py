@@ -31,8 +31,7 @@ async def _dead(store: Store) -> tuple[int, dict[str, int]]:
         name="meta",
         kind="meta",
         options={"pixel_id": "px1"},
-        access_token=Secret("tok"),
-        app_secret=None,
+        secrets={"access_token": Secret("tok")},
         now=NOW,
     )
     names = ("proxy", "invalid", "aged", "stale", "token", "invalid2")

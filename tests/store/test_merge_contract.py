@@ -33,8 +33,7 @@ async def store(backend_store: Store) -> Store:
         name="meta",
         kind="meta",
         options={"pixel_id": "px1"},
-        access_token=Secret("tok"),
-        app_secret=None,
+        secrets={"access_token": Secret("tok")},
         now=NOW,
     )
     return backend_store

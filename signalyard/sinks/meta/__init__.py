@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from signalyard.sinks.meta.config import API_VERSION, MetaConfig
+from signalyard.sinks.meta.config import API_VERSION, SECRET_FIELDS, MetaConfig
 from signalyard.sinks.meta.sink import MetaSink
 
-__all__ = ["API_VERSION", "MetaConfig", "MetaSink"]
+__all__ = ["API_VERSION", "SECRET_FIELDS", "MetaConfig", "MetaSink"]

@@ -1,8 +1,9 @@
 """Settings of a Meta Conversions API destination, its API version and its limits.
 
 Options are stored with the destination (``to_mapping``) and read back with ``from_mapping``;
-the access token and the app secret are stored apart, as :class:`~signalyard.secret.Secret`
-values, and never appear in an option mapping, a repr or a message.
+the access token and the app secret are its secret fields (``SECRET_FIELDS``), stored apart
+and encrypted, as :class:`~signalyard.secret.Secret` values, and never appear in an option
+mapping, a repr or a message.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from urllib.parse import urlsplit
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
+from signalyard.sinks.secret_fields import SecretField, checked_secrets
 
 __all__ = [
     "API_VERSION",
     "DEFAULT_GRAPH_URL",
     "MAX_AGE_SECONDS",
     "MAX_BATCH",
+    "SECRET_FIELDS",
     "MetaConfig",
 ]
 
@@ -33,6 +36,19 @@ MAX_BATCH = 1000
 
 MAX_AGE_SECONDS = 7 * 24 * 3600
 """Meta refuses the whole request when one event is more than 7 days old."""
+
+SECRET_FIELDS = (
+    SecretField(
+        "access_token",
+        required=True,
+        help="a Conversions API access token: Events Manager → the dataset → Settings",
+    ),
+    SecretField(
+        "app_secret",
+        required=False,
+        help="the app's secret, to sign requests with appsecret_proof",
+    ),
+)
 
 _PIXEL_ID = re.compile(r"[0-9]{1,32}")
 _API_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,3}")
@@ -65,13 +81,10 @@ class MetaConfig:
 
     @classmethod
     def from_mapping(
-        cls,
-        options: Mapping[str, object],
-        *,
-        access_token: Secret,
-        app_secret: Secret | None,
+        cls, options: Mapping[str, object], secrets: Mapping[str, Secret]
     ) -> MetaConfig:
-        """Validate stored or user-given options; raise ``ConfigError`` naming the option."""
+        """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
+        the option or secret."""
         known = {f.name for f in fields(cls)} - {"access_token", "app_secret"}
         unknown = sorted(set(options) - known)
         if unknown:
@@ -79,17 +92,14 @@ class MetaConfig:
                 f"meta destination: unknown option(s) {', '.join(map(repr, unknown))}; "
                 f"known options: {', '.join(sorted(known))}"
             )
-        if not isinstance(access_token, Secret) or not access_token:
-            raise ConfigError("meta destination: access_token is empty")
-        if app_secret is not None and (not isinstance(app_secret, Secret) or not app_secret):
-            raise ConfigError("meta destination: app_secret is empty (leave it unset instead)")
+        present = checked_secrets("meta", SECRET_FIELDS, secrets)
         merged = {**_DEFAULTS, **options}
         return cls(
             pixel_id=_pixel_id(merged.get("pixel_id")),
-            access_token=access_token,
+            access_token=present["access_token"],
             graph_url=_graph_url(merged["graph_url"]),
             api_version=_api_version(merged["api_version"]),
-            app_secret=app_secret,
+            app_secret=present.get("app_secret"),
             test_event_code=_optional_code("test_event_code", merged["test_event_code"]),
             partner_agent=_optional_code("partner_agent", merged["partner_agent"]),
             timeout_seconds=_timeout(merged["timeout_seconds"]),
@@ -107,6 +117,13 @@ class MetaConfig:
             if value != default:
                 options[name] = value
         return options
+
+    def to_secrets(self) -> dict[str, Secret]:
+        """The secrets to store (encrypted), by field name."""
+        secrets = {"access_token": self.access_token}
+        if self.app_secret:
+            secrets["app_secret"] = self.app_secret
+        return secrets
 
     @classmethod
     def example(cls) -> MetaConfig:

@@ -11,6 +11,7 @@ from signalyard.sinks.meta.config import (
     DEFAULT_GRAPH_URL,
     MAX_AGE_SECONDS,
     MAX_BATCH,
+    SECRET_FIELDS,
     MetaConfig,
 )
 
@@ -19,7 +20,8 @@ APP_SECRET = Secret("appsecretvalue")
 
 
 def load(options: dict[str, object], app_secret: Secret | None = None) -> MetaConfig:
-    return MetaConfig.from_mapping(options, access_token=TOKEN, app_secret=app_secret)
+    secrets = {"access_token": TOKEN, **({"app_secret": app_secret} if app_secret else {})}
+    return MetaConfig.from_mapping(options, secrets)
 
 
 def test_constants() -> None:
@@ -95,10 +97,26 @@ def test_bad_options_are_named(options: dict[str, object], names: str) -> None:
 
 
 def test_secrets_are_checked() -> None:
-    with pytest.raises(ConfigError, match="access_token"):
-        MetaConfig.from_mapping({"pixel_id": "1"}, access_token=Secret(""), app_secret=None)
-    with pytest.raises(ConfigError, match="app_secret"):
-        MetaConfig.from_mapping({"pixel_id": "1"}, access_token=TOKEN, app_secret=Secret(""))
+    with pytest.raises(ConfigError, match="secret access_token is required"):
+        MetaConfig.from_mapping({"pixel_id": "1"}, {"access_token": Secret("")})
+    with pytest.raises(ConfigError, match="secret access_token is required"):
+        MetaConfig.from_mapping({"pixel_id": "1"}, {"app_secret": APP_SECRET})
+    with pytest.raises(ConfigError, match=r"unknown secret.*'pasword'.*access_token, app_secret"):
+        MetaConfig.from_mapping({"pixel_id": "1"}, {"access_token": TOKEN, "pasword": TOKEN})
+    unset = MetaConfig.from_mapping(
+        {"pixel_id": "1"}, {"access_token": TOKEN, "app_secret": Secret("")}
+    )
+    assert unset.app_secret is None  # an empty optional secret is not set
+
+
+def test_secret_fields_are_declared() -> None:
+    assert [(f.name, f.required) for f in SECRET_FIELDS] == [
+        ("access_token", True),
+        ("app_secret", False),
+    ]
+    config = load({"pixel_id": "1"}, app_secret=APP_SECRET)
+    assert config.to_secrets() == {"access_token": TOKEN, "app_secret": APP_SECRET}
+    assert MetaConfig.from_mapping(config.to_mapping(), config.to_secrets()) == config
 
 
 def test_to_mapping_keeps_non_default_options_only_and_round_trips() -> None:
@@ -132,7 +150,5 @@ def test_no_secret_in_repr_str_or_mapping() -> None:
 
 def test_example_is_valid() -> None:
     example = MetaConfig.example()
-    again = MetaConfig.from_mapping(
-        example.to_mapping(), access_token=example.access_token, app_secret=None
-    )
+    again = MetaConfig.from_mapping(example.to_mapping(), example.to_secrets())
     assert again == example
