@@ -827,7 +827,7 @@ def delivery_run(ctx: Context, source: Database, workers: int, queued: int) -> d
                     cpu=None,
                 )
             )
-            sandbox.wait_http("127.0.0.1", port, "/_sandbox/summary", timeout=60.0)
+            sandbox.wait_http("127.0.0.1", port, "/sandbox/meta/_sandbox/summary", timeout=60.0)
             env = child_env(db, SIGNALYARD_SANDBOX_URL=sandbox_url)
             before = snapshot()
             launched = time.time()
@@ -845,8 +845,10 @@ def delivery_run(ctx: Context, source: Database, workers: int, queued: int) -> d
             ]
             drained, polls = asyncio.run(_wait_drained(db, children, ctx.plan.delivery_timeout))
             after = snapshot()
-            summary = _get_json(f"{sandbox_url}/_sandbox/summary")
-            requests = _get_json(f"{sandbox_url}/_sandbox/requests?limit=10000")["requests"]
+            summary = _get_json(f"{sandbox_url}/sandbox/meta/_sandbox/summary")
+            requests = _get_json(f"{sandbox_url}/sandbox/meta/_sandbox/requests?limit=10000")[
+                "requests"
+            ]
             out["exit_codes"] = [child.stop() for child in children]
             out["cpu"] = cpu_use(
                 before,

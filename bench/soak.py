@@ -199,7 +199,9 @@ class Soak:
             cpu=None,
         )
         self.sandbox_base = f"http://127.0.0.1:{sandbox_port}"
-        self.sandbox.wait_http("127.0.0.1", sandbox_port, "/_sandbox/summary", timeout=60)
+        self.sandbox.wait_http(
+            "127.0.0.1", sandbox_port, "/sandbox/meta/_sandbox/summary", timeout=60
+        )
         hooks = str(server.HOOKS)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALYARD_")}
         env.update(
@@ -259,7 +261,7 @@ class Soak:
 
     async def _invalid_next(self, client: httpx.AsyncClient, event_id: str) -> None:
         response = await client.post(
-            f"{self.sandbox_base}/_sandbox/faults",
+            f"{self.sandbox_base}/sandbox/meta/_sandbox/faults",
             json={"kind": "invalid_event", "event_ids": [event_id]},
         )
         response.raise_for_status()

@@ -22,8 +22,7 @@ from signalyard.delivery.worker import Worker
 from signalyard.insights.alerts import AlertEngine
 from signalyard.insights.recorder import StatsRecorder
 from signalyard.metrics import Metrics
-from signalyard.sandbox.meta import SandboxState
-from signalyard.sandbox.meta import create_app as create_meta_sandbox
+from signalyard.sandbox.registry import SANDBOXES, mount_path
 from signalyard.settings import Settings, is_loopback
 from signalyard.sinks import REGISTRY
 from signalyard.sources.auth import KeyChecker
@@ -41,7 +40,8 @@ from signalyard.store.base import CommitFailure, Store
 
 log = logging.getLogger("signalyard")
 MOUNTED_SANDBOX_EVENTS = 50_000
-"""Events the sandbox mounted by ``serve`` remembers (about 1 KB each)."""
+"""Events the sandboxes mounted by ``serve`` remember together (about 1 KB each; each
+sandbox an equal part)."""
 MOUNTED_SANDBOX_BYTES = 64 * 1024 * 1024
 """... and what they may weigh together (the oldest are dropped first)."""
 READY_PROBE_SECONDS = 5.0
@@ -79,11 +79,11 @@ class WriteProbe:
 def _warn_if_public_sandbox(settings: Settings) -> None:
     if not is_loopback(settings.host):
         log.warning(
-            "THE META SANDBOX IS PUBLIC: sandbox_public is set and host %s is not a loopback"
-            " address, so anyone reaching this port can post events to /sandbox/meta with any"
-            " token, read the delivered events (IP addresses, user agents, fbp/fbc) at"
-            " /sandbox/meta/_sandbox/events, inject faults and wipe its state. Unset"
-            " sandbox_public unless this network is trusted.",
+            "THE SANDBOXES ARE PUBLIC: sandbox_public is set and host %s is not a loopback"
+            " address, so anyone reaching this port can post events to /sandbox/<kind> with"
+            " any token, read the delivered events (IP addresses, user agents, fbp/fbc, click"
+            " ids) at /sandbox/<kind>/_sandbox/events, inject faults and wipe their state."
+            " Unset sandbox_public unless this network is trusted.",
             settings.host,
         )
 
@@ -121,10 +121,10 @@ def _local_only(app: ASGIApp) -> ASGIApp:
             if not told:
                 told = True
                 log.info(
-                    "A request to the Meta sandbox came through a reverse proxy (it carries a"
-                    " forwarding header such as X-Forwarded-For): answered 404. The sandbox"
-                    " answers only local requests made straight to the port (set"
-                    " sandbox_public to let it answer anyone)."
+                    "A request to a sandbox came through a reverse proxy (it carries a"
+                    " forwarding header such as X-Forwarded-For): answered 404. The sandboxes"
+                    " answer only local requests made straight to the port (set"
+                    " sandbox_public to let them answer anyone)."
                 )
             await not_found(scope, receive, send)
             return
@@ -326,23 +326,25 @@ def create_app(
     ]
     if settings.sandbox_mounted:
         _warn_if_public_sandbox(settings)
-        # Mounted in a serving gateway, the sandbox keeps fewer events than standalone.
-        sandbox_state = SandboxState(
-            max_events=MOUNTED_SANDBOX_EVENTS,
-            max_bytes=MOUNTED_SANDBOX_BYTES,
-            max_dedup_keys=MOUNTED_SANDBOX_EVENTS,
-        )
-        # Its bodies go through the gateway's reader: the same budget (as bodies read before
-        # any key is checked) and the same timeouts.
-        sandbox_app = create_meta_sandbox(
-            state=sandbox_state, max_body_bytes=settings.max_body_bytes, bodies=bodies
-        )
-        guarded = sandbox_app if settings.sandbox_public else _local_only(sandbox_app)
-        routes.append(Mount("/sandbox/meta", app=guarded))
+        # Mounted in a serving gateway, the sandboxes keep fewer events than standalone, and
+        # share one bound. Their bodies go through the gateway's reader: the same budget (as
+        # bodies read before any key is checked) and the same timeouts.
+        share = len(SANDBOXES)
+        for kind, sandbox in SANDBOXES.items():
+            sandbox_state = sandbox.new_state(
+                max_events=MOUNTED_SANDBOX_EVENTS // share,
+                max_bytes=MOUNTED_SANDBOX_BYTES // share,
+                max_dedup_keys=MOUNTED_SANDBOX_EVENTS // share,
+            )
+            sandbox_app = sandbox.create_app(
+                state=sandbox_state, max_body_bytes=settings.max_body_bytes, bodies=bodies
+            )
+            guarded = sandbox_app if settings.sandbox_public else _local_only(sandbox_app)
+            routes.append(Mount(mount_path(kind), app=guarded))
     elif settings.sandbox:
         log.info(
-            "Meta sandbox not mounted: host %s is not a loopback address (set sandbox_public"
-            " to mount it anyway, or run `signalyard sandbox meta` and point sandbox_url at it)",
+            "Sandboxes not mounted: host %s is not a loopback address (set sandbox_public"
+            " to mount them anyway, or run `signalyard sandbox` and point sandbox_url at it)",
             settings.host,
         )
 

@@ -34,6 +34,8 @@ _T = TypeVar(
 )
 _TABLES = ("delivery", "collect", "dashboard", "alerts")
 _INT = re.compile(r"[+-]?[0-9]{1,12}")
+_ONE_SANDBOX = re.compile(r"/sandbox/[A-Za-z0-9_-]+$")
+"""The end of a ``sandbox_url`` of the older form, naming one kind's sandbox."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +156,18 @@ class Settings:
     sqlite_cache_mb: int = 64
     """SQLite's page cache (per process): the largest fixed part of a process's memory."""
     sandbox: bool = True
-    """Mount the Meta sandbox at /sandbox/meta (the default destination of a new install),
-    when ``host`` is a loopback address (see :attr:`sandbox_mounted`)."""
+    """Mount every platform's sandbox at /sandbox/<kind> (/sandbox/meta is the default
+    destination of a new install), when ``host`` is a loopback address (see
+    :attr:`sandbox_mounted`)."""
     sandbox_public: bool = False
     """Mount the sandbox even when ``host`` is not a loopback address. It then answers anyone
     who reaches the port: any token is accepted, and its inspection routes show the delivered
     events (IP addresses, user agents, fbp/fbc); every start logs a WARNING."""
     sandbox_url: str | None = None
-    """Where destinations configured with graph_url = "sandbox" send; default: this server."""
+    """Where the sandboxes are served (each kind's at ``<sandbox_url>/sandbox/<kind>``), for
+    destinations whose base URL says "sandbox"; default: this server. The older form naming
+    one sandbox (``http://127.0.0.1:8088/sandbox/meta``) is read as the part before
+    ``/sandbox/``."""
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     """The operator key encrypting destination secrets in the database (Fernet: 44 characters
     of urlsafe base64). Empty: read from ``secret_key_file``."""
@@ -179,12 +185,15 @@ class Settings:
 
     @property
     def resolved_sandbox_url(self) -> str:
+        """Where the sandboxes are served: ``sandbox_url`` (without a trailing
+        ``/sandbox/<kind>``), or this server."""
         if self.sandbox_url:
-            return self.sandbox_url.rstrip("/")
+            url = self.sandbox_url.rstrip("/")
+            return _ONE_SANDBOX.sub("", url)
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"  # an IPv6 address in a URL
-        return f"http://{host}:{self.port}/sandbox/meta"
+        return f"http://{host}:{self.port}"
 
     @property
     def sandbox_mounted(self) -> bool:

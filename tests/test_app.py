@@ -197,3 +197,41 @@ async def test_event_flows_from_ingest_to_the_mounted_sandbox(
     for personal in ("jane.doe@example.com", "jane", "doe", "6505551212", "menlo", "94025"):
         assert personal not in logged.lower(), personal
     assert key.secret not in logged and "sandbox-token" not in logged
+
+
+async def test_the_event_s_own_click_ids_are_kept_with_it_and_a_sender_s_are_not(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    """``click_ids`` go to the ledger and stay with the stored event as ``_click_ids`` (for the
+    platforms that take a click id); a sender cannot write ``_click_ids`` itself."""
+    import sqlite3
+
+    import orjson
+
+    store = SQLiteStore(sqlite_url)
+    await store.open()
+    key = new_key()
+    try:
+        await store.add_dataset("1234567890", name="Demo", default_country="US", now=clock.now())
+        await store.add_key(
+            "1234567890", key_id=key.id, key_hash=key.key_hash, label="", now=clock.now()
+        )
+    finally:
+        await store.close()
+    event = sample_purchase(clock.now())
+    event["click_ids"] = {"ttclid": "E.C.P.abc", "gclid": {"id": "Cj0K", "at": 1}}
+    forged = dict(sample_purchase(clock.now()), event_id="forged-1")
+    forged["_click_ids"] = {"gclid": "forged"}
+    async with running(make(sqlite_url, clock)) as client:
+        r = await client.post(
+            "/v26.0/1234567890/events",
+            params={"access_token": key.secret},
+            json={"data": [event, forged]},
+        )
+        assert r.status_code == 200, r.text
+    path = sqlite_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = dict(conn.execute("SELECT event_id, payload FROM events").fetchall())
+    kept = orjson.loads(rows[event["event_id"]])
+    assert kept["_click_ids"] == {"ttclid": "E.C.P.abc", "gclid": "Cj0K"}
+    assert "_click_ids" not in orjson.loads(rows["forged-1"])

@@ -835,8 +835,10 @@ def test_destinations_check_against_the_sandbox(
     shop: Cli, serve: Callable[[object], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from signalyard.sandbox.meta import create_app
+    from signalyard.sandbox.registry import served
 
-    url = serve(create_app(app_secret=APP_SECRET))
+    # As `signalyard sandbox` serves it: each kind's sandbox at /sandbox/<kind>.
+    url = serve(served({"meta": create_app(app_secret=APP_SECRET)}))
     monkeypatch.setenv("SIGNALYARD_SANDBOX_URL", url)
     out = shop("destinations", "check", "meta-prod").output
     assert "meta-prod (meta, sandbox" in out
@@ -850,3 +852,13 @@ def test_destinations_check_against_the_sandbox(
     monkeypatch.setenv("SIGNALYARD_SANDBOX_URL", "http://127.0.0.1:9/sandbox/meta")
     down = shop("destinations", "check", "meta-prod", code=1).output
     assert "FAILED: no answer from the platform" in down and "is it running?" in down
+
+
+def test_sandbox_command_refuses_an_unknown_kind() -> None:
+    from click.testing import CliRunner
+
+    from signalyard.cli import main
+
+    result = CliRunner().invoke(main, ["sandbox", "nope", "--port", "1"])
+    assert result.exit_code == 2
+    assert "no sandbox for nope" in result.output and "meta" in result.output

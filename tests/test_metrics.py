@@ -27,6 +27,7 @@ from signalyard.clock import FrozenClock, SystemClock
 from signalyard.delivery.worker import Worker
 from signalyard.metrics import REQUEST_BUCKETS, Metrics
 from signalyard.sandbox.meta import create_app as create_meta_sandbox
+from signalyard.sandbox.registry import served
 from signalyard.secret import Secret
 from signalyard.settings import DeliverySettings, Settings
 from signalyard.sources.auth import new_key
@@ -123,7 +124,7 @@ async def rig(sqlite_url: str, store: SQLiteStore | None = None) -> AsyncIterato
     settings = Settings(database_url=sqlite_url, sandbox=False, sandbox_url=SANDBOX)
     app = create_app(settings, store, clock=clock, run_worker=False, metrics=metrics)
     sandbox_app = create_meta_sandbox(clock=clock)
-    transport = httpx.ASGITransport(app=sandbox_app)
+    transport = httpx.ASGITransport(app=served({"meta": sandbox_app}))
     async with (
         running(app) as client,
         httpx.AsyncClient(transport=transport, base_url=SANDBOX) as sandbox,
@@ -182,7 +183,7 @@ async def test_delivery_counters_after_the_worker_delivered_to_the_sandbox(
         assert (await r.send([purchase(now, "a-1"), purchase(now, "a-2")])).status_code == 200
         r.clock.advance(3)
         assert await r.worker.run_once() == 2
-        summary = (await r.sandbox.get("/_sandbox/summary")).json()
+        summary = (await r.sandbox.get("/sandbox/meta/_sandbox/summary")).json()
         assert summary["totals"]["events_received"] == 2
         m = await r.scrape()
         d = {"dataset": DATASET, "destination": "meta-sandbox"}
@@ -198,7 +199,9 @@ async def test_delivery_counters_after_the_worker_delivered_to_the_sandbox(
         assert m.samples[("signalyard_delivery_events_total", zero)] == 0
 
         # a transient failure: retried
-        await r.sandbox.post("/_sandbox/faults", json={"kind": "server_error", "count": 1})
+        await r.sandbox.post(
+            "/sandbox/meta/_sandbox/faults", json={"kind": "server_error", "count": 1}
+        )
         assert (await r.send([purchase(now, "b-1")])).status_code == 200
         await r.worker.run_once()
         m = await r.scrape()
@@ -211,7 +214,7 @@ async def test_delivery_counters_after_the_worker_delivered_to_the_sandbox(
 
         # throttled: held back, not an attempt
         throttle = {"kind": "throttle", "code": 17, "count": 1}
-        await r.sandbox.post("/_sandbox/faults", json=throttle)
+        await r.sandbox.post("/sandbox/meta/_sandbox/faults", json=throttle)
         assert (await r.send([purchase(now, "c-1")])).status_code == 200
         await r.worker.run_once()
         m = await r.scrape()
@@ -222,7 +225,7 @@ async def test_delivery_counters_after_the_worker_delivered_to_the_sandbox(
 
         # one invalid event in a batch: bisected, only it is dead-lettered
         await r.sandbox.post(
-            "/_sandbox/faults", json={"kind": "invalid_event", "event_ids": ["x-2"]}
+            "/sandbox/meta/_sandbox/faults", json={"kind": "invalid_event", "event_ids": ["x-2"]}
         )
         batch = [purchase(r.clock.now(), f"x-{i}") for i in range(4)]
         assert (await r.send(batch)).status_code == 200
@@ -233,7 +236,7 @@ async def test_delivery_counters_after_the_worker_delivered_to_the_sandbox(
         assert m.value("signalyard_destination_dead_letters", **d) == 1
 
         # an expired token: the destination pauses, its events stay queued
-        await r.sandbox.post("/_sandbox/faults", json={"kind": "expired_token"})
+        await r.sandbox.post("/sandbox/meta/_sandbox/faults", json={"kind": "expired_token"})
         assert (await r.send([purchase(r.clock.now(), "p-1")])).status_code == 200
         await r.worker.run_once()
         m = await r.scrape()

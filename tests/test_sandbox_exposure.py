@@ -1,5 +1,5 @@
-"""The built-in Meta sandbox is a local tool: ``serve`` mounts it only on a loopback host,
-unless ``sandbox_public`` says otherwise (and then warns); ``signalyard sandbox meta`` warns
+"""The built-in sandboxes are a local tool: ``serve`` mounts them only on a loopback host,
+unless ``sandbox_public`` says otherwise (and then warns); ``signalyard sandbox`` warns
 when it listens on another address. A mounted sandbox takes the gateway's body limit."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def test_sandbox_mounted_follows_host_and_opt_in() -> None:
 
 
 def test_resolved_sandbox_url_brackets_ipv6() -> None:
-    assert Settings(host="::1", port=9000).resolved_sandbox_url == "http://[::1]:9000/sandbox/meta"
+    assert Settings(host="::1", port=9000).resolved_sandbox_url == "http://[::1]:9000"
 
 
 @pytest.mark.anyio
@@ -95,7 +95,7 @@ async def test_a_public_gateway_does_not_mount_the_sandbox(
     app = make(tmp_path, host=host)
     for path in (SUMMARY, SANDBOX_EVENTS, "/sandbox/meta/_sandbox/faults"):
         assert (await get(app, path)).status_code == 404
-    assert any("sandbox not mounted" in rec.getMessage() for rec in caplog.records)
+    assert any("Sandboxes not mounted" in rec.getMessage() for rec in caplog.records)
 
 
 @pytest.mark.anyio
@@ -108,7 +108,7 @@ async def test_opting_in_mounts_it_with_a_warning(
     warnings = [rec for rec in caplog.records if rec.levelno == logging.WARNING]
     assert len(warnings) == 1
     message = warnings[0].getMessage()
-    assert "THE META SANDBOX IS PUBLIC" in message and "0.0.0.0" in message
+    assert "THE SANDBOXES ARE PUBLIC" in message and "0.0.0.0" in message
 
 
 async def get_through_proxy(app: Starlette, path: str, header: str) -> httpx.Response:
@@ -217,5 +217,5 @@ def test_serve_says_when_it_does_not_mount_the_sandbox(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = _serve_output(tmp_path, monkeypatch, "--host", "0.0.0.0")
-    assert "Meta sandbox: not mounted (0.0.0.0 is not a loopback address)" in out
-    assert "Meta sandbox: not mounted" not in _serve_output(tmp_path, monkeypatch)
+    assert "Sandboxes: not mounted (0.0.0.0 is not a loopback address)" in out
+    assert "Sandboxes: not mounted" not in _serve_output(tmp_path, monkeypatch)

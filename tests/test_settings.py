@@ -145,11 +145,15 @@ def test_empty_optional_string_from_environment_unsets_a_file_value(tmp_path: Pa
 
 
 def test_resolved_sandbox_url() -> None:
-    assert load_settings(environ={}).resolved_sandbox_url == "http://127.0.0.1:8088/sandbox/meta"
+    """Where the sandboxes are served (each kind's at /sandbox/<kind>): this server by
+    default; the older form naming one sandbox is read as the part before /sandbox/."""
+    assert load_settings(environ={}).resolved_sandbox_url == "http://127.0.0.1:8088"
     env = {"SIGNALYARD_HOST": "0.0.0.0", "SIGNALYARD_PORT": "9000"}
-    assert load_settings(environ=env).resolved_sandbox_url == "http://127.0.0.1:9000/sandbox/meta"
-    env = {"SIGNALYARD_SANDBOX_URL": "http://sandbox.internal:1/meta/"}
-    assert load_settings(environ=env).resolved_sandbox_url == "http://sandbox.internal:1/meta"
+    assert load_settings(environ=env).resolved_sandbox_url == "http://127.0.0.1:9000"
+    env = {"SIGNALYARD_SANDBOX_URL": "http://sandbox.internal:1/"}
+    assert load_settings(environ=env).resolved_sandbox_url == "http://sandbox.internal:1"
+    env = {"SIGNALYARD_SANDBOX_URL": "http://sandbox.internal:1/sandbox/meta/"}
+    assert load_settings(environ=env).resolved_sandbox_url == "http://sandbox.internal:1"
 
 
 def test_other_signalyard_variables_are_not_settings() -> None:

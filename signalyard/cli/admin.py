@@ -12,7 +12,7 @@ from signalyard.cli._common import ensure_schema, find_destination, settings_fro
 from signalyard.cli.destination_secrets import missing_hint, read_secrets
 from signalyard.country import country_code
 from signalyard.errors import SignalyardError
-from signalyard.sinks import SANDBOX, spec_for
+from signalyard.sinks import checked_config, spec_for
 from signalyard.sources.auth import new_key
 from signalyard.sources.origins import get_allowed_origins, normalize_origin, set_allowed_origins
 from signalyard.store.base import Dataset, Store
@@ -321,9 +321,6 @@ def destinations_add(
         parsed[key.strip()] = value.strip()
     names = [*(["access_token"] if token_stdin else []), *secret_names]
     names += ["app_secret"] if app_secret_stdin else []
-    check = dict(parsed)
-    if check.get("graph_url") == SANDBOX:
-        check["graph_url"] = settings.resolved_sandbox_url
     try:
         spec = spec_for(kind)  # an unknown kind: a ConfigError naming the known ones
     except SignalyardError as error:
@@ -333,7 +330,7 @@ def destinations_add(
     if hint:
         raise click.UsageError(hint)
     try:
-        spec.config_from_mapping(check, secrets)
+        checked_config(kind, parsed, secrets, sandbox_url=settings.resolved_sandbox_url)
     except SignalyardError as error:
         raise click.ClickException(str(error)) from None
     secrets = {k: v for k, v in secrets.items() if v}

@@ -18,6 +18,7 @@ from signalyard.cli._startup import key_lines, port_problem
 from signalyard.clock import SystemClock
 from signalyard.runtime import bootstrap, make_store
 from signalyard.settings import Settings, overrides_environ
+from signalyard.sinks import sandbox_base
 from signalyard.store.base import Store
 
 
@@ -42,7 +43,7 @@ def _key_lines(settings: Settings, dataset_id: str, secret: str) -> str:
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8088).")
 @click.option("--no-worker", is_flag=True, help="Ingest only; deliver with `signalyard worker`.")
-@click.option("--no-sandbox", is_flag=True, help="Do not mount the Meta sandbox.")
+@click.option("--no-sandbox", is_flag=True, help="Do not mount the platforms' sandboxes.")
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
@@ -59,7 +60,7 @@ def serve(
     no_sandbox: bool,
     workers: int,
 ) -> None:
-    """Run the gateway: ingest, delivery worker and the Meta sandbox."""
+    """Run the gateway: ingest, delivery worker and the platforms' sandboxes."""
     import uvicorn
 
     gc_tuning.limit_malloc_arenas()  # before any thread starts
@@ -87,15 +88,15 @@ def serve(
     if boot is not None:
         click.echo(
             f"New install: created dataset '{boot.dataset_id}' delivering to the built-in Meta"
-            f" sandbox ({settings.resolved_sandbox_url}).\n"
+            f" sandbox ({sandbox_base(settings.resolved_sandbox_url, 'meta')}).\n"
             f"Send events: POST {base}/v26.0/{boot.dataset_id}/events?access_token=<key>\n"
             + _key_lines(settings, boot.dataset_id, boot.key_secret)
         )
         click.echo(first_start.country_message(boot.country, boot.dataset_id))
     if settings.sandbox and not settings.sandbox_mounted and not settings.sandbox_url:
         click.echo(
-            f"Meta sandbox: not mounted ({settings.host} is not a loopback address); "
-            "destinations with graph_url = sandbox need sandbox_url (see docs/sandbox.md)"
+            f"Sandboxes: not mounted ({settings.host} is not a loopback address); "
+            "destinations whose base URL says sandbox need sandbox_url (see docs/sandbox.md)"
         )
     if settings.dashboard.password:
         click.echo(f"Dashboard: {base}/dashboard/")
@@ -172,28 +173,36 @@ def migrate(ctx: click.Context) -> None:
     click.echo("Schema is up to date.")
 
 
-@click.group()
-def sandbox() -> None:
-    """Run a platform emulator on its own."""
-
-
-@sandbox.command("meta")
+@click.command()
+@click.argument("kinds", nargs=-1, metavar="[KIND]...")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8089, show_default=True)
-def sandbox_meta(host: str, port: int) -> None:
-    """The Meta Conversions API emulator (inspect at /_sandbox/summary)."""
+def sandbox(kinds: tuple[str, ...], host: str, port: int) -> None:
+    """Run the platforms' emulators on their own: each KIND (default: all) at /sandbox/KIND,
+    as `serve` mounts them (inspect at /sandbox/KIND/_sandbox/summary). Point a gateway at
+    them with sandbox_url = http://HOST:PORT."""
     import uvicorn
 
-    from signalyard.sandbox.meta import create_app
+    from signalyard.sandbox.registry import SANDBOXES, mount_path, served
     from signalyard.settings import is_loopback
 
+    unknown = [k for k in kinds if k not in SANDBOXES]
+    if unknown:
+        raise click.BadParameter(
+            f"no sandbox for {', '.join(unknown)}; the sandboxes: {', '.join(sorted(SANDBOXES))}",
+            param_hint="KIND",
+        )
+    chosen = kinds or tuple(SANDBOXES)
     if not is_loopback(host):
         click.echo(
-            f"WARNING: the Meta sandbox is listening on {host}, not a loopback address: anyone"
+            f"WARNING: the sandboxes are listening on {host}, not a loopback address: anyone"
             " reaching the port can post events with any token, read the received events (IP"
-            " addresses, user agents, fbp/fbc) at /_sandbox/events, inject faults and wipe its"
-            " state. Use --host 127.0.0.1 unless this network is trusted.",
+            " addresses, user agents, click ids) at /sandbox/KIND/_sandbox/events, inject"
+            " faults and wipe their state. Use --host 127.0.0.1 unless this network is"
+            " trusted.",
             err=True,
         )
-
-    uvicorn.run(create_app(), host=host, port=port, access_log=False)
+    app = served({kind: SANDBOXES[kind].create_app() for kind in chosen})
+    for kind in dict.fromkeys(chosen):
+        click.echo(f"{SANDBOXES[kind].title} sandbox: http://{host}:{port}{mount_path(kind)}")
+    uvicorn.run(app, host=host, port=port, access_log=False)

@@ -11,9 +11,8 @@ contract every sink keeps.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from collections.abc import Mapping
+from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,10 +20,10 @@ import httpx
 from signalyard.clock import Clock
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
+from signalyard.sinks import meta
 from signalyard.sinks.base import Sink
-from signalyard.sinks.meta import SECRET_FIELDS as META_SECRETS
-from signalyard.sinks.meta import MetaConfig, MetaSink
 from signalyard.sinks.secret_fields import SecretField
+from signalyard.sinks.spec import ConfigFromMapping, SinkConfig, SinkSpec
 from signalyard.store.base import Destination
 
 __all__ = [
@@ -38,52 +37,28 @@ __all__ = [
     "checked_config",
     "delivery_mode",
     "mode_note",
+    "sandbox_base",
     "spec_for",
 ]
 
 SANDBOX = "sandbox"
-"""A ``graph_url`` (or ``url``) option of this value means the gateway's built-in sandbox."""
+"""A base-URL option (:attr:`SinkSpec.url_options`) of this value means the destination's own
+sandbox, at :func:`sandbox_base`."""
+SANDBOX_PATH = "/sandbox"
+"""Where every sandbox is served, ``serve`` (mounted) and ``signalyard sandbox`` alike: the
+sandbox of kind *k* at ``<sandbox_url>/sandbox/<k>``."""
 
 
-class SinkConfig(Protocol):
-    """What every destination's ``Config`` offers beyond its own fields."""
-
-    def to_mapping(self) -> dict[str, object]:
-        """The non-secret options, to store with the destination."""
-        ...
-
-    def to_secrets(self) -> dict[str, Secret]:
-        """The secrets, by the names of the spec's ``secret_fields`` (stored encrypted)."""
-        ...
-
-
-class ConfigFromMapping(Protocol):
-    def __call__(
-        self, options: Mapping[str, object], secrets: Mapping[str, Secret], /
-    ) -> SinkConfig: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SinkSpec:
-    kind: str
-    config_from_mapping: ConfigFromMapping
-    build: Callable[[SinkConfig, httpx.AsyncClient, Clock], Sink]
-    """Raises ``TypeError`` when given another destination's config."""
-    example: Callable[[], SinkConfig]
-    """A valid config with placeholder ids and secrets, for docs and tests."""
-    secret_fields: tuple[SecretField, ...]
-    """Its secret fields, checked by ``config_from_mapping``; read from standard input by
-    ``destinations add`` and ``set-secret``, stored encrypted, never shown."""
-    identity: frozenset[str] = frozenset()
-    """The identity variants (:data:`signalyard.transforms.identity.VARIANTS`) it needs beyond
-    the base hashes of ``user_data``: made at ingest, for the datasets it is a destination of,
-    and read back with :func:`signalyard.transforms.identity.variant_hashes`."""
+def sandbox_base(sandbox_url: str, kind: str) -> str:
+    """The base URL of ``kind``'s sandbox, where sandboxes are served at ``sandbox_url``."""
+    return f"{sandbox_url.rstrip('/')}{SANDBOX_PATH}/{kind}"
 
 
 REGISTRY: dict[str, SinkSpec] = {
-    "meta": SinkSpec(
-        "meta", MetaConfig.from_mapping, MetaSink.build, MetaConfig.example, META_SECRETS
-    ),
+    spec.kind: spec
+    for spec in (
+        meta.SPEC,  # one line per platform: its folder's SPEC
+    )
 }
 
 
@@ -99,8 +74,8 @@ def spec_for(kind: str) -> SinkSpec:
 def build_sink(
     destination: Destination, *, client: httpx.AsyncClient, clock: Clock, sandbox_url: str
 ) -> Sink:
-    """The sink for a stored destination; ``graph_url = "sandbox"`` resolves to this
-    gateway's own sandbox (``sandbox_url``)."""
+    """The sink for a stored destination; a base URL saying ``"sandbox"`` resolves to its
+    kind's sandbox where sandboxes are served (``sandbox_url``, see :func:`sandbox_base`)."""
     config = checked_config(
         destination.kind, destination.options, destination.secrets, sandbox_url=sandbox_url
     )
@@ -120,13 +95,13 @@ def checked_config(
     sandbox_url: str,
 ) -> SinkConfig:
     """The sink's config from stored (or user-given) options, validated by the sink
-    (``ConfigError`` naming the option); ``graph_url``/``url`` = ``"sandbox"`` resolves to
-    ``sandbox_url``."""
+    (``ConfigError`` naming the option); a base-URL option (``spec.url_options``) saying
+    ``"sandbox"`` resolves to the kind's sandbox (:func:`sandbox_base`)."""
     spec = spec_for(kind)
     own = {k: v for k, v in options.items() if k not in GATEWAY_OPTIONS}
-    for key in ("graph_url", "url"):
+    for key in spec.url_options:
         if own.get(key) == SANDBOX:
-            own[key] = sandbox_url
+            own[key] = sandbox_base(sandbox_url, kind)
     return spec.config_from_mapping(own, secrets)
 
 
@@ -134,16 +109,20 @@ Mode = Literal["sandbox", "test", "live"]
 
 
 def delivery_mode(destination: Destination, *, sandbox_url: str) -> Mode:
-    """Where a destination's events end up: ``sandbox`` when its ``graph_url`` (or ``url``)
-    is ``"sandbox"``, this gateway's sandbox (``sandbox_url``) or any URL with a ``sandbox``
-    path segment; ``test`` when a ``test_event_code`` is set (the platform's test facility);
-    ``live`` otherwise."""
+    """Where a destination's events end up: ``sandbox`` when one of its base URLs
+    (``url_options`` of its kind) is ``"sandbox"``, its kind's sandbox where sandboxes are
+    served (``sandbox_url``) or any URL with a ``sandbox`` path segment; ``test`` when a
+    ``test_event_code`` is set (the platform's test facility); ``live`` otherwise."""
     options = destination.options
-    url = str(options.get("graph_url") or options.get("url") or "").strip()
-    if url == SANDBOX or (url and url.rstrip("/") == sandbox_url.rstrip("/")):
-        return "sandbox"
-    if url and "sandbox" in urlsplit(url).path.lower().split("/"):
-        return "sandbox"
+    spec = REGISTRY.get(destination.kind)
+    keys = spec.url_options if spec is not None else ()
+    own = sandbox_base(sandbox_url, destination.kind)
+    for key in keys:
+        url = str(options.get(key) or "").strip()
+        if url == SANDBOX or (url and url.rstrip("/") == own):
+            return "sandbox"
+        if url and "sandbox" in urlsplit(url).path.lower().split("/"):
+            return "sandbox"
     if options.get("test_event_code"):
         return "test"
     return "live"

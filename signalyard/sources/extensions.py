@@ -14,7 +14,8 @@ Every source may send them (the Graph-compatible API, ``/collect``, order webhoo
 
 They are taken off the event before the pipeline cleans it: the consent state is kept in the
 stored event as ``_consent`` (fields starting with ``_`` are never sent to a platform), the
-click ids go to the ledger.
+click ids go to the ledger and are kept in the stored event as ``_click_ids`` (``{kind: id}``,
+the last one of a kind), for the sinks whose platform takes a click id.
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ def take_extensions(
     event = dict(raw)
     consent_value = event.pop("consent", None)
     clicks = _clicks(event.pop("click_ids", None), event.get("event_time"))
+    event.pop("_click_ids", None)  # only Signalyard writes its own fields
+    if clicks:
+        # Kept with the event too (never sent as such): destinations whose platform takes a
+        # click id (gclid, ttclid...) send the event's own.
+        event["_click_ids"] = {click.kind: click.value for click in clicks}
     user_data = event.get("user_data")
     if not isinstance(user_data, dict):
         user_data = {}

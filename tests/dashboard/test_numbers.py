@@ -26,6 +26,7 @@ from signalyard.clock import FrozenClock
 from signalyard.delivery.worker import Worker
 from signalyard.insights.recorder import StatsRecorder
 from signalyard.sandbox.meta import create_app as create_meta_sandbox
+from signalyard.sandbox.registry import served
 from signalyard.secret import Secret
 from signalyard.settings import DeliverySettings
 from signalyard.sources.ingest import Ingestor
@@ -87,7 +88,7 @@ async def gateway(store: SQLiteStore, clock: FrozenClock) -> AsyncIterator[Gatew
     ingestor = Ingestor(
         store, clock, default_country=None, max_future_seconds=600, recorder=recorder
     )
-    transport = httpx.ASGITransport(app=create_meta_sandbox(clock=clock))
+    transport = httpx.ASGITransport(app=served({"meta": create_meta_sandbox(clock=clock)}))
     async with httpx.AsyncClient(transport=transport, base_url=SANDBOX) as sandbox:
         worker = Worker(
             store,
@@ -116,7 +117,7 @@ async def test_match_quality_counts_only_what_the_platform_can_use(
             source="graph_api",
         )
         assert await gw.worker.run_once() == 4
-        sandbox = (await gw.sandbox.get("/_sandbox/summary")).json()
+        sandbox = (await gw.sandbox.get("/sandbox/meta/_sandbox/summary")).json()
     _, ids = await page(authed, "/quality")
     # one event in four carries an fbp Meta can use: the hashed ones count as missing
     assert ids["coverage-PageView-fbp"] == "25%"
@@ -182,7 +183,7 @@ async def test_no_replay_for_an_event_refused_as_invalid_and_its_reason_once(
 ) -> None:
     async with gateway(store, clock) as gw:
         await gw.sandbox.post(
-            "/_sandbox/faults", json={"kind": "invalid_event", "event_ids": ["x-2"]}
+            "/sandbox/meta/_sandbox/faults", json={"kind": "invalid_event", "event_ids": ["x-2"]}
         )
         await gw.send([event("Purchase", "old-1", clock.now())], source="graph_api")
         clock.advance(7 * 86400)

@@ -86,7 +86,7 @@ class Cluster:
                 ["sandbox", "meta", "--port", str(self.sandbox_port)],
                 self.env,
                 self.tmp / "sandbox.log",
-                f"{self.sandbox_url}/_sandbox/summary",
+                f"{self.sandbox_url}/sandbox/meta/_sandbox/summary",
             )
         )
 
@@ -122,7 +122,7 @@ class Cluster:
             p.stop()
 
     def sandbox(self, path: str, **params: Any) -> Any:
-        r = httpx.get(f"{self.sandbox_url}/_sandbox/{path}", params=params, timeout=30)
+        r = httpx.get(f"{self.sandbox_url}/sandbox/meta/_sandbox/{path}", params=params, timeout=30)
         r.raise_for_status()
         return r.json()
 

@@ -99,7 +99,7 @@ def test_worker_killed_mid_delivery_loses_nothing(cluster: Cluster) -> None:
     cluster.start_sandbox()
     # slow answers, so the kill lands while batches are in flight
     httpx.post(
-        f"{cluster.sandbox_url}/_sandbox/faults",
+        f"{cluster.sandbox_url}/sandbox/meta/_sandbox/faults",
         json={"kind": "timeout", "delay": 0.8, "count": 6},
         timeout=5,
     ).raise_for_status()

@@ -22,7 +22,7 @@ def test_serve_with_two_processes_delivers_each_event_once(tmp_path: Path) -> No
         ["sandbox", "meta", "--port", str(sandbox_port)],
         {},
         tmp_path / "sandbox.log",
-        f"{sandbox_url}/_sandbox/summary",
+        f"{sandbox_url}/sandbox/meta/_sandbox/summary",
     )
     try:
         with running_server(
@@ -51,7 +51,7 @@ def test_serve_with_two_processes_delivers_each_event_once(tmp_path: Path) -> No
             st = server.status()
             assert st["delivered"] == 1000 and st["dead_letters"] == 0
             got = httpx.get(
-                f"{sandbox_url}/_sandbox/events", params={"limit": 5000}, timeout=10
+                f"{sandbox_url}/sandbox/meta/_sandbox/events", params={"limit": 5000}, timeout=10
             ).json()["events"]
             ids = [e["event_id"] for e in got]
             assert len(ids) == 1000 and len(set(ids)) == 1000

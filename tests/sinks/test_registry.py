@@ -9,7 +9,16 @@ from signalyard.clock import FrozenClock
 from signalyard.errors import ConfigError
 from signalyard.outcome import Retry
 from signalyard.secret import Secret
-from signalyard.sinks import REGISTRY, SinkConfig, SinkSpec, build_sink, delivery_mode, spec_for
+from signalyard.sinks import (
+    REGISTRY,
+    SinkConfig,
+    SinkSpec,
+    build_sink,
+    checked_config,
+    delivery_mode,
+    sandbox_base,
+    spec_for,
+)
 from signalyard.sinks.base import Sink
 from signalyard.store.base import Destination
 
@@ -137,7 +146,8 @@ def test_a_destination_with_a_consent_policy_still_builds_its_sink() -> None:
         ({"pixel_id": "1", "graph_url": "sandbox"}, "sandbox"),
         ({"pixel_id": "1", "graph_url": "sandbox", "test_event_code": "T1"}, "sandbox"),
         ({"pixel_id": "1", "graph_url": "http://127.0.0.1:8088/sandbox/meta"}, "sandbox"),
-        ({"pixel_id": "1", "graph_url": "http://gw.internal:9000/"}, "sandbox"),
+        ({"pixel_id": "1", "graph_url": "http://gw.internal:9000/sandbox/meta/"}, "sandbox"),
+        ({"pixel_id": "1", "graph_url": "http://gw.internal:9000/"}, "live"),
         ({"pixel_id": "1", "test_event_code": "TEST123"}, "test"),
         ({"pixel_id": "1", "graph_url": "https://graph.facebook.com"}, "live"),
         ({"pixel_id": "1"}, "live"),
@@ -145,3 +155,33 @@ def test_a_destination_with_a_consent_policy_still_builds_its_sink() -> None:
 )
 def test_delivery_mode(options: dict[str, object], mode: str) -> None:
     assert delivery_mode(_destination(options), sandbox_url="http://gw.internal:9000") == mode
+
+
+def test_sandbox_url_resolves_to_the_kind_s_own_sandbox() -> None:
+    """Sandboxes are served at <sandbox_url>/sandbox/<kind> (serve and `signalyard sandbox`
+    alike): a base-URL option saying "sandbox" resolves there, for that option only."""
+    assert sandbox_base("http://127.0.0.1:8089/", "meta") == "http://127.0.0.1:8089/sandbox/meta"
+    config = checked_config(
+        "meta",
+        {"pixel_id": "1", "graph_url": "sandbox"},
+        {"access_token": Secret("t")},
+        sandbox_url="http://127.0.0.1:8089",
+    )
+    assert config.to_mapping()["graph_url"] == "http://127.0.0.1:8089/sandbox/meta"
+
+
+@pytest.mark.parametrize(
+    ("given", "resolved"),
+    [
+        (None, "http://127.0.0.1:8088"),
+        ("http://127.0.0.1:8089", "http://127.0.0.1:8089"),
+        ("http://127.0.0.1:8089/", "http://127.0.0.1:8089"),
+        # The older form, naming Meta's sandbox of a serve: read as where sandboxes are.
+        ("http://127.0.0.1:8088/sandbox/meta", "http://127.0.0.1:8088"),
+        ("http://box:7000/prefix/sandbox/meta/", "http://box:7000/prefix"),
+    ],
+)
+def test_settings_sandbox_url_is_where_the_sandboxes_are(given: str | None, resolved: str) -> None:
+    from signalyard.settings import Settings
+
+    assert Settings(sandbox_url=given).resolved_sandbox_url == resolved

@@ -22,6 +22,7 @@ from signalyard.event import AcceptedEvent
 from signalyard.insights.views import dedup
 from signalyard.sandbox.meta import SandboxState
 from signalyard.sandbox.meta import create_app as create_sandbox
+from signalyard.sandbox.registry import served
 from signalyard.secret import Secret
 from signalyard.settings import DeliverySettings
 from signalyard.sources.auth import new_key
@@ -55,7 +56,9 @@ async def delivering(
     store: SQLiteStore, clock: FrozenClock
 ) -> AsyncIterator[tuple[Worker, SandboxState]]:
     sandbox = SandboxState(clock=clock)
-    transport = httpx.ASGITransport(app=create_sandbox(clock=clock, state=sandbox))
+    transport = httpx.ASGITransport(
+        app=served({"meta": create_sandbox(clock=clock, state=sandbox)})
+    )
     async with httpx.AsyncClient(transport=transport) as client:
         yield (
             Worker(

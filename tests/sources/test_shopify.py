@@ -740,3 +740,5 @@ async def test_consent_and_click_ids_travel_from_the_cart(shop: Shop) -> None:
     rows = await fetch(shop.gw.store, "SELECT kind, click_id FROM click_ledger ORDER BY kind")
     assert ("ScCid", "snap-1") in rows
     assert ("gclid", "Cj0KCQiAtestGclid") in rows  # the fixture's own _gclid attribute
+    # ... and kept with the event, for the destinations whose platform takes a click id
+    assert purchase["payload"]["_click_ids"] == {"ScCid": "snap-1", "gclid": "Cj0KCQiAtestGclid"}

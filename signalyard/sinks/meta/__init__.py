@@ -4,5 +4,15 @@ from __future__ import annotations
 
 from signalyard.sinks.meta.config import API_VERSION, SECRET_FIELDS, MetaConfig
 from signalyard.sinks.meta.sink import MetaSink
+from signalyard.sinks.spec import SinkSpec
 
-__all__ = ["API_VERSION", "SECRET_FIELDS", "MetaConfig", "MetaSink"]
+__all__ = ["API_VERSION", "SECRET_FIELDS", "SPEC", "MetaConfig", "MetaSink"]
+
+SPEC = SinkSpec(
+    kind="meta",
+    config_from_mapping=MetaConfig.from_mapping,
+    build=MetaSink.build,
+    example=MetaConfig.example,
+    secret_fields=SECRET_FIELDS,
+    url_options=("graph_url",),
+)

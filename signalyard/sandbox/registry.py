@@ -1,0 +1,64 @@
+"""Every platform's sandbox, one registry line each.
+
+``SANDBOXES`` is the only list: ``serve`` mounts each one at ``/sandbox/<kind>`` (on a
+loopback address, see :mod:`signalyard.app`), ``signalyard sandbox`` serves them on their own
+at the same paths, and a destination of kind *k* whose base-URL option says ``sandbox`` sends
+to ``<sandbox_url>/<k>`` (``sandbox_url``: ``http://<host>:<port>/sandbox`` by default). The
+kinds are the destination kinds of :data:`signalyard.sinks.REGISTRY`; a sandbox never imports
+a sink, nor a sink a sandbox.
+
+Every sandbox package offers the same two things: ``create_app(*, state, clock,
+max_body_bytes, bodies)`` (a Starlette app with the platform's routes and the ``/_sandbox``
+control routes) and ``SandboxState(max_events=..., max_bytes=...)`` (its recordings, bounded
+in events and in bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import ASGIApp
+
+from signalyard.sandbox import meta
+
+__all__ = ["MOUNT_PREFIX", "SANDBOXES", "SandboxSpec", "mount_path", "sandbox_for", "served"]
+
+MOUNT_PREFIX: Final = "/sandbox"
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSpec:
+    kind: str
+    """The destination kind it emulates (its mount path's last segment)."""
+    title: str
+    """The platform's endpoint, for messages: "Meta Conversions API"."""
+    create_app: Callable[..., Starlette]
+    new_state: Callable[..., Any]
+    """``SandboxState(max_events=..., max_bytes=...)``: fresh, bounded recordings."""
+
+
+SANDBOXES: dict[str, SandboxSpec] = {
+    spec.kind: spec
+    for spec in (
+        SandboxSpec("meta", "Meta Conversions API", meta.create_app, meta.SandboxState),
+    )
+}
+
+
+def mount_path(kind: str) -> str:
+    """Where ``serve`` mounts (and ``signalyard sandbox`` serves) the sandbox of ``kind``."""
+    return f"{MOUNT_PREFIX}/{kind}"
+
+
+def sandbox_for(kind: str) -> SandboxSpec | None:
+    return SANDBOXES.get(kind)
+
+
+def served(apps: Mapping[str, ASGIApp]) -> Starlette:
+    """One app serving each sandbox of ``apps`` (kind -> its app) at :func:`mount_path`, as
+    ``signalyard sandbox`` serves them."""
+    return Starlette(routes=[Mount(mount_path(kind), app=app) for kind, app in apps.items()])

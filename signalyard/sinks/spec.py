@@ -1,0 +1,57 @@
+"""What a destination kind declares about itself: its :class:`SinkSpec`, the one value a
+platform's folder exports (``SPEC`` in ``sinks/<platform>/__init__.py``) and the registry lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from signalyard.clock import Clock
+from signalyard.secret import Secret
+from signalyard.sinks.base import Sink
+from signalyard.sinks.secret_fields import SecretField
+
+__all__ = ["ConfigFromMapping", "SinkConfig", "SinkSpec"]
+
+
+class SinkConfig(Protocol):
+    """What every destination's ``Config`` offers beyond its own fields."""
+
+    def to_mapping(self) -> dict[str, object]:
+        """The non-secret options, to store with the destination."""
+        ...
+
+    def to_secrets(self) -> dict[str, Secret]:
+        """The secrets, by the names of the spec's ``secret_fields`` (stored encrypted)."""
+        ...
+
+
+class ConfigFromMapping(Protocol):
+    def __call__(
+        self, options: Mapping[str, object], secrets: Mapping[str, Secret], /
+    ) -> SinkConfig: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SinkSpec:
+    kind: str
+    config_from_mapping: ConfigFromMapping
+    build: Callable[[SinkConfig, httpx.AsyncClient, Clock], Sink]
+    """Raises ``TypeError`` when given another destination's config."""
+    example: Callable[[], SinkConfig]
+    """A valid config with placeholder ids and secrets, for docs and tests."""
+    secret_fields: tuple[SecretField, ...]
+    """Its secret fields, checked by ``config_from_mapping``; read from standard input by
+    ``destinations add`` and ``set-secret``, stored encrypted, never shown."""
+    url_options: tuple[str, ...] = ()
+    """The options holding the platform's base URLs (Meta: ``graph_url``). Each may say
+    ``"sandbox"``: it then resolves to this kind's sandbox, ``<sandbox_url>/sandbox/<kind>``
+    (see :func:`signalyard.sinks.sandbox_base`); the sink appends its own paths."""
+    identity: frozenset[str] = frozenset()
+    """The identity variants (:data:`signalyard.transforms.identity.VARIANTS`) it needs beyond
+    the base hashes of ``user_data``: made at ingest, for the datasets it is a destination of,
+    and read back with :func:`signalyard.transforms.identity.variant_hashes`."""
