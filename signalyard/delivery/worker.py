@@ -14,7 +14,9 @@ then settle every row from the outcome its batch got:
 That is for a platform that accepts or refuses a batch whole (Meta). A sink whose platform
 answers each event on its own (``Sink.per_event``) gives one outcome per event, and each row
 is settled by its own: delivered ones are done (never sent again), a rejected one is
-dead-lettered with its own reason without bisecting, retried ones are retried.
+dead-lettered with its own reason without bisecting, retried ones are retried. Only when
+every event of a batch of several is rejected with one and the same reason (the platform
+refused the request for an event it did not name) is the batch bisected as a whole one.
 - ``Paused``: the destination is paused with the reason and the fix; its rows stay queued
   until the token is replaced (``signalyard destinations set-token NAME``); the fix names
   the destination (:meth:`~signalyard.outcome.Paused.fix_for`).
@@ -271,8 +273,9 @@ class Worker:
             [_as_consented(c) for c in batch], test_event_code=batch[0].test_event_code
         )
         if cycle.sink.per_event and len(result.outcomes) == len(batch):
-            await self._settle_each(cycle, batch, result)
-            return
+            if not _refused_whole(result.outcomes):
+                await self._settle_each(cycle, batch, result)
+                return
         outcome = _one_outcome(result)
         now = await self._record(cycle, batch, result, outcome)
         if self.recorder is not None:
@@ -386,6 +389,19 @@ class Worker:
             cycle.paused = outcome
             await self.store.release(ids, owner=self.owner)
         self.metrics.settled(cycle.destination, outcome_label(outcome), rows, now=now)
+
+
+def _refused_whole(outcomes: Sequence[Outcome]) -> bool:
+    """Whether a per-event answer refused a batch of several events whole: every event
+    rejected with one and the same reason (a platform that answers per event may still refuse
+    a request for one event it does not name). Such a batch is bisected like a whole-batch
+    platform's, so that the bad event is found and the others are delivered."""
+    first = outcomes[0] if outcomes else None
+    return (
+        len(outcomes) > 1
+        and isinstance(first, Rejected)
+        and all(outcome == first for outcome in outcomes)
+    )
 
 
 def _one_outcome(result: SendResult) -> Outcome:

@@ -183,3 +183,31 @@ async def test_an_answer_of_the_wrong_length_is_taken_as_the_batch_s(
     await worker.run_once()
     (status,) = await backend_store.status(now=clock.now())
     assert (status.delivered, status.queued) == (0, 3)
+
+
+async def test_a_per_event_refusal_of_the_whole_batch_is_bisected(
+    backend_store: Store, clock: FrozenClock
+) -> None:
+    """A per-event platform that refuses a batch for an event it does not name (every event
+    rejected with the same reason): the batch is bisected, the bad event dead-lettered alone
+    with the platform's reason, the others delivered."""
+    refused = Rejected("Batch: Not a valid string", code=40002)
+
+    class NamesNobody(PerEventSink):
+        async def send(
+            self, events: Sequence[ServerEvent], *, test_event_code: str | None = None
+        ) -> SendResult:
+            ids = [str(e["event_id"]) for e in events]
+            self.batches.append(ids)
+            if "e5" in ids:
+                return SendResult(Attempt(200), (refused,) * len(ids))
+            return SendResult(Attempt(200), (Delivered(),) * len(ids))
+
+    sink = NamesNobody(_answers({}))
+    worker = await setup(backend_store, clock, sink, 8)
+    await worker.run_once()
+    assert ["e5"] in sink.batches and len(sink.batches) > 1
+    (dead,) = await backend_store.dead_letters()
+    assert (dead.event_id, dead.reason) == ("e5", refused.reason)
+    (status,) = await backend_store.status(now=clock.now())
+    assert (status.delivered, status.dead) == (7, 1)

@@ -35,6 +35,13 @@ def variants_declared(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(REGISTRY, "meta", dataclasses.replace(REGISTRY["meta"], identity=ALL))
 
 
+@pytest.fixture
+def no_variants_declared(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No registered kind declares a variant (as when only Meta is registered)."""
+    for kind, spec in list(REGISTRY.items()):
+        monkeypatch.setitem(REGISTRY, kind, dataclasses.replace(spec, identity=frozenset()))
+
+
 async def add_destination(gateway: Gateway, name: str, dataset: str = DATASET) -> None:
     await gateway.store.add_destination(
         dataset,
@@ -129,7 +136,7 @@ async def test_a_destination_added_later_is_seen_within_the_ttl(
 
 
 async def test_with_no_kind_needing_variants_nothing_is_made_or_looked_up(
-    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+    no_variants_declared: None, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await add_destination(gateway, "meta-only")
 

@@ -26,14 +26,9 @@ has e-mail and IP addresses masked and is cut to 300 characters.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any
-
-import orjson
 
 from signalyard.outcome import (
     DESTINATION,
@@ -44,10 +39,10 @@ from signalyard.outcome import (
     Rejected,
     Retry,
 )
+from signalyard.sinks.answers import MAX_MESSAGE, header, json_or_none, retry_after, scrub
 
 __all__ = ["MAX_MESSAGE", "classify", "classify_healthcheck", "scrub"]
 
-MAX_MESSAGE = 300
 
 THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 TRANSIENT_CODES = frozenset({1, 2, 341})
@@ -120,21 +115,6 @@ def classify_healthcheck(
     return _classify(status, body, headers, now, success)
 
 
-def scrub(text: str) -> str:
-    """Mask e-mail and IP addresses, collapse whitespace, cut to ``MAX_MESSAGE`` characters."""
-    text = _EMAIL.sub("[email]", text)
-    text = _IPV4.sub("[ip]", text)
-    text = _IPV6.sub("[ip]", text)
-    text = " ".join(text.split())
-    if len(text) > MAX_MESSAGE:
-        text = text[: MAX_MESSAGE - 1] + "…"
-    return text
-
-
-_EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[A-Za-z]{2,}")
-_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){3,7}[0-9A-Fa-f]{0,4}(?![\w:])")
-
 _Success = Callable[[Any, Attempt], tuple[Attempt, Outcome]]
 
 
@@ -148,9 +128,9 @@ def _classify(
     if status is None:
         reason = "no answer from Meta (network error or timeout)"
         return Attempt(None, message=reason), Retry(reason)
-    answer = _json(body)
+    answer = json_or_none(body)
     error = answer.get("error") if isinstance(answer, dict) else None
-    header_trace = _header(headers, "x-fb-trace-id")
+    header_trace = header(headers, "x-fb-trace-id")
     if isinstance(error, dict | str):
         graph = _graph_error(error)
         attempt = Attempt(
@@ -211,7 +191,7 @@ def _from_status(
     if status == 429:
         return Retry(reason, after=_throttle_hint(headers, now), throttled=True)
     if status >= 500 or status == 408:
-        return Retry(reason, after=_retry_after(headers, now))
+        return Retry(reason, after=retry_after(headers, now))
     if status in (401, 403):
         return Paused(reason, f"check the access token: {_NEW_TOKEN}", code, subcode)
     if 300 <= status < 400 or status == 404:
@@ -297,26 +277,9 @@ def _throttle_hint(headers: Mapping[str, str], now: float) -> float | None:
     account = _json_header(headers, "x-ad-account-usage")
     if isinstance(account, dict):
         hints.append(_seconds(account.get("reset_time_duration")))
-    hints.append(_retry_after(headers, now) or 0.0)
+    hints.append(retry_after(headers, now) or 0.0)
     longest = max(hints)
     return longest if longest > 0 else None
-
-
-def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    value = _header(headers, "retry-after")
-    if not value:
-        return None
-    seconds = _seconds(value.strip())
-    if seconds > 0:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    wait = when.timestamp() - now
-    return wait if wait > 0 else None
 
 
 def _minutes(value: object) -> float:
@@ -341,23 +304,9 @@ def _int(value: object) -> int | None:
     return None
 
 
-def _json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        return None
-
-
 def _json_header(headers: Mapping[str, str], name: str) -> Any:
-    value = _header(headers, name)
-    return _json(value.encode()) if value else None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:  # a plain dict is case-sensitive, httpx.Headers is not
-        value = next((v for k, v in headers.items() if k.lower() == name), None)
-    return value
+    value = header(headers, name)
+    return json_or_none(value.encode()) if value else None
 
 
 def _top_trace(answer: Any) -> str | None:
