@@ -272,10 +272,10 @@ class Worker:
         result = await cycle.sink.send(
             [_as_consented(c) for c in batch], test_event_code=batch[0].test_event_code
         )
-        if cycle.sink.per_event and len(result.outcomes) == len(batch):
-            if not _refused_whole(result.outcomes):
-                await self._settle_each(cycle, batch, result)
-                return
+        per_event = cycle.sink.per_event and len(result.outcomes) == len(batch)
+        if per_event and not _refused_whole(result.outcomes):
+            await self._settle_each(cycle, batch, result)
+            return
         outcome = _one_outcome(result)
         now = await self._record(cycle, batch, result, outcome)
         if self.recorder is not None:

@@ -7,44 +7,33 @@ to ``<sandbox_url>/<k>`` (``sandbox_url``: ``http://<host>:<port>/sandbox`` by d
 kinds are the destination kinds of :data:`signalyard.sinks.REGISTRY`; a sandbox never imports
 a sink, nor a sink a sandbox.
 
-Every sandbox package offers the same two things: ``create_app(*, state, clock,
-max_body_bytes, bodies)`` (a Starlette app with the platform's routes and the ``/_sandbox``
-control routes) and ``SandboxState(max_events=..., max_bytes=...)`` (its recordings, bounded
-in events and in bytes).
+Every sandbox package exports its ``SPEC`` (:class:`~signalyard.sandbox.spec.SandboxSpec`):
+``create_app(*, state, clock, max_body_bytes, bodies)`` (a Starlette app with the platform's
+routes and the ``/_sandbox`` control routes) and ``SandboxState(max_events=...,
+max_bytes=...)`` (its recordings, bounded in events and in bytes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Final
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
-from signalyard.sandbox import meta
+from signalyard.sandbox.meta import SPEC as META
+from signalyard.sandbox.spec import SandboxSpec
 
 __all__ = ["MOUNT_PREFIX", "SANDBOXES", "SandboxSpec", "mount_path", "sandbox_for", "served"]
 
 MOUNT_PREFIX: Final = "/sandbox"
 
 
-@dataclass(frozen=True, slots=True)
-class SandboxSpec:
-    kind: str
-    """The destination kind it emulates (its mount path's last segment)."""
-    title: str
-    """The platform's endpoint, for messages: "Meta Conversions API"."""
-    create_app: Callable[..., Starlette]
-    new_state: Callable[..., Any]
-    """``SandboxState(max_events=..., max_bytes=...)``: fresh, bounded recordings."""
-
-
 SANDBOXES: dict[str, SandboxSpec] = {
     spec.kind: spec
     for spec in (
-        SandboxSpec("meta", "Meta Conversions API", meta.create_app, meta.SandboxState),
+        META,  # one line per platform: its sandbox folder's SPEC
     )
 }
 

@@ -20,8 +20,8 @@ import httpx
 from signalyard.clock import Clock
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
-from signalyard.sinks import meta
 from signalyard.sinks.base import Sink
+from signalyard.sinks.meta import SPEC as META
 from signalyard.sinks.secret_fields import SecretField
 from signalyard.sinks.spec import ConfigFromMapping, SinkConfig, SinkSpec
 from signalyard.store.base import Destination
@@ -57,7 +57,7 @@ def sandbox_base(sandbox_url: str, kind: str) -> str:
 REGISTRY: dict[str, SinkSpec] = {
     spec.kind: spec
     for spec in (
-        meta.SPEC,  # one line per platform: its folder's SPEC
+        META,  # one line per platform: its folder's SPEC
     )
 }
 

@@ -6,7 +6,10 @@ live) and the test double of ``signalyard.sinks.meta``. See :mod:`.app` for the 
 
 from __future__ import annotations
 
+from ..spec import SandboxSpec
 from .app import create_app
 from .recorder import RecordedEvent, RequestRecord, SandboxState
 
-__all__ = ["RecordedEvent", "RequestRecord", "SandboxState", "create_app"]
+__all__ = ["SPEC", "RecordedEvent", "RequestRecord", "SandboxState", "create_app"]
+
+SPEC = SandboxSpec("meta", "Meta Conversions API", create_app, SandboxState)

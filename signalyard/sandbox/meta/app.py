@@ -19,12 +19,13 @@ from starlette.routing import Route
 
 from ...clock import Clock
 from ...sources.body import BodyReader
-from .control import MAX_CONTROL_BODY, Control
+from ..app_common import ALL_METHODS, sandbox_app
+from ..bodies import reader_or_own
+from ..control_common import control_routes
+from .control import BrowserEvents, control
 from .endpoint import GraphEndpoint
-from .parse import MAX_BODY_BYTES, own_reader
+from .parse import MAX_BODY_BYTES
 from .recorder import SandboxState
-
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def create_app(
@@ -57,24 +58,15 @@ def create_app(
         state = SandboxState(clock=clock)
     if clock is None:
         clock = state.clock
-    if bodies is None:
-        bodies = own_reader(max(max_body_bytes, MAX_CONTROL_BODY))
+    bodies = reader_or_own(bodies, max_body_bytes)
     graph = GraphEndpoint(state, clock, app_secret, max_body_bytes, bodies)
-    control = Control(state, clock, bodies)
+    plane = control(state, clock, bodies)
+    browser = BrowserEvents(state, plane)
     routes = [
-        Route("/_sandbox", control.index, methods=["GET"]),
-        Route("/_sandbox/events", control.events, methods=["GET"]),
-        Route("/_sandbox/summary", control.summary, methods=["GET"]),
-        Route("/_sandbox/requests", control.requests, methods=["GET"]),
-        Route("/_sandbox/browser-events", control.browser_events, methods=["POST"]),
-        Route("/_sandbox/state", control.reset, methods=["DELETE"]),
-        Route("/_sandbox/faults", control.faults, methods=["GET", "POST", "DELETE"]),
-        Route("/_sandbox/faults/{fault_id}", control.fault, methods=["GET", "DELETE"]),
+        *control_routes(plane),
+        Route("/_sandbox/browser-events", browser.post, methods=["POST"]),
         Route("/{version}/{dataset_id}/events", graph.events, methods=ALL_METHODS),
         Route("/{version}/{dataset_id:int}", graph.dataset_object, methods=["GET"]),
         Route("/{path:path}", graph.unknown_path, methods=ALL_METHODS),
     ]
-    app = Starlette(routes=routes)
-    app.state.sandbox = state
-    app.state.clock = clock
-    return app
+    return sandbox_app(routes, state=state, clock=clock)

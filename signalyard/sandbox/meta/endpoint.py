@@ -23,15 +23,16 @@ from starlette.responses import Response
 
 from ...clock import Clock
 from ...sources.body import BodyReader
+from ..bodies import own_reader
+from ..digest import token_digest
 from . import errors
 from .errors import GraphError, new_trace_id
-from .faults import Fault, token_digest
+from .faults import Fault
 from .parse import (
     MAX_BODY_BYTES,
     GraphRequest,
     decode_data,
     event_id_of,
-    own_reader,
     parse_request,
     read_body,
 )

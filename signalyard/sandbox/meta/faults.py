@@ -31,17 +31,18 @@ applied (and its ``count`` consumed). Tokens are kept as SHA-256 digests only.
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from .. import faults_common as common
+from ..faults_common import FaultBase, FaultSpecError, number
 from .errors import THROTTLE_MESSAGES
+
+__all__ = ["KINDS", "Fault", "FaultBook", "FaultKind", "FaultSpecError", "parse_fault"]
 
 FaultKind = Literal["server_error", "timeout", "throttle", "expired_token", "invalid_event"]
 KINDS: tuple[str, ...] = ("server_error", "timeout", "throttle", "expired_token", "invalid_event")
-MAX_FAULTS = 1000
 
 _COMMON = {"kind", "count", "seconds", "dataset_id"}
 _ALLOWED: dict[str, set[str]] = {
@@ -53,21 +54,9 @@ _ALLOWED: dict[str, set[str]] = {
 }
 
 
-class FaultSpecError(ValueError):
-    """A fault description that cannot be used; the message says why."""
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 @dataclass(slots=True)
-class Fault:
-    id: str
+class Fault(FaultBase):
     kind: FaultKind
-    created_at: float
-    count: int | None = None
-    seconds: float | None = None
     dataset_id: str | None = None
     status: int = 400
     code: int = 0
@@ -75,15 +64,6 @@ class Fault:
     regain_minutes: int = 0
     token_sha256: str | None = None
     event_ids: frozenset[str] = field(default_factory=frozenset)
-    applied: int = 0
-
-    def remaining(self) -> int | None:
-        return None if self.count is None else max(0, self.count - self.applied)
-
-    def active(self, now: float) -> bool:
-        if self.count is not None and self.applied >= self.count:
-            return False
-        return self.seconds is None or now < self.created_at + self.seconds
 
     def matches(
         self, dataset_id: str, token_sha256: str | None, event_ids: Sequence[str | None]
@@ -97,24 +77,11 @@ class Fault:
         return True
 
     def first_invalid(self, event_ids: Sequence[str | None]) -> int | None:
-        for i, event_id in enumerate(event_ids):
-            if event_id is not None and event_id in self.event_ids:
-                return i
-        return None
+        return common.first_named(self.event_ids, event_ids)
 
     def to_json(self, now: float) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "kind": self.kind,
-            "active": self.active(now),
-            "created_at": self.created_at,
-            "count": self.count,
-            "remaining": self.remaining(),
-            "applied": self.applied,
-            "seconds": self.seconds,
-            "expires_at": None if self.seconds is None else self.created_at + self.seconds,
-            "dataset_id": self.dataset_id,
-        }
+        out = self.common_json(now)
+        out["dataset_id"] = self.dataset_id
         if self.kind in ("server_error", "throttle"):
             out["status"] = self.status
             out["code"] = self.code
@@ -129,127 +96,50 @@ class Fault:
         return out
 
 
-def _number(spec: dict[str, Any], key: str, *, integer: bool, minimum: float) -> Any:
-    value = spec.get(key)
-    if value is None:
-        return None
-    ok_type = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, ok_type) or value < minimum:
-        kind = "an integer" if integer else "a number"
-        raise FaultSpecError(f"{key} must be {kind} >= {minimum:g}")
-    return value
-
-
-def parse_fault(spec: Any, *, fault_id: str, now: float) -> Fault:
+def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
     """Build a :class:`Fault` from its JSON description. Raises :class:`FaultSpecError`."""
-    if not isinstance(spec, dict):
-        raise FaultSpecError("a fault must be a JSON object")
-    kind = spec.get("kind")
-    if kind not in KINDS:
-        raise FaultSpecError(f"kind must be one of {', '.join(KINDS)}")
-    unknown = set(spec) - _ALLOWED[kind]
-    if unknown:
-        raise FaultSpecError(f"unknown field(s) for {kind}: {', '.join(sorted(unknown))}")
+    kind = common.check_spec(spec, _ALLOWED)
     dataset_id = spec.get("dataset_id")
     if dataset_id is not None and not isinstance(dataset_id, str | int):
         raise FaultSpecError("dataset_id must be a string")
+    count, seconds = common.lifetime(spec)
     fault = Fault(
         id=fault_id,
         kind=cast(FaultKind, kind),
         created_at=now,
-        count=_number(spec, "count", integer=True, minimum=1),
-        seconds=_number(spec, "seconds", integer=False, minimum=0),
+        count=count,
+        seconds=seconds,
         dataset_id=None if dataset_id is None else str(dataset_id),
     )
     if kind == "server_error":
-        fault.status = _number(spec, "status", integer=True, minimum=500) or 500
+        fault.status = number(spec, "status", integer=True, minimum=500) or 500
         if fault.status > 599:
             raise FaultSpecError("status must be a 5xx code")
         default_code = 1 if fault.status == 500 else 2
-        fault.code = _number(spec, "code", integer=True, minimum=1) or default_code
+        fault.code = number(spec, "code", integer=True, minimum=1) or default_code
     elif kind == "timeout":
-        delay = _number(spec, "delay", integer=False, minimum=0)
-        fault.delay = 30.0 if delay is None else float(delay)
+        fault.delay = common.delay(spec)
     elif kind == "throttle":
-        fault.status = _number(spec, "status", integer=True, minimum=400) or 400
+        fault.status = number(spec, "status", integer=True, minimum=400) or 400
         if fault.status > 599:
             raise FaultSpecError("status must be a 4xx or 5xx code")
-        fault.code = _number(spec, "code", integer=True, minimum=1) or 17
+        fault.code = number(spec, "code", integer=True, minimum=1) or 17
         if fault.code not in THROTTLE_MESSAGES:
             codes = ", ".join(str(c) for c in sorted(THROTTLE_MESSAGES))
             raise FaultSpecError(f"throttle code must be one of {codes}")
-        fault.regain_minutes = _number(spec, "regain_minutes", integer=True, minimum=0) or 0
+        fault.regain_minutes = number(spec, "regain_minutes", integer=True, minimum=0) or 0
     elif kind == "expired_token":
-        token = spec.get("token")
-        if token is not None:
-            if not isinstance(token, str) or not token:
-                raise FaultSpecError("token must be a non-empty string")
-            fault.token_sha256 = token_digest(token)
+        fault.token_sha256 = common.token(spec)
     else:
-        event_ids = spec.get("event_ids")
-        if (
-            not isinstance(event_ids, list)
-            or not event_ids
-            or not all(isinstance(e, str | int) and not isinstance(e, bool) for e in event_ids)
-        ):
-            raise FaultSpecError("event_ids must be a non-empty array of strings")
-        fault.event_ids = frozenset(str(e) for e in event_ids)
+        fault.event_ids = common.id_set(spec, "event_ids")
     return fault
 
 
-class FaultBook:
-    """The active faults, in creation order. Safe to use from several threads."""
+class FaultBook(common.FaultBook[Fault]):
+    """Meta's faults, in creation order (:class:`~signalyard.sandbox.faults_common.FaultBook`)."""
 
     def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        self._next = 1
-        self._lock = threading.Lock()
-
-    def add(self, spec: Any, now: float) -> Fault:
-        """Add one fault from its JSON description. Raises :class:`FaultSpecError`."""
-        with self._lock:
-            if len(self._faults) >= MAX_FAULTS:
-                raise FaultSpecError(f"at most {MAX_FAULTS} faults; DELETE some first")
-            fault = parse_fault(spec, fault_id=f"f{self._next}", now=now)
-            self._next += 1
-            self._faults.append(fault)
-            return fault
-
-    def remove(self, fault_id: str) -> bool:
-        with self._lock:
-            before = len(self._faults)
-            self._faults = [f for f in self._faults if f.id != fault_id]
-            return len(self._faults) < before
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def __len__(self) -> int:
-        return len(self._faults)
-
-    def add_many(self, specs: list[Any], now: float) -> list[Fault]:
-        """Add several faults, all or none."""
-        with self._lock:
-            if len(self._faults) + len(specs) > MAX_FAULTS:
-                raise FaultSpecError(f"at most {MAX_FAULTS} faults; DELETE some first")
-            added: list[Fault] = []
-            for i, spec in enumerate(specs):
-                try:
-                    added.append(parse_fault(spec, fault_id=f"f{self._next + i}", now=now))
-                except FaultSpecError as exc:
-                    raise FaultSpecError(f"faults[{i}]: {exc}") from None
-            self._next += len(specs)
-            self._faults.extend(added)
-            return added
-
-    def get(self, fault_id: str) -> Fault | None:
-        with self._lock:
-            return next((f for f in self._faults if f.id == fault_id), None)
-
-    def faults(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
+        super().__init__(parse_fault)
 
     def take(
         self,
@@ -260,11 +150,4 @@ class FaultBook:
         now: float,
     ) -> Fault | None:
         """The first active fault matching this request, with one use consumed."""
-        if not self._faults:
-            return None
-        with self._lock:
-            for fault in self._faults:
-                if fault.active(now) and fault.matches(dataset_id, token_sha256, event_ids):
-                    fault.applied += 1
-                    return fault
-        return None
+        return self.first(now, lambda f: f.matches(dataset_id, token_sha256, event_ids))

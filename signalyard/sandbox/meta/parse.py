@@ -14,7 +14,6 @@ JSON string of one; each element may be an object or a JSON string of one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,12 +23,13 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from ...errors import InputError, TooLarge
-from ...settings import Settings
-from ...sources.body import BodyReader, Busy, Disconnected, ReadBody, SlowBody, error_headers
+from ...sources.body import BodyReader, Busy, Disconnected, SlowBody, error_headers
+from ..bodies import DEFAULT_MAX_BODY_BYTES, HeldBody
+from ..bodies import read_body as shared_read_body
 from . import errors
 from .errors import GraphError
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES
 """The largest request body accepted (a larger one gets Graph's code 100, HTTP 413). Meta
 publishes no byte limit for the events edge, only 1,000 events per request; this is the
 gateway's own limit for its Graph-compatible ingest (``max_body_bytes``), which a mounted
@@ -68,22 +68,6 @@ class GraphRequest:
         return str(value)
 
 
-def own_reader(largest_body: int) -> BodyReader:
-    """The body reader of a sandbox that runs on its own (``signalyard sandbox meta``, tests):
-    the gateway's default limits, every body unkeyed. A sandbox mounted in the gateway uses
-    the gateway's reader instead, so that its bodies share the gateway's budget."""
-    defaults = Settings()
-    return BodyReader.configured(
-        in_flight_bytes=max(defaults.bodies_in_flight_bytes, largest_body),
-        wait_seconds=defaults.body_wait_seconds,
-        read_timeout=defaults.body_read_timeout_seconds,
-        largest_body=largest_body,
-        min_rate=defaults.body_min_bytes_per_second,
-        unkeyed_share=1.0,
-        keyed=False,  # every body unkeyed: no room kept for keyed ones
-    )
-
-
 def body_error(error: InputError, limit: int) -> GraphError:
     """Graph's answer to a body the reader refused: too large (413), malformed
     ``Content-Length`` (400), too slow (408, connection closed), no room (503,
@@ -102,33 +86,10 @@ def body_error(error: InputError, limit: int) -> GraphError:
     return errors.param_invalid(error.field, error.rule)
 
 
-class GraphBody:
+def read_body(bodies: BodyReader, request: Request, limit: int = MAX_BODY_BYTES) -> HeldBody:
     """``async with read_body(bodies, request, limit) as body``: the body, held in the
     reader's budget until the block ends; a refused body raises :class:`GraphError`."""
-
-    __slots__ = ("_limit", "_read")
-
-    def __init__(self, read: ReadBody, limit: int) -> None:
-        self._read = read
-        self._limit = limit
-
-    async def __aenter__(self) -> bytes:
-        try:
-            return await self._read.__aenter__()
-        except InputError as error:
-            raise body_error(error, self._limit) from None
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._read.__aexit__(exc_type, exc, tb)
-
-
-def read_body(bodies: BodyReader, request: Request, limit: int = MAX_BODY_BYTES) -> GraphBody:
-    return GraphBody(bodies.read(request, limit), limit)
+    return shared_read_body(bodies, request, limit, lambda error: body_error(error, limit))
 
 
 def _encoding(content_type: str, body: bytes) -> str:

@@ -24,31 +24,44 @@ bounded too (``max_dedup_keys``, oldest keys forgotten first).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ...clock import Clock, SystemClock
+from ...clock import Clock
 from ..clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text
+from ..counters import bump, capped
+from ..dedup_memory import DEDUP_WINDOW, prune
+from ..diagnostics import (
+    MAX_DIAGNOSTICS,
+    NO_DIAGNOSTICS,
+    Diagnostic,
+    diagnostics_footprint,
+    stored_diagnostics,
+)
+from ..recording import DEFAULT_MAX_BYTES, EVENT_OVERHEAD, Recordings
 from .faults import FaultBook
 from .stats import DatasetStats, NameStats, totals
-from .validate import CheckedEvent, Diagnostic
+from .validate import CheckedEvent
 
-DEDUP_WINDOW = 48 * 3600
+__all__ = [
+    "DEDUP_WINDOW",
+    "DEFAULT_MAX_BYTES",
+    "MAX_DATASETS",
+    "MAX_DIAGNOSTICS",
+    "OTHER_DATASETS",
+    "RecordedEvent",
+    "RequestRecord",
+    "SandboxState",
+    "footprint",
+]
+
 BROWSER_PREFERENCE_WINDOW = 5 * 60
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-MAX_DIAGNOSTICS = 32
-"""Diagnostics kept per recorded event (all of them are counted in the statistics)."""
 MAX_DATASETS = 1000
 """Datasets with their own statistics; requests to more are counted under OTHER_DATASETS."""
 OTHER_DATASETS = "(other datasets)"
-EVENT_OVERHEAD = 512
-"""Bytes a recorded event costs beyond its strings (the object, its fields, its slot)."""
-DIAGNOSTIC_OVERHEAD = 128
-_NO_DIAGNOSTICS: tuple[Diagnostic, ...] = ()
 
 
 @dataclass(slots=True)
@@ -70,7 +83,7 @@ class RecordedEvent:
     dedup_of: int | None = None
     dedup_pair: str | None = None
     dedup_reason: str | None = None
-    diagnostics: tuple[Diagnostic, ...] = _NO_DIAGNOSTICS
+    diagnostics: tuple[Diagnostic, ...] = NO_DIAGNOSTICS
     payload: bytes = b"null"
 
     @property
@@ -114,20 +127,7 @@ def footprint(rec: RecordedEvent) -> int:
     for text in (rec.event_id, rec.test_event_code, rec.trace_id, rec.partner_agent):
         if text is not None:
             size += len(text)
-    for d in rec.diagnostics:
-        size += DIAGNOSTIC_OVERHEAD + len(d.code) + len(d.field) + len(d.message)
-    return size
-
-
-def _stored_diagnostics(diagnostics: tuple[Diagnostic, ...]) -> tuple[Diagnostic, ...]:
-    """The first :data:`MAX_DIAGNOSTICS`, their field and message cut (they may name a key
-    the sender made up, of any length)."""
-    if not diagnostics:
-        return _NO_DIAGNOSTICS
-    return tuple(
-        Diagnostic(d.code, clip_text(d.field, MAX_KEY), clip_text(d.message))
-        for d in diagnostics[:MAX_DIAGNOSTICS]
-    )
+    return size + diagnostics_footprint(rec.diagnostics)
 
 
 @dataclass(slots=True)
@@ -195,7 +195,7 @@ class _DedupEntry:
     kept_source: str
 
 
-class SandboxState:
+class SandboxState(Recordings[RecordedEvent, RequestRecord]):
     """Everything the sandbox holds: recordings, dedup memory, statistics and faults.
 
     Thread-safe: the ASGI app mutates it on its event loop while tests or the gateway read it
@@ -212,22 +212,18 @@ class SandboxState:
         max_dedup_keys: int = 200_000,
         dedup_window: float = DEDUP_WINDOW,
     ) -> None:
-        self.clock: Clock = clock or SystemClock()
-        self.max_events = max_events
-        self.max_bytes = max_bytes
-        self.max_requests = max_requests
+        super().__init__(
+            clock=clock,
+            max_events=max_events,
+            max_bytes=max_bytes,
+            max_requests=max_requests,
+            footprint=footprint,
+        )
         self.max_dedup_keys = max_dedup_keys
         self.dedup_window = dedup_window
         self.faults = FaultBook()
-        self._lock = threading.RLock()
-        self._seq = 0
-        self._request_seq = 0
-        self._events: deque[RecordedEvent] = deque()
-        self._bytes = 0
-        self._requests: deque[RequestRecord] = deque(maxlen=max_requests)
         self._dedup: OrderedDict[tuple[str, str, str], _DedupEntry] = OrderedDict()
         self._datasets: dict[str, DatasetStats] = {}
-        self._since = self.clock.now()
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -243,59 +239,31 @@ class SandboxState:
         limit: int | None = None,
     ) -> list[RecordedEvent]:
         """Recorded events, newest first, filtered on the given fields (all by default)."""
-        out: list[RecordedEvent] = []
-        with self._lock:
-            for ev in reversed(self._events):
-                if limit is not None and len(out) >= limit:
-                    break
-                if (
-                    (dataset_id is not None and ev.dataset_id != dataset_id)
-                    or (event_name is not None and ev.event_name != event_name)
-                    or (event_id is not None and ev.event_id != event_id)
-                    or (test_event_code is not None and ev.test_event_code != test_event_code)
-                    or (source is not None and ev.source != source)
-                    or (dedup is not None and ev.dedup != dedup)
-                ):
-                    continue
-                out.append(ev)
-        return out
+        return self._find_events(
+            limit,
+            dataset_id=dataset_id,
+            event_name=event_name,
+            event_id=event_id,
+            test_event_code=test_event_code,
+            source=source,
+            dedup=dedup,
+        )
 
     def requests(
         self, *, dataset_id: str | None = None, limit: int | None = None
     ) -> list[RequestRecord]:
         """Recorded requests, newest first (all by default)."""
-        out: list[RequestRecord] = []
-        with self._lock:
-            for rec in reversed(self._requests):
-                if limit is not None and len(out) >= limit:
-                    break
-                if dataset_id is None or rec.dataset_id == dataset_id:
-                    out.append(rec)
-        return out
-
-    @property
-    def event_count(self) -> int:
-        """Events currently held (after eviction)."""
-        return len(self._events)
-
-    @property
-    def bytes_held(self) -> int:
-        """What the events currently held weigh (:func:`footprint`), at most ``max_bytes``."""
-        return self._bytes
+        return self._find_requests(limit, dataset_id=dataset_id)
 
     def summary(self) -> dict[str, Any]:
         """Per dataset and event name: counts, batch sizes, dedup pairs, match quality."""
         with self._lock:
             datasets = {k: v.to_json() for k, v in sorted(self._datasets.items())}
             return {
-                "since": self._since,
-                "now": self.clock.now(),
+                **self._period(),
                 "totals": {
                     **totals(self._datasets.values()),
-                    "events_held": len(self._events),
-                    "max_events": self.max_events,
-                    "bytes_held": self._bytes,
-                    "max_bytes": self.max_bytes,
+                    **self._held(),
                 },
                 "datasets": datasets,
             }
@@ -305,43 +273,23 @@ class SandboxState:
     def reset(self) -> None:
         """Forget every event, request, dedup key and statistic (faults are kept)."""
         with self._lock:
-            self._events.clear()
-            self._bytes = 0
-            self._requests.clear()
+            self._forget()
             self._dedup.clear()
             self._datasets.clear()
-            self._since = self.clock.now()
 
     def _dataset(self, dataset_id: str) -> DatasetStats:
-        stats = self._datasets.get(dataset_id)
-        if stats is None:
-            if len(self._datasets) >= MAX_DATASETS:
-                dataset_id = OTHER_DATASETS
-                stats = self._datasets.get(dataset_id)
-            if stats is None:
-                stats = self._datasets[dataset_id] = DatasetStats()
-        return stats
-
-    def _append(self, rec: RecordedEvent) -> None:
-        """Keep ``rec``; drop the oldest events while over ``max_events`` or ``max_bytes``."""
-        events = self._events
-        events.append(rec)
-        self._bytes += footprint(rec)
-        while events and (len(events) > self.max_events or self._bytes > self.max_bytes):
-            self._bytes -= footprint(events.popleft())
+        return capped(self._datasets, dataset_id, MAX_DATASETS, OTHER_DATASETS, DatasetStats)
 
     def record_request(self, record: RequestRecord) -> RequestRecord:
         """Log one request (its ``seq`` is assigned here) and count it for its dataset."""
         with self._lock:
-            self._request_seq += 1
-            record.seq = self._request_seq
             # Text from the request's path and errors echoing it: any length, so cut.
             record.dataset_id = clip_text(record.dataset_id, MAX_KEY)
             record.api_version = clip_text(record.api_version, MAX_KEY)
             record.message = clip_optional(record.message)
             record.test_event_code = clip_optional(record.test_event_code, MAX_KEY)
             record.partner_agent = clip_optional(record.partner_agent, MAX_KEY)
-            self._requests.append(record)
+            self._requests.append(record)  # its seq assigned
             self._dataset(record.dataset_id).add_request(record.status, record.code, record.subcode)
             return record
 
@@ -365,9 +313,8 @@ class SandboxState:
             seen_names: set[int] = set()
             out: list[RecordedEvent] = []
             for c in checked:
-                self._seq += 1
                 rec = RecordedEvent(
-                    seq=self._seq,
+                    seq=self._events.next_seq(),
                     received_at=received_at,
                     dataset_id=dataset_id,
                     event_name=clip_text(c.event_name),
@@ -378,21 +325,21 @@ class SandboxState:
                     test_event_code=test_event_code,
                     trace_id=trace_id,
                     partner_agent=partner_agent,
-                    diagnostics=_stored_diagnostics(c.diagnostics),
+                    diagnostics=stored_diagnostics(c.diagnostics),
                     payload=clip_json(c.event),
                 )
                 nstats = dstats.name(clip_text(c.event_name, MAX_KEY))
                 nstats.received += 1
                 if test_event_code is not None:
                     nstats.test_events += 1
-                nstats.masks[c.match_mask] = nstats.masks.get(c.match_mask, 0) + 1
+                bump(nstats.masks, c.match_mask)
                 for d in c.diagnostics:
-                    nstats.diagnostics[d.code] = nstats.diagnostics.get(d.code, 0) + 1
+                    bump(nstats.diagnostics, d.code)
                 if id(nstats) not in seen_names:
                     seen_names.add(id(nstats))
                     nstats.requests += 1
                 self._dedup_one(rec, _dedup_key(raw_dataset_id, c.event_name, c.event_id), nstats)
-                self._append(rec)
+                self._keep(rec)
                 out.append(rec)
             return out
 
@@ -407,9 +354,8 @@ class SandboxState:
         received_at = self.clock.now() if time is None else float(time)
         key = _dedup_key(str(dataset_id), event_name, event_id)
         with self._lock:
-            self._seq += 1
             rec = RecordedEvent(
-                seq=self._seq,
+                seq=self._events.next_seq(),
                 received_at=received_at,
                 dataset_id=clip_text(str(dataset_id), MAX_KEY),
                 event_name=clip_text(event_name),
@@ -421,28 +367,8 @@ class SandboxState:
             nstats = self._dataset(rec.dataset_id).name(clip_text(event_name, MAX_KEY))
             nstats.browser_received += 1
             self._dedup_one(rec, key, nstats)
-            self._append(rec)
+            self._keep(rec)
             return rec
-
-    def _find(self, seq: int) -> RecordedEvent | None:
-        if not self._events:
-            return None
-        offset = seq - self._events[0].seq
-        if 0 <= offset < len(self._events):
-            rec = self._events[offset]
-            if rec.seq == seq:
-                return rec
-        return None
-
-    def _prune(self, now: float) -> None:
-        dedup = self._dedup
-        while len(dedup) > self.max_dedup_keys:
-            dedup.popitem(last=False)
-        while dedup:
-            entry = dedup[next(iter(dedup))]
-            if entry.first_at + self.dedup_window > now:
-                break
-            dedup.popitem(last=False)
 
     def _dedup_one(
         self, rec: RecordedEvent, key: tuple[str, str, str] | None, nstats: NameStats
@@ -460,7 +386,7 @@ class SandboxState:
             )
             self._dedup.move_to_end(key)
             nstats.distinct_event_ids += 1
-            self._prune(t)
+            prune(self._dedup, self.max_dedup_keys, window, t)
             return
         if t < entry.first_at - window:
             return  # far older than the key's window: an unrelated event
@@ -476,10 +402,10 @@ class SandboxState:
         else:
             prefer_new = not new_is_later
             reason = "same event_name and event_id within 48 h: the first received is kept"
-        nstats.pairs[pair] = nstats.pairs.get(pair, 0) + 1
+        bump(nstats.pairs, pair)
         nstats.deduplicated += 1
         if prefer_new:
-            old = self._find(entry.kept_seq)
+            old = self._events.find(entry.kept_seq)
             if old is not None:
                 old.dedup = "deduplicated"
                 old.dedup_of = rec.seq

@@ -56,15 +56,6 @@ def graph_error(err: GraphError, *, trace_id: str, api_version: str | None) -> R
     )
 
 
-def control_json(body: Any, status: int = 200) -> Response:
-    """Answers of the ``/_sandbox`` control plane (plain JSON, not Graph-shaped)."""
-    return Response(
-        orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS),
-        status_code=status,
-        media_type="application/json",
-    )
-
-
 def usage_headers(account_id: str, regain_minutes: int) -> dict[str, str]:
     """``X-Business-Use-Case-Usage`` and ``X-App-Usage`` of a throttled caller (ref §1.9)."""
     buc = {

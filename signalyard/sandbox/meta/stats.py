@@ -14,6 +14,8 @@ from typing import Any
 
 from signalyard.insights.quality import estimate
 
+from ..counters import bump, capped
+
 __all__ = ["DatasetStats", "NameStats", "totals"]
 
 MAX_NAMES = 1000
@@ -70,14 +72,7 @@ class DatasetStats:
     def name(self, event_name: str) -> NameStats:
         """The counters of ``event_name``, created on first use; past :data:`MAX_NAMES`
         names, new ones share the counters of :data:`OTHER_NAMES`."""
-        stats = self.names.get(event_name)
-        if stats is None:
-            if len(self.names) >= MAX_NAMES:
-                event_name = OTHER_NAMES
-                stats = self.names.get(event_name)
-            if stats is None:
-                stats = self.names[event_name] = NameStats()
-        return stats
+        return capped(self.names, event_name, MAX_NAMES, OTHER_NAMES, NameStats)
 
     def add_request(self, status: int, code: int | None, subcode: int | None) -> None:
         """Count one request to the dataset; a rejected one by ``status/code[/subcode]``."""
@@ -87,7 +82,7 @@ class DatasetStats:
             key = f"{status}/{code}"
             if subcode is not None:
                 key += f"/{subcode}"
-            self.errors[key] = self.errors.get(key, 0) + 1
+            bump(self.errors, key)
 
     def add_batch(self, size: int) -> None:
         """Count one accepted request of ``size`` events."""
@@ -98,7 +93,7 @@ class DatasetStats:
         self.batch_sum += size
         for limit, label in _BATCH_BUCKETS:
             if size <= limit:
-                self.batch_histogram[label] = self.batch_histogram.get(label, 0) + 1
+                bump(self.batch_histogram, label)
                 break
 
     def to_json(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from signalyard.insights.quality import BIT
 
+from ..diagnostics import Diagnostic
 from . import errors
 from .formats import (
     HASHED_KEYS,
@@ -65,18 +66,6 @@ BASELINE_WEAK_COMBINATIONS = (
 )
 _ACTION_SOURCE_LIST = ", ".join(sorted(ACTION_SOURCES))
 _EMPTY: tuple[Diagnostic, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
-    """Something Meta would accept but flag: ``code`` is stable, ``field`` a dotted path."""
-
-    code: str
-    field: str
-    message: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"code": self.code, "field": self.field, "message": self.message}
 
 
 @dataclass(slots=True)

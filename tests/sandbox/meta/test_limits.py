@@ -8,9 +8,9 @@ import orjson
 import pytest
 
 from signalyard.clock import FrozenClock
+from signalyard.sandbox.bodies import MAX_CONTROL_BODY
 from signalyard.sandbox.clip import MAX_STORED_EVENT, MAX_STRING, TRUNCATED_KEY
 from signalyard.sandbox.meta import SandboxState, create_app
-from signalyard.sandbox.meta.control import MAX_CONTROL_BODY
 from signalyard.sandbox.meta.parse import MAX_BODY_BYTES
 from signalyard.sandbox.meta.recorder import MAX_DATASETS, footprint
 from signalyard.sandbox.meta.stats import MAX_NAMES, OTHER_NAMES
