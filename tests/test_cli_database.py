@@ -187,11 +187,14 @@ def test_a_taken_port_is_found_before_the_new_install_and_its_key(here: Path) ->
 def test_destinations_add_of_an_unknown_kind_names_the_known_kinds(here: Path) -> None:
     assert run("migrate").exit_code == 0
     assert run("datasets", "add", "123").exit_code == 0
+    from signalyard.sinks import REGISTRY
+
     result = run(
-        "destinations", "add", "123", "tt", "--kind", "tiktok", "--token-stdin", input="tok\n"
+        "destinations", "add", "123", "ms", "--kind", "myspace", "--token-stdin", input="tok\n"
     )
     assert result.exit_code == 1
-    assert result.output == "Error: unknown destination kind 'tiktok'; known kinds: meta\n"
+    known = ", ".join(sorted(REGISTRY))
+    assert result.output == f"Error: unknown destination kind 'myspace'; known kinds: {known}\n"
 
 
 def test_the_first_key_is_printed_on_a_terminal_and_written_to_a_private_file_otherwise(

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from signalyard.sandbox.meta import SPEC as META
 from signalyard.sandbox.spec import SandboxSpec
+from signalyard.sandbox.tiktok import SPEC as TIKTOK
 
 __all__ = ["MOUNT_PREFIX", "SANDBOXES", "SandboxSpec", "mount_path", "sandbox_for", "served"]
 
@@ -34,6 +35,7 @@ SANDBOXES: dict[str, SandboxSpec] = {
     spec.kind: spec
     for spec in (
         META,  # one line per platform: its sandbox folder's SPEC
+        TIKTOK,
     )
 }
 

@@ -24,6 +24,7 @@ from signalyard.sinks.base import Sink
 from signalyard.sinks.meta import SPEC as META
 from signalyard.sinks.secret_fields import SecretField
 from signalyard.sinks.spec import ConfigFromMapping, SinkConfig, SinkSpec
+from signalyard.sinks.tiktok import SPEC as TIKTOK
 from signalyard.store.base import Destination
 
 __all__ = [
@@ -58,6 +59,7 @@ REGISTRY: dict[str, SinkSpec] = {
     spec.kind: spec
     for spec in (
         META,  # one line per platform: its folder's SPEC
+        TIKTOK,
     )
 }
 

@@ -1,0 +1,78 @@
+"""TikTok's part of the sandbox's control plane under ``/_sandbox/`` (plain JSON, not
+TikTok-shaped; the routes all sandboxes share are :mod:`signalyard.sandbox.control_common`).
+
+* ``GET /_sandbox/events`` filters: ``event_source_id``, ``event``, ``event_id``,
+  ``test_event_code``, ``test`` (true/false), ``status`` (accepted/invalid), ``dedup``
+  (kept/deduplicated/no_event_id);
+* ``GET /_sandbox/summary``: per event source and event name, received, accepted, invalid,
+  deduplicated, diagnostics, match-key coverage;
+* ``GET /_sandbox/requests`` filter: ``event_source_id`` (no tokens shown);
+* ``DELETE /_sandbox/state`` forgets events, requests, dedup keys and statistics.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from ...clock import Clock
+from ...errors import InputError
+from ...sources.body import BodyReader
+from ..control_common import (
+    FAULT_ENDPOINTS,
+    BadControlRequest,
+    Control,
+    query,
+    refused_body,
+)
+from .body import refused
+from .recorder import RecordedEvent, RequestRecord, SandboxState
+
+TRACK_PATH = "/open_api/v1.3/event/track/"
+ENDPOINTS = {
+    f"POST {TRACK_PATH}": "the emulated Events API 2.0 endpoint (header Access-Token)",
+    "GET /_sandbox/events": "recorded events, newest first (event_source_id, event, "
+    "event_id, test_event_code, test, status, dedup, limit)",
+    "GET /_sandbox/summary": "per event source and event name: counts, dedup, diagnostics, "
+    "match-key coverage",
+    "GET /_sandbox/requests": "recent requests (event_source_id, limit)",
+    "DELETE /_sandbox/state": "reset recordings (faults are kept)",
+    **FAULT_ENDPOINTS,
+}
+_FILTERS = ("event_source_id", "event", "event_id", "test_event_code", "status", "dedup")
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _test_filter(request: Request) -> bool | None:
+    raw = request.query_params.get("test")
+    if raw is None or raw == "":
+        return None
+    if raw.lower() not in _BOOLEANS:
+        raise BadControlRequest("test must be true or false")
+    return _BOOLEANS[raw.lower()]
+
+
+def _refused(error: InputError) -> BadControlRequest:
+    """A control body the reader refused, with the status and headers of the proxy's page."""
+    page = refused(error)
+    return refused_body(page.status, page.message, page.headers, too_large=page.status == 413)
+
+
+def control(state: SandboxState, clock: Clock, bodies: BodyReader) -> Control:
+    def events(request: Request, limit: int) -> list[RecordedEvent]:
+        test = _test_filter(request)
+        return state.events(limit=limit, test=test, **query(request, _FILTERS))
+
+    def requests(request: Request, limit: int) -> list[RequestRecord]:
+        source_id = request.query_params.get("event_source_id")
+        return state.requests(event_source_id=source_id, limit=limit)
+
+    return Control(
+        sandbox="tiktok",
+        endpoints=ENDPOINTS,
+        state=state,
+        clock=clock,
+        bodies=bodies,
+        refuse=_refused,
+        find_events=events,
+        find_requests=requests,
+    )

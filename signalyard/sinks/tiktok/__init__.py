@@ -1,0 +1,20 @@
+"""TikTok Events API 2.0: ``POST {api_url}/open_api/v1.3/event/track/``."""
+
+from __future__ import annotations
+
+from signalyard.sinks.spec import SinkSpec
+from signalyard.sinks.tiktok.config import API_VERSION, SECRET_FIELDS, TikTokConfig
+from signalyard.sinks.tiktok.payload import EVENT_NAMES, PHONE_VARIANT
+from signalyard.sinks.tiktok.sink import TikTokSink
+
+__all__ = ["API_VERSION", "EVENT_NAMES", "SECRET_FIELDS", "SPEC", "TikTokConfig", "TikTokSink"]
+
+SPEC = SinkSpec(
+    kind="tiktok",
+    config_from_mapping=TikTokConfig.from_mapping,
+    build=TikTokSink.build,
+    example=TikTokConfig.example,
+    secret_fields=SECRET_FIELDS,
+    url_options=("api_url",),
+    identity=frozenset({PHONE_VARIANT}),
+)
