@@ -25,3 +25,9 @@ class SandboxSpec:
     new_state: Callable[..., Any]
     """``SandboxState(max_events=..., max_bytes=..., max_dedup_keys=...)``: fresh, bounded
     recordings."""
+    fault: Callable[..., dict[str, Any]]
+    """``fault(kind, *, event_ids=(), count=None)``: a fault by the name every sandbox shares
+    (``server_error``, ``throttle``, ``expired_credential``, ``invalid_event``) as this
+    sandbox's own ``POST /_sandbox/faults`` body (``state.faults.add`` takes it too)."""
+    received: Callable[[Any], list[str]]
+    """The ids of the events a state accepted and kept, oldest first."""

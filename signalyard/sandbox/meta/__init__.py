@@ -7,9 +7,17 @@ live) and the test double of ``signalyard.sinks.meta``. See :mod:`.app` for the 
 from __future__ import annotations
 
 from ..spec import SandboxSpec
+from . import conformance
 from .app import create_app
 from .recorder import RecordedEvent, RequestRecord, SandboxState
 
 __all__ = ["SPEC", "RecordedEvent", "RequestRecord", "SandboxState", "create_app"]
 
-SPEC = SandboxSpec("meta", "Meta Conversions API", create_app, SandboxState)
+SPEC = SandboxSpec(
+    "meta",
+    "Meta Conversions API",
+    create_app,
+    SandboxState,
+    conformance.fault,
+    conformance.received,
+)

@@ -7,9 +7,17 @@ users to test their setup before going live. See :mod:`.app` for the routes and
 from __future__ import annotations
 
 from ..spec import SandboxSpec
+from . import conformance
 from .app import create_app
 from .recorder import RecordedEvent, RequestRecord, SandboxState
 
 __all__ = ["SPEC", "RecordedEvent", "RequestRecord", "SandboxState", "create_app"]
 
-SPEC = SandboxSpec("tiktok", "TikTok Events API", create_app, SandboxState)
+SPEC = SandboxSpec(
+    "tiktok",
+    "TikTok Events API",
+    create_app,
+    SandboxState,
+    conformance.fault,
+    conformance.received,
+)
