@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
+from signalyard.sandbox.google import SPEC as GOOGLE
 from signalyard.sandbox.meta import SPEC as META
 from signalyard.sandbox.spec import SandboxSpec
 from signalyard.sandbox.tiktok import SPEC as TIKTOK
@@ -36,6 +37,7 @@ SANDBOXES: dict[str, SandboxSpec] = {
     for spec in (
         META,  # one line per platform: its sandbox folder's SPEC
         TIKTOK,
+        GOOGLE,
     )
 }
 

@@ -21,6 +21,7 @@ from signalyard.clock import Clock
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
+from signalyard.sinks.google import SPEC as GOOGLE
 from signalyard.sinks.meta import SPEC as META
 from signalyard.sinks.secret_fields import SecretField
 from signalyard.sinks.spec import ConfigFromMapping, SinkConfig, SinkSpec
@@ -60,6 +61,7 @@ REGISTRY: dict[str, SinkSpec] = {
     for spec in (
         META,  # one line per platform: its folder's SPEC
         TIKTOK,
+        GOOGLE,
     )
 }
 

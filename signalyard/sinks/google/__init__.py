@@ -1,0 +1,21 @@
+"""Google Ads conversions through the Data Manager API: ``POST {api_url}/v1/events:ingest``,
+authorized by an OAuth 2.0 access token from ``POST {token_url}/token`` (a service account's
+key or a user's refresh token). See ``docs/destinations/google.md``."""
+
+from __future__ import annotations
+
+from signalyard.sinks.google.config import API_VERSION, SECRET_FIELDS, GoogleConfig
+from signalyard.sinks.google.sink import GoogleSink
+from signalyard.sinks.spec import SinkSpec
+
+__all__ = ["API_VERSION", "SECRET_FIELDS", "SPEC", "GoogleConfig", "GoogleSink"]
+
+SPEC = SinkSpec(
+    kind="google",
+    config_from_mapping=GoogleConfig.from_mapping,
+    build=GoogleSink.build,
+    example=GoogleConfig.example,
+    secret_fields=SECRET_FIELDS,
+    url_options=("api_url", "token_url"),
+    identity=frozenset({"ph.e164", "em.gmail"}),
+)

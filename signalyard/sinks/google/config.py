@@ -1,0 +1,378 @@
+"""Settings of a Google Ads destination sent through the Data Manager API, and its limits.
+
+Options are stored with the destination (``to_mapping``) and read back with ``from_mapping``.
+The credential is one of two kinds, given as secret fields (``SECRET_FIELDS``), stored apart
+and encrypted as :class:`~signalyard.secret.Secret` values, never in an option mapping, a
+repr or a message:
+
+- a **service account**: ``service_account_key``, the JSON key file's content
+  (``client_email``, ``private_key``, ``private_key_id``, ``token_uri``);
+- a **user's OAuth credential**: ``client_id``, ``client_secret`` and ``refresh_token``.
+
+Exactly one kind must be given: both, or a part of the user credential, is a
+:class:`~signalyard.errors.ConfigError` naming what is missing or extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import orjson
+
+from signalyard.errors import ConfigError
+from signalyard.secret import Secret
+from signalyard.sinks.secret_fields import SecretField, checked_secrets
+
+__all__ = [
+    "API_VERSION",
+    "DATAMANAGER_SCOPE",
+    "DEFAULT_API_URL",
+    "DEFAULT_TOKEN_URL",
+    "EVENT_SOURCES",
+    "MAX_AGE_SECONDS",
+    "MAX_BATCH",
+    "MAX_USER_IDENTIFIERS",
+    "SECRET_FIELDS",
+    "GoogleConfig",
+    "ServiceAccountKey",
+    "UserCredential",
+]
+
+API_VERSION = "v1"
+"""The Data Manager API version in the path (``/v1/events:ingest``)."""
+DEFAULT_API_URL = "https://datamanager.googleapis.com"
+DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com"
+"""Google's OAuth 2.0 token endpoint is ``{token_url}/token``."""
+DATAMANAGER_SCOPE = "https://www.googleapis.com/auth/datamanager"
+
+MAX_BATCH = 2000
+"""The Data Manager API takes at most 2,000 events in one ``events:ingest`` request."""
+MAX_USER_IDENTIFIERS = 10
+"""At most 10 user identifiers per event."""
+MAX_AGE_SECONDS = 90 * 86400
+"""Assumed: Google documents only "older than max supported age"
+(``PROCESSING_ERROR_REASON_EVENT_TOO_OLD``); 90 days is the longest Google Ads click-through
+conversion window, and the sandbox's assumption too."""
+
+EVENT_SOURCES = ("WEB", "APP", "IN_STORE", "PHONE", "OTHER")
+"""``Event.eventSource`` values (required for Google Ads conversions since v1.2)."""
+
+SECRET_FIELDS = (
+    SecretField(
+        "service_account_key",
+        required=False,
+        help="a service account's JSON key file, whole: Google Cloud console → IAM & Admin →"
+        " Service accounts → the account → Keys → Add key → JSON (the account's email must"
+        " have access to the Google Ads account); or give client_id, client_secret and"
+        " refresh_token instead",
+    ),
+    SecretField(
+        "client_id",
+        required=False,
+        help="an OAuth client id (…apps.googleusercontent.com): Google Cloud console → APIs &"
+        " Services → Credentials → OAuth client ID (Desktop app)",
+    ),
+    SecretField(
+        "client_secret",
+        required=False,
+        help="that OAuth client's secret (GOCSPX-…), shown with the client id",
+    ),
+    SecretField(
+        "refresh_token",
+        required=False,
+        help="a refresh token for that client, of a Google user with access to the Google Ads"
+        " account, authorized for the scope https://www.googleapis.com/auth/datamanager"
+        " (e.g. `gcloud auth application-default login --client-id-file=client.json"
+        " --scopes=https://www.googleapis.com/auth/datamanager`)",
+    ),
+)
+
+_USER_FIELDS = ("client_id", "client_secret", "refresh_token")
+_ACCOUNT_ID = re.compile(r"[0-9]{1,20}")
+_MAX_TIMEOUT_SECONDS = 300.0
+_DEFAULTS: dict[str, object] = {
+    "login_account_id": None,
+    "event_source": "WEB",
+    "api_url": DEFAULT_API_URL,
+    "token_url": DEFAULT_TOKEN_URL,
+    "validate_only": False,
+    "timeout_seconds": 10.0,
+}
+"""Defaults of the stored options; the dataclass fields below repeat them."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccountKey:
+    """What the sink uses of a service account's JSON key (the key itself stays a Secret)."""
+
+    client_email: str
+    private_key: Secret
+    private_key_id: str | None
+
+    def __repr__(self) -> str:
+        return f"ServiceAccountKey(client_email={self.client_email!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class UserCredential:
+    client_id: Secret
+    client_secret: Secret
+    refresh_token: Secret
+
+
+Credential = ServiceAccountKey | UserCredential
+CredentialKind = Literal["service_account", "user"]
+
+
+@dataclass(frozen=True, slots=True)
+class GoogleConfig:
+    operating_account_id: str
+    """The Google Ads customer id that owns the conversion action, digits only."""
+    conversion_action_id: str
+    """The conversion action's id: the destination's ``productDestinationId``."""
+    secrets: Mapping[str, Secret]
+    """The credential's secret fields as given (``to_secrets``); see :attr:`credential`."""
+    login_account_id: str | None = None
+    """The manager (MCC) account the credential signs in with, when not the operating one."""
+    event_source: str = "WEB"
+    api_url: str = DEFAULT_API_URL
+    """Where the Data Manager API is; may carry a path prefix (the sandbox's)."""
+    token_url: str = DEFAULT_TOKEN_URL
+    """Where the OAuth token endpoint is: the sink posts to ``{token_url}/token``."""
+    validate_only: bool = False
+    """Every request is only validated by Google, nothing is recorded (for testing)."""
+    timeout_seconds: float = 10.0
+
+    def __repr__(self) -> str:
+        return (
+            f"GoogleConfig(operating_account_id={self.operating_account_id!r},"
+            f" conversion_action_id={self.conversion_action_id!r},"
+            f" login_account_id={self.login_account_id!r}, credential={self.credential_kind!r},"
+            f" api_url={self.api_url!r}, token_url={self.token_url!r},"
+            f" validate_only={self.validate_only!r})"
+        )
+
+    @property
+    def credential_kind(self) -> CredentialKind:
+        return "service_account" if "service_account_key" in self.secrets else "user"
+
+    @property
+    def credential(self) -> Credential:
+        """The credential, parsed (the config was checked when built)."""
+        if "service_account_key" in self.secrets:
+            return _service_account(self.secrets["service_account_key"])
+        return UserCredential(*(self.secrets[name] for name in _USER_FIELDS))
+
+    @property
+    def ingest_url(self) -> str:
+        return f"{self.api_url.rstrip('/')}/{API_VERSION}/events:ingest"
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.token_url.rstrip('/')}/token"
+
+    @classmethod
+    def from_mapping(
+        cls, options: Mapping[str, object], secrets: Mapping[str, Secret]
+    ) -> GoogleConfig:
+        """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
+        the option or secret."""
+        known = {f.name for f in fields(cls)} - {"secrets"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"google destination: unknown option(s) {', '.join(map(repr, unknown))}; "
+                f"known options: {', '.join(sorted(known))}"
+            )
+        present = _credential_secrets(checked_secrets("google", SECRET_FIELDS, secrets))
+        merged = {**_DEFAULTS, **options}
+        return cls(
+            operating_account_id=_account_id(
+                "operating_account_id", merged.get("operating_account_id"), required=True
+            )
+            or "",
+            conversion_action_id=_account_id(
+                "conversion_action_id", merged.get("conversion_action_id"), required=True
+            )
+            or "",
+            secrets=present,
+            login_account_id=_account_id(
+                "login_account_id", merged["login_account_id"], required=False
+            ),
+            event_source=_event_source(merged["event_source"]),
+            api_url=_url("api_url", merged["api_url"], DEFAULT_API_URL),
+            token_url=_url("token_url", merged["token_url"], DEFAULT_TOKEN_URL),
+            validate_only=_bool("validate_only", merged["validate_only"]),
+            timeout_seconds=_timeout(merged["timeout_seconds"]),
+        )
+
+    def to_mapping(self) -> dict[str, object]:
+        """The options to store: the ids and every option that differs from its default."""
+        options: dict[str, object] = {
+            "operating_account_id": self.operating_account_id,
+            "conversion_action_id": self.conversion_action_id,
+        }
+        for name, default in _DEFAULTS.items():
+            value = getattr(self, name)
+            if value != default:
+                options[name] = value
+        return options
+
+    def to_secrets(self) -> dict[str, Secret]:
+        return dict(self.secrets)
+
+    @classmethod
+    def example(cls) -> GoogleConfig:
+        """A valid configuration with placeholder ids and a placeholder user credential."""
+        return cls(
+            operating_account_id="1234567890",
+            conversion_action_id="987654321",
+            secrets={
+                "client_id": Secret("123456789012-example.apps.googleusercontent.com"),
+                "client_secret": Secret("GOCSPX-example-secret"),
+                "refresh_token": Secret("1//0example-refresh-token"),
+            },
+        )
+
+
+def _credential_secrets(present: dict[str, Secret]) -> dict[str, Secret]:
+    has_key = "service_account_key" in present
+    user = [name for name in _USER_FIELDS if name in present]
+    if has_key and user:
+        raise ConfigError(
+            "google destination: give one credential, not both: either service_account_key,"
+            f" or client_id, client_secret and refresh_token (also set: {', '.join(user)})"
+        )
+    if has_key:
+        _service_account(present["service_account_key"])  # raises when unusable
+        return {"service_account_key": present["service_account_key"]}
+    if not user:
+        raise ConfigError(
+            "google destination: a credential is required: either the secret"
+            " service_account_key (a service account's JSON key file) or the secrets"
+            " client_id, client_secret and refresh_token (a user's OAuth refresh token)"
+        )
+    missing = [name for name in _USER_FIELDS if name not in present]
+    if missing:
+        raise ConfigError(
+            f"google destination: the user credential also needs {', '.join(missing)}"
+            " (client_id, client_secret and refresh_token go together)"
+        )
+    return {name: present[name] for name in _USER_FIELDS}
+
+
+def _service_account(secret: Secret) -> ServiceAccountKey:
+    """The parts of a service account's JSON key the sink uses; ``ConfigError`` saying what
+    is wrong without showing any of it."""
+    problem = "google destination: service_account_key must be a service account's JSON key file"
+    try:
+        info: Any = orjson.loads(secret.reveal())
+    except orjson.JSONDecodeError:
+        raise ConfigError(f"{problem} (its whole content; it is not JSON)") from None
+    if not isinstance(info, dict):
+        raise ConfigError(f"{problem} (a JSON object)")
+    kind = info.get("type")
+    if kind is not None and kind != "service_account":
+        raise ConfigError(
+            f"{problem}: this one is of type {str(kind)[:40]!r}, not 'service_account'"
+        )
+    email, key = info.get("client_email"), info.get("private_key")
+    if not isinstance(email, str) or "@" not in email:
+        raise ConfigError(f"{problem}: it has no client_email")
+    if not isinstance(key, str) or "PRIVATE KEY" not in key:
+        raise ConfigError(f"{problem}: it has no private_key")
+    from signalyard.sinks.google.auth import load_signer
+
+    try:
+        load_signer(key, None)
+    except ValueError:
+        raise ConfigError(f"{problem}: its private_key cannot be read as an RSA key") from None
+    key_id = info.get("private_key_id")
+    return ServiceAccountKey(
+        client_email=email,
+        private_key=Secret(key),
+        private_key_id=key_id if isinstance(key_id, str) and key_id else None,
+    )
+
+
+def _account_id(name: str, value: object, *, required: bool) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise ConfigError(f"google destination: {name} is required ({_ID_HELP[name]})")
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str):
+        value = value.strip().replace("-", "") if name != "conversion_action_id" else value.strip()
+    if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
+        raise ConfigError(f"google destination: {name} must be digits ({_ID_HELP[name]})")
+    return value
+
+
+_ID_HELP = {
+    "operating_account_id": "the Google Ads customer id that owns the conversion action,"
+    " e.g. 123-456-7890 or 1234567890",
+    "login_account_id": "the manager account's customer id, when the credential reaches the"
+    " account through a manager account",
+    "conversion_action_id": "the conversion action's id: Goals → Conversions → the action,"
+    " the ctId in its URL",
+}
+
+
+def _event_source(value: object) -> str:
+    text = value.strip().upper() if isinstance(value, str) else value
+    if text not in EVENT_SOURCES:
+        raise ConfigError(
+            f"google destination: event_source must be one of {', '.join(EVENT_SOURCES)}"
+            f" (got {value!r})"
+        )
+    return str(text)
+
+
+def _url(name: str, value: object, default: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"google destination: {name} must be a string URL")
+    url = value.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as error:
+        raise ConfigError(f"google destination: {name} is not a valid URL ({error})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"google destination: {name} must be an http(s) URL such as {default!r}"
+            f" or 'sandbox' (got {url!r})"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(
+            f"google destination: {name} must not carry a query, a fragment or credentials"
+        )
+    return url
+
+
+def _bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise ConfigError(f"google destination: {name} must be true or false (got {value!r})")
+
+
+def _timeout(value: object) -> float:
+    if isinstance(value, str):  # as `--option timeout_seconds=5` gives it
+        with contextlib.suppress(ValueError):
+            value = float(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError("google destination: timeout_seconds must be a number of seconds")
+    seconds = float(value)
+    if not 0 < seconds <= _MAX_TIMEOUT_SECONDS:
+        raise ConfigError(
+            f"google destination: timeout_seconds must be above 0 and at most "
+            f"{_MAX_TIMEOUT_SECONDS:g} (got {value!r})"
+        )
+    return seconds
