@@ -19,7 +19,14 @@ from signalyard.clock import SystemClock
 from signalyard.errors import ConfigError, Conflict
 from signalyard.outcome import Delivered, Paused, Rejected, Retry, SendResult
 from signalyard.settings import Settings
-from signalyard.sinks import GATEWAY_OPTIONS, checked_config, delivery_mode, mode_note, spec_for
+from signalyard.sinks import (
+    GATEWAY_OPTIONS,
+    checked_config,
+    delivery_mode,
+    mode_note,
+    mode_option,
+    spec_for,
+)
 from signalyard.store.base import Destination, DestinationStatus, Store
 
 __all__ = ["COMMANDS"]
@@ -65,7 +72,7 @@ def show(ctx: click.Context, destination: str, as_json: bool) -> None:
         click.echo(orjson.dumps(view, option=orjson.OPT_INDENT_2).decode())
         return
     click.echo(f"{d.name} (id {d.id}, {d.kind}, dataset {d.dataset_id}): {d.state.upper()}")
-    click.echo(f"  mode:     {mode_note(mode, d.name)}")
+    click.echo(f"  mode:     {mode_note(mode, d.name, mode_option(d))}")
     if d.state == "paused":
         click.echo(f"  reason:   {d.paused_reason}\n  fix:      {d.paused_fix}")
     if d.throttled_until and d.throttled_until > time.time():
@@ -156,7 +163,7 @@ def update(
     d = with_store(settings, run)
     mode = delivery_mode(d, sandbox_url=settings.resolved_sandbox_url)
     click.echo(f"Options of {d.name} updated; the worker uses them for its next request.")
-    click.echo(f"  mode: {mode_note(mode, d.name)}")
+    click.echo(f"  mode: {mode_note(mode, d.name, mode_option(d))}")
     if d.state == "paused":
         click.echo(
             f"  It is paused ({d.paused_reason}): once it is right, resume it with"
@@ -273,7 +280,7 @@ def check(ctx: click.Context, destination: str) -> None:
             return await sink.healthcheck()
 
     result = asyncio.run(run())
-    click.echo(f"{d.name} ({d.kind}, {mode_note(mode, d.name)})")
+    click.echo(f"{d.name} ({d.kind}, {mode_note(mode, d.name, mode_option(d))})")
     attempt = result.attempt
     answered = (
         f"the platform answered HTTP {attempt.http_status}"

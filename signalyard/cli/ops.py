@@ -19,7 +19,7 @@ from signalyard.cli._common import (
     with_store,
 )
 from signalyard.settings import Settings
-from signalyard.sinks import delivery_mode, mode_note
+from signalyard.sinks import delivery_mode, mode_note, mode_option
 from signalyard.store.base import DestinationStatus, Store
 from signalyard.store.inspect import (
     ConsentDecisionCount,
@@ -96,7 +96,8 @@ def status(ctx: click.Context, as_json: bool, event_id: str | None) -> None:
         d = r.destination
         age = ago(now - r.oldest_event_time if r.oldest_event_time else None)
         click.echo(f"{d.name} ({d.kind}, dataset {d.dataset_id}): {d.state.upper()}")
-        click.echo(f"  mode:   {mode_note(delivery_mode(d, sandbox_url=sandbox_url), d.name)}")
+        mode = delivery_mode(d, sandbox_url=sandbox_url)
+        click.echo(f"  mode:   {mode_note(mode, d.name, mode_option(d))}")
         if d.state == "paused":
             click.echo(f"  reason: {d.paused_reason}\n  fix:    {d.paused_fix}")
         if d.throttled_until and d.throttled_until > now:

@@ -21,7 +21,7 @@ from signalyard.dashboard.web import Web
 from signalyard.insights import views
 from signalyard.insights.alert_log import firing_alerts, recent_alerts
 from signalyard.insights.quality import MATCH_KEYS
-from signalyard.sinks import delivery_mode, mode_note
+from signalyard.sinks import delivery_mode, mode_note, mode_option
 from signalyard.store.base import Destination, Store
 
 __all__ = ["NAV", "WINDOWS", "Pages", "dedup_advice"]
@@ -267,7 +267,9 @@ class Pages:
                     "queue": q,
                     "d": d,
                     "mode": delivery_mode(d, sandbox_url=self.sandbox_url),
-                    "mode_note": mode_note(delivery_mode(d, sandbox_url=self.sandbox_url), d.name),
+                    "mode_note": mode_note(
+                        delivery_mode(d, sandbox_url=self.sandbox_url), d.name, mode_option(d)
+                    ),
                     "throttled": d.throttled_until is not None and d.throttled_until > now,
                     "oldest_age": now - oldest if oldest is not None else None,
                     "too_old": oldest is not None and now - oldest > AGE_WARNING_SECONDS,

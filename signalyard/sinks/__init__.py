@@ -39,6 +39,7 @@ __all__ = [
     "checked_config",
     "delivery_mode",
     "mode_note",
+    "mode_option",
     "sandbox_base",
     "spec_for",
 ]
@@ -115,8 +116,9 @@ Mode = Literal["sandbox", "test", "live"]
 def delivery_mode(destination: Destination, *, sandbox_url: str) -> Mode:
     """Where a destination's events end up: ``sandbox`` when one of its base URLs
     (``url_options`` of its kind) is ``"sandbox"``, its kind's sandbox where sandboxes are
-    served (``sandbox_url``) or any URL with a ``sandbox`` path segment; ``test`` when a
-    ``test_event_code`` is set (the platform's test facility); ``live`` otherwise."""
+    served (``sandbox_url``) or any URL with a ``sandbox`` path segment; ``test`` when one
+    of its kind's ``test_options`` is set (the platform's test facility: ``test_event_code``,
+    ``validate_only``...); ``live`` otherwise."""
     options = destination.options
     spec = REGISTRY.get(destination.kind)
     keys = spec.url_options if spec is not None else ()
@@ -127,19 +129,42 @@ def delivery_mode(destination: Destination, *, sandbox_url: str) -> Mode:
             return "sandbox"
         if url and "sandbox" in urlsplit(url).path.lower().split("/"):
             return "sandbox"
-    if options.get("test_event_code"):
+    tests = spec.test_options if spec is not None else ("test_event_code",)
+    if any(_set(options.get(key)) for key in tests):
         return "test"
     return "live"
 
 
-def mode_note(mode: Mode, name: str) -> str:
-    """One line saying what ``mode`` means for the events sent to destination ``name``."""
+def _set(value: object) -> bool:
+    """An option that is on: a non-empty value, a true flag (``"false"`` and ``"0"`` are off)."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no", "off")
+    return bool(value)
+
+
+def mode_option(destination: Destination) -> str:
+    """The option that makes ``destination`` a test one (the first of its kind's
+    ``test_options`` that is set, else the first declared)."""
+    spec = REGISTRY.get(destination.kind)
+    tests = spec.test_options if spec is not None else ("test_event_code",)
+    on = [key for key in tests if _set(destination.options.get(key))]
+    return (on or list(tests) or ["test_event_code"])[0]
+
+
+def mode_note(mode: Mode, name: str, option: str = "test_event_code") -> str:
+    """One line saying what ``mode`` means for the events sent to destination ``name``
+    (``option``: the test option that is set, see :func:`mode_option`)."""
     if mode == "sandbox":
         return "sandbox: events go to a sandbox, nothing reaches the platform"
     if mode == "test":
+        what = (
+            "events carry test_event_code (the platform's test tool shows them, and they"
+            " still count)"
+            if option == "test_event_code"
+            else f"{option} is set (events go to the platform's test facility)"
+        )
         return (
-            "test: events carry test_event_code (the platform's test tool shows them, and they"
-            " still count); remove it with `signalyard destinations update"
-            f" {shlex.quote(name)} --unset test_event_code` when done"
+            f"test: {what}; remove it with `signalyard destinations update"
+            f" {shlex.quote(name)} --unset {option}` when done"
         )
     return "live: events go to the platform"

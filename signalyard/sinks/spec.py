@@ -51,6 +51,10 @@ class SinkSpec:
     """The options holding the platform's base URLs (Meta: ``graph_url``). Each may say
     ``"sandbox"``: it then resolves to this kind's sandbox, ``<sandbox_url>/sandbox/<kind>``
     (see :func:`signalyard.sinks.sandbox_base`); the sink appends its own paths."""
+    test_options: tuple[str, ...] = ("test_event_code",)
+    """The options that, when set, send events to the platform's test facility instead of
+    counting them (Meta's and TikTok's ``test_event_code``, Google's ``validate_only``): the
+    destination's mode is then ``test`` (:func:`signalyard.sinks.delivery_mode`)."""
     identity: frozenset[str] = frozenset()
     """The identity variants (:data:`signalyard.transforms.identity.VARIANTS`) it needs beyond
     the base hashes of ``user_data``: made at ingest, for the datasets it is a destination of,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import pytest
 
@@ -16,6 +18,8 @@ from signalyard.sinks import (
     build_sink,
     checked_config,
     delivery_mode,
+    mode_note,
+    mode_option,
     sandbox_base,
     spec_for,
 )
@@ -206,3 +210,24 @@ def test_settings_sandbox_url_is_where_the_sandboxes_are(given: str | None, reso
     from signalyard.settings import Settings
 
     assert Settings(sandbox_url=given).resolved_sandbox_url == resolved
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "mode"),
+    [
+        ("meta", {"test_event_code": "TEST1"}, "test"),
+        ("google", {"validate_only": True}, "test"),
+        ("google", {"validate_only": "false"}, "live"),
+        ("google", {"test_event_code": "TEST1"}, "live"),  # not a Google option
+        ("tiktok", {"test_event_code": "TEST1"}, "test"),
+    ],
+)
+def test_each_kind_says_which_options_make_it_a_test_destination(
+    kind: str, options: dict[str, object], mode: str
+) -> None:
+    d = dataclasses.replace(_destination(options), kind=kind)
+    assert delivery_mode(d, sandbox_url="http://gw") == mode
+    if mode == "test":
+        (option,) = options
+        assert mode_option(d) == option
+        assert f"--unset {option}`" in mode_note("test", "shop-dest", mode_option(d))

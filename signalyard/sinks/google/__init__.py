@@ -17,5 +17,6 @@ SPEC = SinkSpec(
     example=GoogleConfig.example,
     secret_fields=SECRET_FIELDS,
     url_options=("api_url", "token_url"),
+    test_options=("validate_only",),
     identity=frozenset({"ph.e164", "em.gmail"}),
 )
