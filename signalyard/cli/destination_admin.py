@@ -300,8 +300,8 @@ def check(ctx: click.Context, destination: str) -> None:
     click.echo(f"  FAILED: {answered}{trace}.")
     if mode == "sandbox" and attempt.http_status is None:
         click.echo(
-            "  The sandbox is served by `signalyard serve` (or `signalyard sandbox meta` with"
-            " the sandbox_url setting): is it running?"
+            "  The sandbox is served by `signalyard serve` (or `signalyard sandbox` with the"
+            " sandbox_url setting): is it running?"
         )
     if isinstance(outcome, Paused):
         click.echo(f"  reason: {outcome.reason}\n  fix:    {outcome.fix_for(d.name)}")

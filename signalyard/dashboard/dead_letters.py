@@ -19,20 +19,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from signalyard.sinks.meta.config import MAX_AGE_SECONDS
+from signalyard.sinks.spec import SinkSpec
 from signalyard.store.base import DeadLetter, ReplayRule
 
 __all__ = [
     "AGE_LIMIT_REASON",
-    "INVALID_EVENT_CODE",
     "REPLAY_BATCH",
     "Replay",
     "bulk_rule",
     "replay_of",
 ]
 
-INVALID_EVENT_CODE = 100
-"""Graph's "invalid parameter": the platform refused the event's content."""
 AGE_LIMIT_REASON = "event_time is too close to the platform's limit"
 """How the delivery worker's reason for an event too old to send begins."""
 REPLAY_BATCH = 10_000
@@ -65,24 +62,25 @@ _TOO_OLD = Replay(
 )
 
 
-def oldest_sendable(now: float) -> int:
-    """The oldest ``event_time`` the platform still accepts at ``now``."""
-    return int(now) - MAX_AGE_SECONDS
+def oldest_sendable(now: float, spec: SinkSpec) -> int:
+    """The oldest ``event_time`` the destination's platform still accepts at ``now``."""
+    return int(now) - spec.max_age_seconds
 
 
-def replay_of(dead: DeadLetter, *, now: float) -> Replay:
-    if dead.reason.startswith(AGE_LIMIT_REASON) or dead.event_time < oldest_sendable(now):
+def replay_of(dead: DeadLetter, *, now: float, spec: SinkSpec) -> Replay:
+    """Whether (and how) a dead letter of a destination of ``spec``'s kind can be replayed."""
+    if dead.reason.startswith(AGE_LIMIT_REASON) or dead.event_time < oldest_sendable(now, spec):
         return _TOO_OLD
-    if dead.code == INVALID_EVENT_CODE:
+    if spec.invalid_code is not None and dead.code == spec.invalid_code:
         return _INVALID
     return _CAN
 
 
-def bulk_rule(now: float) -> ReplayRule:
-    """The dead letters **Replay all** queues (``replay_of(...).in_bulk``), as the store's
-    query checks them."""
+def bulk_rule(now: float, spec: SinkSpec) -> ReplayRule:
+    """The dead letters **Replay all** queues (``replay_of(...).in_bulk``) for a destination
+    of ``spec``'s kind, as the store's query checks them."""
     return ReplayRule(
-        skip_code=INVALID_EVENT_CODE,
+        skip_code=spec.invalid_code,
         skip_reason_prefix=AGE_LIMIT_REASON,
-        min_event_time=oldest_sendable(now),
+        min_event_time=oldest_sendable(now, spec),
     )

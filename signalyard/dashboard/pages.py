@@ -21,7 +21,7 @@ from signalyard.dashboard.web import Web
 from signalyard.insights import views
 from signalyard.insights.alert_log import firing_alerts, recent_alerts
 from signalyard.insights.quality import MATCH_KEYS
-from signalyard.sinks import delivery_mode, mode_note, mode_option
+from signalyard.sinks import delivery_mode, mode_note, mode_option, spec_for
 from signalyard.store.base import Destination, Store
 
 __all__ = ["NAV", "WINDOWS", "Pages", "dedup_advice"]
@@ -261,7 +261,8 @@ class Pages:
             d = q.destination
             oldest = q.oldest_queued_event_time
             dead = await self.store.dead_letters(destination_id=d.id, limit=50)
-            replays = {x.outbox_id: replay_of(x, now=now) for x in dead}
+            spec = spec_for(d.kind)
+            replays = {x.outbox_id: replay_of(x, now=now, spec=spec) for x in dead}
             cards.append(
                 {
                     "queue": q,
@@ -334,7 +335,7 @@ class Pages:
                 f"Nothing replayed: {destination.name} has no dead letter {outbox_id} (it was"
                 " queued again already, or there is no such dead letter)."
             )
-        if not replay_of(found[0], now=now).one:
+        if not replay_of(found[0], now=now, spec=spec_for(destination.kind)).one:
             return "Nothing replayed." + _left_out(1)
         if await self._queue_again(destination, [outbox_id], now):
             return f"1 dead letter(s) of {destination.name} queued again."
@@ -345,7 +346,7 @@ class Pages:
         ``REPLAY_BATCH`` of them, the most recent first; the message says how many are left
         out and how many a next press would queue."""
         now = self.web.clock.now()
-        rule = bulk_rule(now)
+        rule = bulk_rule(now, spec_for(destination.kind))
         dead = await self.store.dead_letters(
             destination_id=destination.id, limit=REPLAY_BATCH, replayable=rule
         )

@@ -53,7 +53,8 @@ from signalyard.transforms.consent import apply_action
 
 log = logging.getLogger("signalyard.delivery")
 MAX_HOLD_SECONDS = 7 * 86400
-"""Held events wait for consent at most this long (Meta's age limit, the strictest)."""
+"""Held events wait for consent at most this long (the gateway's policy: the age limit of the
+strictest platform, so that a released event can still go everywhere)."""
 
 
 def worker_id() -> str:

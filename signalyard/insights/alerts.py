@@ -40,7 +40,7 @@ from signalyard.clock import Clock
 from signalyard.insights.alert_log import firing_alerts, raise_alert, resolve_alert
 from signalyard.insights.notify import Notification, Notifier, channels_from_settings
 from signalyard.settings import AlertSettings
-from signalyard.sinks.meta.config import MAX_AGE_SECONDS
+from signalyard.sinks import REGISTRY
 from signalyard.store.base import Dataset, Destination, Store
 from signalyard.store.dual import fetch
 
@@ -59,8 +59,16 @@ __all__ = [
 log = logging.getLogger("signalyard.alerts")
 
 KINDS = ("volume_drop", "error_rate", "destination_paused", "age_limit")
-AGE_LIMIT_SECONDS = MAX_AGE_SECONDS
-"""The platform's limit on an event's age (Meta's 7 days, the strictest)."""
+AGE_LIMIT_SECONDS = 7 * 86400
+"""The age limit of a destination whose kind is not registered (the strictest platform's, 7
+days); a registered kind's own limit is its spec's ``max_age_seconds``."""
+
+
+def _age_limit(destination: Destination) -> int:
+    spec = REGISTRY.get(destination.kind)
+    return spec.max_age_seconds if spec is not None else AGE_LIMIT_SECONDS
+
+
 WEEK_HOURS = 7 * 24
 
 
@@ -222,21 +230,27 @@ def check_paused(destinations: Sequence[Destination]) -> list[Check]:
 async def check_age_limit(
     store: Store, settings: AlertSettings, *, now: float, destinations: Sequence[Destination]
 ) -> list[Check]:
-    near = now - (AGE_LIMIT_SECONDS - settings.age_hours * 3600)
-    rows = await fetch(
-        store,
-        "SELECT o.destination_id, MIN(e.event_time),"
-        " SUM(CASE WHEN e.event_time <= ? THEN 1 ELSE 0 END)"
-        " FROM outbox o JOIN events e ON e.pk = o.event_pk"
-        " WHERE o.status = 'queued' GROUP BY o.destination_id",
-        (near,),
-    )
-    oldest = {int(r[0]): (float(r[1]), int(r[2] or 0)) for r in rows}
-    limit_hours = AGE_LIMIT_SECONDS // 3600
+    # One query per distinct age limit among the destinations' kinds (a few at most).
+    oldest: dict[int, tuple[float, int]] = {}
+    for limit in sorted({_age_limit(d) for d in destinations}):
+        near = now - (limit - settings.age_hours * 3600)
+        rows = await fetch(
+            store,
+            "SELECT o.destination_id, MIN(e.event_time),"
+            " SUM(CASE WHEN e.event_time <= ? THEN 1 ELSE 0 END)"
+            " FROM outbox o JOIN events e ON e.pk = o.event_pk"
+            " WHERE o.status = 'queued' GROUP BY o.destination_id",
+            (near,),
+        )
+        ids = {d.id for d in destinations if _age_limit(d) == limit}
+        for r in rows:
+            if int(r[0]) in ids:
+                oldest[int(r[0])] = (float(r[1]), int(r[2] or 0))
     checks = []
     for destination in destinations:
         label = _destination_label(destination)
         event_time, count = oldest.get(destination.id, (now, 0))
+        limit_hours = _age_limit(destination) // 3600
         if count:
             age = (now - event_time) / 3600
             message = (

@@ -51,6 +51,13 @@ class SinkSpec:
     """The options holding the platform's base URLs (Meta: ``graph_url``). Each may say
     ``"sandbox"``: it then resolves to this kind's sandbox, ``<sandbox_url>/sandbox/<kind>``
     (see :func:`signalyard.sinks.sandbox_base`); the sink appends its own paths."""
+    max_age_seconds: int = 7 * 86400
+    """The oldest event (by ``event_time``) the platform accepts: its sink dead-letters older
+    ones before sending, the dashboard offers no replay of them, an alert warns before."""
+    invalid_code: int | None = None
+    """The code with which the platform refuses an event as invalid (Meta's 100, TikTok's
+    40002, Google's HTTP 400): sent again unchanged it would be refused again, so **Replay
+    all** leaves such dead letters out."""
     test_options: tuple[str, ...] = ("test_event_code",)
     """The options that, when set, send events to the platform's test facility instead of
     counting them (Meta's and TikTok's ``test_event_code``, Google's ``validate_only``): the

@@ -270,6 +270,33 @@ async def test_age_limit(store: Store, clock: FrozenClock, client: httpx.AsyncCl
     assert [(n.kind, n.state) for n in made] == [("age_limit", "resolved")]
 
 
+async def test_the_age_limit_is_each_destination_kind_s_own(
+    store: Store, clock: FrozenClock, client: httpx.AsyncClient
+) -> None:
+    """An event 160 hours old is near Meta's 7-day limit, far from Google's 90 days."""
+    from signalyard.sinks import REGISTRY
+
+    await add_dataset(store, clock)
+    meta = await add_destination(store, clock)
+    google = REGISTRY["google"].example()
+    other = await store.add_destination(
+        "px1",
+        name="Google Ads",
+        kind="google",
+        options=google.to_mapping(),
+        secrets=google.to_secrets(),
+        now=clock.now(),
+    )
+    now = clock.now()
+    old = int(now - 160 * HOUR)
+    await store.ingest(
+        [AcceptedEvent("px1", "Purchase", "e-old", old, {"event_name": "Purchase"})], now=now
+    )
+    made = await AlertEngine(store, clock, settings_for(), client).evaluate()
+    assert [(n.kind, n.subject) for n in made] == [("age_limit", f"destination:{meta}")]
+    assert f"destination:{other.id}" not in {n.subject for n in made}
+
+
 async def test_two_engines_raise_and_resolve_once(
     store_url: str, clock: FrozenClock, webhook: WebhookReceiver, client: httpx.AsyncClient
 ) -> None:

@@ -4,7 +4,12 @@ key or a user's refresh token). See ``docs/destinations/google.md``."""
 
 from __future__ import annotations
 
-from signalyard.sinks.google.config import API_VERSION, SECRET_FIELDS, GoogleConfig
+from signalyard.sinks.google.config import (
+    API_VERSION,
+    MAX_AGE_SECONDS,
+    SECRET_FIELDS,
+    GoogleConfig,
+)
 from signalyard.sinks.google.sink import GoogleSink
 from signalyard.sinks.spec import SinkSpec
 
@@ -18,5 +23,7 @@ SPEC = SinkSpec(
     secret_fields=SECRET_FIELDS,
     url_options=("api_url", "token_url"),
     test_options=("validate_only",),
+    max_age_seconds=MAX_AGE_SECONDS,
+    invalid_code=400,  # INVALID_ARGUMENT naming the event
     identity=frozenset({"ph.e164", "em.gmail"}),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from signalyard.sinks.meta.config import API_VERSION, SECRET_FIELDS, MetaConfig
+from signalyard.sinks.meta.config import API_VERSION, MAX_AGE_SECONDS, SECRET_FIELDS, MetaConfig
 from signalyard.sinks.meta.sink import MetaSink
 from signalyard.sinks.spec import SinkSpec
 
@@ -15,4 +15,6 @@ SPEC = SinkSpec(
     example=MetaConfig.example,
     secret_fields=SECRET_FIELDS,
     url_options=("graph_url",),
+    max_age_seconds=MAX_AGE_SECONDS,
+    invalid_code=100,  # Graph's "invalid parameter"
 )
