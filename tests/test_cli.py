@@ -862,3 +862,13 @@ def test_sandbox_command_refuses_an_unknown_kind() -> None:
     result = CliRunner().invoke(main, ["sandbox", "nope", "--port", "1"])
     assert result.exit_code == 2
     assert "no sandbox for nope" in result.output and "meta" in result.output
+
+
+def test_destinations_add_stores_a_number_given_as_text_as_update_does(shop: Cli) -> None:
+    args = ["destinations", "add", "123", "meta-quick", "--option", "pixel_id=123"]
+    shop(*args, "--option", "timeout_seconds=5", "--token-stdin", input=TOKEN + "\n")
+    (d,) = [d for d in shop.store(lambda s: s.list_destinations()) if d.name == "meta-quick"]
+    assert d.options["timeout_seconds"] == 5
+    bad = [*args[:3], "meta-bad", "--option", "pixel_id=1", "--option", "timeout_seconds=soon"]
+    out = shop(*bad, "--token-stdin", input=TOKEN + "\n", code=1).output
+    assert "timeout_seconds" in out

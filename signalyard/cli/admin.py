@@ -9,10 +9,11 @@ from typing import Any
 import click
 
 from signalyard.cli._common import ensure_schema, find_destination, settings_from, with_store
+from signalyard.cli.destination_admin import typed_options
 from signalyard.cli.destination_secrets import missing_hint, read_secrets
 from signalyard.country import country_code
 from signalyard.errors import SignalyardError
-from signalyard.sinks import checked_config, spec_for
+from signalyard.sinks import spec_for
 from signalyard.sources.auth import new_key
 from signalyard.sources.origins import get_allowed_origins, normalize_origin, set_allowed_origins
 from signalyard.store.base import Dataset, Store
@@ -330,7 +331,10 @@ def destinations_add(
     if hint:
         raise click.UsageError(hint)
     try:
-        checked_config(kind, parsed, secrets, sandbox_url=settings.resolved_sandbox_url)
+        # Numbers given as text (timeout_seconds=5) are stored as numbers, as `update` does.
+        parsed = typed_options(
+            kind, parsed, secrets, dict(parsed), sandbox_url=settings.resolved_sandbox_url
+        )
     except SignalyardError as error:
         raise click.ClickException(str(error)) from None
     secrets = {k: v for k, v in secrets.items() if v}

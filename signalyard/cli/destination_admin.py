@@ -8,6 +8,7 @@ import asyncio
 import re
 import shlex
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -18,6 +19,7 @@ from signalyard.cli._common import ensure_schema, find_destination, settings_fro
 from signalyard.clock import SystemClock
 from signalyard.errors import ConfigError, Conflict
 from signalyard.outcome import Delivered, Paused, Rejected, Retry, SendResult
+from signalyard.secret import Secret
 from signalyard.settings import Settings
 from signalyard.sinks import (
     GATEWAY_OPTIONS,
@@ -174,14 +176,25 @@ def update(
 def _typed(
     d: Destination, options: dict[str, Any], changes: dict[str, str], sandbox_url: str
 ) -> dict[str, Any]:
-    """``options`` as the destination's kind accepts them: a value given as text that the
+    return typed_options(d.kind, options, d.secrets, changes, sandbox_url=sandbox_url)
+
+
+def typed_options(
+    kind: str,
+    options: dict[str, Any],
+    secrets: Mapping[str, Secret],
+    changes: Mapping[str, str],
+    *,
+    sandbox_url: str,
+) -> dict[str, Any]:
+    """``options`` as the kind accepts them: a value given as text (``changes``) that the
     kind refuses as text but is a number (``timeout_seconds=5``) is stored as the number.
     Raises the kind's ``ConfigError`` naming the option otherwise. At most one check per
-    changed option."""
+    given option."""
     numeric = {k: _number(v) for k, v in changes.items()}
     while True:
         try:
-            checked_config(d.kind, options, d.secrets, sandbox_url=sandbox_url)
+            checked_config(kind, options, secrets, sandbox_url=sandbox_url)
             return options
         except ConfigError as error:
             retry = next(
