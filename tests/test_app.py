@@ -199,7 +199,7 @@ async def test_event_flows_from_ingest_to_the_mounted_sandbox(
     assert key.secret not in logged and "sandbox-token" not in logged
 
 
-async def test_the_event_s_own_click_ids_are_kept_with_it_and_a_sender_s_are_not(
+async def test_the_event_s_own_click_and_browser_ids_are_kept_with_it_a_sender_s_are_not(
     sqlite_url: str, clock: FrozenClock
 ) -> None:
     """``click_ids`` go to the ledger and stay with the stored event as ``_click_ids`` (for the
@@ -220,9 +220,19 @@ async def test_the_event_s_own_click_ids_are_kept_with_it_and_a_sender_s_are_not
         await store.close()
     event = sample_purchase(clock.now())
     event["click_ids"] = {"ttclid": "E.C.P.abc", "gclid": {"id": "Cj0K", "at": 1}}
+    event["browser_ids"] = {"ttp": " 2Qm3ttp "}
     forged = dict(sample_purchase(clock.now()), event_id="forged-1")
     forged["_click_ids"] = {"gclid": "forged"}
+    forged["_browser_ids"] = {"ttp": "forged"}
+    unknown = dict(sample_purchase(clock.now()), event_id="unknown-1")
+    unknown["browser_ids"] = {"_ga": "GA1.1.1.1"}
     async with running(make(sqlite_url, clock)) as client:
+        r = await client.post(
+            "/v26.0/1234567890/events",
+            params={"access_token": key.secret},
+            json={"data": [unknown]},
+        )
+        assert r.status_code == 400 and "data[0].browser_ids" in r.text, r.text
         r = await client.post(
             "/v26.0/1234567890/events",
             params={"access_token": key.secret},
@@ -234,4 +244,6 @@ async def test_the_event_s_own_click_ids_are_kept_with_it_and_a_sender_s_are_not
         rows = dict(conn.execute("SELECT event_id, payload FROM events").fetchall())
     kept = orjson.loads(rows[event["event_id"]])
     assert kept["_click_ids"] == {"ttclid": "E.C.P.abc", "gclid": "Cj0K"}
+    assert kept["_browser_ids"] == {"ttp": "2Qm3ttp"}
     assert "_click_ids" not in orjson.loads(rows["forged-1"])
+    assert "_browser_ids" not in orjson.loads(rows["forged-1"])

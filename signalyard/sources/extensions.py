@@ -11,11 +11,15 @@ Every source may send them (the Graph-compatible API, ``/collect``, order webhoo
   key under which the browser itself may give consent later (:mod:`.consent_token`).
 - ``click_ids``: ``{"gclid": {"id": "...", "at": <ms>}, "fbclid": "..."}``: click ids for the
   click ledger (a bare string means the click was at ``event_time``).
+- ``browser_ids``: ``{"ttp": "..."}``: the browser's ids that other platforms' pixels set in
+  first-party cookies (TikTok's ``_ttp``), which their server APIs match on as Meta's
+  matches on ``fbp`` (:data:`BROWSER_ID_KINDS`).
 
 They are taken off the event before the pipeline cleans it: the consent state is kept in the
 stored event as ``_consent`` (fields starting with ``_`` are never sent to a platform), the
 click ids go to the ledger and are kept in the stored event as ``_click_ids`` (``{kind: id}``,
-the last one of a kind), for the sinks whose platform takes a click id.
+the last one of a kind), for the sinks whose platform takes a click id; the browser ids are
+kept as ``_browser_ids``. A sender cannot write either ``_`` field itself.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from signalyard.transforms.consent import parse_consent, region_of, subject_key
 from signalyard.transforms.hashing import looks_hashed
 from signalyard.transforms.user_data import HASHED_KEYS, MAX_VALUES_PER_KEY
 
-__all__ = ["CLICK_ID_KINDS", "Extensions", "attach", "take_extensions"]
+__all__ = ["BROWSER_ID_KINDS", "CLICK_ID_KINDS", "Extensions", "attach", "take_extensions"]
 
 CLICK_ID_KINDS = (
     "fbclid",
@@ -44,6 +48,33 @@ CLICK_ID_KINDS = (
 )
 _KINDS = frozenset(CLICK_ID_KINDS)
 _MAX_CLICK_ID = 512
+BROWSER_ID_KINDS = ("ttp",)
+"""Browser ids a page may pass on: ``ttp`` (the ``_ttp`` cookie of TikTok's pixel)."""
+_MAX_BROWSER_ID = 256
+
+
+def _browser_ids(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError("browser_ids", 'must be an object such as {"ttp": "..."}')
+    out: dict[str, str] = {}
+    for kind, item in value.items():
+        if kind not in BROWSER_ID_KINDS:
+            field = (
+                f"browser_ids.{kind}"
+                if isinstance(kind, str) and kind.isidentifier()
+                else "browser_ids"
+            )
+            raise InputError(field, f"must be one of {', '.join(BROWSER_ID_KINDS)}")
+        if item is None:
+            continue
+        if not isinstance(item, str) or not 0 < len(item.strip()) <= _MAX_BROWSER_ID:
+            raise InputError(
+                f"browser_ids.{kind}", f"must be a string of 1 to {_MAX_BROWSER_ID} characters"
+            )
+        out[kind] = item.strip()
+    return out
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -99,7 +130,11 @@ def take_extensions(
     event = dict(raw)
     consent_value = event.pop("consent", None)
     clicks = _clicks(event.pop("click_ids", None), event.get("event_time"))
+    browser_ids = _browser_ids(event.pop("browser_ids", None))
     event.pop("_click_ids", None)  # only Signalyard writes its own fields
+    event.pop("_browser_ids", None)
+    if browser_ids:
+        event["_browser_ids"] = browser_ids
     if clicks:
         # Kept with the event too (never sent as such): destinations whose platform takes a
         # click id (gclid, ttclid...) send the event's own.

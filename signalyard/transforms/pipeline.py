@@ -30,8 +30,8 @@ __all__ = ["clean_event"]
 _NO_BASELINE: Final = frozenset(("business_messaging", "app"))
 
 # Meta's fields, and Signalyard's own that a source adds before cleaning (the consent state
-# kept for the store, the event's own click ids; ``_``-fields are never sent).
-_KEPT_FIELDS: Final = SERVER_EVENT_FIELDS | {"_consent", "_click_ids"}
+# kept for the store, the event's own click ids and browser ids; ``_``-fields are never sent).
+_KEPT_FIELDS: Final = SERVER_EVENT_FIELDS | {"_consent", "_click_ids", "_browser_ids"}
 MAX_MESSAGES: Final = 50
 """Messages about one event, at most (then one saying how many more there were)."""
 

@@ -854,3 +854,26 @@ def test_gateway_a_held_lead_is_released_by_its_page_only(
     finally:
         done = gateway.cli("destinations", "set-consent", "meta-sandbox", "--reset")
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_tiktok_pixel_gets_the_same_event_id_and_its_ttp_cookie_goes_along(
+    tab: Tab, shop: Site, gateway: Server
+) -> None:
+    """With TikTok's pixel on the page (ttq, and its _ttp cookie), the script hands ttq the
+    event id it sends to the gateway (TikTok keeps one of the two), and sends the _ttp cookie
+    as browser_ids.ttp, which the gateway accepts and keeps for a TikTok destination."""
+    use_snippet(shop, gateway.url)
+    tab.open()
+    tab.js(
+        "window.__ttqCalls = [];"
+        " window.ttq = {track: function () { window.__ttqCalls.push([].slice.call(arguments)); }};"
+        " document.cookie = '_ttp=2Qm3ttpCookieValue; path=/';"
+    )
+    event_id = tab.js("signalyard.track('Purchase', {value: 7, currency: 'USD'})")
+    (sent,) = tab.sent(1)  # every request answered 200, its events taken
+    assert sent["event_id"] == event_id
+    assert sent["browser_ids"] == {"ttp": "2Qm3ttpCookieValue"}
+    assert tab.js("window.__ttqCalls") == [
+        ["Purchase", {"value": 7, "currency": "USD"}, {"event_id": event_id}]
+    ]
+    assert [c[3]["eventID"] for c in tab.fbq_calls()] == [event_id]

@@ -28,7 +28,9 @@ have no TikTok standard event and go as they are (custom events at TikTok).
 - ``ip``, ``user_agent``: as stored (plain);
 - ``ttclid``: the event's own click id (``_click_ids["ttclid"]``), else the ``ttclid`` query
   parameter of ``event_source_url``;
-- not sent: ``ttp`` (the ``_ttp`` cookie is not stored yet), and the hashed names, zip code,
+- ``ttp``: the browser's ``_ttp`` cookie (``_browser_ids["ttp"]``: sent by the browser
+  script, or by a server as ``browser_ids``);
+- not sent: the hashed names, zip code,
   city, state and country: Meta's hashes of them follow Meta's rules, which TikTok does not
   document as its own, and the plaintext of city/state/country is not stored.
 
@@ -194,6 +196,10 @@ def _user(event: ServerEvent) -> dict[str, Any]:
     ttclid = _ttclid(event)
     if ttclid:
         user["ttclid"] = ttclid
+    browser = event.get("_browser_ids")
+    ttp = _text(browser.get("ttp")) if isinstance(browser, Mapping) else None
+    if ttp:
+        user["ttp"] = ttp
     return user
 
 

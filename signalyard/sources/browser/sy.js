@@ -323,15 +323,25 @@
     if (!timer && held.length) timer = setTimeout(function () { timer = 0; flush(); }, 0);
   }
 
+  // The page's own pixels get the same event id as the server copy, so that each platform
+  // keeps one of the two: Meta's fbq (eventID) and, when the page has it, TikTok's ttq
+  // (event_id; Signalyard sends Meta's event names to TikTok unchanged).
   function pixel(ev) {
-    if (!ev.pixel || typeof w.fbq !== 'function') return;
-    try {
-      w.fbq(STANDARD.indexOf(ev.name) >= 0 ? 'track' : 'trackCustom', ev.name, ev.custom || {},
-        { eventID: ev.id });
-    } catch (e) { /* the page's pixel must not stop ours */ }
+    if (!ev.pixel) return;
+    if (typeof w.fbq === 'function') {
+      try {
+        w.fbq(STANDARD.indexOf(ev.name) >= 0 ? 'track' : 'trackCustom', ev.name, ev.custom || {},
+          { eventID: ev.id });
+      } catch (e) { /* the page's pixel must not stop ours */ }
+    }
+    if (w.ttq && typeof w.ttq.track === 'function') {
+      try {
+        w.ttq.track(ev.name, ev.custom || {}, { event_id: ev.id });
+      } catch (e) { /* idem */ }
+    }
   }
 
-  function wire(ev, fbp, fbc, clicks) {
+  function wire(ev, fbp, fbc, clicks, ttp) {
     var user = {};
     if (fbp) user.fbp = fbp;
     if (fbc) user.fbc = fbc;
@@ -349,6 +359,7 @@
     if (ev.referrer) out.referrer_url = ev.referrer;
     if (ev.custom && typeof ev.custom === 'object') out.custom_data = ev.custom;
     if (Object.keys(clicks).length) out.click_ids = clicks;
+    if (ttp) out.browser_ids = { ttp: ttp };
     return out;
   }
 
@@ -359,10 +370,12 @@
     var fbp = getCookie('_fbp');
     var fbc = fbParts(getCookie('_fbc')) ? getCookie('_fbc') : null;
     var clicks = readClicks();
+    var ttp = getCookie('_ttp'); // set by TikTok's pixel, when the page has it
+    if (ttp && ttp.length > 256) ttp = null;
     var events = [];
     batch.forEach(function (ev) {
       pixel(ev);
-      events.push(wire(ev, fbp, fbc, clicks));
+      events.push(wire(ev, fbp, fbc, clicks, ttp));
     });
     if (!dataset || !base) return;
     sentAny = true;

@@ -134,6 +134,15 @@ def test_ttclid_from_the_page_url_when_the_event_has_none() -> None:
     assert build_event(event)["user"]["ttclid"] == "E.C.P.FromUrl"
 
 
+def test_ttp_from_the_browser_ids_and_accepted_by_the_sandbox() -> None:
+    event = events.full()
+    event["_browser_ids"] = {"ttp": "2Qm3ttpCookieValue"}
+    assert build_event(event)["user"]["ttp"] == "2Qm3ttpCookieValue"
+    (checked,) = events.validate(body_of([event]))
+    assert checked.accepted and checked.diagnostics == ()
+    assert "ttp" not in build_event(events.minimal())["user"]
+
+
 @pytest.mark.parametrize(("meta", "tiktok"), sorted(EVENT_NAMES.items()))
 def test_every_mapped_name_passes_the_sandbox(meta: str, tiktok: str) -> None:
     event = events.full()
