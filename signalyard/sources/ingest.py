@@ -109,7 +109,8 @@ class Ingestor:
         state by this process is skipped. An event from a browser (with a consent token)
         decides only under its token, never for its ``fbp``, which is no secret: a page cannot
         release, or decide ahead of time for, events held for another browser."""
-        released = 0
+        decisions: list[tuple[str, str, Consent]] = []
+        seen: dict[tuple[str, str], str] = {}  # this request's decisions, by subject
         for event in events:
             consent = event.consent
             if consent is None or consent.state not in ("granted", "denied"):
@@ -118,20 +119,22 @@ class Ingestor:
             if subject is None:
                 continue
             key = (event.dataset_id, subject)
-            if self._decided.get(key) == consent.state:
+            if seen.get(key, self._decided.get(key)) == consent.state:
                 continue
-            update = await self.store.update_consent(
-                event.dataset_id,
-                subject,
-                Consent(state=consent.state, source=consent.source),
-                now=now,
+            seen[key] = consent.state
+            decisions.append(
+                (event.dataset_id, subject, Consent(state=consent.state, source=consent.source))
             )
-            released += update.released
-            self._decided[key] = consent.state
+        if not decisions:
+            return 0
+        # One transaction for the request's decisions: one commit, not one per subject.
+        update = await self.store.update_consents(decisions, now=now)
+        for key, state in seen.items():
+            self._decided[key] = state
             self._decided.move_to_end(key)
             if len(self._decided) > DECIDED_MEMORY:
                 self._decided.popitem(last=False)
-        return released
+        return update.released
 
     def wake_delivery(self) -> None:
         """Tell delivery that events are due (new ones, or held ones consent released)."""

@@ -352,6 +352,14 @@ class Store(Protocol):
         (due now, their original ``event_time`` unchanged), rows it drops are dropped."""
         ...
 
+    async def update_consents(
+        self, decisions: Sequence[tuple[str, str, Consent]], *, now: float
+    ) -> ConsentUpdate:
+        """:meth:`update_consent` for each ``(dataset_id, subject, consent)`` in order, in one
+        transaction (a request's decisions cost one commit, not one each); the counts
+        summed."""
+        ...
+
     async def expire_holds(self, *, event_time_before: float, now: float) -> int:
         """Drop held rows whose event is older than ``event_time_before`` (consent did not
         arrive within the platform's age limit); returns how many."""

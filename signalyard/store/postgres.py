@@ -600,21 +600,38 @@ class PostgresStore:
     async def update_consent(
         self, dataset_id: str, subject: str, consent: Consent, *, now: float
     ) -> ConsentUpdate:
+        return await self.update_consents([(dataset_id, subject, consent)], now=now)
+
+    async def update_consents(
+        self, decisions: Sequence[tuple[str, str, Consent]], *, now: float
+    ) -> ConsentUpdate:
+        released = dropped = still = 0
+        if not decisions:
+            return ConsentUpdate(0, 0, 0)
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                pg(_consent_sql.RECORD), dataset_id, subject, consent.state, consent.source, now
-            )
-            rows = await conn.fetch(
-                pg(_consent_sql.HELD_OF_SUBJECT + " FOR UPDATE OF o"),
-                dataset_id,
-                subject,
-            )
-            changes = _consent_sql.decisions([tuple(r) for r in rows], consent, now)
-            if changes:
-                await conn.executemany(pg(_consent_sql.SET_DECISION), changes)
-            await conn.execute(pg(_consent_sql.FORGET_RESOLVED), dataset_id, subject)
-        dropped = sum(c[0] == "dropped" for c in changes)
-        return ConsentUpdate(len(changes) - dropped, dropped, len(rows) - len(changes))
+            for dataset_id, subject, consent in decisions:
+                await conn.execute(
+                    pg(_consent_sql.RECORD),
+                    dataset_id,
+                    subject,
+                    consent.state,
+                    consent.source,
+                    now,
+                )
+                rows = await conn.fetch(
+                    pg(_consent_sql.HELD_OF_SUBJECT + " FOR UPDATE OF o"),
+                    dataset_id,
+                    subject,
+                )
+                changes = _consent_sql.decisions([tuple(r) for r in rows], consent, now)
+                if changes:
+                    await conn.executemany(pg(_consent_sql.SET_DECISION), changes)
+                await conn.execute(pg(_consent_sql.FORGET_RESOLVED), dataset_id, subject)
+                gone = sum(c[0] == "dropped" for c in changes)
+                released += len(changes) - gone
+                dropped += gone
+                still += len(rows) - len(changes)
+        return ConsentUpdate(released, dropped, still)
 
     async def expire_holds(self, *, event_time_before: float, now: float) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

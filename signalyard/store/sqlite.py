@@ -532,17 +532,29 @@ class SQLiteStore:
     async def update_consent(
         self, dataset_id: str, subject: str, consent: Consent, *, now: float
     ) -> ConsentUpdate:
-        def job(conn: sqlite3.Connection) -> ConsentUpdate:
-            conn.execute(
-                _consent_sql.RECORD, (dataset_id, subject, consent.state, consent.source, now)
-            )
-            rows = conn.execute(_consent_sql.HELD_OF_SUBJECT, (dataset_id, subject)).fetchall()
-            changes = _consent_sql.decisions(rows, consent, now)
-            conn.executemany(_consent_sql.SET_DECISION, changes)
-            conn.execute(_consent_sql.FORGET_RESOLVED, (dataset_id, subject))
-            dropped = sum(c[0] == "dropped" for c in changes)
-            return ConsentUpdate(len(changes) - dropped, dropped, len(rows) - len(changes))
+        return await self.update_consents([(dataset_id, subject, consent)], now=now)
 
+    async def update_consents(
+        self, decisions: Sequence[tuple[str, str, Consent]], *, now: float
+    ) -> ConsentUpdate:
+        def job(conn: sqlite3.Connection) -> ConsentUpdate:
+            released = dropped = still = 0
+            for dataset_id, subject, consent in decisions:
+                conn.execute(
+                    _consent_sql.RECORD, (dataset_id, subject, consent.state, consent.source, now)
+                )
+                rows = conn.execute(_consent_sql.HELD_OF_SUBJECT, (dataset_id, subject)).fetchall()
+                changes = _consent_sql.decisions(rows, consent, now)
+                conn.executemany(_consent_sql.SET_DECISION, changes)
+                conn.execute(_consent_sql.FORGET_RESOLVED, (dataset_id, subject))
+                gone = sum(c[0] == "dropped" for c in changes)
+                released += len(changes) - gone
+                dropped += gone
+                still += len(rows) - len(changes)
+            return ConsentUpdate(released, dropped, still)
+
+        if not decisions:
+            return ConsentUpdate(0, 0, 0)
         return await self._db.run(job)
 
     async def expire_holds(self, *, event_time_before: float, now: float) -> int:

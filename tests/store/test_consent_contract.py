@@ -149,6 +149,25 @@ async def test_other_subjects_stay_held(store: Store) -> None:
     assert (await statuses(store))["default"] == (0, 1, 0)
 
 
+async def test_many_decisions_in_one_call_are_each_applied_in_order(store: Store) -> None:
+    """A request's decisions go to the store in one call (one transaction): each subject's
+    held rows are decided as one call each would, in order; the counts are summed."""
+    await dest(store, "default")
+    await store.ingest([ev(1, "pending"), ev(2, "pending")], now=NOW)
+    other = subject_key("fb.1.1.other")
+    update = await store.update_consents(
+        [
+            ("px1", other, Consent("granted", "script")),  # holds nothing
+            ("px1", subject_key(FBP), Consent("granted", "script")),
+            ("px1", subject_key(FBP), Consent("denied", "script")),  # resolved already
+        ],
+        now=NOW + 60,
+    )
+    assert (update.released, update.dropped, update.still_held) == (2, 0, 0)
+    assert (await statuses(store))["default"] == (2, 0, 0)
+    assert await store.update_consents([], now=NOW + 61) == type(update)(0, 0, 0)
+
+
 async def test_holds_expire_at_the_age_limit(store: Store) -> None:
     await dest(store, "default")
     old = int(NOW) - 7 * 86400 + 1800
