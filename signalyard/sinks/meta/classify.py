@@ -174,6 +174,16 @@ def _from_error(status: int, error: _GraphError, headers: Mapping[str, str], now
             code,
             subcode,
         )
+    if code == 100 and "appsecret_proof" in error.text:
+        # The request's credentials, not its events: every event would be refused alike.
+        return Paused(
+            _cut(f"Meta refused the request's appsecret_proof ({ref}){said}"),
+            "the app requires an app secret proof: set the app's secret with `signalyard"
+            f" destinations set-secret {DESTINATION} app_secret` (App Dashboard > Settings >"
+            ' Basic > App Secret), or turn off "Require App Secret" for the app',
+            code,
+            subcode,
+        )
     if code == 100:
         return Rejected(_cut(f"{error.text or 'invalid parameter'} ({ref})"), code, subcode)
     return _from_status(status, f" ({ref}){said}", headers, now, code, subcode)

@@ -370,3 +370,29 @@ async def test_no_partial_secret_survives_the_cut() -> None:
     assert isinstance(result.outcomes[0], Rejected)
     for text in (result.attempt.message or "", result.outcomes[0].reason):
         assert TOKEN[:8] not in text
+
+
+@pytest.mark.parametrize("app_secret", [None, "not-the-app-secret"])
+async def test_an_app_that_requires_a_secret_proof_pauses_the_destination(
+    app_secret: str | None,
+) -> None:
+    """Meta's answer to a missing or wrong appsecret_proof (code 100, no subcode) is about the
+    request's credentials: the destination pauses with the fix, the events stay queued (it
+    was a Rejected once, and every event of a batch was dead-lettered one by one)."""
+    clock = FrozenClock()
+    state = SandboxState(clock=clock)
+    app = create_sandbox(clock=clock, state=state, app_secret=APP_SECRET)
+    config = MetaConfig(
+        pixel_id="123456789012345",
+        access_token=Secret(TOKEN),
+        graph_url="http://sandbox",
+        app_secret=Secret(app_secret) if app_secret else None,
+    )
+    sink = MetaSink(config, httpx.AsyncClient(transport=httpx.ASGITransport(app=app)), clock)
+    result = await sink.send([events.minimal(), events.full()])
+    assert all(isinstance(o, Paused) for o in result.outcomes), result
+    paused = result.outcomes[0]
+    assert isinstance(paused, Paused) and paused.code == 100
+    assert "appsecret_proof" in paused.reason
+    assert "set-secret" in paused.fix and "app_secret" in paused.fix
+    assert state.events() == []
