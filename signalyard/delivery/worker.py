@@ -1,6 +1,7 @@
 """The delivery worker: claim due events, batch, send, apply the outcomes.
 
-One cycle per destination: claim up to ``concurrency * max_batch`` due rows (leased to this
+Each destination has its own loop (:meth:`Worker.run`), so a slow platform never holds the
+others back. One cycle per destination: claim up to ``concurrency * max_batch`` due rows (leased to this
 worker), dead-letter those about to pass the platform's age limit, split the rest into
 batches (per ``test_event_code``, at most ``max_batch`` each), send the batches concurrently,
 then settle every row from the outcome its batch got:
@@ -33,8 +34,9 @@ import random
 import shlex
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -92,6 +94,7 @@ class Worker:
         self.owner = owner or worker_id()
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
+        self._wakes: set[asyncio.Event] = set()  # one per destination loop of ``run``
         self._sinks: dict[int, tuple[float, Sink]] = {}
         self._sink_factory = sink_factory or self._build_sink
         self.metrics = metrics or Metrics()
@@ -105,6 +108,8 @@ class Worker:
     def wake(self) -> None:
         """Tell the worker new events are queued (called by ingest after its commit)."""
         self._wake.set()
+        for wake in self._wakes:
+            wake.set()
 
     async def prune(self) -> None:
         """Apply the retention policy (see :meth:`Store.prune`)."""
@@ -129,29 +134,71 @@ class Worker:
             )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set; a failing cycle is logged and retried."""
+        """Deliver until ``stop`` is set: one loop per destination, so that a slow platform
+        never holds the others back (each cycles on its own: claim, send, settle, again at
+        once while there is work, else it waits for :meth:`wake` or ``poll_seconds``). This
+        loop looks for added and removed destinations every ``poll_seconds`` and prunes. On
+        ``stop`` every destination loop finishes the cycle it is in. A failing cycle is
+        logged and retried."""
+        loops: dict[int, asyncio.Task[None]] = {}
         next_prune = self.clock.monotonic() + min(60.0, self.settings.prune_interval_seconds)
-        while not stop.is_set():
-            if self.clock.monotonic() >= next_prune:
-                next_prune = self.clock.monotonic() + self.settings.prune_interval_seconds
+        try:
+            while not stop.is_set():
+                if self.clock.monotonic() >= next_prune:
+                    next_prune = self.clock.monotonic() + self.settings.prune_interval_seconds
+                    try:
+                        await self.prune()
+                    except Exception:
+                        log.exception("Pruning failed; will try again.")
                 try:
-                    await self.prune()
+                    destinations = await self.store.list_destinations()
                 except Exception:
-                    log.exception("Pruning failed; will try again.")
-            try:
-                handled = await self.run_once()
-            except Exception:
-                log.exception("Delivery cycle failed; retrying.")
-                handled = 0
-            if handled:
-                continue
-            self._wake.clear()
-            waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
-            _, pending = await asyncio.wait(
-                waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+                    log.exception("Listing destinations failed; retrying.")
+                    destinations = None
+                if destinations is not None:
+                    live = {d.id for d in destinations}
+                    for gone in [i for i in loops if i not in live]:  # removed destinations
+                        loops.pop(gone)  # its loop ends by itself (its row is gone)
+                        self._sinks.pop(gone, None)
+                    for d in destinations:
+                        running = loops.get(d.id)
+                        if running is None or running.done():
+                            loops[d.id] = asyncio.create_task(self._destination_loop(d.id, stop))
+                await _first(stop.wait(), timeout=self.settings.poll_seconds)
+        finally:
+            # Stopping: each loop ends after its cycle (it sees ``stop``); cancelled: at once.
+            if not stop.is_set():
+                for task in loops.values():
+                    task.cancel()
+            await asyncio.gather(*loops.values(), return_exceptions=True)
+
+    async def _destination_loop(self, destination_id: int, stop: asyncio.Event) -> None:
+        """One destination's deliveries, cycle after cycle, until ``stop`` or its removal."""
+        wake = asyncio.Event()
+        self._wakes.add(wake)
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    destination = await self._destination(destination_id)
+                    if destination is None:
+                        return  # removed
+                    handled = await self._destination_cycle(destination)
+                except Exception:
+                    log.exception(
+                        "Delivery cycle failed; retrying. destination_id=%d", destination_id
+                    )
+                    handled = 0
+                if handled:
+                    continue
+                await _first(wake.wait(), stop.wait(), timeout=self.settings.poll_seconds)
+        finally:
+            self._wakes.discard(wake)
+
+    async def _destination(self, destination_id: int) -> Destination | None:
+        """The destination as stored now (its state, options and secrets may have changed)."""
+        found = [d for d in await self.store.list_destinations() if d.id == destination_id]
+        return found[0] if found else None
 
     async def run_once(self) -> int:
         """One cycle over every destination; returns how many events were settled."""
@@ -390,6 +437,16 @@ class Worker:
             cycle.paused = outcome
             await self.store.release(ids, owner=self.owner)
         self.metrics.settled(cycle.destination, outcome_label(outcome), rows, now=now)
+
+
+async def _first(*waits: Coroutine[Any, Any, object], timeout: float) -> None:
+    """Wait until one of ``waits`` is done or ``timeout`` seconds have passed."""
+    tasks = {asyncio.ensure_future(w) for w in waits}
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _refused_whole(outcomes: Sequence[Outcome]) -> bool:

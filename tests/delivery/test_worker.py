@@ -199,3 +199,62 @@ async def test_an_unusable_configuration_pauses_with_a_fix_naming_the_destinatio
     assert d.state == "paused" and "pixel_id is missing" in (d.paused_reason or "")
     assert "`signalyard destinations update fake --option KEY=VALUE`" in (d.paused_fix or "")
     assert "`signalyard destinations resume fake`" in (d.paused_fix or "")
+
+
+async def test_a_slow_destination_does_not_hold_the_others_back(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    """``run`` gives each destination its own loop: while one platform has not answered, the
+    other's events keep being delivered, and when the worker stops, the cycle in flight
+    finishes (nothing is left leased)."""
+    import asyncio
+
+    release = asyncio.Event()
+
+    class Blocked(ScriptedSink):
+        async def send(
+            self, events: Sequence[ServerEvent], *, test_event_code: str | None = None
+        ) -> SendResult:
+            await release.wait()
+            return await super().send(events, test_event_code=test_event_code)
+
+    fast = ScriptedSink(lambda evs: Delivered())
+    slow = Blocked(lambda evs: Delivered())
+    worker = await setup(sqlite_store, clock, fast, 3)
+    await sqlite_store.add_destination(
+        "px",
+        name="slow",
+        kind="fake",
+        options={},
+        secrets={"access_token": Secret("t")},
+        now=clock.now(),
+    )
+    both = [
+        AcceptedEvent("px", "Purchase", f"s{i}", int(clock.now()), {"event_id": f"s{i}"})
+        for i in range(3)
+    ]
+    await sqlite_store.ingest(both, now=clock.now())  # queued for both destinations
+    worker._sink_factory = lambda d: slow if d.name == "slow" else fast
+    worker.settings = DeliverySettings(concurrency=2, poll_seconds=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(10):
+            while len(fast.delivered) < 6:  # the fast one delivers while the slow one waits
+                await asyncio.sleep(0.01)
+            late = AcceptedEvent("px", "Purchase", "late", int(clock.now()), {"event_id": "x"})
+            await sqlite_store.ingest([late], now=clock.now())
+            worker.wake()
+            while len(fast.delivered) < 7:  # and new events too
+                await asyncio.sleep(0.01)
+        assert slow.delivered == [] and not release.is_set()
+    finally:
+        stop.set()
+        release.set()
+        async with asyncio.timeout(10):
+            await task
+    # Stopped: the slow one's cycle in flight finished and settled what it had claimed.
+    statuses = {s.destination.name: s for s in await sqlite_store.status(now=clock.now())}
+    assert sorted(slow.delivered) == ["s0", "s1", "s2"]
+    assert (statuses["slow"].delivered, statuses["slow"].queued) == (3, 1)  # "x": next time
+    assert statuses["fake"].delivered == 7
