@@ -1,10 +1,10 @@
 """The delivery worker: claim due events, batch, send, apply the outcomes.
 
 Each destination has its own loop (:meth:`Worker.run`), so a slow platform never holds the
-others back. One cycle per destination: claim up to ``concurrency * max_batch`` due rows (leased to this
-worker), dead-letter those about to pass the platform's age limit, split the rest into
-batches (per ``test_event_code``, at most ``max_batch`` each), send the batches concurrently,
-then settle every row from the outcome its batch got:
+others back. One cycle per destination: claim up to ``concurrency * max_batch`` due rows
+(leased to this worker), dead-letter those about to pass the platform's age limit, split the
+rest into batches (per ``test_event_code``, at most ``max_batch`` each), send the batches
+concurrently, then settle every row from the outcome its batch got:
 
 - ``Delivered``: done.
 - ``Retry``: due again after the sink's ``after`` or the jittered backoff; a throttled
