@@ -158,8 +158,9 @@ class Worker:
                 if destinations is not None:
                     live = {d.id for d in destinations}
                     for gone in [i for i in loops if i not in live]:  # removed destinations
-                        loops.pop(gone)  # its loop ends by itself (its row is gone)
                         self._sinks.pop(gone, None)
+                        if loops[gone].done():  # else it ends by itself (its row is gone),
+                            del loops[gone]  # and is awaited with the others on stop
                     for d in destinations:
                         running = loops.get(d.id)
                         if running is None or running.done():

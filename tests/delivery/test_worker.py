@@ -258,3 +258,40 @@ async def test_a_slow_destination_does_not_hold_the_others_back(
     assert sorted(slow.delivered) == ["s0", "s1", "s2"]
     assert (statuses["slow"].delivered, statuses["slow"].queued) == (3, 1)  # "x": next time
     assert statuses["fake"].delivered == 7
+
+
+async def test_a_removed_destination_s_loop_ends_and_an_added_one_s_starts(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    import asyncio
+
+    sink = ScriptedSink(lambda evs: Delivered())
+    worker = await setup(sqlite_store, clock, sink, 2)
+    worker.settings = DeliverySettings(poll_seconds=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(10):
+            while len(sink.delivered) < 2:
+                await asyncio.sleep(0.01)
+            (d,) = await sqlite_store.list_destinations()
+            await sqlite_store.remove_destination(d.id, drop_queue=True)
+            while worker._wakes:  # its loop saw the row gone and ended
+                await asyncio.sleep(0.01)
+            await sqlite_store.add_destination(
+                "px",
+                name="again",
+                kind="fake",
+                options={},
+                secrets={"access_token": Secret("t")},
+                now=clock.now(),
+            )
+            late = AcceptedEvent("px", "Purchase", "late", int(clock.now()), {"event_id": "y"})
+            await sqlite_store.ingest([late], now=clock.now())
+            while "y" not in sink.delivered:  # the new destination got a loop of its own
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        async with asyncio.timeout(10):
+            await task
+    assert worker._wakes == set()
