@@ -20,12 +20,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import orjson
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
+from signalyard.sinks.options import base_url, check_known
 from signalyard.sinks.secret_fields import SecretField, checked_secrets
 
 __all__ = [
@@ -183,12 +183,7 @@ class GoogleConfig:
         """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
         the option or secret."""
         known = {f.name for f in fields(cls)} - {"secrets"}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"google destination: unknown option(s) {', '.join(map(repr, unknown))}; "
-                f"known options: {', '.join(sorted(known))}"
-            )
+        check_known("google", options, known)
         present = _credential_secrets(checked_secrets("google", SECRET_FIELDS, secrets))
         merged = {**_DEFAULTS, **options}
         return cls(
@@ -205,8 +200,8 @@ class GoogleConfig:
                 "login_account_id", merged["login_account_id"], required=False
             ),
             event_source=_event_source(merged["event_source"]),
-            api_url=_url("api_url", merged["api_url"], DEFAULT_API_URL),
-            token_url=_url("token_url", merged["token_url"], DEFAULT_TOKEN_URL),
+            api_url=base_url("google", "api_url", merged["api_url"], DEFAULT_API_URL),
+            token_url=base_url("google", "token_url", merged["token_url"], DEFAULT_TOKEN_URL),
             validate_only=_bool("validate_only", merged["validate_only"]),
             timeout_seconds=_timeout(merged["timeout_seconds"]),
         )
@@ -332,27 +327,6 @@ def _event_source(value: object) -> str:
             f" (got {value!r})"
         )
     return str(text)
-
-
-def _url(name: str, value: object, default: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"google destination: {name} must be a string URL")
-    url = value.strip().rstrip("/")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as error:
-        raise ConfigError(f"google destination: {name} is not a valid URL ({error})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"google destination: {name} must be an http(s) URL such as {default!r}"
-            f" or 'sandbox' (got {url!r})"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(
-            f"google destination: {name} must not carry a query, a fragment or credentials"
-        )
-    return url
 
 
 def _bool(name: str, value: object) -> bool:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from urllib.parse import urlsplit
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
+from signalyard.sinks.options import base_url, check_known
 from signalyard.sinks.secret_fields import SecretField, checked_secrets
 
 __all__ = [
@@ -86,18 +86,15 @@ class MetaConfig:
         """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
         the option or secret."""
         known = {f.name for f in fields(cls)} - {"access_token", "app_secret"}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"meta destination: unknown option(s) {', '.join(map(repr, unknown))}; "
-                f"known options: {', '.join(sorted(known))}"
-            )
+        check_known("meta", options, known)
         present = checked_secrets("meta", SECRET_FIELDS, secrets)
         merged = {**_DEFAULTS, **options}
         return cls(
             pixel_id=_pixel_id(merged.get("pixel_id")),
             access_token=present["access_token"],
-            graph_url=_graph_url(merged["graph_url"]),
+            graph_url=base_url(
+                "meta", "graph_url", merged["graph_url"], DEFAULT_GRAPH_URL, sandbox=False
+            ),
             api_version=_api_version(merged["api_version"]),
             app_secret=present.get("app_secret"),
             test_event_code=_optional_code("test_event_code", merged["test_event_code"]),
@@ -142,27 +139,6 @@ def _pixel_id(value: object) -> str:
             "shown in Events Manager"
         )
     return value.strip()
-
-
-def _graph_url(value: object) -> str:
-    if not isinstance(value, str):
-        raise ConfigError("meta destination: graph_url must be a string URL")
-    url = value.strip().rstrip("/")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as error:
-        raise ConfigError(f"meta destination: graph_url is not a valid URL ({error})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            "meta destination: graph_url must be an http(s) URL such as "
-            f"{DEFAULT_GRAPH_URL!r} (got {url!r})"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(
-            "meta destination: graph_url must not carry a query, a fragment or credentials"
-        )
-    return url
 
 
 def _api_version(value: object) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from urllib.parse import urlsplit
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
+from signalyard.sinks.options import base_url, check_known
 from signalyard.sinks.secret_fields import SecretField, checked_secrets
 
 __all__ = [
@@ -97,19 +97,14 @@ class TikTokConfig:
         """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
         the option or secret."""
         known = {f.name for f in fields(cls)} - {"access_token"}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"tiktok destination: unknown option(s) {', '.join(map(repr, unknown))}; "
-                f"known options: {', '.join(sorted(known))}"
-            )
+        check_known("tiktok", options, known)
         present = checked_secrets("tiktok", SECRET_FIELDS, secrets)
         merged = {**_DEFAULTS, **options}
         return cls(
             pixel_code=_pixel_code(merged.get("pixel_code")),
             access_token=present["access_token"],
             event_source=_event_source(merged["event_source"]),
-            api_url=_api_url(merged["api_url"]),
+            api_url=base_url("tiktok", "api_url", merged["api_url"], DEFAULT_API_URL),
             test_event_code=_optional_code("test_event_code", merged["test_event_code"]),
             partner_name=_optional_code("partner_name", merged["partner_name"]),
             timeout_seconds=_timeout(merged["timeout_seconds"]),
@@ -158,27 +153,6 @@ def _event_source(value: object) -> str:
             f" (got {value!r})"
         )
     return value.strip()
-
-
-def _api_url(value: object) -> str:
-    if not isinstance(value, str):
-        raise ConfigError("tiktok destination: api_url must be a string URL")
-    url = value.strip().rstrip("/")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as error:
-        raise ConfigError(f"tiktok destination: api_url is not a valid URL ({error})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            "tiktok destination: api_url must be an http(s) URL such as "
-            f"{DEFAULT_API_URL!r}, or 'sandbox' (got {url!r})"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(
-            "tiktok destination: api_url must not carry a query, a fragment or credentials"
-        )
-    return url
 
 
 def _optional_code(name: str, value: object) -> str | None:
