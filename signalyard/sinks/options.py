@@ -4,12 +4,13 @@ no option it does not know, and base URLs that are plain http(s) URLs. Each rais
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit
 
 from signalyard.errors import ConfigError
 
-__all__ = ["base_url", "check_known"]
+__all__ = ["base_url", "check_known", "seconds"]
 
 
 def check_known(kind: str, options: Mapping[str, object], known: Collection[str]) -> None:
@@ -45,3 +46,19 @@ def base_url(kind: str, name: str, value: object, example: str, *, sandbox: bool
             f"{kind} destination: {name} must not carry a query, a fragment or credentials"
         )
     return url
+
+
+def seconds(kind: str, name: str, value: object, most: float, *, text: bool = False) -> float:
+    """Option ``name`` as a number of seconds above 0 and at most ``most``; ``text``: a
+    number written as text (``--option timeout_seconds=5``) is taken too."""
+    if text and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{kind} destination: {name} must be a number of seconds")
+    number = float(value)
+    if not 0 < number <= most:
+        raise ConfigError(
+            f"{kind} destination: {name} must be above 0 and at most {most:g} (got {value!r})"
+        )
+    return number

@@ -15,7 +15,6 @@ Exactly one kind must be given: both, or a part of the user credential, is a
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -25,7 +24,7 @@ import orjson
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
-from signalyard.sinks.options import base_url, check_known
+from signalyard.sinks.options import base_url, check_known, seconds
 from signalyard.sinks.secret_fields import SecretField, checked_secrets
 
 __all__ = [
@@ -338,15 +337,4 @@ def _bool(name: str, value: object) -> bool:
 
 
 def _timeout(value: object) -> float:
-    if isinstance(value, str):  # as `--option timeout_seconds=5` gives it
-        with contextlib.suppress(ValueError):
-            value = float(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError("google destination: timeout_seconds must be a number of seconds")
-    seconds = float(value)
-    if not 0 < seconds <= _MAX_TIMEOUT_SECONDS:
-        raise ConfigError(
-            f"google destination: timeout_seconds must be above 0 and at most "
-            f"{_MAX_TIMEOUT_SECONDS:g} (got {value!r})"
-        )
-    return seconds
+    return seconds("google", "timeout_seconds", value, _MAX_TIMEOUT_SECONDS, text=True)

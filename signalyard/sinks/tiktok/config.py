@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
-from signalyard.sinks.options import base_url, check_known
+from signalyard.sinks.options import base_url, check_known, seconds
 from signalyard.sinks.secret_fields import SecretField, checked_secrets
 
 __all__ = [
@@ -167,12 +167,4 @@ def _optional_code(name: str, value: object) -> str | None:
 
 
 def _timeout(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError("tiktok destination: timeout_seconds must be a number of seconds")
-    seconds = float(value)
-    if not 0 < seconds <= _MAX_TIMEOUT_SECONDS:
-        raise ConfigError(
-            f"tiktok destination: timeout_seconds must be above 0 and at most "
-            f"{_MAX_TIMEOUT_SECONDS:g} (got {value!r})"
-        )
-    return seconds
+    return seconds("tiktok", "timeout_seconds", value, _MAX_TIMEOUT_SECONDS)
