@@ -1,7 +1,6 @@
 """Checks every destination kind's ``config.from_mapping`` makes of its options the same way:
 no option it does not know, base URLs that are plain http(s) URLs, timeouts in seconds. Each
-raises
-:class:`~signalyard.errors.ConfigError` naming the kind and the option."""
+raises :class:`~signalyard.errors.ConfigError` naming the kind and the option."""
 
 from __future__ import annotations
 
