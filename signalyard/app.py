@@ -221,6 +221,7 @@ def create_app(
         # What each kind of destination needs beyond the base hashes: made at ingest for
         # the datasets that have such a destination.
         identity_by_kind={kind: spec.identity for kind, spec in REGISTRY.items()},
+        max_age_by_kind={kind: spec.max_age_seconds for kind, spec in REGISTRY.items()},
     )
     keys = KeyChecker(store, clock)
     bodies = BodyReader.configured(

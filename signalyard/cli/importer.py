@@ -320,6 +320,7 @@ def import_file(
                 on_plan=plan,
                 on_begin=begin,
                 identity_by_kind={kind: spec.identity for kind, spec in REGISTRY.items()},
+                max_age_by_kind={kind: spec.max_age_seconds for kind, spec in REGISTRY.items()},
             )
         finally:
             progress.close()

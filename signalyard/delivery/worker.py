@@ -47,11 +47,10 @@ from signalyard.insights.recorder import StatsRecorder, prune_rollups
 from signalyard.metrics import Metrics, outcome_label
 from signalyard.outcome import Delivered, Outcome, Paused, Rejected, Retry, SendResult
 from signalyard.settings import DeliverySettings
-from signalyard.sinks import build_sink
+from signalyard.sinks import build_sink, spec_for
 from signalyard.sinks.base import Sink
 from signalyard.sources import webhook_store
 from signalyard.store.base import AttemptRecord, ClaimedEvent, Destination, Store
-from signalyard.transforms.consent import apply_action
 
 log = logging.getLogger("signalyard.delivery")
 MAX_HOLD_SECONDS = 7 * 86400
@@ -319,7 +318,8 @@ class Worker:
             self.metrics.settled(cycle.destination, "paused", batch, now=self.clock.now())
             return
         result = await cycle.sink.send(
-            [_as_consented(c) for c in batch], test_event_code=batch[0].test_event_code
+            [_as_consented(cycle.destination.kind, c) for c in batch],
+            test_event_code=batch[0].test_event_code,
         )
         per_event = cycle.sink.per_event and len(result.outcomes) == len(batch)
         if per_event and not _refused_whole(result.outcomes):
@@ -484,10 +484,11 @@ def _batches(claimed: list[ClaimedEvent], size: int) -> list[list[ClaimedEvent]]
     return out
 
 
-def _as_consented(claimed: ClaimedEvent) -> ServerEvent:
-    """The payload as the destination's consent decision allows it to be sent."""
+def _as_consented(kind: str, claimed: ClaimedEvent) -> ServerEvent:
+    """The payload as the destination's consent decision allows it to be sent, by the rule of
+    the destination's kind."""
     if claimed.consent_action is None or claimed.consent_action == "full":
         return claimed.payload
     stored = claimed.payload.get("_consent")
     region = stored.get("region") if isinstance(stored, dict) else None
-    return apply_action(claimed.payload, claimed.consent_action, region)
+    return spec_for(kind).apply_consent(claimed.payload, claimed.consent_action, region)

@@ -11,6 +11,7 @@ from typing import Protocol
 import httpx
 
 from signalyard.clock import Clock
+from signalyard.event import ServerEvent
 from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.secret_fields import SecretField
@@ -47,6 +48,11 @@ class SinkSpec:
     secret_fields: tuple[SecretField, ...]
     """Its secret fields, checked by ``config_from_mapping``; read from standard input by
     ``destinations add`` and ``set-secret``, stored encrypted, never shown."""
+    apply_consent: Callable[[ServerEvent, str, str | None], ServerEvent]
+    """``(event, action, region) -> event``: the event as sent when the destination's consent
+    policy decided ``action`` (``ldu``, ``no_pii``; ``full`` is never passed) for a person in
+    ``region``. The platform's own rule (``sinks/<platform>/consent.py``): Meta's Limited Data
+    Use, TikTok's ``limited_data_use``, Google's consent fields."""
     url_options: tuple[str, ...] = ()
     """The options holding the platform's base URLs (Meta: ``graph_url``). Each may say
     ``"sandbox"``: it then resolves to this kind's sandbox, ``<sandbox_url>/sandbox/<kind>``

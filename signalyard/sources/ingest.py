@@ -29,6 +29,7 @@ from signalyard.store.base import Dataset, Store
 from signalyard.transforms.identity import VARIANTS, check_variants, unavailable
 from signalyard.transforms.pipeline import clean_event
 from signalyard.transforms.user_data import MAX_VALUES_PER_KEY
+from signalyard.transforms.validate import MAX_EVENT_AGE_SECONDS
 
 log = logging.getLogger("signalyard.ingest")
 
@@ -53,6 +54,10 @@ class IdentityPlan:
     """Names (:data:`~signalyard.transforms.identity.VARIANTS`), sorted."""
     users: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Variant name -> the names of the dataset's destinations that need it, sorted."""
+    max_age_seconds: int = MAX_EVENT_AGE_SECONDS
+    """The oldest event (by ``event_time``) one of the dataset's destinations still takes:
+    the largest of their kinds' limits. Older events are refused at ingest; a younger one
+    too old for some destination's platform is dead-lettered by that destination alone."""
 
 
 NO_IDENTITY = IdentityPlan()
@@ -83,15 +88,22 @@ class Ingestor:
         recorder: StatsRecorder | None = None,
         turns: Turns | None = None,
         identity_by_kind: Mapping[str, frozenset[str]] | None = None,
+        max_age_by_kind: Mapping[str, int] | None = None,
     ) -> None:
         """``identity_by_kind``: destination kind -> the identity variants it needs (each
         sink spec's ``identity``); the variants a dataset's destinations need are made for
-        its events (:meth:`identity_plan`). None, or only empty sets: none is ever made, and
-        no destination is looked up."""
+        its events (:meth:`identity_plan`). ``max_age_by_kind``: destination kind -> the
+        oldest event its platform takes (each spec's ``max_age_seconds``); a dataset's events
+        may be as old as the largest of its destinations' (a dataset without destinations,
+        or of kinds not listed: :data:`~signalyard.transforms.validate.MAX_EVENT_AGE_SECONDS`,
+        the Graph API's own limit). Neither given: no destination is ever looked up."""
         self.store = store
         self._identity_by_kind = {
             kind: check_variants(names) for kind, names in (identity_by_kind or {}).items() if names
         }
+        self._max_age_by_kind = dict(max_age_by_kind or {})
+        if set(self._max_age_by_kind.values()) <= {MAX_EVENT_AGE_SECONDS}:
+            self._max_age_by_kind = {}  # every dataset's limit is the default: nothing to look up
         self._plans: dict[str, tuple[float, IdentityPlan]] = {}
         self.turns = turns if turns is not None else Turns()
         self.recorder = recorder
@@ -145,13 +157,15 @@ class Ingestor:
         """Which identity variants the destinations of ``dataset_id`` need (looked up again
         after :data:`IDENTITY_TTL` seconds); :data:`NO_IDENTITY` without a store lookup when
         no destination kind needs any."""
-        if not self._identity_by_kind:
+        if not self._identity_by_kind and not self._max_age_by_kind:
             return NO_IDENTITY
         now = self.clock.monotonic()
         cached = self._plans.get(dataset_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        plan = await identity_plan(self.store, dataset_id, self._identity_by_kind)
+        plan = await identity_plan(
+            self.store, dataset_id, self._identity_by_kind, self._max_age_by_kind
+        )
         if len(self._plans) >= _MAX_PLANS:
             self._plans.clear()
         self._plans[dataset_id] = (now + IDENTITY_TTL, plan)
@@ -165,12 +179,13 @@ class Ingestor:
         source: str,
         test_event_code: str | None,
         consent_token_key: str | None = None,
-        identity: tuple[str, ...] = (),
+        plan: IdentityPlan = NO_IDENTITY,
     ) -> list[AcceptedEvent]:
         """All-or-nothing, as Meta does: the first bad event fails the request, named by
         its index (``data[3].user_data.em: ...``). ``consent_token_key``: the sending
         browser's consent token, hashed (``/collect``; see :mod:`.consent_token`);
-        ``identity``: the identity variants to make (:attr:`IdentityPlan.variants`)."""
+        ``plan``: the identity variants to make and the oldest event time accepted
+        (:meth:`identity_plan`)."""
         now = self.clock.now()
         country = dataset.default_country or self.default_country
         out = []
@@ -186,7 +201,8 @@ class Ingestor:
                     source=source,
                     test_event_code=test_event_code,
                     max_future_seconds=self.max_future_seconds,
-                    identity=identity,
+                    max_age_seconds=plan.max_age_seconds,
+                    identity=plan.variants,
                 )
                 out.append(attach(cleaned, extensions))
             except InputError as error:
@@ -213,7 +229,7 @@ class Ingestor:
                             source=source,
                             test_event_code=test_event_code,
                             consent_token_key=consent_token_key,
-                            identity=plan.variants,
+                            plan=plan,
                         )
                     )
             else:
@@ -223,7 +239,7 @@ class Ingestor:
                     source=source,
                     test_event_code=test_event_code,
                     consent_token_key=consent_token_key,
-                    identity=plan.variants,
+                    plan=plan,
                 )
         except InputError as error:
             self.metrics.ingest_rejected(dataset.id, source, len(raw_events))
@@ -344,19 +360,29 @@ class Ingestor:
 
 
 async def identity_plan(
-    store: Store, dataset_id: str, by_kind: Mapping[str, frozenset[str]]
+    store: Store,
+    dataset_id: str,
+    by_kind: Mapping[str, frozenset[str]],
+    max_age_by_kind: Mapping[str, int] | None = None,
 ) -> IdentityPlan:
     """The identity variants the destinations of ``dataset_id`` need, by their kinds'
-    declarations (``by_kind``: kind -> variant names), and which destinations need each."""
-    if not any(check_variants(names) for names in by_kind.values()):
+    declarations (``by_kind``: kind -> variant names), which destinations need each, and the
+    oldest event one of them takes (``max_age_by_kind``: kind -> seconds)."""
+    ages = max_age_by_kind or {}
+    if not ages and not any(check_variants(names) for names in by_kind.values()):
         return NO_IDENTITY
     users: dict[str, list[str]] = {}
+    kinds: set[str] = set()
     for destination in await store.list_destinations(dataset_id):
+        kinds.add(destination.kind)
         for name in by_kind.get(destination.kind, ()):
             users.setdefault(name, []).append(destination.name)
-    if not users:
-        return NO_IDENTITY
-    return IdentityPlan(tuple(sorted(users)), {k: tuple(sorted(v)) for k, v in users.items()})
+    limits = [ages[k] for k in kinds if k in ages]
+    return IdentityPlan(
+        tuple(sorted(users)),
+        {k: tuple(sorted(v)) for k, v in users.items()},
+        max(limits, default=MAX_EVENT_AGE_SECONDS),
+    )
 
 
 def identity_warnings(

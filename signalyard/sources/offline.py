@@ -242,6 +242,7 @@ class _Run:
                     now=now,
                     new_id=self._new_id,
                     source="import",
+                    max_age_seconds=self.identity.max_age_seconds,
                     identity=self.identity.variants,
                     test_event_code=self.options.test_event_code,
                     max_future_seconds=self.max_future_seconds,
@@ -323,6 +324,7 @@ async def run_import(
     on_plan: Callable[[Plan], None] = lambda plan: None,
     on_begin: Callable[[ImportRecord], None] = lambda record: None,
     identity_by_kind: Mapping[str, frozenset[str]] | None = None,
+    max_age_by_kind: Mapping[str, int] | None = None,
 ) -> ImportResult:
     """Import ``path`` into ``options.dataset_id`` (which must exist).
 
@@ -335,7 +337,10 @@ async def run_import(
     committed before a fatal error stay committed, and the next run resumes after them).
 
     ``identity_by_kind``: destination kind -> the identity variants it needs (each sink
-    spec's ``identity``); those the dataset's destinations need are made for every row."""
+    spec's ``identity``); those the dataset's destinations need are made for every row.
+    ``max_age_by_kind``: destination kind -> the oldest event its platform takes; rows older
+    than every one of the dataset's destinations takes are refused (see
+    :class:`~signalyard.sources.ingest.Ingestor`)."""
     started = time.monotonic()
     file_format = options.file_format or detect_format(path)
     delimiter = options.delimiter
@@ -371,7 +376,9 @@ async def run_import(
             default_country=default_country,
             max_future_seconds=max_future_seconds,
             on_problems=on_problems,
-            identity=await identity_plan(store, options.dataset_id, identity_by_kind or {}),
+            identity=await identity_plan(
+                store, options.dataset_id, identity_by_kind or {}, max_age_by_kind
+            ),
         )
         finished = await run.run(rows, path.stat().st_size, on_progress)
     finally:

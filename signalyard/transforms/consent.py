@@ -4,12 +4,14 @@ sent. Pure: no I/O.
 Every event carries a :class:`Consent` (``granted``, ``denied``, ``pending`` or ``unknown``,
 where it came from, and the region it applies in). Each destination has a policy: rules by
 region, each saying what to do for each state: send in ``full``, send with Limited Data Use
-(``ldu``: Meta's ``data_processing_options``), send without personal data (``no_pii``),
+(``ldu``: the platform restricts how it uses the event), send without personal data
+(``no_pii``),
 ``hold`` until consent arrives, or ``drop``. :func:`decide` returns the action and a reason
 that names the rule, which the store keeps beside the event's outbox row.
 
-Meta has no consent field in the Conversions API (reference: commerce-and-browser §5.6), so
-consent decides *whether and how* an event is sent; it never travels to the platform.
+How an action changes what is sent is the destination kind's own rule
+(:attr:`signalyard.sinks.spec.SinkSpec.apply_consent`, in ``sinks/<platform>/consent.py``):
+this module names no platform. :func:`without_personal_data` is the part they share.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signalyard.errors import InputError
-from signalyard.event import Consent
+from signalyard.event import Consent, ServerEvent
 
 __all__ = [
     "ACTIONS",
@@ -30,7 +32,6 @@ __all__ = [
     "Consent",
     "Decision",
     "Rule",
-    "apply_action",
     "decide",
     "parse_consent",
     "parse_policy",
@@ -38,6 +39,7 @@ __all__ = [
     "policy_to_json",
     "region_of",
     "subject_key",
+    "without_personal_data",
 ]
 
 STATES = ("granted", "denied", "pending", "unknown")
@@ -88,29 +90,6 @@ REGION_GROUPS: dict[str, frozenset[str]] = {
     "EU": frozenset((*_EEA, "GB", "CH")),
 }
 """Named groups usable in a rule's regions, besides ``*``, ``US``, ``US-CA``, ``DE``..."""
-
-# Meta's Limited Data Use state codes (reference meta-capi §2.5).
-_LDU_STATE = {
-    "CA": 1000,
-    "CO": 1001,
-    "CT": 1002,
-    "FL": 1003,
-    "OR": 1004,
-    "TX": 1005,
-    "MT": 1006,
-    "DE": 1007,
-    "NE": 1008,
-    "NH": 1009,
-    "NJ": 1010,
-    "MN": 1011,
-    "MD": 1012,
-    "RI": 1013,
-}
-
-# user_data keys kept by no_pii: the browser's pseudonymous cookies and the user agent, which
-# Meta needs to accept a website event; everything that names or locates a person goes.
-_NO_PII_KEEP = frozenset(("fbp", "fbc", "client_user_agent"))
-
 
 UNKNOWN = Consent()
 
@@ -288,24 +267,13 @@ def policy_to_json(rules: Sequence[Rule]) -> list[dict[str, Any]]:
     return [{"regions": list(r.regions), "actions": dict(r.actions)} for r in rules]
 
 
-def apply_action(event: dict[str, Any], action: str | None, region: str | None) -> dict[str, Any]:
-    """The event as sent under ``action`` (``full``/``None``: unchanged). ``ldu`` adds Meta's
-    Limited Data Use options (the US state's code when known, else geolocation); ``no_pii``
-    keeps only the browser cookies and the user agent in ``user_data``."""
-    if action is None or action == "full":
-        return event
+def without_personal_data(event: ServerEvent, keep: frozenset[str]) -> ServerEvent:
+    """The event with only the ``user_data`` keys in ``keep`` (the ``no_pii`` action): each
+    destination kind says which of its keys name no one (browser cookies, the user agent).
+    The identity variants made from the same personal data (``_identity``) go too."""
     out = dict(event)
-    if action == "ldu":
-        out["data_processing_options"] = ["LDU"]
-        country, _, state = (region or "").partition("-")
-        if country == "US" and state in _LDU_STATE:
-            out["data_processing_options_country"] = 1
-            out["data_processing_options_state"] = _LDU_STATE[state]
-        else:
-            out["data_processing_options_country"] = 0
-            out["data_processing_options_state"] = 0
-    elif action == "no_pii":
-        user_data = out.get("user_data")
-        if isinstance(user_data, dict):
-            out["user_data"] = {k: v for k, v in user_data.items() if k in _NO_PII_KEEP}
+    out.pop("_identity", None)
+    user_data = event.get("user_data")
+    if isinstance(user_data, dict):
+        out["user_data"] = {k: v for k, v in user_data.items() if k in keep}
     return out

@@ -17,6 +17,7 @@ from signalyard.transforms.user_data import clean_user_data, clean_user_data_wit
 from signalyard.transforms.validate import (
     _BROAD_KEYS,
     _SAFE_KEY,
+    MAX_EVENT_AGE_SECONDS,
     SERVER_EVENT_FIELDS,
     check_baseline,
     parse_event_time,
@@ -79,12 +80,13 @@ def clean_event(
     source: str = "graph_api",
     test_event_code: str | None = None,
     max_future_seconds: int = 600,
+    max_age_seconds: int = MAX_EVENT_AGE_SECONDS,
     identity: tuple[str, ...] = (),
 ) -> AcceptedEvent:
     """Validate and clean one server event (Meta's wire shape) received for ``dataset_id``.
 
     - :func:`~signalyard.transforms.validate.validate_event` (``now`` and
-      ``max_future_seconds`` for the time window);
+      ``max_future_seconds`` and ``max_age_seconds`` for the time window);
     - a copy is made: ``raw`` is never modified (nested values the transforms do not
       change, such as ``custom_data.contents``, are shared with it); top-level fields that are
       not Meta's (nor ``_consent``) are left out of it, each with a message;
@@ -107,7 +109,9 @@ def clean_event(
     Raises :class:`InputError` with a field path relative to the event (the caller puts
     ``data[i]`` before it). Returns the event with the messages worth telling the sender.
     """
-    validate_event(raw, now=now, max_future_seconds=max_future_seconds)
+    validate_event(
+        raw, now=now, max_future_seconds=max_future_seconds, max_age_seconds=max_age_seconds
+    )
     assert isinstance(raw, dict)
     event: dict[str, Any] = dict(raw)
     if None in event.values():

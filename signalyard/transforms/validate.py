@@ -48,6 +48,10 @@ ACTION_SOURCES: Final = frozenset(
 )
 MESSAGING_CHANNELS = ("whatsapp", "messenger", "instagram")
 MAX_EVENT_AGE_SECONDS: Final = 7 * 24 * 3600
+"""The oldest event accepted when the caller names no limit. The ingest pipeline passes the
+limit of the dataset's destinations instead (the largest of their kinds' ``max_age_seconds``):
+an event some destination can still use is kept, and each sink dead-letters what is too old
+for its own platform."""
 LDU_STATES = frozenset((0, *range(1000, 1014)))
 """``data_processing_options_state``: 0 (geolocate) or Meta's US state codes 1000 (CA) ...
 1013 (RI) (reference §2.5)."""
@@ -149,12 +153,16 @@ def parse_event_time(value: object) -> int:
     return seconds
 
 
-def _check_event_time(value: object, now: float, max_future_seconds: int) -> None:
+def _check_event_time(
+    value: object, now: float, max_future_seconds: int, max_age_seconds: int
+) -> None:
     seconds = parse_event_time(value)
-    if now - seconds > MAX_EVENT_AGE_SECONDS:
+    if now - seconds > max_age_seconds:
+        days = _days(max_age_seconds)
         raise InputError(
             "event_time",
-            "is more than 7 days in the past; Meta accepts events up to 7 days old",
+            f"is more than {days} in the past; this dataset's destinations accept events"
+            f" up to {days} old",
             subcode=2804003,
             title=_TOO_OLD_TITLE,
         )
@@ -163,6 +171,12 @@ def _check_event_time(value: object, now: float, max_future_seconds: int) -> Non
             "event_time",
             f"is more than {max_future_seconds} seconds in the future; check the sender's clock",
         )
+
+
+def _days(seconds: int) -> str:
+    if seconds % 86400:
+        return f"{seconds} seconds"
+    return "1 day" if seconds == 86400 else f"{seconds // 86400} days"
 
 
 def _check_event_name(value: object) -> None:
@@ -442,11 +456,18 @@ def _check_processing_options(event: Mapping[str, Any]) -> None:
         )
 
 
-def validate_event(raw: object, *, now: float, max_future_seconds: int = 600) -> None:
-    """Raise :class:`InputError` if ``raw`` breaks one of Meta's server-event rules.
+def validate_event(
+    raw: object,
+    *,
+    now: float,
+    max_future_seconds: int = 600,
+    max_age_seconds: int = MAX_EVENT_AGE_SECONDS,
+) -> None:
+    """Raise :class:`InputError` if ``raw`` breaks one of the server-event rules.
 
-    ``now`` is the current time (epoch seconds): ``event_time`` may be at most 7 days old
-    (subcode 2804003, "Event Timestamp Too Old") and at most ``max_future_seconds`` ahead.
+    ``now`` is the current time (epoch seconds): ``event_time`` may be at most
+    ``max_age_seconds`` old (subcode 2804003, "Event Timestamp Too Old", as Graph answers)
+    and at most ``max_future_seconds`` ahead.
     """
     if not isinstance(raw, dict):
         raise InputError("", "an event must be an object")
@@ -463,10 +484,10 @@ def validate_event(raw: object, *, now: float, max_future_seconds: int = 600) ->
         _check_event_name(event_name)  # the general case, and the error if any
     assert isinstance(event_name, str)
     event_time = event.get("event_time")
-    if type(event_time) is int and 0 <= now - event_time <= MAX_EVENT_AGE_SECONDS:
+    if type(event_time) is int and 0 <= now - event_time <= max_age_seconds:
         pass  # the common case
     else:
-        _check_event_time(event_time, now, max_future_seconds)
+        _check_event_time(event_time, now, max_future_seconds, max_age_seconds)
 
     action_source = event.get("action_source")
     if type(action_source) is not str or action_source not in ACTION_SOURCES:

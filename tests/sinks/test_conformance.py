@@ -17,6 +17,7 @@ config is used, its base URLs pointed at the sandbox) and its ``SandboxSpec`` (w
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from signalyard.sinks import REGISTRY, SANDBOX
 from signalyard.sinks.spec import SinkSpec
 from signalyard.sources.ingest import Ingestor
 from signalyard.store.sqlite import SQLiteStore
+from signalyard.transforms.consent import parse_rule, policy_to_json
 
 pytestmark = pytest.mark.anyio
 DATASET = "1234567890"
@@ -61,6 +63,7 @@ def raw_event(i: int, now: float) -> dict[str, Any]:
             "external_id": f"customer-{i}",
             "client_ip_address": "203.0.113.7",
             "client_user_agent": "Mozilla/5.0 (Macintosh) Chrome/126.0",
+            "fbp": f"fb.1.1700000000000.{1000 + i}",
         },
         "custom_data": {
             "currency": "USD",
@@ -85,9 +88,13 @@ class Rig:
     ingestor: Ingestor
     destination_id: int = 0
 
-    async def add_destination(self) -> None:
+    async def add_destination(self, **extra: object) -> None:
         example = self.spec.example()
-        options = {**example.to_mapping(), **{k: SANDBOX for k in self.spec.url_options}}
+        options = {
+            **example.to_mapping(),
+            **{k: SANDBOX for k in self.spec.url_options},
+            **extra,
+        }
         d = await self.store.add_destination(
             DATASET,
             name=f"{self.kind}-conformance",
@@ -123,7 +130,9 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def rig(kind: str, store: SQLiteStore, clock: FrozenClock) -> AsyncIterator[Rig]:
+async def rig(
+    kind: str, store: SQLiteStore, clock: FrozenClock, **options: object
+) -> AsyncIterator[Rig]:
     sandbox = SANDBOXES[kind]
     state = sandbox.new_state(clock=clock)
     app = served({kind: sandbox.create_app(clock=clock, state=state)})
@@ -138,7 +147,7 @@ async def rig(kind: str, store: SQLiteStore, clock: FrozenClock) -> AsyncIterato
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
         worker = Worker(store, FAST, clock=clock, client=client, sandbox_url=SANDBOX_URL)
         r = Rig(kind, REGISTRY[kind], sandbox, state, store, clock, worker, ingestor)
-        await r.add_destination()
+        await r.add_destination(**options)
         yield r
 
 
@@ -151,6 +160,36 @@ async def test_what_it_sends_is_accepted_by_its_own_sandbox(
         await r.drain()
         assert sorted(r.received()) == sorted(sent)
         assert await r.status() == (0, 30, 0)
+
+
+@pytest.mark.parametrize("action", ["ldu", "no_pii"])
+@pytest.mark.parametrize("kind", KINDS)
+async def test_what_it_sends_under_each_consent_action_is_accepted_by_its_sandbox(
+    kind: str, action: str, sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    policy = policy_to_json([parse_rule(f"*:granted={action}")])
+    async with rig(kind, sqlite_store, clock, consent_policy=policy) as r:
+        sent = await r.ingest(5)
+        await r.drain()
+        assert sorted(r.received()) == sorted(sent)
+        assert await r.status() == (0, 5, 0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_pii_leaves_no_hashed_identity_and_never_changes_the_stored_event(kind: str) -> None:
+    stored = {
+        "event_name": "Purchase",
+        "user_data": {"em": ["a" * 64], "ph": ["b" * 64], "client_user_agent": "UA"},
+        "_identity": {"ph.e164": ["c" * 64], "em.gmail": ["d" * 64]},
+        "_consent": {"state": "granted", "source": "api", "region": "US-CA"},
+    }
+    before = copy.deepcopy(stored)
+    apply = REGISTRY[kind].apply_consent
+    sent = apply(stored, "no_pii", "US-CA")
+    assert "_identity" not in sent
+    assert not {"em", "ph"} & set(sent["user_data"])
+    assert apply(stored, "ldu", "US-CA") != stored  # the platform hears of the restriction
+    assert stored == before
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -37,9 +37,14 @@ def variants_declared(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def no_variants_declared(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No registered kind declares a variant (as when only Meta is registered)."""
+    """No registered kind declares a variant, and every kind takes events of the same age
+    (as when only Meta is registered)."""
     for kind, spec in list(REGISTRY.items()):
-        monkeypatch.setitem(REGISTRY, kind, dataclasses.replace(spec, identity=frozenset()))
+        monkeypatch.setitem(
+            REGISTRY,
+            kind,
+            dataclasses.replace(spec, identity=frozenset(), max_age_seconds=7 * 86400),
+        )
 
 
 async def add_destination(gateway: Gateway, name: str, dataset: str = DATASET) -> None:

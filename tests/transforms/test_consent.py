@@ -9,7 +9,6 @@ from signalyard.errors import InputError
 from signalyard.event import Consent
 from signalyard.transforms.consent import (
     DEFAULT_POLICY,
-    apply_action,
     decide,
     parse_consent,
     parse_policy,
@@ -17,6 +16,7 @@ from signalyard.transforms.consent import (
     policy_to_json,
     region_of,
     subject_key,
+    without_personal_data,
 )
 
 
@@ -118,44 +118,14 @@ def test_policy_round_trips_through_json() -> None:
     assert DEFAULT_POLICY[-1].regions == ("*",)
 
 
-EVENT = {
-    "event_name": "Purchase",
-    "user_data": {
-        "em": ["a" * 64],
-        "ph": ["b" * 64],
-        "client_ip_address": "203.0.113.7",
-        "client_user_agent": "Mozilla/5.0",
-        "fbp": "fb.1.1.2",
-        "fbc": "fb.1.1.abc",
-        "external_id": ["c" * 64],
-    },
-}
-
-
-def test_full_changes_nothing() -> None:
-    assert apply_action(EVENT, "full", "DE") is EVENT
-    assert apply_action(EVENT, None, None) is EVENT
-
-
-def test_ldu_with_a_known_us_state_and_geolocated_otherwise() -> None:
-    ca = apply_action(EVENT, "ldu", "US-CA")
-    assert ca["data_processing_options"] == ["LDU"]
-    assert (ca["data_processing_options_country"], ca["data_processing_options_state"]) == (1, 1000)
-    tx = apply_action(EVENT, "ldu", "US-TX")
-    assert tx["data_processing_options_state"] == 1005
-    anywhere = apply_action(EVENT, "ldu", "US-NY")
-    assert (
-        anywhere["data_processing_options_country"],
-        anywhere["data_processing_options_state"],
-    ) == (0, 0)
-    assert "data_processing_options" not in EVENT  # the stored event is not changed
-
-
-def test_no_pii_keeps_only_the_browser_cookies_and_agent() -> None:
-    out = apply_action(EVENT, "no_pii", "DE")
-    assert out["user_data"] == {
-        "client_user_agent": "Mozilla/5.0",
-        "fbp": "fb.1.1.2",
-        "fbc": "fb.1.1.abc",
+def test_without_personal_data_keeps_only_the_named_keys() -> None:
+    event = {
+        "event_name": "Lead",
+        "user_data": {"em": ["a" * 64], "client_user_agent": "UA"},
+        "_identity": {"em.gmail": ["b" * 64]},
     }
-    assert "em" in EVENT["user_data"]
+    out = without_personal_data(event, frozenset({"client_user_agent"}))
+    assert out["user_data"] == {"client_user_agent": "UA"}
+    assert "_identity" not in out
+    assert "em" in event["user_data"]  # the stored event is not changed
+    assert without_personal_data({"event_name": "Lead"}, frozenset()) == {"event_name": "Lead"}

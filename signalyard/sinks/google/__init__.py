@@ -10,6 +10,7 @@ from signalyard.sinks.google.config import (
     SECRET_FIELDS,
     GoogleConfig,
 )
+from signalyard.sinks.google.consent import apply_consent
 from signalyard.sinks.google.sink import GoogleSink
 from signalyard.sinks.spec import SinkSpec
 
@@ -21,6 +22,7 @@ SPEC = SinkSpec(
     build=GoogleSink.build,
     example=GoogleConfig.example,
     secret_fields=SECRET_FIELDS,
+    apply_consent=apply_consent,
     url_options=("api_url", "token_url"),
     test_options=("validate_only",),
     max_age_seconds=MAX_AGE_SECONDS,

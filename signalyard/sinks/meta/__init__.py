@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from signalyard.sinks.meta.config import API_VERSION, MAX_AGE_SECONDS, SECRET_FIELDS, MetaConfig
+from signalyard.sinks.meta.consent import apply_consent
 from signalyard.sinks.meta.sink import MetaSink
 from signalyard.sinks.spec import SinkSpec
 
@@ -14,6 +15,7 @@ SPEC = SinkSpec(
     build=MetaSink.build,
     example=MetaConfig.example,
     secret_fields=SECRET_FIELDS,
+    apply_consent=apply_consent,
     url_options=("graph_url",),
     max_age_seconds=MAX_AGE_SECONDS,
     invalid_code=100,  # Graph's "invalid parameter"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from signalyard.sinks.spec import SinkSpec
 from signalyard.sinks.tiktok.classify import INVALID
 from signalyard.sinks.tiktok.config import API_VERSION, MAX_AGE_SECONDS, SECRET_FIELDS, TikTokConfig
+from signalyard.sinks.tiktok.consent import apply_consent
 from signalyard.sinks.tiktok.payload import EVENT_NAMES, PHONE_VARIANT
 from signalyard.sinks.tiktok.sink import TikTokSink
 
@@ -16,6 +17,7 @@ SPEC = SinkSpec(
     build=TikTokSink.build,
     example=TikTokConfig.example,
     secret_fields=SECRET_FIELDS,
+    apply_consent=apply_consent,
     url_options=("api_url",),
     max_age_seconds=MAX_AGE_SECONDS,
     invalid_code=INVALID,
