@@ -5,6 +5,7 @@ placeholders; :func:`pg` turns them into ``$n``) and the decision in between, wh
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,14 @@ RECORD = (
 RECORDED = (
     "SELECT state, source, updated_at FROM consent_subjects WHERE dataset_id = ? AND subject = ?"
 )
+SUBJECTS_HELD = "SELECT DISTINCT subject FROM consent_holds WHERE dataset_id = ? AND subject IN "
+"""Followed by ``(?,?,...)``: which of a request's subjects have held events at all (most have
+none: a request's decisions then cost one upsert each and this one query)."""
+SUBJECTS_HELD_PG = (
+    "SELECT DISTINCT subject FROM consent_holds WHERE dataset_id = $1 AND subject = ANY($2::text[])"
+)
+IN_CHUNK = 500
+"""Subjects per ``SUBJECTS_HELD`` query (SQLite's bound-parameter limit is far above)."""
 HELD_OF_SUBJECT = (
     "SELECT o.id, o.destination_id, d.options, e.payload FROM consent_holds h"
     " JOIN outbox o ON o.event_pk = h.event_pk AND o.status = 'held'"
@@ -83,3 +92,21 @@ def decisions(
             (status, decision.action, f"{decision.reason} (later)", now, settled, int(outbox_id))
         )
     return out
+
+
+def subjects_held_sqlite(
+    conn: sqlite3.Connection, decisions: Sequence[tuple[str, str, Consent]]
+) -> set[tuple[str, str]]:
+    """The (dataset, subject) pairs of ``decisions`` that have held events."""
+    by_dataset: dict[str, list[str]] = {}
+    for dataset_id, subject, _ in decisions:
+        by_dataset.setdefault(dataset_id, []).append(subject)
+    held: set[tuple[str, str]] = set()
+    for dataset_id, subjects in by_dataset.items():
+        unique = list(dict.fromkeys(subjects))
+        for i in range(0, len(unique), IN_CHUNK):
+            chunk = unique[i : i + IN_CHUNK]
+            marks = "(" + ",".join("?" * len(chunk)) + ")"
+            for (subject,) in conn.execute(SUBJECTS_HELD + marks, (dataset_id, *chunk)).fetchall():
+                held.add((dataset_id, subject))
+    return held

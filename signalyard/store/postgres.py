@@ -609,15 +609,18 @@ class PostgresStore:
         if not decisions:
             return ConsentUpdate(0, 0, 0)
         async with self.pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                pg(_consent_sql.RECORD),
+                [(d, subject, c.state, c.source, now) for d, subject, c in decisions],
+            )
+            held: set[tuple[str, str]] = set()
+            for dataset_id in {d for d, _, _ in decisions}:
+                subjects = list({s for d, s, _ in decisions if d == dataset_id})
+                for r in await conn.fetch(_consent_sql.SUBJECTS_HELD_PG, dataset_id, subjects):
+                    held.add((dataset_id, r[0]))
             for dataset_id, subject, consent in decisions:
-                await conn.execute(
-                    pg(_consent_sql.RECORD),
-                    dataset_id,
-                    subject,
-                    consent.state,
-                    consent.source,
-                    now,
-                )
+                if (dataset_id, subject) not in held:
+                    continue
                 rows = await conn.fetch(
                     pg(_consent_sql.HELD_OF_SUBJECT + " FOR UPDATE OF o"),
                     dataset_id,

@@ -539,10 +539,14 @@ class SQLiteStore:
     ) -> ConsentUpdate:
         def job(conn: sqlite3.Connection) -> ConsentUpdate:
             released = dropped = still = 0
+            conn.executemany(
+                _consent_sql.RECORD,
+                [(d, subject, c.state, c.source, now) for d, subject, c in decisions],
+            )
+            held = _consent_sql.subjects_held_sqlite(conn, decisions)
             for dataset_id, subject, consent in decisions:
-                conn.execute(
-                    _consent_sql.RECORD, (dataset_id, subject, consent.state, consent.source, now)
-                )
+                if (dataset_id, subject) not in held:
+                    continue
                 rows = conn.execute(_consent_sql.HELD_OF_SUBJECT, (dataset_id, subject)).fetchall()
                 changes = _consent_sql.decisions(rows, consent, now)
                 conn.executemany(_consent_sql.SET_DECISION, changes)

@@ -168,6 +168,24 @@ async def test_many_decisions_in_one_call_are_each_applied_in_order(store: Store
     assert await store.update_consents([], now=NOW + 61) == type(update)(0, 0, 0)
 
 
+async def test_a_held_subject_among_many_is_found_and_every_decision_recorded(
+    store: Store,
+) -> None:
+    """Subjects are looked up in chunks: the one with held events may come after hundreds
+    without; every decision is recorded whether it held anything or not."""
+    await dest(store, "default")
+    await store.ingest([ev(1, "pending")], now=NOW)
+    others = [
+        ("px1", subject_key(f"fb.1.1.{i}"), Consent("granted", "script")) for i in range(1200)
+    ]
+    decisions = [*others[:1100], ("px1", subject_key(FBP), Consent("granted", "script"))]
+    update = await store.update_consents([*decisions, *others[1100:]], now=NOW + 60)
+    assert (update.released, update.dropped, update.still_held) == (1, 0, 0)
+    assert (await statuses(store))["default"] == (1, 0, 0)
+    rows = await fetch(store, "SELECT COUNT(*) FROM consent_subjects WHERE state = 'granted'", ())
+    assert int(rows[0][0]) == 1201
+
+
 async def test_holds_expire_at_the_age_limit(store: Store) -> None:
     await dest(store, "default")
     old = int(NOW) - 7 * 86400 + 1800
