@@ -27,6 +27,7 @@ from typing import Any
 
 from signalyard.clock import FrozenClock
 from signalyard.insights import views
+from signalyard.sinks import REGISTRY
 from signalyard.store import migrate
 from signalyard.store.sqlite import SQLiteStore
 
@@ -50,9 +51,9 @@ def seed(path: Path, n: int, now: float) -> float:
         (DATASET, "Shop", "US", now - YEAR),
     )
     conn.execute(
-        "INSERT INTO destinations(dataset_id, name, kind, options, access_token, state,"
+        "INSERT INTO destinations(dataset_id, name, kind, options, secrets, state,"
         " paused_reason, paused_fix, created_at, updated_at) VALUES"
-        " (?, 'meta', 'meta', '{\"pixel_id\": \"1234567890\"}', 'token', 'paused',"
+        " (?, 'meta', 'meta', '{\"pixel_id\": \"1234567890\"}', NULL, 'paused',"
         " 'the access token expired (190/463)', 'replace it: signalyard destinations"
         " set-token meta', ?, ?)",
         (DATASET, now - YEAR, now),
@@ -117,6 +118,9 @@ def seed(path: Path, n: int, now: float) -> float:
     return time.perf_counter() - started
 
 
+MODELS = {k: s.match_model for k, s in REGISTRY.items() if s.match_model is not None}
+
+
 async def timed(fn: Callable[[], Awaitable[Any]], repeat: int) -> dict[str, float]:
     times = []
     for _ in range(repeat):
@@ -135,7 +139,10 @@ async def measure(path: Path, now: float, repeat: int) -> dict[str, Any]:
             ("views.overview 7d", lambda: views.overview(store, DATASET, now=now, hours=168)),
             ("views.overview 30d", lambda: views.overview(store, DATASET, now=now, hours=720)),
             ("views.queues", lambda: views.queues(store, DATASET, now=now)),
-            ("views.match_quality 7d", lambda: views.match_quality(store, DATASET, now=now)),
+            (
+                "views.match_quality 7d",
+                lambda: views.match_quality(store, DATASET, now=now, models=MODELS),
+            ),
             ("views.dedup 7d", lambda: views.dedup(store, DATASET, now=now)),
             ("views.diagnostics 7d", lambda: views.diagnostics(store, DATASET, now=now)),
         ):

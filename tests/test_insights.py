@@ -13,8 +13,16 @@ from signalyard.insights.alert_log import (
     resolve_alert,
 )
 from signalyard.insights.recorder import StatsRecorder, rejection_key
-from signalyard.insights.views import dedup, diagnostics, match_quality, overview, queues
+from signalyard.insights.views import (
+    EventQuality,
+    dedup,
+    diagnostics,
+    match_quality,
+    overview,
+    queues,
+)
 from signalyard.secret import Secret
+from signalyard.sinks.meta.quality import MODEL as META_MODEL
 from signalyard.store.base import Store
 
 pytestmark = pytest.mark.anyio
@@ -100,7 +108,15 @@ async def test_delivery_series_and_queues(store: Store) -> None:
     assert q.oldest_queued_event_time == int(NOW - 10)
 
 
+async def _meta_quality(store: Store) -> list[EventQuality]:
+    found = await match_quality(store, "px", now=NOW, models={"meta": META_MODEL})
+    return found.kinds[0].rows
+
+
 async def test_match_quality_moves_as_keys_are_added(store: Store) -> None:
+    await store.add_destination(
+        "px", name="meta", kind="meta", options={}, secrets={"access_token": Secret("t")}, now=NOW
+    )
     rec = StatsRecorder(store)
     rec.ingested(
         [ev(i, keys=("fbp",)) for i in range(10)],
@@ -110,7 +126,7 @@ async def test_match_quality_moves_as_keys_are_added(store: Store) -> None:
         now=NOW,
     )
     await rec.flush()
-    [before] = await match_quality(store, "px", now=NOW)
+    [before] = await _meta_quality(store)
     assert before.coverage["fbp"] == 1.0 and before.coverage["em"] == 0.0
     assert any(a.startswith("em missing on 100% of Purchase events") for a in before.advice)
     assert any(
@@ -126,7 +142,7 @@ async def test_match_quality_moves_as_keys_are_added(store: Store) -> None:
         now=NOW,
     )
     await rec.flush()
-    [after] = await match_quality(store, "px", now=NOW)
+    [after] = await _meta_quality(store)
     assert after.events == 20
     assert after.score > before.score
     assert after.coverage["em"] == 0.5
@@ -140,7 +156,7 @@ async def test_match_quality_moves_as_keys_are_added(store: Store) -> None:
         now=NOW,
     )
     await rec2.flush()
-    [best] = await match_quality(store, "px", now=NOW)
+    [best] = await _meta_quality(store)
     assert best.score > after.score
     assert not any(a.startswith("fbc missing") for a in best.advice)
 

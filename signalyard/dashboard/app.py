@@ -17,6 +17,7 @@ from signalyard.dashboard.revoked import RevokedSessions
 from signalyard.dashboard.session import LoginLimiter, SessionCodec, session_key
 from signalyard.dashboard.web import Web, client_address
 from signalyard.settings import DashboardSettings
+from signalyard.sinks import REGISTRY
 from signalyard.store.base import Store
 
 __all__ = ["create_dashboard"]
@@ -59,7 +60,8 @@ def create_dashboard(
         limiter=limiter or LoginLimiter(clock),
         client_ip=client_ip or client_address,
     )
-    pages = Pages(web, store, on_replay=on_replay, sandbox_url=sandbox_url)
+    models = {kind: spec.match_model for kind, spec in REGISTRY.items() if spec.match_model}
+    pages = Pages(web, store, on_replay=on_replay, sandbox_url=sandbox_url, models=models)
     css = STYLESHEET.read_bytes()
 
     async def stylesheet(request: Request) -> Response:

@@ -6,7 +6,7 @@ counts, shares and the platform's error messages only."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from signalyard.dashboard.session import Session
 from signalyard.dashboard.web import Web
 from signalyard.insights import views
 from signalyard.insights.alert_log import firing_alerts, recent_alerts
-from signalyard.insights.quality import MATCH_KEYS
+from signalyard.insights.quality import MatchModel
 from signalyard.sinks import delivery_mode, mode_note, mode_option, spec_for
 from signalyard.store.base import Destination, Store
 
@@ -57,16 +57,6 @@ SOURCE_LABELS = {
     "woocommerce": "webhook: WooCommerce",
     "import": "import",
 }
-QUALITY_COLUMNS = (
-    ("em", "em"),
-    ("ph", "ph"),
-    ("fbc", "fbc"),
-    ("fbp", "fbp"),
-    ("external_id", "external_id"),
-    ("IP", "client_ip_address"),
-    ("UA", "client_user_agent"),
-)
-ADDRESS_KEYS = ("ct", "st", "zp", "country")
 AGE_WARNING_SECONDS = 6 * 86400
 """A queued event this old is a day from Meta's 7-day limit."""
 
@@ -118,11 +108,15 @@ class Pages:
         *,
         on_replay: Callable[[], None] | None = None,
         sandbox_url: str = "",
+        models: Mapping[str, MatchModel] | None = None,
     ) -> None:
+        """``models``: destination kind -> its match model (the registry's ``match_model``):
+        the match-quality page shows one section per kind of a dataset's destinations."""
         self.web = web
         self.store = store
         self.on_replay = on_replay
         self.sandbox_url = sandbox_url
+        self.models: Mapping[str, MatchModel] = models or {}
 
     async def _common(
         self, request: Request, page: str
@@ -228,15 +222,24 @@ class Pages:
 
     async def _quality(self, ctx: dict[str, Any]) -> None:
         w = WINDOWS[ctx["window"]]
-        rows = await views.match_quality(self.store, ctx["dataset_id"], now=ctx["now"], days=w.days)
+        found = await views.match_quality(
+            self.store, ctx["dataset_id"], now=ctx["now"], days=w.days, models=self.models
+        )
         ctx.update(
-            rows=rows,
-            columns=QUALITY_COLUMNS,
-            address={
-                q.event_name: sum(q.coverage[k] for k in ADDRESS_KEYS) / len(ADDRESS_KEYS)
-                for q in rows
-            },
-            all_keys=MATCH_KEYS,
+            sections=[
+                {
+                    "kind": k.kind,
+                    "model": k.model,
+                    "destinations": k.destinations,
+                    "rows": k.rows,
+                    "columns": {
+                        q.event_name: [c.coverage(q.coverage) for c in k.model.columns]
+                        for q in k.rows
+                    },
+                }
+                for k in found.kinds
+            ],
+            quality_note=found.note,
         )
 
     # deduplication -----------------------------------------------------------------------

@@ -1,54 +1,71 @@
-"""An *estimate* of Meta's Event Match Quality (EMQ), 0-10, per dataset and event name: the
-same model for the sandbox (what a platform would see) and the dashboard (what Signalyard
-sends).
+"""Match quality *estimates*, 0-10, per dataset, destination kind and event name: a generic
+engine, fed by each platform's :class:`MatchModel` (``signalyard/sinks/<kind>/quality.py``,
+listed by the sink registry as ``SinkSpec.match_model``). This module names no platform.
 
-Meta computes EMQ from which customer-information keys are sent, their quality and the share
-of events it matches to an account; it publishes neither the weights nor the formula
-(reference §6). This module is a transparent stand-in so users can see which keys move the
-score. It is not Meta's number, and the sandbox and dashboard say so wherever they show it.
+No platform publishes how it matches events to its accounts, nor the weights of its keys.
+A model is a transparent stand-in so users can see which keys move the score: it is never
+the platform's own number, and the dashboard and sandbox say so wherever they show it.
 
-The model
----------
-Each event gets a chance of being matched, built from independent *signals*, each with a
-match probability ``p``::
+The engine
+----------
+Each event gets a chance of being matched, built from independent *rules*, each with a match
+probability ``p`` when the event carries the rule's signals::
 
-    P(match) = 1 - Π (1 - p_signal)        over the signals the event carries
+    P(match) = 1 - Π (1 - p_rule)        over the rules the event satisfies
     score    = 10 * mean P(match) over the events received for that name
 
-============================  =====  ==========================================================
-signal                        p      why
-============================  =====  ==========================================================
-em                            0.55   Meta's highest-value key; median ACR lift ≈ +59 % (§6)
-ph                            0.40   second strongest personal key
-client_ip_address + UA        0.30   the pair, as Meta uses it (IP alone 0.10, UA alone 0.02)
-fbc                           0.25   click id: deterministic when the user came from an ad
-fbp                           0.15   browser id, links to Pixel traffic
-external_id                   0.10   advertiser id, helps across Pixel and CAPI
-fn + ln                       0.08   name (one of the two alone 0.02)
-ct, st, zp, country           0.06   address, scaled by how many of the four are present
-db                            0.04   date of birth
-ge                            0.01   gender
-============================  =====  ==========================================================
+Rules: :class:`Single` (one signal), :class:`Pair` (two signals worth more together, such as
+IP + user agent or first + last name), :class:`FirstOf` (the platform takes one of several,
+the first present: click ids) and :class:`Address` (several signals, scaled by how many are
+present, or counted only when all are).
 
-So ``em`` alone scores 5.5; ``em`` + IP + UA + ``fbp`` about 7.3; IP + UA + ``fbp`` (a typical
-browser-only forward) about 4.0; every key about 9.1.
+The mask
+--------
+At ingest the statistics recorder stores, per day and event name, a histogram of *masks*:
+bit ``i`` set when the stored event carries a usable value of :data:`SIGNALS` ``[i]``
+(:func:`event_mask`). Bits 0..14 are the ``user_data`` keys (:data:`MATCH_KEYS`, unchanged
+since the first rollups, so stored rows keep their meaning); then the signals the stored
+event keeps outside ``user_data`` (:data:`EXTRA_SIGNALS`): a browser cookie passed on as
+``_browser_ids``, click ids kept as ``_click_ids``, and the identity variants kept as
+``_identity`` (a key hashed by another rule than the base one, which only the plaintext
+allows: a value that arrived hashed has none). Every model reads the same histogram.
 
-Only *usable* values count, in the sandbox and the dashboard alike: hashed keys must look
-hashed (plaintext is not matched by Meta), ``fbc``/``fbp`` must be in Meta's cookie format
-(a hashed ``fbp`` is unusable: Meta needs the cookie as it is), the user agent must not be a
-hash, the IP must parse. Coverage is the share of events that carry a usable value for a key;
-:func:`usable_mask` decides it for the events Signalyard stores. *Drivers* are the keys
-whose removal would lower the score most; *suggestions* are the keys that, added to every
-event, would raise it most.
+Only *usable* values count: hashed keys must look hashed (cleaning has hashed them), a cookie
+in the format its platform needs (:data:`COOKIE_FORMATS`; a hashed one matches nothing), the
+user agent must not be a hash, the IP must parse. Coverage is the share of events that carry
+a usable value of a key; *drivers* are the keys whose removal would lower the score most;
+*suggestions* are the keys that, added to every event, would raise it most.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-#: The keys whose coverage is reported, in display order. Bit ``i`` of a mask = key ``i``.
+from signalyard.transforms.identity import variant_hashes
+
+__all__ = [
+    "BIT",
+    "EXTRA_SIGNALS",
+    "MATCH_KEYS",
+    "SIGNALS",
+    "Address",
+    "Column",
+    "FirstOf",
+    "MatchModel",
+    "Pair",
+    "Rule",
+    "Single",
+    "estimate",
+    "event_mask",
+    "match_probability",
+    "score_of",
+    "usable_mask",
+]
+
+#: The ``user_data`` keys, bits 0..14 of a mask, in their historical order (never reorder).
 MATCH_KEYS: tuple[str, ...] = (
     "em",
     "ph",
@@ -66,28 +83,40 @@ MATCH_KEYS: tuple[str, ...] = (
     "zp",
     "country",
 )
-BIT: dict[str, int] = {key: 1 << i for i, key in enumerate(MATCH_KEYS)}
-ALL_KEYS_MASK = (1 << len(MATCH_KEYS)) - 1
+_BROWSER_SIGNALS: tuple[str, ...] = ("ttp",)
+"""Browser ids kept in ``_browser_ids``."""
+_CLICK_SIGNALS: tuple[str, ...] = ("ttclid", "gclid", "gbraid", "wbraid")
+"""Click ids kept in ``_click_ids`` (``fbclid`` is already in ``fbc``)."""
+_VARIANT_SIGNALS: tuple[str, ...] = ("ph.e164", "em.gmail")
+"""Identity variants kept in ``_identity`` (:mod:`signalyard.transforms.identity`)."""
+#: Signals outside ``user_data``: bits 15 and up, appended only (never reorder).
+EXTRA_SIGNALS: tuple[str, ...] = _BROWSER_SIGNALS + _CLICK_SIGNALS + _VARIANT_SIGNALS
+#: Every signal a mask can carry; bit ``i`` of a mask = signal ``i``.
+SIGNALS: tuple[str, ...] = MATCH_KEYS + EXTRA_SIGNALS
+BIT: dict[str, int] = {key: 1 << i for i, key in enumerate(SIGNALS)}
 
 # fb.<subdomain index>.<creation time>.<value>[.<appendix>] (what the sandbox accepts too).
-_COOKIE = re.compile(r"fb\.[0-9]+\.[0-9]+\.[^.]+(?:\.[A-Za-z0-9_-]{2}|\.[A-Za-z0-9_-]{8})?")
+_FB_COOKIE = re.compile(r"fb\.[0-9]+\.[0-9]+\.[^.]+(?:\.[A-Za-z0-9_-]{2}|\.[A-Za-z0-9_-]{8})?")
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}|[0-9a-fA-F]{32}")
-_COOKIE_KEYS = frozenset(("fbc", "fbp"))
+#: ``user_data`` cookies usable only in their own format (a hashed one is kept and sent, but
+#: matches nothing).
+COOKIE_FORMATS: dict[str, re.Pattern[str]] = {"fbc": _FB_COOKIE, "fbp": _FB_COOKIE}
 
 
 def usable_mask(user_data: Mapping[str, object]) -> int:
-    """The mask of match keys in a *cleaned* ``user_data`` (as Signalyard stores and sends it)
-    whose values the platform can use: ``fbc``/``fbp`` only in Meta's cookie format (a hashed
-    or malformed one is kept and sent, but matches nothing), a user agent that is not a hash.
-    Cleaning has already hashed the hashed keys and refused invalid IP addresses, so those
-    count when present. The sandbox applies the same rules to what it receives."""
+    """The mask of ``user_data`` keys (bits 0..14) in a *cleaned* ``user_data`` (as Signalyard
+    stores and sends it) whose values a platform can use: cookies only in their format
+    (:data:`COOKIE_FORMATS`), a user agent that is not a hash. Cleaning has already hashed
+    the hashed keys and refused invalid IP addresses, so those count when present. The
+    sandbox applies the same rules to what it receives."""
     mask = 0
     for key, value in user_data.items():
         bit = BIT.get(key)
-        if bit is None:
+        if bit is None or bit >> len(MATCH_KEYS):
             continue
-        if key in _COOKIE_KEYS:
-            if not isinstance(value, str) or _COOKIE.fullmatch(value) is None:
+        cookie = COOKIE_FORMATS.get(key)
+        if cookie is not None:
+            if not isinstance(value, str) or cookie.fullmatch(value) is None:
                 continue
         elif key == "client_user_agent" and (
             not isinstance(value, str) or _HEX_DIGEST.fullmatch(value) is not None
@@ -97,50 +126,178 @@ def usable_mask(user_data: Mapping[str, object]) -> int:
     return mask
 
 
-_SINGLE = {
-    "em": 0.55,
-    "ph": 0.40,
-    "fbc": 0.25,
-    "fbp": 0.15,
-    "external_id": 0.10,
-    "db": 0.04,
-    "ge": 0.01,
-}
-_IP, _UA = BIT["client_ip_address"], BIT["client_user_agent"]
-_FN, _LN = BIT["fn"], BIT["ln"]
-_ADDRESS = (BIT["ct"], BIT["st"], BIT["zp"], BIT["country"])
+def event_mask(event: Mapping[str, Any]) -> int:
+    """The mask of a stored (cleaned) event: :func:`usable_mask` of its ``user_data``, and the
+    signals it keeps outside it: ``_browser_ids`` and ``_click_ids`` entries with a value, and
+    identity variants with at least one hash (:func:`~signalyard.transforms.identity.
+    variant_hashes`: not when every value arrived hashed, or the variant was not made)."""
+    user_data = event.get("user_data")
+    mask = usable_mask(user_data) if isinstance(user_data, Mapping) else 0
+    for table, names in (("_browser_ids", _BROWSER_SIGNALS), ("_click_ids", _CLICK_SIGNALS)):
+        ids = event.get(table)
+        if isinstance(ids, Mapping):
+            for name in names:
+                value = ids.get(name)
+                if isinstance(value, str) and value.strip():
+                    mask |= BIT[name]
+    if event.get("_identity"):
+        for name in _VARIANT_SIGNALS:
+            if variant_hashes(event, name)[0]:
+                mask |= BIT[name]
+    return mask
 
 
-def match_probability(mask: int) -> float:
-    """The modelled chance that an event carrying the keys in ``mask`` is matched."""
+# The model ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Single:
+    """One signal, worth ``p``."""
+
+    key: str
+    p: float
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key,)
+
+    def probability(self, mask: int) -> float:
+        return self.p if mask & BIT[self.key] else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """Two signals worth ``both`` together, ``first_alone`` / ``second_alone`` on their own
+    (IP + user agent, first + last name)."""
+
+    first: str
+    second: str
+    both: float
+    first_alone: float = 0.0
+    second_alone: float = 0.0
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.first, self.second)
+
+    def probability(self, mask: int) -> float:
+        a, b = bool(mask & BIT[self.first]), bool(mask & BIT[self.second])
+        if a and b:
+            return self.both
+        if a:
+            return self.first_alone
+        return self.second_alone if b else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FirstOf:
+    """Signals of which the platform takes one, the first present (``options``: key, p):
+    click ids, where a conversion is attributed to one click."""
+
+    options: tuple[tuple[str, float], ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self.options)
+
+    def probability(self, mask: int) -> float:
+        for key, p in self.options:
+            if mask & BIT[key]:
+                return p
+        return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """An address made of ``keys``: worth ``p`` scaled by how many are present, or (with
+    ``together``) ``p`` only when every one is."""
+
+    parts: tuple[str, ...]
+    p: float
+    together: bool = False
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.parts
+
+    def probability(self, mask: int) -> float:
+        present = sum(1 for key in self.parts if mask & BIT[key])
+        if self.together:
+            return self.p if present == len(self.parts) else 0.0
+        return self.p * present / len(self.parts) if present else 0.0
+
+
+Rule = Single | Pair | FirstOf | Address
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of the dashboard's table: the mean coverage of ``keys``, labelled ``label``;
+    ``id`` names it in the page (default: its only key)."""
+
+    label: str
+    keys: tuple[str, ...]
+    id: str = ""
+    title: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.id or self.keys[0]
+
+    def coverage(self, coverage: Mapping[str, float]) -> float:
+        return sum(coverage.get(k, 0.0) for k in self.keys) / len(self.keys)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchModel:
+    """One platform's match model: what its estimate shows and how it is computed."""
+
+    title: str
+    """Heading of the estimate, such as "Estimated Event Match Quality"."""
+    note: str
+    """Shown with every score: that it is an estimate, not the platform's number, and what
+    counts as usable."""
+    rules: tuple[Rule, ...]
+    keys: tuple[str, ...]
+    """The signals whose coverage is reported, in display order: exactly the rules' keys."""
+    columns: tuple[Column, ...]
+    """The dashboard table's coverage columns."""
+    advice: Mapping[str, tuple[float, str]] = field(default_factory=dict)
+    """Key -> (coverage under which to advise, why): "*key* missing on N% of *event* events:
+    *why*"."""
+    customer_keys: frozenset[str] = frozenset()
+    """Keys advised on only for conversion events, where the customer is usually known."""
+
+    def __post_init__(self) -> None:
+        used = {key for rule in self.rules for key in rule.keys}
+        unknown = (used | set(self.keys)) - set(BIT)
+        if unknown:
+            raise ValueError(f"unknown signals: {sorted(unknown)}")
+        if used != set(self.keys) or len(self.keys) != len(set(self.keys)):
+            raise ValueError("keys must list each signal of the rules once")
+        for column in self.columns:
+            if not column.keys or set(column.keys) - used:
+                raise ValueError(f"column {column.label!r} must name keys of the model")
+        if set(self.advice) - used or self.customer_keys - used:
+            raise ValueError("advice and customer_keys must name keys of the model")
+
+
+def match_probability(mask: int, model: MatchModel) -> float:
+    """The modelled chance that an event carrying the signals in ``mask`` is matched."""
     miss = 1.0
-    for key, p in _SINGLE.items():
-        if mask & BIT[key]:
+    for rule in model.rules:
+        p = rule.probability(mask)
+        if p:
             miss *= 1.0 - p
-    ip, ua = bool(mask & _IP), bool(mask & _UA)
-    if ip and ua:
-        miss *= 1.0 - 0.30
-    elif ip:
-        miss *= 1.0 - 0.10
-    elif ua:
-        miss *= 1.0 - 0.02
-    fn, ln = bool(mask & _FN), bool(mask & _LN)
-    if fn and ln:
-        miss *= 1.0 - 0.08
-    elif fn or ln:
-        miss *= 1.0 - 0.02
-    address = sum(1 for bit in _ADDRESS if mask & bit)
-    if address:
-        miss *= 1.0 - 0.06 * address / 4
     return 1.0 - miss
 
 
-def score_of(masks: Mapping[int, int]) -> float:
-    """10 * the mean match probability over events (``masks``: key mask -> event count)."""
+def score_of(masks: Mapping[int, int], model: MatchModel) -> float:
+    """10 * the mean match probability over events (``masks``: mask -> event count)."""
     total = sum(masks.values())
     if not total:
         return 0.0
-    return 10.0 * sum(match_probability(m) * n for m, n in masks.items()) / total
+    return 10.0 * sum(match_probability(m, model) * n for m, n in masks.items()) / total
 
 
 def _with(masks: Mapping[int, int], bit: int, present: bool) -> dict[int, int]:
@@ -151,36 +308,41 @@ def _with(masks: Mapping[int, int], bit: int, present: bool) -> dict[int, int]:
     return out
 
 
-def estimate(masks: Mapping[int, int]) -> dict[str, Any]:
-    """Score, per-key coverage, drivers and suggestions for one event name."""
-    total = sum(masks.values())
-    score = score_of(masks)
+def estimate(masks: Mapping[int, int], model: MatchModel) -> dict[str, Any]:
+    """Score, coverage of the model's keys, drivers and suggestions for one event name."""
+    relevant = 0
+    for key in model.keys:
+        relevant |= BIT[key]
+    # Signals the model ignores change nothing: fold them away (fewer masks to score).
+    folded: dict[int, int] = {}
+    for mask, n in masks.items():
+        folded[mask & relevant] = folded.get(mask & relevant, 0) + n
+    total = sum(folded.values())
+    score = score_of(folded, model)
     coverage = {
-        key: round(sum(n for m, n in masks.items() if m & bit) / total, 4) if total else 0.0
-        for key, bit in BIT.items()
+        key: round(sum(n for m, n in folded.items() if m & BIT[key]) / total, 4) if total else 0.0
+        for key in model.keys
     }
     drops: list[tuple[float, str]] = []
     gains: list[tuple[float, str]] = []
-    for key, bit in BIT.items():
+    for key in model.keys:
+        bit = BIT[key]
         if coverage[key] > 0:
-            drop = score - score_of(_with(masks, bit, False))
+            drop = score - score_of(_with(folded, bit, False), model)
             if drop >= 0.05:
                 drops.append((round(drop, 2), key))
         if coverage[key] < 1:
-            gain = score_of(_with(masks, bit, True)) - score
+            gain = score_of(_with(folded, bit, True), model) - score
             if gain >= 0.05:
                 gains.append((round(gain, 2), key))
     drops.sort(key=lambda d: (-d[0], d[1]))
     gains.sort(key=lambda g: (-g[0], g[1]))
-    drivers = [{"key": key, "contribution": drop} for drop, key in drops]
-    suggestions = [{"key": key, "gain_if_always_sent": gain} for gain, key in gains]
     return {
         "score": round(score, 1),
         "estimate": True,
-        "note": "Estimate of Event Match Quality, not Meta's score; see the model in "
-        "signalyard.insights.quality (docs/dashboard.md).",
+        "note": model.note,
         "events": total,
         "coverage": coverage,
-        "drivers": drivers,
-        "suggestions": suggestions[:5],
+        "drivers": [{"key": key, "contribution": drop} for drop, key in drops],
+        "suggestions": [{"key": key, "gain_if_always_sent": gain} for gain, key in gains[:5]],
     }

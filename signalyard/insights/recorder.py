@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from signalyard.event import AcceptedEvent
-from signalyard.insights.quality import usable_mask
+from signalyard.insights.quality import event_mask
 from signalyard.store.base import MergeResult, Store
 from signalyard.store.dual import execute, execute_many
 
@@ -163,7 +163,7 @@ class StatsRecorder:
                 row[2] += 1
             else:
                 row[1] += 1
-                mask = usable_mask(event.payload.get("user_data") or {})
+                mask = event_mask(event.payload)
                 self._masks[(event.dataset_id, day, name, mask)] += 1
             if was_generated:
                 row[3] += 1

@@ -9,16 +9,20 @@ days (``days``) ending now.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from signalyard.insights.quality import estimate
+from signalyard.insights.quality import MatchModel, estimate
 from signalyard.insights.recorder import EVENT_COUNTERS
 from signalyard.store.base import Destination, Store
 from signalyard.store.dual import fetch
 
 __all__ = [
     "Diagnostic",
+    "EventQuality",
+    "KindQuality",
+    "MatchQuality",
     "Overview",
     "QueueView",
     "dedup",
@@ -90,6 +94,26 @@ class EventQuality:
     drivers: list[dict[str, Any]]
     suggestions: list[dict[str, Any]]
     advice: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class KindQuality:
+    """The match quality of one destination kind, by its own model."""
+
+    kind: str
+    model: MatchModel
+    destinations: list[str]
+    """The names of the dataset's destinations of this kind."""
+    rows: list[EventQuality]
+    """Per event name, the most events first."""
+
+
+@dataclass(frozen=True, slots=True)
+class MatchQuality:
+    kinds: list[KindQuality]
+    """Per destination kind of the dataset that has a model."""
+    note: str = ""
+    """Why nothing is shown, when ``kinds`` is empty (no destination, or none with a model)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,24 +249,6 @@ async def _event_totals(
     }
 
 
-_KEY_ADVICE = {
-    "fbc": (
-        0.5,
-        "landing pages lack the script, or redirects drop the fbclid (people who clicked an ad"
-        " are not recognised)",
-    ),
-    "fbp": (0.8, "the script or the Meta Pixel does not run on every page, or consent was refused"),
-    "em": (0.6, "send the customer's email when you have it (checkout, sign-up, CRM)"),
-    "ph": (0.5, "send the phone number; national numbers are completed with the dataset's country"),
-    "external_id": (
-        0.5,
-        "send your own customer id as external_id, the same in browser and server",
-    ),
-    "client_ip_address": (0.8, "server events should forward the browser's IP address"),
-    "client_user_agent": (0.8, "server events should forward the browser's user agent"),
-}
-
-
 CONVERSIONS = frozenset(
     (
         "Purchase",
@@ -258,14 +264,34 @@ CONVERSIONS = frozenset(
     )
 )
 """Events where the customer's identity is usually known (checkout, forms, sign-up)."""
-_CONVERSION_KEYS = frozenset(("em", "ph", "external_id"))
+NO_DESTINATION = (
+    "No destination yet: match quality is estimated per destination kind, from the keys that"
+    " kind's platform matches on. Add a destination to this dataset (signalyard destinations"
+    " add) to see it."
+)
+NO_MODEL = "No destination of this dataset has a match-quality model."
 
 
 async def match_quality(
-    store: Store, dataset_id: str, *, now: float, days: int = 7
-) -> list[EventQuality]:
-    """Per event name: the estimated match quality (see :mod:`signalyard.insights.quality`),
-    key coverage, the keys that drive it, and advice for keys often missing."""
+    store: Store,
+    dataset_id: str,
+    *,
+    now: float,
+    days: int = 7,
+    models: Mapping[str, MatchModel],
+) -> MatchQuality:
+    """Per kind of the dataset's destinations that has a model in ``models`` (destination
+    kind -> model; the sink registry's ``match_model``), in the order of ``models``: per event
+    name, the estimated match quality by that kind's model (see
+    :mod:`signalyard.insights.quality`), its keys' coverage, the keys that drive it, and
+    advice for keys often missing. Every kind reads the same mask histogram."""
+    names: dict[str, list[str]] = {}
+    destinations = await store.list_destinations(dataset_id)
+    for d in destinations:
+        if d.kind in models:
+            names.setdefault(d.kind, []).append(d.name)
+    if not names:
+        return MatchQuality([], NO_MODEL if destinations else NO_DESTINATION)
     since = int(now // 86400) - days + 1
     masks: defaultdict[str, dict[int, int]] = defaultdict(dict)
     for name, mask, n in await fetch(
@@ -275,17 +301,25 @@ async def match_quality(
         (dataset_id, since),
     ):
         masks[name][int(mask)] = int(n)
+    kinds = [
+        KindQuality(kind, model, names[kind], _event_rows(masks, model))
+        for kind, model in models.items()
+        if kind in names
+    ]
+    return MatchQuality(kinds)
+
+
+def _event_rows(masks: Mapping[str, Mapping[int, int]], model: MatchModel) -> list[EventQuality]:
     out = []
     for name, by_mask in masks.items():
-        result = estimate(by_mask)
+        result = estimate(by_mask, model)
         coverage: dict[str, float] = result["coverage"]
         advice = []
-        for key, (threshold, why) in _KEY_ADVICE.items():
-            missing = 1.0 - coverage[key]
-            if key in _CONVERSION_KEYS and name not in CONVERSIONS:
+        for key, (threshold, why) in model.advice.items():
+            if key in model.customer_keys and name not in CONVERSIONS:
                 continue  # nobody has an email on a page view: advice only where it is known
             if coverage[key] < threshold:
-                advice.append(f"{key} missing on {missing:.0%} of {name} events: {why}")
+                advice.append(f"{key} missing on {1.0 - coverage[key]:.0%} of {name} events: {why}")
         out.append(
             EventQuality(
                 name,

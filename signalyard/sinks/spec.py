@@ -12,6 +12,7 @@ import httpx
 
 from signalyard.clock import Clock
 from signalyard.event import ServerEvent
+from signalyard.insights.quality import MatchModel
 from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.secret_fields import SecretField
@@ -72,3 +73,7 @@ class SinkSpec:
     """The identity variants (:data:`signalyard.transforms.identity.VARIANTS`) it needs beyond
     the base hashes of ``user_data``: made at ingest, for the datasets it is a destination of,
     and read back with :func:`signalyard.transforms.identity.variant_hashes`."""
+    match_model: MatchModel | None = None
+    """How the dashboard estimates the platform's match quality from the keys each event
+    carries (``sinks/<platform>/quality.py``): the signals it matches on and their weights.
+    ``None``: no estimate is shown for this kind."""

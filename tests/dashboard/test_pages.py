@@ -17,6 +17,7 @@ from signalyard.insights import views
 from signalyard.insights.alert_log import raise_alert, resolve_alert
 from signalyard.secret import Secret
 from signalyard.settings import DashboardSettings
+from signalyard.sinks.meta.quality import MODEL as META_MODEL
 from signalyard.store.sqlite import SQLiteStore
 
 from .conftest import (
@@ -94,9 +95,12 @@ async def test_quality_scores_coverage_and_advice(
     authed: httpx.AsyncClient, store: SQLiteStore, seeded: Seeded, clock: FrozenClock
 ) -> None:
     ids = await page(authed, "/quality")
-    expected = {
-        q.event_name: q for q in await views.match_quality(store, DATASET, now=clock.now(), days=7)
-    }
+    found = await views.match_quality(
+        store, DATASET, now=clock.now(), days=7, models={"meta": META_MODEL}
+    )
+    [meta] = found.kinds  # two destinations of one kind: one section
+    assert (meta.kind, meta.destinations) == ("meta", ["meta", "backup"])
+    expected = {q.event_name: q for q in meta.rows}
     assert ids["score-Purchase"] == f"{expected['Purchase'].score:.1f}" == "8.4"
     assert ids["coverage-Purchase-em"] == "100%"
     assert ids["coverage-Purchase-fbc"] == "0%"

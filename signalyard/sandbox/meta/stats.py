@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from signalyard.insights.quality import estimate
+from signalyard.sinks.meta.quality import MODEL
 
 from ..counters import bump, capped
 
@@ -50,7 +51,7 @@ class NameStats:
             "requests": self.requests,
             "dedup_pairs": dict(self.pairs),
             "diagnostics": dict(self.diagnostics),
-            "match_quality": estimate(self.masks),
+            "match_quality": estimate(self.masks, MODEL),
         }
 
 

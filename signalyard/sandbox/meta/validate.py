@@ -26,7 +26,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from signalyard.insights.quality import BIT
+from signalyard.insights.quality import BIT as _SIGNAL_BITS
+from signalyard.sinks.meta.quality import MODEL
 
 from ..diagnostics import Diagnostic
 from . import errors
@@ -66,6 +67,9 @@ BASELINE_WEAK_COMBINATIONS = (
 )
 _ACTION_SOURCE_LIST = ", ".join(sorted(ACTION_SOURCES))
 _EMPTY: tuple[Diagnostic, ...] = ()
+
+BIT = {key: _SIGNAL_BITS[key] for key in MODEL.keys}
+"""The mask bits of the keys Meta's match model counts (:mod:`signalyard.sinks.meta.quality`)."""
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from signalyard.sinks.google.config import (
     GoogleConfig,
 )
 from signalyard.sinks.google.consent import apply_consent
+from signalyard.sinks.google.quality import MODEL as MATCH_MODEL
 from signalyard.sinks.google.sink import GoogleSink
 from signalyard.sinks.spec import SinkSpec
 
@@ -28,4 +29,5 @@ SPEC = SinkSpec(
     max_age_seconds=MAX_AGE_SECONDS,
     invalid_code=400,  # INVALID_ARGUMENT naming the event
     identity=frozenset({"ph.e164", "em.gmail"}),
+    match_model=MATCH_MODEL,
 )

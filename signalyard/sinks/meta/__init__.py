@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from signalyard.sinks.meta.config import API_VERSION, MAX_AGE_SECONDS, SECRET_FIELDS, MetaConfig
 from signalyard.sinks.meta.consent import apply_consent
+from signalyard.sinks.meta.quality import MODEL as MATCH_MODEL
 from signalyard.sinks.meta.sink import MetaSink
 from signalyard.sinks.spec import SinkSpec
 
@@ -19,4 +20,5 @@ SPEC = SinkSpec(
     url_options=("graph_url",),
     max_age_seconds=MAX_AGE_SECONDS,
     invalid_code=100,  # Graph's "invalid parameter"
+    match_model=MATCH_MODEL,
 )

@@ -7,6 +7,7 @@ from signalyard.sinks.tiktok.classify import INVALID
 from signalyard.sinks.tiktok.config import API_VERSION, MAX_AGE_SECONDS, SECRET_FIELDS, TikTokConfig
 from signalyard.sinks.tiktok.consent import apply_consent
 from signalyard.sinks.tiktok.payload import EVENT_NAMES, PHONE_VARIANT
+from signalyard.sinks.tiktok.quality import MODEL as MATCH_MODEL
 from signalyard.sinks.tiktok.sink import TikTokSink
 
 __all__ = ["API_VERSION", "EVENT_NAMES", "SECRET_FIELDS", "SPEC", "TikTokConfig", "TikTokSink"]
@@ -22,4 +23,5 @@ SPEC = SinkSpec(
     max_age_seconds=MAX_AGE_SECONDS,
     invalid_code=INVALID,
     identity=frozenset({PHONE_VARIANT}),
+    match_model=MATCH_MODEL,
 )

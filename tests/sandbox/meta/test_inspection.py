@@ -10,6 +10,7 @@ import pytest
 from signalyard.clock import FrozenClock
 from signalyard.insights.quality import BIT, MATCH_KEYS, estimate, match_probability
 from signalyard.sandbox.meta import SandboxState
+from signalyard.sinks.meta.quality import MODEL
 
 from .factory import DATASET, EVENTS_PATH, TOKEN, body, event, sha
 
@@ -108,14 +109,14 @@ async def test_plaintext_does_not_count_toward_match_quality(client: httpx.Async
 
 
 def test_quality_model_shape() -> None:
-    assert match_probability(0) == 0
-    assert match_probability(BIT["em"]) == pytest.approx(0.55)
-    half = estimate({BIT["em"]: 1, 0: 1})
+    assert match_probability(0, MODEL) == 0
+    assert match_probability(BIT["em"], MODEL) == pytest.approx(0.55)
+    half = estimate({BIT["em"]: 1, 0: 1}, MODEL)
     assert half["score"] == 2.8
     assert half["coverage"]["em"] == 0.5
     assert {"key": "em", "gain_if_always_sent": 2.75} in half["suggestions"]
     assert half["drivers"] == [{"key": "em", "contribution": 2.75}]
-    assert estimate({})["score"] == 0.0
+    assert estimate({}, MODEL)["score"] == 0.0
 
 
 async def test_requests_log_never_holds_tokens(

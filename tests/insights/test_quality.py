@@ -1,0 +1,131 @@
+"""The generic match-quality engine: the mask of a stored event, the rules, the score,
+coverage, drivers and suggestions, with made-up models (no platform's)."""
+
+from __future__ import annotations
+
+import pytest
+
+from signalyard.insights.quality import (
+    BIT,
+    EXTRA_SIGNALS,
+    MATCH_KEYS,
+    SIGNALS,
+    Address,
+    Column,
+    FirstOf,
+    MatchModel,
+    Pair,
+    Single,
+    estimate,
+    event_mask,
+    match_probability,
+    score_of,
+    usable_mask,
+)
+
+H = "a" * 64
+COOKIE = "fb.1.1700000000000.1234567890"
+
+
+def model(*rules: Single | Pair | FirstOf | Address, **kw: object) -> MatchModel:
+    keys = tuple(dict.fromkeys(k for rule in rules for k in rule.keys))
+    columns = kw.pop("columns", (Column(keys[0], (keys[0],)),))
+    return MatchModel("Estimated test quality", "an estimate", rules, keys, columns, **kw)  # type: ignore[arg-type]
+
+
+def test_bits_keep_their_historical_order() -> None:
+    # rows stored before the extra signals existed keep their meaning: bits 0..14 unchanged
+    assert MATCH_KEYS == (
+        "em", "ph", "fn", "ln", "external_id", "client_ip_address", "client_user_agent",
+        "fbc", "fbp", "db", "ge", "ct", "st", "zp", "country",
+    )  # fmt: skip
+    assert [BIT[k] for k in MATCH_KEYS] == [1 << i for i in range(15)]
+    assert SIGNALS[15:] == EXTRA_SIGNALS
+    assert EXTRA_SIGNALS == ("ttp", "ttclid", "gclid", "gbraid", "wbraid", "ph.e164", "em.gmail")
+    assert BIT["ttp"] == 1 << 15 and BIT["em.gmail"] == 1 << 21
+
+
+def test_event_mask_reads_the_fields_kept_outside_user_data() -> None:
+    event = {
+        "user_data": {"em": [H], "ph": [H], "fbp": COOKIE, "client_user_agent": H},
+        "_browser_ids": {"ttp": "ttp-cookie"},
+        "_click_ids": {"gclid": "Cj0-click", "fbclid": "IwAR", "ttclid": " "},
+        "_identity": {"ph.e164": {H: "b" * 64}, "em.gmail": {H: None}},
+    }
+    mask = event_mask(event)
+    expected = ["em", "ph", "fbp", "ttp", "gclid", "ph.e164"]
+    assert mask == sum(BIT[k] for k in expected)
+    # the user_data part is usable_mask's (a hashed user agent is not usable)
+    assert mask & ((1 << 15) - 1) == usable_mask(event["user_data"])  # type: ignore[arg-type]
+
+
+def test_event_mask_variants_only_when_made() -> None:
+    # a variant counts only when it was computed for the event and left a hash
+    base = {"user_data": {"ph": [H], "em": [H]}}
+    assert event_mask(base) == BIT["ph"] | BIT["em"]
+    made = {**base, "_identity": {"ph.e164": {}, "em.gmail": {}}}  # no entry: the base hash
+    assert event_mask(made) == BIT["ph"] | BIT["em"] | BIT["ph.e164"] | BIT["em.gmail"]
+    arrived_hashed = {**base, "_identity": {"ph.e164": {H: None}}}
+    assert event_mask(arrived_hashed) == BIT["ph"] | BIT["em"]
+    assert event_mask({}) == 0
+    assert event_mask({"user_data": "nonsense", "_click_ids": ["gclid"]}) == 0
+
+
+def test_rules() -> None:
+    assert Single("em", 0.5).probability(BIT["em"]) == 0.5
+    assert Single("em", 0.5).probability(BIT["ph"]) == 0.0
+    pair = Pair("client_ip_address", "client_user_agent", 0.3, 0.1, 0.02)
+    ip, ua = BIT["client_ip_address"], BIT["client_user_agent"]
+    assert [pair.probability(m) for m in (0, ip, ua, ip | ua)] == [0.0, 0.1, 0.02, 0.3]
+    first = FirstOf((("gclid", 0.6), ("wbraid", 0.35), ("gbraid", 0.3)))
+    assert first.probability(BIT["gbraid"] | BIT["wbraid"]) == 0.35  # one is taken, not both
+    assert first.probability(BIT["gclid"] | BIT["wbraid"]) == 0.6
+    assert first.probability(0) == 0.0
+    scaled = Address(("ct", "st", "zp", "country"), 0.08)
+    assert scaled.probability(BIT["ct"] | BIT["zp"]) == pytest.approx(0.04)
+    together = Address(("fn", "ln", "zp", "country"), 0.2, together=True)
+    three = BIT["fn"] | BIT["ln"] | BIT["zp"]
+    assert together.probability(three) == 0.0
+    assert together.probability(three | BIT["country"]) == 0.2
+
+
+def test_probabilities_combine_as_independent_signals() -> None:
+    m = model(Single("em", 0.5), Single("ttp", 0.2))
+    assert match_probability(0, m) == 0.0
+    assert match_probability(BIT["em"] | BIT["ttp"], m) == pytest.approx(1 - 0.5 * 0.8)
+    # a signal the model does not use changes nothing
+    assert match_probability(BIT["fbp"], m) == 0.0
+    assert score_of({BIT["em"]: 1, 0: 1}, m) == pytest.approx(2.5)
+    assert score_of({}, m) == 0.0
+
+
+def test_estimate_covers_only_the_models_keys() -> None:
+    m = model(Single("em", 0.5), Single("ttclid", 0.3))
+    # fbp and gclid are in the masks but not in the model: not reported, not suggested
+    masks = {BIT["em"] | BIT["fbp"]: 1, BIT["gclid"]: 1, BIT["em"]: 2}
+    result = estimate(masks, m)
+    assert set(result["coverage"]) == {"em", "ttclid"}
+    assert result["coverage"] == {"em": 0.75, "ttclid": 0.0}
+    assert result["events"] == 4
+    assert result["score"] == 3.8  # 10 * 0.75 * 0.5
+    assert result["note"] == "an estimate" and result["estimate"] is True
+    assert result["drivers"] == [{"key": "em", "contribution": 3.75}]
+    assert [s["key"] for s in result["suggestions"]] == ["ttclid", "em"]
+    assert estimate({}, m)["score"] == 0.0
+
+
+def test_a_model_must_be_consistent() -> None:
+    with pytest.raises(ValueError, match="unknown signals"):
+        model(Single("nope", 0.1))
+    with pytest.raises(ValueError, match="keys must list"):
+        MatchModel("t", "n", (Single("em", 0.5),), ("em", "ph"), ())
+    with pytest.raises(ValueError, match="column"):
+        model(Single("em", 0.5), columns=(Column("x", ("ph",)),))
+    with pytest.raises(ValueError, match="advice"):
+        model(Single("em", 0.5), advice={"ph": (0.5, "why")})
+
+
+def test_columns_average_their_keys() -> None:
+    column = Column("address", ("ct", "zp"), id="address")
+    assert column.name == "address" and Column("em", ("em",)).name == "em"
+    assert column.coverage({"ct": 1.0, "zp": 0.5}) == 0.75
