@@ -57,8 +57,9 @@ SOURCE_LABELS = {
     "woocommerce": "webhook: WooCommerce",
     "import": "import",
 }
-AGE_WARNING_SECONDS = 6 * 86400
-"""A queued event this old is a day from Meta's 7-day limit."""
+AGE_WARNING_MARGIN_SECONDS = 86400
+"""A queued event this close to its destination's age limit (the spec's ``max_age_seconds``:
+7 days for Meta, 90 for Google) is shown in red."""
 
 
 def _buckets(values: list[int], size: int) -> list[int]:
@@ -276,7 +277,9 @@ class Pages:
                     ),
                     "throttled": d.throttled_until is not None and d.throttled_until > now,
                     "oldest_age": now - oldest if oldest is not None else None,
-                    "too_old": oldest is not None and now - oldest > AGE_WARNING_SECONDS,
+                    "too_old": oldest is not None
+                    and now - oldest > spec.max_age_seconds - AGE_WARNING_MARGIN_SECONDS,
+                    "max_age_days": spec.max_age_seconds // 86400,
                     "attempts": await self.store.attempts(destination_id=d.id, limit=10),
                     "dead": dead,
                     "replays": replays,
