@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from signalyard.transforms.identity import variant_hashes
+from signalyard.transforms.identity import VARIANTS
 
 __all__ = [
     "BIT",
@@ -129,22 +129,37 @@ def usable_mask(user_data: Mapping[str, object]) -> int:
 def event_mask(event: Mapping[str, Any]) -> int:
     """The mask of a stored (cleaned) event: :func:`usable_mask` of its ``user_data``, and the
     signals it keeps outside it: ``_browser_ids`` and ``_click_ids`` entries with a value, and
-    identity variants with at least one hash (:func:`~signalyard.transforms.identity.
-    variant_hashes`: not when every value arrived hashed, or the variant was not made)."""
+    identity variants with at least one hash (as :func:`~signalyard.transforms.identity.
+    variant_hashes` reads them: not when every value arrived hashed, or the variant was not
+    made). Runs for every event received: one pass over each table, no list built."""
     user_data = event.get("user_data")
-    mask = usable_mask(user_data) if isinstance(user_data, Mapping) else 0
-    for table, names in (("_browser_ids", _BROWSER_SIGNALS), ("_click_ids", _CLICK_SIGNALS)):
+    if not isinstance(user_data, Mapping):
+        return 0
+    mask = usable_mask(user_data)
+    for table, bits in (("_browser_ids", _BROWSER_BITS), ("_click_ids", _CLICK_BITS)):
         ids = event.get(table)
         if isinstance(ids, Mapping):
-            for name in names:
-                value = ids.get(name)
-                if isinstance(value, str) and value.strip():
-                    mask |= BIT[name]
-    if event.get("_identity"):
-        for name in _VARIANT_SIGNALS:
-            if variant_hashes(event, name)[0]:
-                mask |= BIT[name]
+            for name, value in ids.items():
+                bit = bits.get(name)
+                if bit is not None and isinstance(value, str) and value.strip():
+                    mask |= bit
+    identity = event.get("_identity")
+    if isinstance(identity, Mapping):
+        for name, entries in identity.items():
+            bit = _VARIANT_BITS.get(name)
+            if bit is None or not isinstance(entries, Mapping):
+                continue
+            base = user_data.get(VARIANTS[name].key)
+            if isinstance(base, list) and any(
+                isinstance(made := entries.get(hashed, hashed), str) and made for hashed in base
+            ):
+                mask |= bit
     return mask
+
+
+_BROWSER_BITS = {name: BIT[name] for name in _BROWSER_SIGNALS}
+_CLICK_BITS = {name: BIT[name] for name in _CLICK_SIGNALS}
+_VARIANT_BITS = {name: BIT[name] for name in _VARIANT_SIGNALS}
 
 
 # The model ------------------------------------------------------------------------------

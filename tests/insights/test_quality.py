@@ -129,3 +129,29 @@ def test_columns_average_their_keys() -> None:
     column = Column("address", ("ct", "zp"), id="address")
     assert column.name == "address" and Column("em", ("em",)).name == "em"
     assert column.coverage({"ct": 1.0, "zp": 0.5}) == 0.75
+
+
+def test_event_mask_variant_bits_agree_with_what_sinks_read() -> None:
+    """The fast pass of event_mask sets a variant's bit exactly when variant_hashes (what a
+    sink sends) gives at least one hash."""
+    from signalyard.transforms.identity import variant_hashes
+
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    cases = [
+        {"ph": [a]},
+        {"ph": [a], "_identity": {"ph.e164": {a: c}}},
+        {"ph": [a], "_identity": {"ph.e164": {a: None}}},
+        {"ph": [a, b], "_identity": {"ph.e164": {a: None}}},  # b: the variant equals the base
+        {"ph": [a], "_identity": {"ph.e164": {}}},
+        {"ph": [], "_identity": {"ph.e164": {a: c}}},
+        {"em": [a], "_identity": {"em.gmail": {a: ""}}},
+        {"em": [a, b], "_identity": {"em.gmail": {a: None, b: c}}},
+    ]
+    for case in cases:
+        identity = case.pop("_identity", None)
+        event: dict[str, object] = {"user_data": case}
+        if identity is not None:
+            event["_identity"] = identity
+        for name in ("ph.e164", "em.gmail"):
+            expected = bool(variant_hashes(event, name)[0])
+            assert bool(event_mask(event) & BIT[name]) == expected, (event, name)
