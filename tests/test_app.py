@@ -220,7 +220,12 @@ async def test_the_event_s_own_click_and_browser_ids_are_kept_with_it_a_sender_s
         await store.close()
     event = sample_purchase(clock.now())
     event["click_ids"] = {"ttclid": "E.C.P.abc", "gclid": {"id": "Cj0K", "at": 1}}
-    event["browser_ids"] = {"ttp": " 2Qm3ttp "}
+    event["browser_ids"] = {
+        "ttp": " 2Qm3ttp ",
+        "ga": "GA1.1.1234567890.1700000000",
+        "scid": "scid-1",
+        "rdt_uuid": "1700000000000.rdt",
+    }
     forged = dict(sample_purchase(clock.now()), event_id="forged-1")
     forged["_click_ids"] = {"gclid": "forged"}
     forged["_browser_ids"] = {"ttp": "forged"}
@@ -244,6 +249,11 @@ async def test_the_event_s_own_click_and_browser_ids_are_kept_with_it_a_sender_s
         rows = dict(conn.execute("SELECT event_id, payload FROM events").fetchall())
     kept = orjson.loads(rows[event["event_id"]])
     assert kept["_click_ids"] == {"ttclid": "E.C.P.abc", "gclid": "Cj0K"}
-    assert kept["_browser_ids"] == {"ttp": "2Qm3ttp"}
+    assert kept["_browser_ids"] == {
+        "ttp": "2Qm3ttp",
+        "ga": "GA1.1.1234567890.1700000000",
+        "scid": "scid-1",
+        "rdt_uuid": "1700000000000.rdt",
+    }
     assert "_click_ids" not in orjson.loads(rows["forged-1"])
     assert "_browser_ids" not in orjson.loads(rows["forged-1"])

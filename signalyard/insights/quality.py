@@ -89,8 +89,20 @@ _CLICK_SIGNALS: tuple[str, ...] = ("ttclid", "gclid", "gbraid", "wbraid")
 """Click ids kept in ``_click_ids`` (``fbclid`` is already in ``fbc``)."""
 _VARIANT_SIGNALS: tuple[str, ...] = ("ph.e164", "em.gmail")
 """Identity variants kept in ``_identity`` (:mod:`signalyard.transforms.identity`)."""
+_MORE_CLICK_SIGNALS: tuple[str, ...] = ("ScCid", "epik", "rdt_cid", "li_fat_id")
+"""Click ids of Snapchat, Pinterest, Reddit and LinkedIn, kept in ``_click_ids`` (bits appended
+after the variants: stored masks keep their meaning)."""
+_MORE_BROWSER_SIGNALS: tuple[str, ...] = ("ga", "scid", "rdt_uuid")
+"""GA4's client id (``_ga`` cookie), Snapchat's ``_scid`` and Reddit's ``_rdt_uuid`` cookies,
+kept in ``_browser_ids``."""
 #: Signals outside ``user_data``: bits 15 and up, appended only (never reorder).
-EXTRA_SIGNALS: tuple[str, ...] = _BROWSER_SIGNALS + _CLICK_SIGNALS + _VARIANT_SIGNALS
+EXTRA_SIGNALS: tuple[str, ...] = (
+    _BROWSER_SIGNALS
+    + _CLICK_SIGNALS
+    + _VARIANT_SIGNALS
+    + _MORE_CLICK_SIGNALS
+    + _MORE_BROWSER_SIGNALS
+)
 #: Every signal a mask can carry; bit ``i`` of a mask = signal ``i``.
 SIGNALS: tuple[str, ...] = MATCH_KEYS + EXTRA_SIGNALS
 BIT: dict[str, int] = {key: 1 << i for i, key in enumerate(SIGNALS)}
@@ -157,8 +169,8 @@ def event_mask(event: Mapping[str, Any]) -> int:
     return mask
 
 
-_BROWSER_BITS = {name: BIT[name] for name in _BROWSER_SIGNALS}
-_CLICK_BITS = {name: BIT[name] for name in _CLICK_SIGNALS}
+_BROWSER_BITS = {name: BIT[name] for name in _BROWSER_SIGNALS + _MORE_BROWSER_SIGNALS}
+_CLICK_BITS = {name: BIT[name] for name in _CLICK_SIGNALS + _MORE_CLICK_SIGNALS}
 _VARIANT_BITS = {name: BIT[name] for name in _VARIANT_SIGNALS}
 
 

@@ -48,8 +48,10 @@ CLICK_ID_KINDS = (
 )
 _KINDS = frozenset(CLICK_ID_KINDS)
 _MAX_CLICK_ID = 512
-BROWSER_ID_KINDS = ("ttp",)
-"""Browser ids a page may pass on: ``ttp`` (the ``_ttp`` cookie of TikTok's pixel)."""
+BROWSER_ID_KINDS = ("ttp", "ga", "scid", "rdt_uuid")
+"""Browser ids a page may pass on, each a platform tag's first-party cookie: ``ttp`` (``_ttp``,
+TikTok's pixel), ``ga`` (``_ga``, Google Analytics: ``GA1.1.<client id>`` or the client id
+itself), ``scid`` (``_scid``, Snapchat's pixel), ``rdt_uuid`` (``_rdt_uuid``, Reddit's pixel)."""
 _MAX_BROWSER_ID = 256
 
 

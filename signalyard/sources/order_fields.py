@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from signalyard.sources.extensions import CLICK_ID_KINDS
+from signalyard.sources.extensions import BROWSER_ID_KINDS, CLICK_ID_KINDS
 from signalyard.transforms.phone import phone_e164
 
 CLICK_IDS = {kind.lower(): kind for kind in CLICK_ID_KINDS}
@@ -27,6 +27,7 @@ CONSENT_KEYS = ("sy_consent",)
 EVENT_ID_KEYS = ("sy_eid", "sy_event_id")
 """Attribute names (with or without a leading ``_``) holding the browser's Purchase event_id."""
 _MAX_EVENT_ID = 256
+_MAX_BROWSER_ID = 256
 _DECIMAL = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
 
 
@@ -49,6 +50,9 @@ class BrowserIds:
     click_ids: dict[str, str] = field(default_factory=dict)
     consent: str | None = None
     """``granted``, ``denied`` or ``pending``, as the storefront recorded it in the cart."""
+    browser_ids: dict[str, str] = field(default_factory=dict)
+    """Platform tags' first-party cookies (``_ttp``, ``_ga``, ``_scid``, ``_rdt_uuid``), by
+    browser id kind (:data:`~signalyard.sources.extensions.BROWSER_ID_KINDS`)."""
 
 
 # Parsing helpers shared by the platforms -------------------------------------------------------
@@ -108,7 +112,8 @@ def ip_address(value: object) -> str | None:
 
 
 def browser_ids(pairs: Iterable[tuple[object, object]], *, at: float | None) -> BrowserIds:
-    """Read the browser's event_id, ``_fbp``, ``_fbc`` and click ids from name/value pairs
+    """Read the browser's event_id, ``_fbp``, ``_fbc``, click ids and browser ids (``_ttp``,
+    ``_ga``, ``_scid``, ``_rdt_uuid``) from name/value pairs
     (Shopify ``note_attributes``, WooCommerce ``meta_data``). Names are matched without a
     leading ``_`` and case-insensitively. Without ``fbc`` but with an ``fbclid``, ``fbc`` is
     made from it (``fb.1.<at in ms>.<fbclid>``, Meta's format for a value made server-side)."""
@@ -131,7 +136,8 @@ def browser_ids(pairs: Iterable[tuple[object, object]], *, at: float | None) -> 
     consent = next((found[k].lower() for k in CONSENT_KEYS if k in found), None)
     if consent not in ("granted", "denied", "pending"):
         consent = None
-    return BrowserIds(event_id, found.get("fbp"), fbc, clicks, consent)
+    browser = {kind: found[kind][:_MAX_BROWSER_ID] for kind in BROWSER_ID_KINDS if kind in found}
+    return BrowserIds(event_id, found.get("fbp"), fbc, clicks, consent, browser)
 
 
 def contents(line_items: object, content_id: str, variant_key: str) -> list[dict[str, Any]]:

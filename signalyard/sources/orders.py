@@ -199,6 +199,8 @@ def build_event(
     if facts.browser.click_ids:
         # The click time is not in the order: the ledger takes the event's time.
         event["click_ids"] = {k: v[:512] for k, v in facts.browser.click_ids.items()}
+    if facts.browser.browser_ids:
+        event["browser_ids"] = dict(facts.browser.browser_ids)
     return event
 
 

@@ -877,3 +877,30 @@ def test_tiktok_pixel_gets_the_same_event_id_and_its_ttp_cookie_goes_along(
         ["Purchase", {"value": 7, "currency": "USD"}, {"event_id": event_id}]
     ]
     assert [c[3]["eventID"] for c in tab.fbq_calls()] == [event_id]
+
+
+def test_platform_tags_cookies_go_along_as_browser_and_click_ids(
+    tab: Tab, shop: Site, gateway: Server
+) -> None:
+    """The cookies other platforms' tags set travel with the event: Google's _ga (GA4's
+    client id), Snapchat's _scid and Reddit's _rdt_uuid as browser_ids; Pinterest's _epik and
+    LinkedIn's li_fat_id as click ids when the landing URL gave none. The gateway accepts
+    them (every request answered 200, its events taken)."""
+    use_snippet(shop, gateway.url)
+    tab.open()
+    tab.js(
+        "document.cookie = '_ga=GA1.1.1234567890.1700000000; path=/';"
+        " document.cookie = '_scid=5d2f9a1c-scid; path=/';"
+        " document.cookie = '_rdt_uuid=1700000000000.rdt-uuid; path=/';"
+        " document.cookie = '_epik=dj0yJnU9epik; path=/';"
+        " document.cookie = 'li_fat_id=2b7c1e2a-lifat; path=/';"
+    )
+    tab.js("signalyard.track('Lead', {})")
+    (sent,) = tab.sent(1)
+    assert sent["browser_ids"] == {
+        "ga": "GA1.1.1234567890.1700000000",
+        "scid": "5d2f9a1c-scid",
+        "rdt_uuid": "1700000000000.rdt-uuid",
+    }
+    assert sent["click_ids"]["epik"]["id"] == "dj0yJnU9epik"
+    assert sent["click_ids"]["li_fat_id"]["id"] == "2b7c1e2a-lifat"

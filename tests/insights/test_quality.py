@@ -41,8 +41,24 @@ def test_bits_keep_their_historical_order() -> None:
     )  # fmt: skip
     assert [BIT[k] for k in MATCH_KEYS] == [1 << i for i in range(15)]
     assert SIGNALS[15:] == EXTRA_SIGNALS
-    assert EXTRA_SIGNALS == ("ttp", "ttclid", "gclid", "gbraid", "wbraid", "ph.e164", "em.gmail")
+    assert EXTRA_SIGNALS[:7] == (
+        "ttp", "ttclid", "gclid", "gbraid", "wbraid", "ph.e164", "em.gmail"
+    )  # fmt: skip
     assert BIT["ttp"] == 1 << 15 and BIT["em.gmail"] == 1 << 21
+    # appended after them: the click ids and cookies of Snapchat, Pinterest, Reddit, LinkedIn
+    # and GA4
+    assert EXTRA_SIGNALS[7:] == ("ScCid", "epik", "rdt_cid", "li_fat_id", "ga", "scid", "rdt_uuid")
+    assert BIT["rdt_uuid"] == 1 << 28
+
+
+def test_event_mask_reads_the_newer_platforms_ids() -> None:
+    event = {
+        "user_data": {},
+        "_click_ids": {"ScCid": "s", "epik": "e", "rdt_cid": "r", "li_fat_id": "l"},
+        "_browser_ids": {"ga": "GA1.1.1.2", "scid": "c", "rdt_uuid": "u"},
+    }
+    names = ("ScCid", "epik", "rdt_cid", "li_fat_id", "ga", "scid", "rdt_uuid")
+    assert event_mask(event) == sum(BIT[n] for n in names)
 
 
 def test_event_mask_reads_the_fields_kept_outside_user_data() -> None:

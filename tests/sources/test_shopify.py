@@ -742,3 +742,26 @@ async def test_consent_and_click_ids_travel_from_the_cart(shop: Shop) -> None:
     assert ("gclid", "Cj0KCQiAtestGclid") in rows  # the fixture's own _gclid attribute
     # ... and kept with the event, for the destinations whose platform takes a click id
     assert purchase["payload"]["_click_ids"] == {"ScCid": "snap-1", "gclid": "Cj0KCQiAtestGclid"}
+
+
+async def test_platform_cookies_travel_from_the_cart_as_browser_ids(shop: Shop) -> None:
+    """The tags' cookies the storefront copied to the cart (_ttp, _ga, _scid, _rdt_uuid) are
+    kept with the order's event for the platforms that take them (TikTok, GA4, Snapchat,
+    Reddit); other attributes are not."""
+    paid = fixture("shopify_orders_paid.json")
+    paid["note_attributes"] = [
+        *paid["note_attributes"],
+        {"name": "_ttp", "value": "ttp-cookie"},
+        {"name": "_ga", "value": "GA1.1.1234567890.1700000000"},
+        {"name": "_scid", "value": "scid-cookie"},
+        {"name": "_rdt_uuid", "value": "1700000000000.rdt"},
+        {"name": "_unrelated", "value": "x"},
+    ]
+    assert (await shop.deliver("orders/paid", paid)).status_code == 200
+    [purchase] = shop.purchases()
+    assert purchase["payload"]["_browser_ids"] == {
+        "ttp": "ttp-cookie",
+        "ga": "GA1.1.1234567890.1700000000",
+        "scid": "scid-cookie",
+        "rdt_uuid": "1700000000000.rdt",
+    }

@@ -341,7 +341,7 @@
     }
   }
 
-  function wire(ev, fbp, fbc, clicks, ttp) {
+  function wire(ev, fbp, fbc, clicks, ids) {
     var user = {};
     if (fbp) user.fbp = fbp;
     if (fbc) user.fbc = fbc;
@@ -359,8 +359,30 @@
     if (ev.referrer) out.referrer_url = ev.referrer;
     if (ev.custom && typeof ev.custom === 'object') out.custom_data = ev.custom;
     if (Object.keys(clicks).length) out.click_ids = clicks;
-    if (ttp) out.browser_ids = { ttp: ttp };
+    if (Object.keys(ids).length) out.browser_ids = ids;
     return out;
+  }
+
+  // Platform tags' first-party cookies, passed on when the page has the tag: TikTok's _ttp,
+  // Google's _ga (GA4's client id), Snapchat's _scid, Reddit's _rdt_uuid.
+  var BROWSER_COOKIES = { ttp: '_ttp', ga: '_ga', scid: '_scid', rdt_uuid: '_rdt_uuid' };
+  function browserIds() {
+    var ids = {};
+    Object.keys(BROWSER_COOKIES).forEach(function (k) {
+      var v = getCookie(BROWSER_COOKIES[k]);
+      if (v && v.length <= 256) ids[k] = v;
+    });
+    return ids;
+  }
+  // Click ids some tags keep in a cookie of their own (Pinterest's _epik, LinkedIn's
+  // li_fat_id): taken when the landing URL gave none.
+  var CLICK_COOKIES = { epik: '_epik', li_fat_id: 'li_fat_id' };
+  function withCookieClicks(clicks) {
+    Object.keys(CLICK_COOKIES).forEach(function (k) {
+      var v = getCookie(CLICK_COOKIES[k]);
+      if (!clicks[k] && v && v.length <= MAX_CLICK_ID) clicks[k] = { id: v, at: Date.now() };
+    });
+    return clicks;
   }
 
   function flush() {
@@ -369,13 +391,12 @@
     var batch = held.splice(0);
     var fbp = getCookie('_fbp');
     var fbc = fbParts(getCookie('_fbc')) ? getCookie('_fbc') : null;
-    var clicks = readClicks();
-    var ttp = getCookie('_ttp'); // set by TikTok's pixel, when the page has it
-    if (ttp && ttp.length > 256) ttp = null;
+    var clicks = withCookieClicks(readClicks());
+    var ids = browserIds();
     var events = [];
     batch.forEach(function (ev) {
       pixel(ev);
-      events.push(wire(ev, fbp, fbc, clicks, ttp));
+      events.push(wire(ev, fbp, fbc, clicks, ids));
     });
     if (!dataset || !base) return;
     sentAny = true;
