@@ -1,0 +1,45 @@
+"""clip_json's fast path (one encoding, one scan) gives byte for byte what the general path
+(every value rebuilt) gives, for events with nothing to cut and for every way to need it."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from signalyard.sandbox.clip import MAX_STORED_EVENT, MAX_STRING, clip_json, clip_json_general
+
+
+def _event(rng: random.Random) -> dict[str, Any]:
+    size = rng.choice([1, 10, MAX_STRING - 1, MAX_STRING, MAX_STRING + 1, 5000])
+    text = rng.choice(["a", "é", "\u20ac", '"', "\\", "\n"]) * size
+    event: dict[str, Any] = {
+        "event_name": "Purchase",
+        "event_id": f"e-{rng.randrange(10**6)}",
+        "user_data": {"em": ["a" * 64], "note": text},
+        "numbers": list(range(rng.choice([0, 10, 600]))),
+        "nested": {"list": [{"k": text[: rng.randrange(1, size + 1)]}]},
+    }
+    if rng.random() < 0.2:
+        event[text[: MAX_STRING + 5]] = 1  # a long key
+    if rng.random() < 0.1:
+        event["big"] = ["x" * 1000] * (MAX_STORED_EVENT // 1000 + 5)  # over the size bound
+    return event
+
+
+def test_the_fast_path_gives_what_the_general_path_gives() -> None:
+    rng = random.Random(7)
+    for _ in range(400):
+        event = _event(rng)
+        assert clip_json(event) == clip_json_general(event)
+
+
+def test_non_string_keys_and_deep_nesting_take_the_general_path() -> None:
+    odd: dict[Any, Any] = {"event_name": "X", 1: "one"}
+    assert clip_json(odd) == clip_json_general(odd)
+    deep: dict[str, Any] = {"event_name": "Deep"}
+    node = deep
+    for _ in range(400):
+        node["n"] = {}
+        node = node["n"]
+    assert clip_json(deep) == clip_json_general(deep)
+    assert b"nested too deeply" in clip_json(deep)
