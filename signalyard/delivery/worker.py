@@ -42,12 +42,13 @@ import httpx
 
 from signalyard.clock import Clock
 from signalyard.delivery.backoff import backoff_delay
+from signalyard.delivery.request_window import RequestWindow
 from signalyard.event import ServerEvent
 from signalyard.insights.recorder import StatsRecorder, prune_rollups
 from signalyard.metrics import Metrics, outcome_label
 from signalyard.outcome import Delivered, Outcome, Paused, Rejected, Retry, SendResult
 from signalyard.settings import DeliverySettings
-from signalyard.sinks import build_sink, spec_for
+from signalyard.sinks import REGISTRY, build_sink, spec_for
 from signalyard.sinks.base import Sink
 from signalyard.sources import webhook_store
 from signalyard.store.base import AttemptRecord, ClaimedEvent, Destination, Store
@@ -68,6 +69,7 @@ class _Cycle:
     sink: Sink
     paused: Paused | None = None
     throttle_until: float = 0.0
+    window: RequestWindow | None = None
 
 
 class Worker:
@@ -95,6 +97,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._wakes: set[asyncio.Event] = set()  # one per destination loop of ``run``
         self._sinks: dict[int, tuple[float, Sink]] = {}
+        self._windows: dict[int, RequestWindow] = {}  # the spec's request quota, if any
         self._sink_factory = sink_factory or self._build_sink
         self.metrics = metrics or Metrics()
         self.recorder = recorder
@@ -217,6 +220,16 @@ class Worker:
             return sink
         return cached[1]
 
+    def _window(self, destination: Destination) -> RequestWindow | None:
+        spec = REGISTRY.get(destination.kind)
+        limit = spec.max_requests_per_minute if spec is not None else None
+        if limit is None:
+            return None
+        window = self._windows.get(destination.id)
+        if window is None or window.limit != limit:
+            window = self._windows[destination.id] = RequestWindow(limit)
+        return window
+
     async def _destination_cycle(self, destination: Destination) -> int:
         now = self.clock.now()
         if destination.state != "active":
@@ -236,16 +249,21 @@ class Worker:
                 now=now,
             )
             return 0
+        requests, window = self.settings.concurrency, self._window(destination)
+        if window is not None:
+            requests = min(requests, window.free(self.clock.monotonic()))
+            if not requests:
+                return 0  # the platform's quota is spent: the loop comes back after a poll
         claimed = await self.store.claim(
             destination.id,
             owner=self.owner,
-            limit=self.settings.concurrency * sink.max_batch,
+            limit=requests * sink.max_batch,
             now=now,
             lease_seconds=self.settings.lease_seconds,
         )
         if not claimed:
             return 0
-        cycle = _Cycle(destination, sink)
+        cycle = _Cycle(destination, sink, window=window)
         fresh = await self._expire_old(cycle, claimed, now)
         batches = _batches(fresh, sink.max_batch)
         gate = asyncio.Semaphore(self.settings.concurrency)
@@ -317,6 +335,8 @@ class Worker:
             await self.store.release([c.outbox_id for c in batch], owner=self.owner)
             self.metrics.settled(cycle.destination, "paused", batch, now=self.clock.now())
             return
+        if cycle.window is not None:
+            cycle.window.take(self.clock.monotonic())
         result = await cycle.sink.send(
             [_as_consented(cycle.destination.kind, c) for c in batch],
             test_event_code=batch[0].test_event_code,

@@ -73,6 +73,10 @@ class SinkSpec:
     """The identity variants (:data:`signalyard.transforms.identity.VARIANTS`) it needs beyond
     the base hashes of ``user_data``: made at ingest, for the datasets it is a destination of,
     and read back with :func:`signalyard.transforms.identity.variant_hashes`."""
+    max_requests_per_minute: int | None = None
+    """The platform's request quota, honoured before it is hit (the worker starts no more
+    requests than this in any 60 seconds, per process): Google's 300. ``None``: no quota
+    known; a 429 is handled as throttling either way."""
     match_model: MatchModel | None = None
     """How the dashboard estimates the platform's match quality from the keys each event
     carries (``sinks/<platform>/quality.py``): the signals it matches on and their weights.

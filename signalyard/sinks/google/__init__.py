@@ -7,6 +7,7 @@ from __future__ import annotations
 from signalyard.sinks.google.config import (
     API_VERSION,
     MAX_AGE_SECONDS,
+    REQUESTS_PER_MINUTE,
     SECRET_FIELDS,
     GoogleConfig,
 )
@@ -29,5 +30,6 @@ SPEC = SinkSpec(
     max_age_seconds=MAX_AGE_SECONDS,
     invalid_code=400,  # INVALID_ARGUMENT naming the event
     identity=frozenset({"ph.e164", "em.gmail"}),
+    max_requests_per_minute=REQUESTS_PER_MINUTE,
     match_model=MATCH_MODEL,
 )

@@ -57,6 +57,8 @@ MAX_AGE_SECONDS = 90 * 86400
 """Assumed: Google documents only "older than max supported age"
 (``PROCESSING_ERROR_REASON_EVENT_TOO_OLD``); 90 days is the longest Google Ads click-through
 conversion window, and the sandbox's assumption too."""
+REQUESTS_PER_MINUTE = 300
+"""The Data Manager API's request quota (per minute); the worker stays within it."""
 
 EVENT_SOURCES = ("WEB", "APP", "IN_STORE", "PHONE", "OTHER")
 """``Event.eventSource`` values (required for Google Ads conversions since v1.2)."""
