@@ -1,4 +1,5 @@
-"""Three destinations on one dataset: ``python bench/destinations.py [--quick]``.
+"""Three destinations on one dataset: ``python bench/destinations.py [--quick]``; every
+registered kind: ``python bench/destinations.py --kinds all``.
 
 Issue 10's bench: 1000-event requests to a dataset with three destinations (Meta, Google,
 TikTok, each of the registry's kinds built from its spec's example config, every base-URL
@@ -47,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import math
 import os
@@ -82,6 +84,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 COMMAND = "python bench/destinations.py"
 DATASET = workload.DATASET_ID
 KINDS = ("meta", "google", "tiktok")
+"""The destination kinds by default (issue 10); ``--kinds all`` takes every registered one."""
 EVENTS_PER_REQUEST = 1000
 EXPECT = b'"events_received":%d,"messages":[]' % EVENTS_PER_REQUEST
 TARGET_INGEST = 10_000.0
@@ -90,12 +93,17 @@ MAX_EVENTS_PER_SECOND = 16_000
 """Requests built for the longest ingest run: enough for this rate (past it, the run ends
 when they are all sent, flagged ``exhausted``; the rate measured stays right)."""
 SERVE_CPU, LOAD_CPU = 0, 1
-NAMES = {
-    "none": "no destination",
-    "meta": "Meta alone",
-    "three-nofbp": "Meta, Google, TikTok; events without `fbp` (no consent subject to record)",
-    "three": "Meta, Google, TikTok",
-}
+NAMES = {"none": "no destination", "meta": "Meta alone"}
+
+
+def names(kinds: Sequence[str]) -> dict[str, str]:
+    """How the report names each ingest run."""
+    listed = ", ".join(kinds)
+    return {
+        **NAMES,
+        "dests-nofbp": f"{listed}; events without `fbp` (no consent subject to record)",
+        "dests": listed,
+    }
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,8 @@ class Plan:
     """An experiment: the worker's ``delivery.concurrency`` (default 4: requests in flight
     per destination; a cycle claims that many batches)."""
     """Worker processes (an experiment past 1: all on CPU 0 when pinned)."""
+    kinds: tuple[str, ...] = KINDS
+    """The dataset's destinations, one of each kind."""
     sandbox_per_kind: bool = False
     """An experiment: each platform's sandbox in its own process (``signalyard sandbox
     KIND``), the destinations' base URLs naming it, instead of one ``signalyard sandbox``
@@ -263,7 +273,7 @@ def sandbox_children(workdir: Path, plan: Plan) -> Iterator[Sandboxes]:
     """``signalyard sandbox --port P`` (or, with ``plan.sandbox_per_kind``, ``signalyard
     sandbox KIND --port P`` for each kind), ready; stopped on exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALYARD_")}
-    groups = [(kind,) for kind in KINDS] if plan.sandbox_per_kind else [()]
+    groups = [(kind,) for kind in plan.kinds] if plan.sandbox_per_kind else [()]
     bases: dict[str, str] = {}
     roots = []
     with contextlib.ExitStack() as stack:
@@ -278,7 +288,7 @@ def sandbox_children(workdir: Path, plan: Plan) -> Iterator[Sandboxes]:
             children.append(child)
             root = f"http://127.0.0.1:{port}"
             roots.append(root)
-            for kind in group or KINDS:
+            for kind in group or plan.kinds:
                 path = f"/sandbox/{kind}/_sandbox/summary"
                 child.wait_http("127.0.0.1", port, path, timeout=60)
                 bases[kind] = f"{root}/sandbox/{kind}"
@@ -527,8 +537,10 @@ def deliver(
         emptied, polls = asyncio.run(_wait_drained(path, workers, plan.delivery_timeout))
         out["worker_pinned"] = [{"cpus": w.affinity(), "with": w.pinned_with} for w in workers]
         after = snapshot()
-        summaries = {kind: _get_json(f"{sandboxes.bases[kind]}/_sandbox/summary") for kind in KINDS}
-        firsts = {kind: _first_request_at(sandboxes.bases[kind]) for kind in KINDS}
+        summaries = {
+            kind: _get_json(f"{sandboxes.bases[kind]}/_sandbox/summary") for kind in plan.kinds
+        }
+        firsts = {kind: _first_request_at(sandboxes.bases[kind]) for kind in plan.kinds}
         out["worker_exit_codes"] = [w.stop() for w in workers]
         out["worker_log_tail"] = [w.tail(10) for w in workers]
     sandbox_pids = [c.pid for c in sandboxes.children]
@@ -610,7 +622,7 @@ def _n(value: float) -> str:
 
 def report(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     ingests = {r["label"]: r for r in results["ingest"]}
-    main = ingests["three"]
+    main = ingests["dests"]
     rate = float(main["run"]["events_per_second"])
     delivery = results["delivery"]
     per = delivery["per_destination"]
@@ -622,7 +634,7 @@ def report(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     ratios = {
         label: rate / float(r["run"]["events_per_second"])
         for label, r in ingests.items()
-        if label != "three" and r["run"]["events_per_second"]
+        if label != "dests" and r["run"]["events_per_second"]
     }
     verdict = {
         "ingest_events_per_second": round(rate, 1),
@@ -639,19 +651,20 @@ def report(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "| measure | figure | ratio | check | target: verdict |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for label in ("none", "meta", "three-nofbp", "three"):
+    named = names(results["plan"]["kinds"])
+    for label in ("none", "meta", "dests-nofbp", "dests"):
         r = ingests.get(label)
         if r is None:
             continue
         run = r["run"]
         lat = run["latency_ms"]
         check = r["durability_check"]
-        ratio = "1" if label == "three" else f"{ratios.get(label, 0):.2f}x (three / this)"
+        ratio = "1" if label == "dests" else f"{ratios.get(label, 0):.2f}x (all / this)"
         target = ""
-        if label == "three":
+        if label == "dests":
             target = f"≥ 10,000 events/s: **{'PASS' if ingest_ok else 'FAIL'}**"
         lines.append(
-            f"| ingest, 1000-event requests, {NAMES[label]}, {run['connections']} connections,"
+            f"| ingest, 1000-event requests, {named[label]}, {run['connections']} connections,"
             f" {run['seconds']:.0f} s | {_n(run['events_per_second'])} events/s (p50"
             f" {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms; serve"
             f" {run['serve_cpu_share']:.0%} of its CPU, {run['serve_us_per_event']:.0f} µs per"
@@ -666,7 +679,7 @@ def report(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         refused = ", ".join(f"{k} {v}" for k, v in s["refused"].items()) or "none refused"
         lines.append(
             f"| delivery to the {kind} sandbox, {delivery['workers']} x `signalyard worker`"
-            " (3 destinations) |"
+            f" ({len(per)} destinations) |"
             f" {_n(p['events_per_second'])} events/s ({_n(p['events_per_second_with_start_up'])}"
             f" with {p['start_up_seconds']:.1f} s start-up; {_n(p['events'])} events in"
             f" {p['seconds_from_first_request']:.1f} s) | | outbox {p['outbox']}; sandbox:"
@@ -679,7 +692,7 @@ def report(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     per_delivery = delivery["cpu_us_per_delivery"]
     both = delivery.get("all_destinations", {})
     lines.append(
-        f"Delivery, all three queues: {_n(sum(delivery['queued'].values()))} deliveries in"
+        f"Delivery, all {len(per)} queues: {_n(sum(delivery['queued'].values()))} deliveries in"
         f" {both.get('seconds', 0):.1f} s from the first request"
         f" ({_n(both.get('deliveries_per_second', 0))}/s); worker {cores['worker']:.2f} core"
         f" ({per_delivery['worker']:.0f} µs per delivery), sandbox {cores['sandbox']:.2f}"
@@ -696,9 +709,14 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: 10 s, 4 s refs")
-    parser.add_argument("--seconds", type=float, help="ingest, three destinations (60)")
+    parser.add_argument("--seconds", type=float, help="ingest, the destinations (60)")
+    parser.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help="the dataset's destination kinds, comma-separated, or 'all' (every registered)",
+    )
     parser.add_argument("--reference-seconds", type=float, help="each reference (20)")
-    parser.add_argument("--no-references", action="store_true", help="three destinations only")
+    parser.add_argument("--no-references", action="store_true", help="the destinations only")
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--delivery-timeout", type=float, default=300.0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -724,7 +742,11 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         delivery_concurrency=args.delivery_concurrency,
         sandbox_per_kind=args.sandbox_per_kind,
+        kinds=tuple(REGISTRY) if args.kinds == "all" else tuple(args.kinds.split(",")),
     )
+    unknown = [k for k in plan.kinds if k not in REGISTRY]
+    if unknown:
+        parser.error(f"unknown kinds {unknown}; registered: {', '.join(REGISTRY)}")
     if not 0 < plan.seconds <= 600 or not 0 < plan.reference_seconds <= 600:
         parser.error("--seconds and --reference-seconds lie in (0, 600]")
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -747,12 +769,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"building {count} requests of 1000 events (distinct ids and customer data)")
         run_id = f"dest{int(time.time())}"
         pool = build_pool(key.secret, count, run=run_id)
-        pools = {"three": pool, "none": pool, "meta": pool}
+        pools = {"dests": pool, "none": pool, "meta": pool}
         if plan.references:
             refs = plan.connections + math.ceil(
                 plan.reference_seconds * MAX_EVENTS_PER_SECOND / EVENTS_PER_REQUEST
             )
-            pools["three-nofbp"] = build_pool(key.secret, refs, run=run_id, fbp=False)
+            pools["dests-nofbp"] = build_pool(key.secret, refs, run=run_id, fbp=False)
         pinned = loadgen.pin(plan.cpu(LOAD_CPU))
         results["load_generator_pinned_cpu"] = LOAD_CPU if pinned else None
         with sandbox_children(workdir, plan) as sandboxes:
@@ -761,8 +783,8 @@ def main(argv: list[str] | None = None) -> int:
             if plan.references:
                 runs += [("none", (), plan.reference_seconds)]
                 runs += [("meta", ("meta",), plan.reference_seconds)]
-                runs += [("three-nofbp", KINDS, plan.reference_seconds)]
-            runs.append(("three", KINDS, plan.seconds))
+                runs += [("dests-nofbp", plan.kinds, plan.reference_seconds)]
+            runs.append(("dests", plan.kinds, plan.seconds))
             ingested = {}
             for label, kinds, seconds in runs:
                 ingested[label] = ingest(
@@ -775,12 +797,12 @@ def main(argv: list[str] | None = None) -> int:
                     workdir=workdir,
                     sandboxes=sandboxes,
                 )
-                if label != "three":  # only the three-destination queue is delivered
+                if label != "dests":  # only the three-destination queue is delivered
                     for suffix in ("", "-wal", "-shm"):
                         Path(f"{ingested[label].path}{suffix}").unlink(missing_ok=True)
             results["ingest"] = [i.out for i in ingested.values()]
             results["delivery"] = deliver(
-                ingested["three"],
+                ingested["dests"],
                 plan=plan,
                 workdir=workdir,
                 sandboxes=sandboxes,
@@ -804,7 +826,9 @@ def main(argv: list[str] | None = None) -> int:
         quick=plan.quick,
     )
     name = "destinations-quick.json" if plan.quick else "destinations.json"
-    if plan != default:  # an experiment does not replace the figures of the plain run
+    if plan.kinds != KINDS and dataclasses.replace(plan, kinds=KINDS) == default:
+        name = f"destinations-{len(plan.kinds)}-kinds.json"  # issue 11's figure
+    elif plan != default:  # an experiment does not replace the figures of the plain run
         name = "destinations-experiment.json"
     summaries = results["delivery"].pop("sandbox_summaries")
     (RESULTS / name).write_bytes(
