@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from signalyard.sandbox.google import SPEC as GOOGLE
 from signalyard.sandbox.meta import SPEC as META
+from signalyard.sandbox.snapchat import SPEC as SNAPCHAT
 from signalyard.sandbox.spec import SandboxSpec
 from signalyard.sandbox.tiktok import SPEC as TIKTOK
 
@@ -38,6 +39,7 @@ SANDBOXES: dict[str, SandboxSpec] = {
         META,  # one line per platform: its sandbox folder's SPEC
         TIKTOK,
         GOOGLE,
+        SNAPCHAT,
     )
 }
 

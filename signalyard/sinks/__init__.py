@@ -24,6 +24,7 @@ from signalyard.sinks.base import Sink
 from signalyard.sinks.google import SPEC as GOOGLE
 from signalyard.sinks.meta import SPEC as META
 from signalyard.sinks.secret_fields import SecretField
+from signalyard.sinks.snapchat import SPEC as SNAPCHAT
 from signalyard.sinks.spec import ConfigFromMapping, SinkConfig, SinkSpec
 from signalyard.sinks.tiktok import SPEC as TIKTOK
 from signalyard.store.base import Destination
@@ -63,6 +64,7 @@ REGISTRY: dict[str, SinkSpec] = {
         META,  # one line per platform: its folder's SPEC
         TIKTOK,
         GOOGLE,
+        SNAPCHAT,
     )
 }
 

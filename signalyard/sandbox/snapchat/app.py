@@ -1,0 +1,55 @@
+"""The Snapchat sandbox as an ASGI app: a local emulator of the Conversions API v3.
+
+``create_app()`` serves, relative to wherever it is mounted (standalone at ``/`` or under a
+prefix, e.g. ``Mount("/sandbox/snapchat", app=create_app())``):
+
+* ``POST /v3/{asset_id}/events`` and ``POST /v3/{asset_id}/events/validate``: behave as
+  Snap's edge does (see :mod:`.endpoint`, :mod:`.validate`, :mod:`.errors`);
+* ``GET /v3/{asset_id}/events/validate/logs`` and ``.../validate/stats`` (:mod:`.reads`);
+* ``/_sandbox/...``: inspection, reset and fault injection (see :mod:`.control`,
+  :mod:`.faults`).
+
+The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from ...clock import Clock
+from ...sources.body import BodyReader
+from ..app_common import sandbox_app
+from ..bodies import reader_or_own
+from ..control_common import control_routes
+from .control import EVENTS_PATH, control
+from .endpoint import MAX_BODY_BYTES, EventsEndpoint
+from .reads import Reads
+from .recorder import SandboxState
+
+
+def create_app(
+    *,
+    state: SandboxState | None = None,
+    clock: Clock | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    bodies: BodyReader | None = None,
+) -> Starlette:
+    """Build the sandbox app (the arguments are those of every sandbox: see
+    :func:`signalyard.sandbox.tiktok.app.create_app`). The sandbox accepts any well-formed
+    token and shows what it received at ``/_sandbox``: serve it on a loopback address only."""
+    if state is None:
+        state = SandboxState(clock=clock)
+    if clock is None:
+        clock = state.clock
+    bodies = reader_or_own(bodies, max_body_bytes)
+    endpoint = EventsEndpoint(state, clock, max_body_bytes, bodies)
+    reads = Reads(state, clock)
+    routes = [
+        *control_routes(control(state, clock, bodies)),
+        Route(EVENTS_PATH, endpoint.events, methods=["POST"]),
+        Route(f"{EVENTS_PATH}/validate", endpoint.validate, methods=["POST"]),
+        Route(f"{EVENTS_PATH}/validate/logs", reads.logs, methods=["GET"]),
+        Route(f"{EVENTS_PATH}/validate/stats", reads.stats, methods=["GET"]),
+    ]
+    return sandbox_app(routes, state=state, clock=clock)

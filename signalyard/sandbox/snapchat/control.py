@@ -1,0 +1,71 @@
+"""Snap's part of the sandbox's control plane under ``/_sandbox/`` (plain JSON, not
+Snap-shaped; the routes all sandboxes share are :mod:`signalyard.sandbox.control_common`).
+
+* ``GET /_sandbox/events`` filters: ``asset_id``, ``event_name``, ``event_id``, ``test``
+  (true/false), ``status`` (accepted/invalid), ``dedup`` (kept/deduplicated/no_event_id);
+* ``GET /_sandbox/summary``: per asset and event name, received, accepted, invalid,
+  deduplicated, diagnostics, match-key coverage;
+* ``GET /_sandbox/requests`` filter: ``asset_id`` (no tokens shown);
+* ``DELETE /_sandbox/state`` forgets events, requests, dedup keys and statistics.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from ...clock import Clock
+from ...errors import InputError
+from ...sources.body import BodyReader
+from ..control_common import FAULT_ENDPOINTS, BadControlRequest, Control, query, refused_body
+from .endpoint import refused
+from .recorder import RecordedEvent, RequestRecord, SandboxState
+
+EVENTS_PATH = "/v3/{asset_id}/events"
+ENDPOINTS = {
+    f"POST {EVENTS_PATH}": "the emulated Conversions API v3 endpoint (query access_token)",
+    f"POST {EVENTS_PATH}/validate": "Snap's test facility: one log per event, nothing counted",
+    f"GET {EVENTS_PATH}/validate/logs": "the validated test events",
+    f"GET {EVENTS_PATH}/validate/stats": "test and live events of the past hour",
+    "GET /_sandbox/events": "recorded events, newest first (asset_id, event_name, event_id,"
+    " test, status, dedup, limit)",
+    "GET /_sandbox/summary": "per asset and event name: counts, dedup, diagnostics, "
+    "match-key coverage",
+    "GET /_sandbox/requests": "recent requests (asset_id, limit)",
+    "DELETE /_sandbox/state": "reset recordings (faults are kept)",
+    **FAULT_ENDPOINTS,
+}
+_FILTERS = ("asset_id", "event_name", "event_id", "status", "dedup")
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _test_filter(request: Request) -> bool | None:
+    raw = request.query_params.get("test")
+    if raw is None or raw == "":
+        return None
+    if raw.lower() not in _BOOLEANS:
+        raise BadControlRequest("test must be true or false")
+    return _BOOLEANS[raw.lower()]
+
+
+def _refused(error: InputError) -> BadControlRequest:
+    page = refused(error)
+    return refused_body(page.status, page.message, page.headers, too_large=page.status == 413)
+
+
+def control(state: SandboxState, clock: Clock, bodies: BodyReader) -> Control:
+    def events(request: Request, limit: int) -> list[RecordedEvent]:
+        return state.events(limit=limit, test=_test_filter(request), **query(request, _FILTERS))
+
+    def requests(request: Request, limit: int) -> list[RequestRecord]:
+        return state.requests(asset_id=request.query_params.get("asset_id"), limit=limit)
+
+    return Control(
+        sandbox="snapchat",
+        endpoints=ENDPOINTS,
+        state=state,
+        clock=clock,
+        bodies=bodies,
+        refuse=_refused,
+        find_events=events,
+        find_requests=requests,
+    )
