@@ -23,6 +23,7 @@ from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.google import SPEC as GOOGLE
 from signalyard.sinks.meta import SPEC as META
+from signalyard.sinks.pinterest import SPEC as PINTEREST
 from signalyard.sinks.secret_fields import SecretField
 from signalyard.sinks.snapchat import SPEC as SNAPCHAT
 from signalyard.sinks.spec import ConfigFromMapping, SinkConfig, SinkSpec
@@ -65,6 +66,7 @@ REGISTRY: dict[str, SinkSpec] = {
         TIKTOK,
         GOOGLE,
         SNAPCHAT,
+        PINTEREST,
     )
 }
 

@@ -1,0 +1,72 @@
+"""Pinterest's part of the sandbox's control plane under ``/_sandbox/`` (plain JSON, not
+Pinterest-shaped; the routes all sandboxes share are :mod:`signalyard.sandbox.control_common`).
+
+* ``GET /_sandbox/events`` filters: ``ad_account_id``, ``event_name``, ``event_id``,
+  ``dedup`` (kept/deduplicated/offline), ``test``
+  (true/false);
+* ``GET /_sandbox/summary``: per ad account and event name: received, processed, failed,
+  deduplicated, test, LDP, opt-out, diagnostics, match-key coverage;
+* ``GET /_sandbox/requests`` filter: ``ad_account_id`` (no tokens shown);
+* ``DELETE /_sandbox/state`` forgets events, requests, dedup keys and statistics.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from ...clock import Clock
+from ...errors import InputError
+from ...sources.body import BodyReader
+from ..control_common import FAULT_ENDPOINTS, BadControlRequest, Control, query, refused_body
+from .body import refused
+from .recorder import RecordedEvent, RequestRecord, SandboxState
+
+EVENTS_PATH = "/v5/ad_accounts/{ad_account_id}/events"
+ENDPOINTS = {
+    f"POST {EVENTS_PATH}": "the emulated Conversions API endpoint (Authorization: Bearer;"
+    " ?test=true checks without recording)",
+    "GET /_sandbox/events": "recorded events, newest first (ad_account_id, event_name,"
+    " event_id, dedup, test, limit)",
+    "GET /_sandbox/summary": "per ad account and event name: counts, dedup, diagnostics,"
+    " match-key coverage",
+    "GET /_sandbox/requests": "recent requests (ad_account_id, limit)",
+    "DELETE /_sandbox/state": "reset recordings (faults are kept)",
+    **FAULT_ENDPOINTS,
+}
+_FILTERS = ("ad_account_id", "event_name", "event_id", "dedup")
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _test_filter(request: Request) -> bool | None:
+    raw = request.query_params.get("test")
+    if raw is None or raw == "":
+        return None
+    if raw.lower() not in _BOOLEANS:
+        raise BadControlRequest("test must be true or false")
+    return _BOOLEANS[raw.lower()]
+
+
+def _refused(error: InputError) -> BadControlRequest:
+    page = refused(error)
+    return refused_body(page.status, page.message, page.headers, too_large=page.status == 413)
+
+
+def control(state: SandboxState, clock: Clock, bodies: BodyReader) -> Control:
+    def events(request: Request, limit: int) -> list[RecordedEvent]:
+        test = _test_filter(request)
+        return state.events(limit=limit, test=test, **query(request, _FILTERS))
+
+    def requests(request: Request, limit: int) -> list[RequestRecord]:
+        account = request.query_params.get("ad_account_id")
+        return state.requests(ad_account_id=account, limit=limit)
+
+    return Control(
+        sandbox="pinterest",
+        endpoints=ENDPOINTS,
+        state=state,
+        clock=clock,
+        bodies=bodies,
+        refuse=_refused,
+        find_events=events,
+        find_requests=requests,
+    )
