@@ -95,6 +95,8 @@ after the variants: stored masks keep their meaning)."""
 _MORE_BROWSER_SIGNALS: tuple[str, ...] = ("ga", "scid", "rdt_uuid")
 """GA4's client id (``_ga`` cookie), Snapchat's ``_scid`` and Reddit's ``_rdt_uuid`` cookies,
 kept in ``_browser_ids``."""
+_MORE_VARIANT_SIGNALS: tuple[str, ...] = ("em.reddit",)
+"""Identity variants added later (bits appended)."""
 #: Signals outside ``user_data``: bits 15 and up, appended only (never reorder).
 EXTRA_SIGNALS: tuple[str, ...] = (
     _BROWSER_SIGNALS
@@ -102,6 +104,7 @@ EXTRA_SIGNALS: tuple[str, ...] = (
     + _VARIANT_SIGNALS
     + _MORE_CLICK_SIGNALS
     + _MORE_BROWSER_SIGNALS
+    + _MORE_VARIANT_SIGNALS
 )
 #: Every signal a mask can carry; bit ``i`` of a mask = signal ``i``.
 SIGNALS: tuple[str, ...] = MATCH_KEYS + EXTRA_SIGNALS
@@ -171,7 +174,7 @@ def event_mask(event: Mapping[str, Any]) -> int:
 
 _BROWSER_BITS = {name: BIT[name] for name in _BROWSER_SIGNALS + _MORE_BROWSER_SIGNALS}
 _CLICK_BITS = {name: BIT[name] for name in _CLICK_SIGNALS + _MORE_CLICK_SIGNALS}
-_VARIANT_BITS = {name: BIT[name] for name in _VARIANT_SIGNALS}
+_VARIANT_BITS = {name: BIT[name] for name in _VARIANT_SIGNALS + _MORE_VARIANT_SIGNALS}
 
 
 # The model ------------------------------------------------------------------------------

