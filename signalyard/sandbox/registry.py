@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 from signalyard.sandbox.google import SPEC as GOOGLE
 from signalyard.sandbox.meta import SPEC as META
 from signalyard.sandbox.pinterest import SPEC as PINTEREST
+from signalyard.sandbox.reddit import SPEC as REDDIT
 from signalyard.sandbox.snapchat import SPEC as SNAPCHAT
 from signalyard.sandbox.spec import SandboxSpec
 from signalyard.sandbox.tiktok import SPEC as TIKTOK
@@ -42,6 +43,7 @@ SANDBOXES: dict[str, SandboxSpec] = {
         GOOGLE,
         SNAPCHAT,
         PINTEREST,
+        REDDIT,
     )
 }
 

@@ -24,6 +24,7 @@ from signalyard.sinks.base import Sink
 from signalyard.sinks.google import SPEC as GOOGLE
 from signalyard.sinks.meta import SPEC as META
 from signalyard.sinks.pinterest import SPEC as PINTEREST
+from signalyard.sinks.reddit import SPEC as REDDIT
 from signalyard.sinks.secret_fields import SecretField
 from signalyard.sinks.snapchat import SPEC as SNAPCHAT
 from signalyard.sinks.spec import ConfigFromMapping, SinkConfig, SinkSpec
@@ -67,6 +68,7 @@ REGISTRY: dict[str, SinkSpec] = {
         GOOGLE,
         SNAPCHAT,
         PINTEREST,
+        REDDIT,
     )
 }
 

@@ -1,0 +1,60 @@
+"""The Reddit sandbox as an ASGI app: a local emulator of the Conversions API v2.0.
+
+``create_app()`` serves, relative to wherever it is mounted (standalone at ``/`` or under a
+prefix, e.g. ``Mount("/sandbox/reddit", app=create_app())``):
+
+* ``POST /api/v2.0/conversions/events/{ad_account_id}``: behaves as Reddit's API does (see
+  :mod:`.endpoint`, :mod:`.validate`, :mod:`.errors`);
+* ``/_sandbox/...``: inspection, reset and fault injection (see :mod:`.control`,
+  :mod:`.faults`).
+
+The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from ...clock import Clock
+from ...sources.body import BodyReader
+from ..app_common import sandbox_app
+from ..bodies import reader_or_own
+from ..control_common import control_routes
+from .body import MAX_BODY_BYTES
+from .control import EVENTS_PATH, control
+from .endpoint import EventsEndpoint
+from .recorder import SandboxState
+
+
+def create_app(
+    *,
+    state: SandboxState | None = None,
+    clock: Clock | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    bodies: BodyReader | None = None,
+) -> Starlette:
+    """Build the sandbox app.
+
+    ``clock`` drives dedup windows, fault lifetimes, the age rule and the ``timeout``
+    fault's delay (default: the state's clock, else the system clock). ``state`` lets
+    callers share or inspect the recordings (default: a fresh :class:`SandboxState`). A
+    request body over ``max_body_bytes`` gets a 413. Every body is read with ``bodies``:
+    bounded in time (408) and held in its byte budget (503 when full); the gateway passes its
+    own reader when it mounts the sandbox (default: a reader of the sandbox's own).
+
+    The sandbox accepts any well-formed token and shows what it received at ``/_sandbox``:
+    serve it on a loopback address only.
+    """
+    if state is None:
+        state = SandboxState(clock=clock)
+    if clock is None:
+        clock = state.clock
+    bodies = reader_or_own(bodies, max_body_bytes)
+    endpoint = EventsEndpoint(state, clock, max_body_bytes, bodies)
+    routes = [
+        *control_routes(control(state, clock, bodies)),
+        Route(EVENTS_PATH, endpoint.events, methods=["POST"]),
+        Route(EVENTS_PATH + "/", endpoint.events, methods=["POST"]),
+    ]
+    return sandbox_app(routes, state=state, clock=clock)

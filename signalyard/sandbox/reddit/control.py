@@ -1,0 +1,73 @@
+"""Reddit's part of the sandbox's control plane under ``/_sandbox/`` (plain JSON, not
+Reddit-shaped; the routes all sandboxes share are :mod:`signalyard.sandbox.control_common`).
+
+* ``GET /_sandbox/events`` filters: ``ad_account_id``, ``event``, ``conversion_id``,
+  ``test`` (true/false), ``dedup`` (kept/deduplicated/no_conversion_id);
+* ``GET /_sandbox/summary``: per ad account and event name, received, accepted, invalid,
+  deduplicated, diagnostics, match-key coverage;
+* ``GET /_sandbox/requests`` filter: ``ad_account_id`` (no tokens shown);
+* ``DELETE /_sandbox/state`` forgets events, requests, dedup keys and statistics.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from ...clock import Clock
+from ...errors import InputError
+from ...sources.body import BodyReader
+from ..control_common import FAULT_ENDPOINTS, BadControlRequest, Control, query, refused_body
+from .body import refused
+from .recorder import RecordedEvent, RequestRecord, SandboxState
+
+EVENTS_PATH = "/api/v2.0/conversions/events/{ad_account_id}"
+ENDPOINTS = {
+    f"POST {EVENTS_PATH}": "the emulated Conversions API (header Authorization: Bearer)",
+    "GET /_sandbox/events": "recorded events, newest first (ad_account_id, event, "
+    "conversion_id, test, dedup, limit)",
+    "GET /_sandbox/summary": "per ad account and event name: counts, dedup, diagnostics, "
+    "match-key coverage",
+    "GET /_sandbox/requests": "recent requests (ad_account_id, limit)",
+    "DELETE /_sandbox/state": "reset recordings (faults are kept)",
+    **FAULT_ENDPOINTS,
+}
+_FILTERS = ("ad_account_id", "event", "conversion_id", "dedup")
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _test_filter(request: Request) -> bool | None:
+    raw = request.query_params.get("test")
+    if raw is None or raw == "":
+        return None
+    if raw.lower() not in _BOOLEANS:
+        raise BadControlRequest("test must be true or false")
+    return _BOOLEANS[raw.lower()]
+
+
+def _refused(error: InputError) -> BadControlRequest:
+    """A control body the reader refused, with the status and headers of Reddit's answer."""
+    answer = refused(error)
+    return refused_body(
+        answer.status, answer.message, answer.headers, too_large=answer.status == 413
+    )
+
+
+def control(state: SandboxState, clock: Clock, bodies: BodyReader) -> Control:
+    def events(request: Request, limit: int) -> list[RecordedEvent]:
+        test = _test_filter(request)
+        return state.events(limit=limit, test=test, **query(request, _FILTERS))
+
+    def requests(request: Request, limit: int) -> list[RequestRecord]:
+        account = request.query_params.get("ad_account_id")
+        return state.requests(ad_account_id=account, limit=limit)
+
+    return Control(
+        sandbox="reddit",
+        endpoints=ENDPOINTS,
+        state=state,
+        clock=clock,
+        bodies=bodies,
+        refuse=_refused,
+        find_events=events,
+        find_requests=requests,
+    )
