@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
+from signalyard.sandbox.ga4 import SPEC as GA4
 from signalyard.sandbox.google import SPEC as GOOGLE
 from signalyard.sandbox.meta import SPEC as META
 from signalyard.sandbox.pinterest import SPEC as PINTEREST
@@ -44,6 +45,7 @@ SANDBOXES: dict[str, SandboxSpec] = {
         SNAPCHAT,
         PINTEREST,
         REDDIT,
+        GA4,
     )
 }
 

@@ -21,6 +21,7 @@ from signalyard.clock import Clock
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
+from signalyard.sinks.ga4 import SPEC as GA4
 from signalyard.sinks.google import SPEC as GOOGLE
 from signalyard.sinks.meta import SPEC as META
 from signalyard.sinks.pinterest import SPEC as PINTEREST
@@ -69,6 +70,7 @@ REGISTRY: dict[str, SinkSpec] = {
         SNAPCHAT,
         PINTEREST,
         REDDIT,
+        GA4,
     )
 }
 

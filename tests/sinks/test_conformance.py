@@ -73,6 +73,7 @@ def raw_event(i: int, now: float) -> dict[str, Any]:
         },
         "consent": "granted",
         "click_ids": {"gclid": f"Cj0KCQiA-{i}", "ttclid": f"E.C.P.{i}"},
+        "browser_ids": {"ga": f"GA1.1.{1000000 + i}.1700000000"},
     }
 
 

@@ -1,0 +1,244 @@
+"""The GA4 destination through the Measurement Protocol: one request per event, one outcome
+per event (``per_event = True``).
+
+``client_id``, ``user_data``, ``consent`` and ``timestamp_micros`` belong to a GA4 request,
+not to an event, so a request speaks for one user at one time; the worker's batches mix users.
+The sink therefore sends each event of a batch in its own request, in order, and answers each
+event by its own request: a delivered event is never sent again (GA4 does not deduplicate),
+an invalid one is dead-lettered alone. After a request that is retried (5xx, 429, network) or
+pauses the destination, the rest of the batch is not sent and gets the same outcome.
+
+``/mp/collect`` answers 2xx to everything and silently drops what breaks GA4's rules, so a
+request is checked before it leaves: first by GA4's documented rules
+(:mod:`signalyard.sinks.ga4.rules`: an event that breaks one is dead-lettered, naming it,
+without a request), then, with ``prevalidate`` (the default), by GA4's validation server
+(``/debug/mp/collect``), and only then sent. ``validate_only`` sends to the validation server
+alone (the destination's test mode). The worker's ``test_event_code`` has no GA4 equivalent
+and is ignored.
+
+GA4 takes the API secret in the query string: the sink passes it as a query parameter, never
+shows a URL that carries it, and masks it in every message. ``send`` and ``healthcheck`` never
+raise for what GA4 or the network does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import orjson
+
+from signalyard import outbound
+from signalyard.clock import Clock
+from signalyard.event import ServerEvent
+from signalyard.outcome import (
+    DESTINATION,
+    Attempt,
+    Delivered,
+    Outcome,
+    Paused,
+    Rejected,
+    Retry,
+    SendResult,
+)
+from signalyard.sinks.ga4 import payload
+from signalyard.sinks.ga4.classify import INVALID, classify_collect, classify_debug, scrub
+from signalyard.sinks.ga4.config import MAX_AGE_SECONDS, MAX_BATCH, MAX_BODY_BYTES, GA4Config
+from signalyard.sinks.ga4.rules import request_problem
+
+__all__ = ["CHECK_CLIENT_ID", "CHECK_EVENT", "NO_CLIENT_ID", "GA4Sink", "random_client_id"]
+
+CHECK_EVENT = "signalyard_check"
+"""The (custom) event of the pre-flight check, sent to the validation server only."""
+CHECK_CLIENT_ID = "1000000000.1700000000"
+NO_CLIENT_ID = (
+    "no client_id: GA4 requires one for a web stream and the event carries no _ga cookie;"
+    " install the browser script with the Google tag (it passes the _ga cookie as"
+    " browser_ids.ga), or set the option missing_client_id=generate"
+)
+_MASK = "**********"
+
+
+def random_client_id(event_time: int) -> str:
+    """A client id made for one event alone, in GA's ``<random>.<seconds>`` form: random, so
+    derived from nothing about the person."""
+    return f"{1_000_000_000 + secrets.randbelow(1_147_483_647)}.{event_time}"
+
+
+class GA4Sink:
+    """Sends canonical events to ``POST {api_url}/mp/collect``."""
+
+    kind: str = "ga4"
+    max_batch: int = MAX_BATCH
+    max_age_seconds: int = MAX_AGE_SECONDS
+    per_event: bool = True  # one request per event: each event has its own outcome
+
+    def __init__(self, config: GA4Config, client: httpx.AsyncClient, clock: Clock) -> None:
+        self.config = config
+        self._client = client
+        self._clock = clock
+        self.new_client_id: Callable[[int], str] = random_client_id
+
+    @classmethod
+    def build(cls, config: object, client: httpx.AsyncClient, clock: Clock) -> GA4Sink:
+        """The registry's constructor: ``config`` must be a :class:`GA4Config`."""
+        if not isinstance(config, GA4Config):
+            raise TypeError(f"a ga4 sink needs a GA4Config, not {type(config).__name__}")
+        return cls(config, client, clock)
+
+    def __repr__(self) -> str:
+        return (
+            f"GA4Sink(measurement_id={self.config.measurement_id!r},"
+            f" url={self.config.collect_url!r})"
+        )
+
+    async def send(
+        self, events: Sequence[ServerEvent], *, test_event_code: str | None = None
+    ) -> SendResult:
+        """Send each event of a batch in its own request, in order; event *i*'s outcome is at
+        index *i*. After a request that is retried or pauses the destination, the events
+        after it are not sent and get the same outcome. Raises ``ValueError`` only for a
+        batch over ``max_batch``."""
+        del test_event_code  # no GA4 equivalent; see the module's docstring
+        if len(events) > self.max_batch:
+            raise ValueError(
+                f"a GA4 batch holds at most {self.max_batch} events, not {len(events)}"
+            )
+        if not events:
+            return SendResult(Attempt(None, message="empty batch: nothing sent"), ())
+        started = self._clock.monotonic()
+        outcomes: list[Outcome] = []
+        attempts: list[Attempt] = []
+        stop: Outcome | None = None
+        for event in events:
+            if stop is not None:
+                outcomes.append(stop)
+                continue
+            prepared = self._prepare(event)
+            if isinstance(prepared, str):
+                reason = scrub(f"not sent: GA4 would drop it silently: {prepared}")
+                attempts.append(Attempt(None, message=reason))
+                outcomes.append(Rejected(reason, INVALID))
+                continue
+            attempt, outcome = await self._deliver(prepared)
+            attempts.append(attempt)
+            outcomes.append(outcome)
+            if isinstance(outcome, Retry | Paused):
+                stop = outcome
+        return self._finish(started, _summary(attempts), outcomes)
+
+    async def _deliver(self, body: bytes) -> tuple[Attempt, Outcome]:
+        """One event's request: to the validation server first (``prevalidate``, or only
+        with ``validate_only``), then to ``/mp/collect``."""
+        if self.config.validate_only or self.config.prevalidate:
+            attempt, outcome = await self._post(self.config.debug_url, body, debug=True)
+            if self.config.validate_only or not isinstance(outcome, Delivered):
+                return attempt, outcome
+        return await self._post(self.config.collect_url, body, debug=False)
+
+    async def healthcheck(self) -> SendResult:
+        """One synthetic event to GA4's validation server: it checks the measurement id and
+        the request and records nothing. It does not check the API secret (GA4 offers no way
+        to: a wrong one is silently ignored by ``/mp/collect``; look at Realtime after the
+        first live event)."""
+        now = int(self._clock.now())
+        request: dict[str, Any] = {
+            "client_id": CHECK_CLIENT_ID,
+            "timestamp_micros": now * 1_000_000,
+            "events": [{"name": CHECK_EVENT, "params": {"event_id": f"signalyard-check-{now}"}}],
+        }
+        started = self._clock.monotonic()
+        attempt, outcome = await self._post(self.config.debug_url, orjson.dumps(request), True)
+        return self._finish(started, attempt, [outcome])
+
+    def _prepare(self, event: ServerEvent) -> bytes | str:
+        """The body of one event's request, or why GA4 would drop it."""
+        client_id = payload.client_id_of(event)
+        if client_id is None:
+            if self.config.missing_client_id == "reject":
+                return NO_CLIENT_ID
+            event_time = event.get("event_time")
+            seconds = int(event_time) if isinstance(event_time, int | float) else 0
+            client_id = self.new_client_id(seconds or int(self._clock.now()))
+        request = payload.build_request([event], client_id=client_id)
+        problem = request_problem(request, now_micros=int(self._clock.now() * 1_000_000))
+        if problem is not None:
+            return problem
+        try:
+            body = payload.encode(request)
+        except orjson.JSONEncodeError as error:
+            return f"the event cannot be encoded as JSON: {error}"
+        if len(body) > MAX_BODY_BYTES:
+            return f"the request is {len(body)} bytes; GA4 takes at most {MAX_BODY_BYTES}"
+        return body
+
+    async def _post(self, url: str, body: bytes, debug: bool) -> tuple[Attempt, Outcome]:
+        c = self.config
+        params = {"measurement_id": c.measurement_id, "api_secret": c.api_secret.reveal()}
+        timeout = c.timeout_seconds
+        where = "GA4's validation server" if debug else "GA4"
+        try:
+            reply = await outbound.request(
+                self._client,
+                "POST",
+                url,
+                content=body,
+                params=params,
+                headers={"Content-Type": "application/json"},
+                timeout=timeout,
+            )
+        except httpx.TimeoutException as error:
+            reason = f"no answer from {where} within {timeout:g}s ({type(error).__name__})"
+            return Attempt(None, message=reason), Retry(reason)
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+            reason = self._hide(f"cannot send to {c.api_url!r}: {type(error).__name__}")
+            return Attempt(None, message=reason), Paused(
+                reason,
+                "correct the destination's api_url with `signalyard destinations update"
+                f" {DESTINATION} --option api_url=URL`, then resume it:"
+                f" `signalyard destinations resume {DESTINATION}`",
+            )
+        except httpx.RequestError as error:
+            reason = scrub(self._hide(f"no answer from {where}: {type(error).__name__}: {error}"))
+            return Attempt(None, message=reason), Retry(reason)
+        content = self._hide_bytes(reply.body)
+        now = self._clock.now()
+        if debug:
+            return classify_debug(reply.status, content, reply.headers, now=now)
+        return classify_collect(reply.status, content, reply.headers, now=now)
+
+    def _finish(self, started: float, attempt: Attempt, outcomes: list[Outcome]) -> SendResult:
+        """Add the duration; mask the secret once more (belt and braces)."""
+        elapsed_ms = max(0.0, (self._clock.monotonic() - started) * 1000)
+        attempt = replace(attempt, duration_ms=elapsed_ms)
+        if attempt.message:
+            attempt = replace(attempt, message=self._hide(attempt.message))
+        hidden: list[Outcome] = []
+        for outcome in outcomes:
+            if isinstance(outcome, Retry | Rejected | Paused):
+                outcome = replace(outcome, reason=self._hide(outcome.reason))
+            hidden.append(outcome)
+        return SendResult(attempt, tuple(hidden))
+
+    def _hide(self, text: str) -> str:
+        secret = self.config.api_secret.reveal()
+        return text.replace(secret, _MASK) if len(secret) >= 4 else text
+
+    def _hide_bytes(self, body: bytes) -> bytes:
+        secret = self.config.api_secret.reveal().encode()
+        return body.replace(secret, _MASK.encode()) if len(secret) >= 4 else body
+
+
+def _summary(attempts: list[Attempt]) -> Attempt:
+    """The attempt recorded for a batch: its first failed request's (else its last), with
+    how many requests were made."""
+    failed = [a for a in attempts if a.http_status is None or a.message]
+    chosen = failed[0] if failed else attempts[-1]
+    if len(attempts) == 1:
+        return chosen
+    sent = sum(1 for a in attempts if a.http_status is not None)
+    note = f"{sent} request(s), one per event"
+    return replace(chosen, message=f"{note}; {chosen.message}" if chosen.message else note)
