@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from signalyard.sandbox.ga4 import SPEC as GA4
 from signalyard.sandbox.google import SPEC as GOOGLE
+from signalyard.sandbox.linkedin import SPEC as LINKEDIN
 from signalyard.sandbox.meta import SPEC as META
 from signalyard.sandbox.pinterest import SPEC as PINTEREST
 from signalyard.sandbox.reddit import SPEC as REDDIT
@@ -46,6 +47,7 @@ SANDBOXES: dict[str, SandboxSpec] = {
         PINTEREST,
         REDDIT,
         GA4,
+        LINKEDIN,
     )
 }
 

@@ -23,6 +23,7 @@ from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.ga4 import SPEC as GA4
 from signalyard.sinks.google import SPEC as GOOGLE
+from signalyard.sinks.linkedin import SPEC as LINKEDIN
 from signalyard.sinks.meta import SPEC as META
 from signalyard.sinks.pinterest import SPEC as PINTEREST
 from signalyard.sinks.reddit import SPEC as REDDIT
@@ -71,6 +72,7 @@ REGISTRY: dict[str, SinkSpec] = {
         PINTEREST,
         REDDIT,
         GA4,
+        LINKEDIN,
     )
 }
 

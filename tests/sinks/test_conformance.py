@@ -72,7 +72,7 @@ def raw_event(i: int, now: float) -> dict[str, Any]:
             "contents": [{"id": "sku-1", "quantity": 1, "item_price": 42.5}],
         },
         "consent": "granted",
-        "click_ids": {"gclid": f"Cj0KCQiA-{i}", "ttclid": f"E.C.P.{i}"},
+        "click_ids": {"gclid": f"Cj0KCQiA-{i}", "ttclid": f"E.C.P.{i}", "li_fat_id": f"li-{i}"},
         "browser_ids": {"ga": f"GA1.1.{1000000 + i}.1700000000"},
     }
 

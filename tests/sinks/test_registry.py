@@ -35,7 +35,7 @@ EVENT = {
     "action_source": "website",
     "event_source_url": "https://shop.example/",
     "user_data": {"client_ip_address": "203.0.113.7", "client_user_agent": "Mozilla/5.0"},
-    "_click_ids": {"gclid": "Cj0KCQiA-conformance"},  # a key every platform can match on
+    "_click_ids": {"gclid": "Cj0KCQiA-conformance", "li_fat_id": "li-fat-conformance"},
 }
 SPECS = sorted(REGISTRY.items())
 

@@ -1,0 +1,61 @@
+"""The LinkedIn sandbox as an ASGI app: a local emulator of the Conversions API.
+
+``create_app()`` serves, relative to wherever it is mounted (standalone at ``/`` or under a
+prefix, e.g. ``Mount("/sandbox/linkedin", app=create_app())``):
+
+* ``POST /rest/conversionEvents`` and ``GET /rest/conversions/{id}``: behave as LinkedIn's
+  REST API does (see :mod:`.endpoint`, :mod:`.validate`, :mod:`.errors`);
+* ``/_sandbox/...``: inspection, reset, conversion rules and fault injection (see
+  :mod:`.control`, :mod:`.faults`).
+
+The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from ...clock import Clock
+from ...sources.body import BodyReader
+from ..app_common import sandbox_app
+from ..bodies import reader_or_own
+from ..control_common import control_routes
+from .body import MAX_BODY_BYTES
+from .control import EVENTS_PATH, RULE_PATH, control, rules_handler
+from .endpoint import Endpoints
+from .recorder import SandboxState
+
+
+def create_app(
+    *,
+    state: SandboxState | None = None,
+    clock: Clock | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    bodies: BodyReader | None = None,
+) -> Starlette:
+    """Build the sandbox app.
+
+    ``clock`` drives the age window, the active API versions, dedup windows, fault lifetimes
+    and the ``timeout`` fault's delay (default: the state's clock, else the system clock).
+    ``state`` lets callers share or inspect the recordings. A request body over
+    ``max_body_bytes`` gets 413. Every body is read with ``bodies`` (the gateway passes its
+    own reader when it mounts the sandbox).
+
+    The sandbox accepts any well-formed token and shows what it received at ``/_sandbox``:
+    serve it on a loopback address only.
+    """
+    if state is None:
+        state = SandboxState(clock=clock)
+    if clock is None:
+        clock = state.clock
+    bodies = reader_or_own(bodies, max_body_bytes)
+    endpoints = Endpoints(state, clock, max_body_bytes, bodies)
+    ctl = control(state, clock, bodies)
+    routes = [
+        *control_routes(ctl),
+        Route("/_sandbox/rules/{rule_id}", rules_handler(state, ctl), methods=["GET", "PUT"]),
+        Route(EVENTS_PATH, endpoints.conversion_events, methods=["POST"]),
+        Route(RULE_PATH, endpoints.conversion_rule, methods=["GET"]),
+    ]
+    return sandbox_app(routes, state=state, clock=clock)

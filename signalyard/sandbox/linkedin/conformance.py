@@ -1,0 +1,30 @@
+"""The words every sandbox shares, for the conformance suite that every registered platform
+runs (tests/sinks/test_conformance.py): a fault by its common name as this sandbox's own
+``POST /_sandbox/faults`` body, and the ids of the events this sandbox accepted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .recorder import SandboxState
+
+__all__ = ["fault", "received"]
+
+_KINDS = {"expired_credential": "expired_token"}
+
+
+def fault(kind: str, *, event_ids: Sequence[str] = (), count: int | None = None) -> dict[str, Any]:
+    """``kind``: ``server_error``, ``throttle``, ``expired_credential`` (every token), or
+    ``invalid_event`` (the named elements refused in the batch answer, the others taken)."""
+    spec: dict[str, Any] = {"kind": _KINDS.get(kind, kind)}
+    if kind == "invalid_event":
+        spec["event_ids"] = list(event_ids)
+    if count is not None:
+        spec["count"] = count
+    return spec
+
+
+def received(state: SandboxState) -> list[str]:
+    """The event ids accepted and kept (not deduplicated), oldest first."""
+    return [str(e.event_id) for e in reversed(state.events(dedup="kept")) if e.event_id]
