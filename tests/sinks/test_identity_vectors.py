@@ -1,8 +1,10 @@
-"""One Purchase with plaintext customer data, sent once through the Graph-compatible API of a
-gateway with three destinations (Meta, Google, TikTok): each sandbox receives exactly the
-hashes its platform's documented rules give. The expected values are computed here from the
-rules as the platforms document them (hashlib over the normalized text), and for Google also
-by Google's own formatter (google-ads-datamanager-util), never by Signalyard's code.
+"""One Purchase with plaintext customer data and every identifier (click ids, browser
+cookies), sent once through the Graph-compatible API of a gateway with a destination of every
+kind (Meta, Google, TikTok, Snapchat, Pinterest, Reddit, GA4, LinkedIn): each sandbox receives
+exactly the fields and hashes its platform's documented rules give. The expected values are
+computed here from the rules as the platforms document them (hashlib over the normalized
+text), and for Google also by Google's own formatter (google-ads-datamanager-util), never by
+Signalyard's code.
 
 - Meta: email trimmed and lowercased; phone digits only with the country code; names
   lowercased; city lowercased without spaces; state and zip as given, lowercased; country
@@ -10,6 +12,13 @@ by Google's own formatter (google-ads-datamanager-util), never by Signalyard's c
 - Google (Data Manager): email trimmed and lowercased, and for gmail.com/googlemail.com the
   local part without dots and without a +suffix; phone E.164 with the +.
 - TikTok: email trimmed and lowercased; phone E.164 with the +.
+- Snapchat and Pinterest: Meta's rules (trimmed, lowercased; phone digits with the country
+  code), sent as arrays.
+- Reddit: email lowercased, the local part cut at its first + and reduced to letters and
+  digits (Reddit's "Manual advanced matching" page); phone E.164 with the +; the IP address
+  hashed.
+- GA4: Google's rules (as Google Ads); the client id from the _ga cookie.
+- LinkedIn: SHA256_EMAIL, the trimmed lowercased address.
 """
 
 from __future__ import annotations
@@ -58,6 +67,13 @@ VECTORS: dict[str, dict[str, str]] = {
         "email": sha256("jane.doe+vip@gmail.com"),
         "phone": sha256("+16505551212"),
     },
+    "reddit": {
+        "email": sha256("janedoe@gmail.com"),  # jane.doe+vip -> janedoe
+        "phone": sha256("+16505551212"),
+        "ip_address": sha256("203.0.113.7"),
+        "external_id": sha256("customer-1042"),
+    },
+    "linkedin": {"SHA256_EMAIL": sha256("jane.doe+vip@gmail.com")},
 }
 
 
@@ -72,7 +88,16 @@ def test_google_s_own_formatter_gives_the_google_vectors() -> None:
     )
 
 
-_PAYLOAD_KEY = {"meta": "event", "google": "event", "tiktok": "data"}
+_PAYLOAD_KEY = {
+    "meta": "event",
+    "google": "event",
+    "tiktok": "data",
+    "snapchat": "data",
+    "pinterest": "data",
+    "reddit": "data",
+    "ga4": "data",
+    "linkedin": "element",
+}
 """Where each sandbox's ``/_sandbox/events`` listing puts the event as it was sent."""
 
 
@@ -84,10 +109,30 @@ async def _sent(client: httpx.AsyncClient, kind: str) -> dict[str, Any] | None:
     return dict(events[0][_PAYLOAD_KEY[kind]]) if events else None
 
 
-async def test_one_purchase_reaches_three_platforms_each_hashed_by_its_own_rules(
+KINDS = tuple(_PAYLOAD_KEY)
+CLICKS = {
+    "gclid": "Cj0KCQiA-vectors",
+    "ttclid": "E.C.P.vectors",
+    "ScCid": "sc-vectors",
+    "epik": "epik-vectors",
+    "rdt_cid": "rdt-vectors",
+    "li_fat_id": "li-vectors",
+}
+COOKIES = {
+    "ga": "GA1.1.1234567890.1700000000",
+    "ttp": "ttp-vectors",
+    "scid": "scid-vectors",
+    "rdt_uuid": "1700000000000.rdt-vectors",
+}
+
+
+def test_every_registered_kind_is_in_this_test() -> None:
+    assert set(REGISTRY) == set(KINDS)
+
+
+async def test_one_purchase_reaches_every_platform_each_hashed_by_its_own_rules(
     sqlite_url: str,
 ) -> None:
-    assert {"meta", "google", "tiktok"} <= set(REGISTRY)
     clock = SystemClock()
     now = clock.now()
     store = SQLiteStore(sqlite_url)
@@ -96,7 +141,7 @@ async def test_one_purchase_reaches_three_platforms_each_hashed_by_its_own_rules
     try:
         await store.add_dataset(DATASET, name="shop", default_country="US", now=now)
         await store.add_key(DATASET, key_id=key.id, key_hash=key.key_hash, label="", now=now)
-        for kind in ("meta", "google", "tiktok"):
+        for kind in KINDS:
             spec = REGISTRY[kind]
             example = spec.example()
             options = {**example.to_mapping(), **{k: SANDBOX for k in spec.url_options}}
@@ -128,12 +173,14 @@ async def test_one_purchase_reaches_three_platforms_each_hashed_by_its_own_rules
             "st": "CA",
             "zp": "94025",
             "country": "US",
+            "external_id": " customer-1042 ",
             "client_ip_address": "203.0.113.7",
             "client_user_agent": "Mozilla/5.0 (Macintosh) Chrome/126.0",
         },
         "custom_data": {"currency": "USD", "value": 129.5},
         "consent": "granted",
-        "click_ids": {"gclid": "Cj0KCQiA-vectors"},
+        "click_ids": CLICKS,
+        "browser_ids": COOKIES,
     }
     transport = httpx.ASGITransport(app=None)  # type: ignore[arg-type]  # the gateway, below
     settings = Settings(
@@ -154,13 +201,13 @@ async def test_one_purchase_reaches_three_platforms_each_hashed_by_its_own_rules
             assert r.status_code == 200, r.text
             sent: dict[str, Any] = {}
             for _ in range(200):  # the worker delivers in the background
-                for kind in ("meta", "google", "tiktok"):
+                for kind in KINDS:
                     if kind not in sent and (got := await _sent(c, kind)) is not None:
                         sent[kind] = got
-                if len(sent) == 3:
+                if len(sent) == len(KINDS):
                     break
                 await anyio.sleep(0.05)
-            assert set(sent) == {"meta", "google", "tiktok"}, sent
+            assert set(sent) == set(KINDS), sent
 
     meta = sent["meta"]["user_data"]
     for key_name, expected in VECTORS["meta"].items():
@@ -175,11 +222,45 @@ async def test_one_purchase_reaches_three_platforms_each_hashed_by_its_own_rules
     user = sent["tiktok"]["user"]
     assert _as_list(user["email"]) == [VECTORS["tiktok"]["email"]]
     assert _as_list(user["phone"]) == [VECTORS["tiktok"]["phone"]]
+    assert (user["ttclid"], user["ttp"]) == (CLICKS["ttclid"], COOKIES["ttp"])
+
+    # Snapchat and Pinterest: Meta's hashes, as arrays, and their own click id / cookie
+    for kind in ("snapchat", "pinterest"):
+        got = sent[kind]["user_data"]
+        for key_name, expected in VECTORS["meta"].items():
+            assert got[key_name] == [expected], (kind, key_name)
+        assert got["external_id"] == [sha256("customer-1042")], kind
+    snap = sent["snapchat"]["user_data"]
+    assert (snap["sc_click_id"], snap["sc_cookie1"]) == (CLICKS["ScCid"], COOKIES["scid"])
+    assert sent["pinterest"]["user_data"]["click_id"] == CLICKS["epik"]
+
+    reddit = sent["reddit"]["user"]
+    assert reddit["email"] == VECTORS["reddit"]["email"]
+    assert reddit["phone_number"] == VECTORS["reddit"]["phone"]
+    assert reddit["ip_address"] == VECTORS["reddit"]["ip_address"]
+    assert reddit["external_id"] == VECTORS["reddit"]["external_id"]
+    assert (sent["reddit"]["click_id"], reddit["uuid"]) == (
+        CLICKS["rdt_cid"],
+        COOKIES["rdt_uuid"],
+    )
+
+    ga4 = sent["ga4"]
+    assert ga4["client_id"] == "1234567890.1700000000"  # the _ga cookie's client id
+    assert ga4["user_data"]["sha256_email_address"] == [VECTORS["google"]["email"]]
+    assert ga4["user_data"]["sha256_phone_number"] == [VECTORS["google"]["phone"]]
+
+    ids = {i["idType"]: i["idValue"] for i in sent["linkedin"]["user"]["userIds"]}
+    assert ids == {
+        "SHA256_EMAIL": VECTORS["linkedin"]["SHA256_EMAIL"],
+        "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID": CLICKS["li_fat_id"],
+    }
     # No platform got a value in plaintext, nor another platform's rule.
     wire = orjson.dumps(sent).decode().lower()
     for plaintext in ("jane.doe", "janedoe@", "5551212", "menlo", "gmail.com"):
         assert plaintext not in wire, plaintext
-    assert VECTORS["meta"]["ph"] not in orjson.dumps([sent["google"], sent["tiktok"]]).decode()
+    plus_rule = [sent[k] for k in ("google", "tiktok", "reddit", "ga4")]
+    assert VECTORS["meta"]["ph"] not in orjson.dumps(plus_rule).decode()
+    assert "203.0.113.7" not in orjson.dumps(sent["reddit"]).decode()  # Reddit: IP hashed
 
 
 def _as_list(value: Any) -> list[Any]:
