@@ -4,22 +4,18 @@ sandbox's own validator, which every body built in these tests must pass."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
 
 from signalyard.sandbox.ga4.validate import CheckedRequest, check_request
+from tests.sinks.canonical import EVENT_TIME as EVENT_TIME
+from tests.sinks.canonical import NOW as NOW
+from tests.sinks.canonical import sha256 as sha256
 
-EVENT_TIME = 1_799_996_400  # an hour before FrozenClock's default start
-NOW = 1_800_000_000.0
 MEASUREMENT_ID = "G-TEST12345"
 GA_COOKIE = "GA1.1.1234567890.1799990000"
 CLIENT_ID = "1234567890.1799990000"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # Meta's rule vs Google's: a gmail address with dots; a phone with and without its +.

@@ -7,19 +7,16 @@ and googlemail.com addresses; phone in E.164 with its ``+``; SHA-256 as hex."""
 
 from __future__ import annotations
 
-import hashlib
-
-import httpx
 import pytest
 
 import signalyard.sinks as sinks
 from signalyard.clock import FrozenClock
-from signalyard.delivery.worker import Worker
 from signalyard.sandbox.ga4 import SandboxState, create_app
-from signalyard.settings import DeliverySettings
 from signalyard.sinks.ga4 import SPEC
 from signalyard.sources.ingest import Ingestor
 from signalyard.store.sqlite import SQLiteStore
+from tests.sinks import vectors
+from tests.sinks.canonical import sha256
 
 pytestmark = pytest.mark.anyio
 DATASET = "1234567890"
@@ -28,10 +25,6 @@ DATASET = "1234567890"
 GMAIL = ("  John.Smith@GMail.com ", "johnsmith@gmail.com")
 OTHER = ("Jane.Doe@Example.com", "jane.doe@example.com")  # periods kept: not gmail
 PHONE = ("(650) 555-1212", "+16505551212")  # national; the dataset's country is US
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 async def test_a_purchase_reaches_the_sandbox_with_ga4_s_hashes(
@@ -78,12 +71,7 @@ async def test_a_purchase_reaches_the_sandbox_with_ga4_s_hashes(
     assert result.stored == 1, result.messages
 
     sandbox = SandboxState(clock=clock)
-    transport = httpx.ASGITransport(app=create_app(clock=clock, state=sandbox))
-    async with httpx.AsyncClient(transport=transport) as client:
-        worker = Worker(
-            sqlite_store, DeliverySettings(), clock=clock, client=client, sandbox_url="unused"
-        )
-        assert await worker.run_once() == 1
+    await vectors.deliver_one(sqlite_store, clock, create_app(clock=clock, state=sandbox))
 
     (recorded,) = sandbox.events()
     assert recorded.accepted, recorded.error

@@ -4,7 +4,6 @@ body built here checked by the GA4 sandbox's own validator. Refresh the snapshot
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from signalyard.sinks.ga4.payload import (
     event_name,
 )
 from signalyard.sinks.ga4.rules import name_problem, request_problem
+from tests.sinks.snapshot import check_snapshot
 
 from . import events
 
@@ -31,19 +31,9 @@ def body_of(event: dict[str, Any], client_id: str = events.CLIENT_ID) -> bytes:
     return encode(build_request([event], client_id=client_id))
 
 
-def check_snapshot(name: str, body: bytes) -> None:
-    text = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode() + "\n"
-    path = SNAPSHOTS / f"{name}.json"
-    if os.environ.get("SNAPSHOT_UPDATE") == "1":
-        path.write_text(text)
-        return
-    assert path.exists(), f"no snapshot {path.name}: run the tests with SNAPSHOT_UPDATE=1"
-    assert text == path.read_text(), f"{path.name} changed: review, then SNAPSHOT_UPDATE=1"
-
-
 def test_minimal_event() -> None:
     body = body_of(events.minimal())
-    check_snapshot("minimal", body)
+    check_snapshot(SNAPSHOTS, "minimal", body)
     assert events.validate(body).messages == []
     sent = orjson.loads(body)
     assert sent["client_id"] == events.CLIENT_ID
@@ -53,7 +43,7 @@ def test_minimal_event() -> None:
 
 def test_full_event() -> None:
     body = body_of(events.full())
-    check_snapshot("full", body)
+    check_snapshot(SNAPSHOTS, "full", body)
     assert events.validate(body).messages == []
     sent = orjson.loads(body)
     # Google's rules: the gmail variant (dots removed) and the + of E.164; a non-gmail

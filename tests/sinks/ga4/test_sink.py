@@ -4,7 +4,6 @@ sandbox cannot do: transport failures, a secret echoed back, the exact request."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,36 +17,30 @@ from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.ga4 import GA4Config, GA4Sink
 from signalyard.sinks.ga4.sink import CHECK_EVENT, NO_CLIENT_ID, random_client_id
+from tests.sinks import wire
 
 from . import events
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "ga4SuperSecretApiKey_0123"
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def against_sandbox(clock: FrozenClock, **options: Any) -> tuple[GA4Sink, SandboxState]:
     state = SandboxState(clock=clock)
-    transport = httpx.ASGITransport(app=create_app(clock=clock, state=state))
+    client = wire.in_process(create_app(clock=clock, state=state))
     config = GA4Config(
         measurement_id=events.MEASUREMENT_ID,
         api_secret=Secret(SECRET),
         api_url="http://sandbox",
         **options,
     )
-    return GA4Sink(config, httpx.AsyncClient(transport=transport), clock), state
+    return GA4Sink(config, client, clock), state
 
 
-def mocked(handler: Handler, **options: Any) -> tuple[GA4Sink, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
+def mocked(handler: wire.Handler, **options: Any) -> tuple[GA4Sink, list[httpx.Request]]:
     config = GA4Config(measurement_id=events.MEASUREMENT_ID, api_secret=Secret(SECRET), **options)
-    client = httpx.AsyncClient(transport=httpx.MockTransport(record))
+    client, seen = wire.recording(handler)
     return GA4Sink(config, client, FrozenClock(events.NOW)), seen
 
 

@@ -4,14 +4,11 @@ normalized strings, not by Signalyard's code."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
+from tests.sinks.canonical import sha256 as sha256
+
 NOW = 1_800_000_000.0
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # Meta's base hashes and Google's variants of the same values.

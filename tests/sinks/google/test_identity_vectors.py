@@ -9,16 +9,13 @@ is ``+`` and its E.164 digits. Not from Signalyard's code."""
 
 from __future__ import annotations
 
-import hashlib
-
-import httpx
 import pytest
 
-from signalyard.delivery.worker import Worker
 from signalyard.sandbox.google import SandboxState, create_app
 from signalyard.sandbox.registry import served
 from signalyard.secret import Secret
-from signalyard.settings import DeliverySettings
+from tests.sinks import vectors
+from tests.sinks.canonical import sha256
 from tests.sources.conftest import DATASET, GatewayFactory, make_gateway, purchase
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, SANDBOX
@@ -37,10 +34,6 @@ def google_email(email: str) -> str:
     if domain in ("gmail.com", "googlemail.com"):
         user = user.split("+")[0].replace(".", "")
     return f"{user}@{domain}"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 async def test_google_receives_google_s_hashes(make_gateway: GatewayFactory) -> None:
@@ -68,20 +61,11 @@ async def test_google_receives_google_s_hashes(make_gateway: GatewayFactory) -> 
     event["user_data"]["ph"] = [PHONE]
     event["click_ids"] = {"gclid": "Cj0KCQiA-vector"}
     event["consent"] = "granted"
-    response = await gateway.post_json([event])
-    assert response.status_code == 200, response.text
+    await vectors.post_one(gateway, event)
 
     sandbox = SandboxState(clock=gateway.clock)
     app = served({"google": create_app(clock=gateway.clock, state=sandbox)})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-        worker = Worker(
-            gateway.store,
-            DeliverySettings(),
-            clock=gateway.clock,
-            client=client,
-            sandbox_url=SANDBOX,
-        )
-        assert await worker.run_once() == 1
+    await vectors.deliver_one(gateway.store, gateway.clock, app, SANDBOX)
 
     (received,) = sandbox.events()
     assert received.transaction_id == "order-77" and received.status == "kept"

@@ -4,7 +4,6 @@ they differ. Refresh snapshots with ``SNAPSHOT_UPDATE=1`` after a wanted change.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from signalyard.sinks.google.payload import (
     google_event,
     unsendable,
 )
+from tests.sinks.snapshot import check_snapshot
 
 from . import events
 from .events import EM_GMAIL_GOOGLE, EM_OTHER, NOW, PH_GOOGLE, PH_META, sha256
@@ -33,16 +33,6 @@ REQUEST: dict[str, Any] = {
 }
 
 
-def check_snapshot(name: str, body: bytes) -> None:
-    text = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode() + "\n"
-    path = SNAPSHOTS / f"{name}.json"
-    if os.environ.get("SNAPSHOT_UPDATE") == "1":
-        path.write_text(text)
-        return
-    assert path.exists(), f"no snapshot {path.name}: run the tests with SNAPSHOT_UPDATE=1"
-    assert text == path.read_text(), f"{path.name} changed: review, then SNAPSHOT_UPDATE=1"
-
-
 def accepted(body: bytes) -> None:
     """The sandbox's validator takes the body as ``events:ingest`` would."""
     try:
@@ -53,7 +43,7 @@ def accepted(body: bytes) -> None:
 
 def test_minimal_event() -> None:
     body = build_body([events.minimal()], **REQUEST)
-    check_snapshot("minimal", body)
+    check_snapshot(SNAPSHOTS, "minimal", body)
     accepted(body)
 
 
@@ -62,7 +52,7 @@ def test_full_event() -> None:
         [events.full(), events.minimal()],
         **{**REQUEST, "login_account_id": "5550001111", "validate_only": True},
     )
-    check_snapshot("full", body)
+    check_snapshot(SNAPSHOTS, "full", body)
     accepted(body)
 
 

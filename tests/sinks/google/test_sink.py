@@ -15,6 +15,7 @@ from signalyard.sandbox.google import SandboxState
 from signalyard.secret import Secret
 from signalyard.sinks.google import GoogleSink
 from signalyard.sinks.google.sink import HEALTHCHECK_TRANSACTION
+from tests.sinks import wire
 
 from . import events
 from .conftest import CLIENT_SECRET, REFRESH_TOKEN, make_config, make_sink, user_secrets
@@ -23,12 +24,7 @@ pytestmark = pytest.mark.anyio
 
 
 def batch(n: int) -> list[dict[str, Any]]:
-    out = []
-    for i in range(n):
-        event = events.full()
-        event["event_id"] = f"order-{i}"
-        out.append(event)
-    return out
+    return wire.numbered(events.full, n, prefix="order-")
 
 
 @pytest.mark.parametrize("kind", ["user", "service_account"])

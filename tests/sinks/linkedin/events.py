@@ -4,21 +4,17 @@ which every body built in these tests must pass."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
 
 from signalyard.sandbox.linkedin.validate import Checked, check_meaning, check_shape
+from tests.sinks.canonical import EVENT_TIME as EVENT_TIME
+from tests.sinks.canonical import NOW as NOW
+from tests.sinks.canonical import sha256 as sha256
 
-EVENT_TIME = 1_799_996_400  # an hour before FrozenClock's default start
-NOW = 1_800_000_000.0
 RULE_URN = "urn:lla:llaPartnerConversion:104012"
 LI_FAT_ID = "df5gf5-gh6t7-ph4j7h-fgf6n1"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 EM = sha256("john_smith@gmail.com")

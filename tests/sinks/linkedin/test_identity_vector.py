@@ -7,16 +7,12 @@ from our code."""
 
 from __future__ import annotations
 
-import hashlib
-
-import httpx
 import pytest
 
-from signalyard.delivery.worker import Worker
 from signalyard.sandbox.linkedin import SandboxState, create_app
-from signalyard.secret import Secret
-from signalyard.settings import DeliverySettings
-from tests.sources.conftest import DATASET, GatewayFactory, make_gateway, purchase
+from tests.sinks import vectors
+from tests.sinks.canonical import sha256
+from tests.sources.conftest import GatewayFactory, make_gateway, purchase
 
 pytestmark = pytest.mark.anyio
 __all__ = ["make_gateway"]  # the gateway fixture of the ingest tests
@@ -26,45 +22,30 @@ EMAIL = ("  John.Smith@Example.COM ", "john.smith@example.com")
 LI_FAT_ID = "df5gf5-gh6t7-ph4j7h-fgf6n1"
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 async def test_a_purchase_reaches_the_sandbox_with_linkedin_s_values(
     make_gateway: GatewayFactory,
 ) -> None:
     gateway = await make_gateway()
     now = gateway.clock.now()
-    await gateway.store.add_destination(
-        DATASET,
-        name="linkedin",
-        kind="linkedin",
-        options={
+    await vectors.add_destination(
+        gateway,
+        "linkedin",
+        {
             "conversion_rule_id": "104012",
             "ad_account_id": "512345678",
             "api_url": "http://sandbox",
         },
-        secrets={"access_token": Secret("linkedin-token-0123456789")},
-        now=now,
+        {"access_token": "linkedin-token-0123456789"},
     )
     event = purchase(now, event_id="order-1042")
     event["user_data"].update(em=[EMAIL[0]], ph=["(650) 555-1212"])
     event["click_ids"] = {"li_fat_id": LI_FAT_ID}
-    response = await gateway.post_json([event])
-    assert response.status_code == 200, response.text
-    assert response.json()["events_received"] == 1
+    await vectors.post_one(gateway, event)
 
     sandbox = SandboxState(clock=gateway.clock)
-    transport = httpx.ASGITransport(app=create_app(clock=gateway.clock, state=sandbox))
-    async with httpx.AsyncClient(transport=transport) as client:
-        worker = Worker(
-            gateway.store,
-            DeliverySettings(),
-            clock=gateway.clock,
-            client=client,
-            sandbox_url="unused",
-        )
-        assert await worker.run_once() == 1
+    await vectors.deliver_one(
+        gateway.store, gateway.clock, create_app(clock=gateway.clock, state=sandbox)
+    )
 
     (recorded,) = sandbox.events()
     assert recorded.accepted and recorded.conversion_rule_id == "104012"

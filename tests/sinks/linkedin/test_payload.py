@@ -4,7 +4,6 @@ change."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from signalyard.sinks.linkedin.payload import (
     rule_url,
     unsendable,
 )
+from tests.sinks.snapshot import check_snapshot
 
 from . import events
 
@@ -37,19 +37,9 @@ def element(event: dict[str, Any]) -> dict[str, Any]:
     return build_element(event, conversion_urn=events.RULE_URN)
 
 
-def check_snapshot(name: str, body: bytes) -> None:
-    text = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode() + "\n"
-    path = SNAPSHOTS / f"{name}.json"
-    if os.environ.get("SNAPSHOT_UPDATE") == "1":
-        path.write_text(text)
-        return
-    assert path.exists(), f"no snapshot {path.name}: run the tests with SNAPSHOT_UPDATE=1"
-    assert text == path.read_text(), f"{path.name} changed: review, then SNAPSHOT_UPDATE=1"
-
-
 def test_minimal_event() -> None:
     body = body_of([events.minimal()])
-    check_snapshot("minimal", body)
+    check_snapshot(SNAPSHOTS, "minimal", body)
     (checked,) = events.validate(body)
     assert checked.accepted, checked.error
     assert {d.code for d in checked.diagnostics} == {"no_event_id", "no_value"}
@@ -57,7 +47,7 @@ def test_minimal_event() -> None:
 
 def test_full_event() -> None:
     body = body_of([events.full(), events.minimal()])
-    check_snapshot("full", body)
+    check_snapshot(SNAPSHOTS, "full", body)
     full, minimal = events.validate(body)
     assert full.accepted and minimal.accepted
     assert full.diagnostics == (), [d.message for d in full.diagnostics]

@@ -4,7 +4,6 @@ do: transport failures, a token echoed back, the exact request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,13 +17,13 @@ from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.linkedin import LinkedInConfig, LinkedInSink
 from signalyard.sinks.linkedin.config import API_VERSION
+from tests.sinks import wire
 
 from . import events
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "AQVlinkedinsupersecrettoken0123456789"
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def config(**options: Any) -> LinkedInConfig:
@@ -38,36 +37,22 @@ def config(**options: Any) -> LinkedInConfig:
 
 def against_sandbox(clock: FrozenClock, **options: Any) -> tuple[LinkedInSink, SandboxState]:
     state = SandboxState(clock=clock)
-    transport = httpx.ASGITransport(app=create_app(clock=clock, state=state))
-    sink = LinkedInSink(
-        config(api_url="http://sandbox", **options), httpx.AsyncClient(transport=transport), clock
-    )
+    client = wire.in_process(create_app(clock=clock, state=state))
+    sink = LinkedInSink(config(api_url="http://sandbox", **options), client, clock)
     return sink, state
 
 
-def mocked(handler: Handler) -> tuple[LinkedInSink, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
-    client = httpx.AsyncClient(transport=httpx.MockTransport(record))
+def mocked(handler: wire.Handler) -> tuple[LinkedInSink, list[httpx.Request]]:
+    client, seen = wire.recording(handler)
     return LinkedInSink(config(), client, FrozenClock()), seen
 
 
 def batch(n: int) -> list[dict[str, Any]]:
-    out = []
-    for i in range(n):
-        event = events.full()
-        event["event_id"] = f"e{i}"
-        out.append(event)
-    return out
+    return wire.numbered(events.full, n)
 
 
 def assert_no_secret(result: SendResult, sink: LinkedInSink) -> None:
-    for text in (repr(result), str(result), repr(sink), str(sink), repr(sink.config)):
-        assert TOKEN not in text
+    wire.assert_no_secret(TOKEN, result, sink, sink.config)
 
 
 def test_linkedin_sink_is_a_per_event_sink() -> None:

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-EVENT_TIME = 1_799_996_400  # an hour before FrozenClock's default start
+from tests.sinks.canonical import EVENT_TIME as EVENT_TIME
+from tests.sinks.canonical import device
+from tests.sinks.canonical import minimal as minimal
 
 # sha256 of "john_smith@gmail.com" and "16505551212" (reference §3.5)
 EM = "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"
 PH = "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176"
-
-
-def minimal() -> dict[str, Any]:
-    return {
-        "event_name": "PageView",
-        "event_time": EVENT_TIME,
-        "action_source": "website",
-        "event_source_url": "https://shop.example/",
-        "user_data": {
-            "client_ip_address": "203.0.113.7",
-            "client_user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
-        },
-    }
 
 
 def full() -> dict[str, Any]:
@@ -39,10 +28,7 @@ def full() -> dict[str, Any]:
             "em": [EM],
             "ph": [PH],
             "external_id": ["a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"],
-            "client_ip_address": "2001:db8::7",
-            "client_user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X)",
-            "fbc": "fb.1.1799990000000.IwAR2xExampleClickId",
-            "fbp": "fb.1.1799980000000.1234567890",
+            **device(),
             "_source_fields": ["email", "phone"],
         },
         "custom_data": {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import orjson
@@ -17,21 +16,12 @@ from signalyard.sinks.meta.payload import (
     events_url,
     object_url,
 )
+from tests.sinks.snapshot import check_snapshot
 
 from . import events
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 TOKEN = "EAAtesttoken"
-
-
-def check_snapshot(name: str, body: bytes) -> None:
-    text = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode() + "\n"
-    path = SNAPSHOTS / f"{name}.json"
-    if os.environ.get("SNAPSHOT_UPDATE") == "1":
-        path.write_text(text)
-        return
-    assert path.exists(), f"no snapshot {path.name}: run the tests with SNAPSHOT_UPDATE=1"
-    assert text == path.read_text(), f"{path.name} changed: review, then SNAPSHOT_UPDATE=1"
 
 
 def test_minimal_event() -> None:
@@ -42,7 +32,7 @@ def test_minimal_event() -> None:
         test_event_code=None,
         partner_agent=None,
     )
-    check_snapshot("minimal", body)
+    check_snapshot(SNAPSHOTS, "minimal", body)
 
 
 def test_full_event() -> None:
@@ -53,7 +43,7 @@ def test_full_event() -> None:
         test_event_code="TEST12345",
         partner_agent="signalyard",
     )
-    check_snapshot("full", body)
+    check_snapshot(SNAPSHOTS, "full", body)
 
 
 def test_body_is_compact_json_with_known_fields_only() -> None:

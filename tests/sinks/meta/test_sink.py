@@ -20,6 +20,7 @@ from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.meta import MetaConfig, MetaSink
 from signalyard.sinks.meta.payload import appsecret_proof
+from tests.sinks import wire
 
 from . import events
 
@@ -27,20 +28,13 @@ pytestmark = pytest.mark.anyio
 
 TOKEN = "EAAGm0PX4ZCpsBAsupersecrettoken"
 APP_SECRET = "0123456789abcdef0123456789abcdef"
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def make_sink(
-    handler: Handler, clock: FrozenClock | None = None, **options: Any
+    handler: wire.Handler, clock: FrozenClock | None = None, **options: Any
 ) -> tuple[MetaSink, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
     config = MetaConfig(pixel_id="123456789012345", access_token=Secret(TOKEN), **options)
-    client = httpx.AsyncClient(transport=httpx.MockTransport(record))
+    client, seen = wire.recording(handler)
     return MetaSink(config, client, clock or FrozenClock()), seen
 
 
@@ -50,9 +44,8 @@ def ok(request: httpx.Request) -> httpx.Response:
 
 
 def assert_no_secret(result: SendResult, sink: MetaSink) -> None:
-    texts = [repr(result), str(result), repr(sink), str(sink), repr(sink.config)]
-    for text in texts:
-        assert TOKEN not in text and APP_SECRET not in text
+    wire.assert_no_secret(TOKEN, result, sink, sink.config)
+    wire.assert_no_secret(APP_SECRET, result, sink, sink.config)
 
 
 def test_meta_sink_is_a_sink() -> None:
@@ -124,14 +117,14 @@ def sandbox_sink(
     state = SandboxState(clock=clock)
     for fault in faults:
         state.faults.add(fault, clock.now())
-    transport = httpx.ASGITransport(app=create_sandbox(clock=clock, state=state))
+    client = wire.in_process(create_sandbox(clock=clock, state=state))
     config = MetaConfig(
         pixel_id="123456789012345",
         access_token=Secret(token),
         graph_url="http://sandbox",
         **options,
     )
-    return MetaSink(config, httpx.AsyncClient(transport=transport), clock), state, clock
+    return MetaSink(config, client, clock), state, clock
 
 
 async def test_the_sandbox_accepts_what_the_sink_sends() -> None:

@@ -4,19 +4,16 @@ sandbox's own validator, which every body built in these tests must pass."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
 
 from signalyard.sandbox.pinterest.validate import CheckedEvent, check_events, check_request
+from tests.sinks.canonical import device, person
+from tests.sinks.canonical import sha256 as sha256
 
 EVENT_TIME = 1_799_999_400  # ten minutes before NOW
 NOW = 1_800_000_000.0
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 EM = sha256("john_smith@gmail.com")
@@ -52,18 +49,11 @@ def full() -> dict[str, Any]:
             "em": [EM],
             "ph": [PH],
             "external_id": [EXTERNAL_ID],
-            "fn": [sha256("john")],
-            "ln": [sha256("smith")],
-            "zp": [sha256("94025")],
-            "ct": [sha256("menlopark")],
+            **person(),
             "st": [sha256("ca"), ST_OUTSIDE_US],
-            "country": [sha256("us")],
             "db": [sha256("19900214")],
             "ge": [sha256("m")],
-            "client_ip_address": "2001:db8::7",
-            "client_user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X)",
-            "fbc": "fb.1.1799990000000.IwAR2xExampleClickId",
-            "fbp": "fb.1.1799980000000.1234567890",
+            **device(),
         },
         "custom_data": {
             "currency": "eur",

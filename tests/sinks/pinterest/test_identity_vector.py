@@ -12,16 +12,12 @@ follows the field reference; the test pins the discrepancy so it stays known."""
 
 from __future__ import annotations
 
-import hashlib
-
-import httpx
 import pytest
 
-from signalyard.delivery.worker import Worker
 from signalyard.sandbox.pinterest import SandboxState, create_app
-from signalyard.secret import Secret
-from signalyard.settings import DeliverySettings
-from tests.sources.conftest import DATASET, GatewayFactory, make_gateway, purchase
+from tests.sinks import vectors
+from tests.sinks.canonical import sha256
+from tests.sources.conftest import GatewayFactory, make_gateway, purchase
 
 pytestmark = pytest.mark.anyio
 __all__ = ["make_gateway"]  # the gateway fixture of the ingest tests
@@ -41,10 +37,6 @@ ZIP = ("94025-1234", "94025")
 COUNTRY = ("United States", "us")
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def test_pinterest_s_ldp_example_hashes_upper_case_codes() -> None:
     assert sha256("CA") == PINTEREST_ST_CA and sha256("US") == PINTEREST_COUNTRY_US
     assert sha256("ca") != PINTEREST_ST_CA  # the user_data reference says lower case
@@ -55,13 +47,11 @@ async def test_a_purchase_reaches_the_sandbox_with_pinterest_s_hashes(
 ) -> None:
     gateway = await make_gateway()
     now = gateway.clock.now()
-    await gateway.store.add_destination(
-        DATASET,
-        name="pinterest",
-        kind="pinterest",
-        options={"ad_account_id": ACCOUNT, "api_url": "http://sandbox"},
-        secrets={"access_token": Secret("pinterest-token-0123456789")},
-        now=now,
+    await vectors.add_destination(
+        gateway,
+        "pinterest",
+        {"ad_account_id": ACCOUNT, "api_url": "http://sandbox"},
+        {"access_token": "pinterest-token-0123456789"},
     )
     event = purchase(now, event_id="order-1042")
     event["user_data"].update(
@@ -69,17 +59,11 @@ async def test_a_purchase_reaches_the_sandbox_with_pinterest_s_hashes(
         country=COUNTRY[0],
     )  # fmt: skip
     event["click_ids"] = {"epik": "dj0yJnU9VectorEpik"}
-    response = await gateway.post_json([event])
-    assert response.status_code == 200, response.text
+    await vectors.post_one(gateway, event)
 
     sandbox = SandboxState(clock=gateway.clock)
-    transport = httpx.ASGITransport(app=create_app(clock=gateway.clock, state=sandbox))
-    async with httpx.AsyncClient(transport=transport) as client:
-        worker = Worker(
-            gateway.store, DeliverySettings(), clock=gateway.clock, client=client,
-            sandbox_url="unused",
-        )  # fmt: skip
-        assert await worker.run_once() == 1
+    app = create_app(clock=gateway.clock, state=sandbox)
+    await vectors.deliver_one(gateway.store, gateway.clock, app)
 
     (recorded,) = sandbox.events()
     assert recorded.accepted and recorded.ad_account_id == ACCOUNT

@@ -4,11 +4,9 @@ wanted change."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from signalyard.sandbox.pinterest.formats import EVENT_NAMES as PINTEREST_NAMES
@@ -22,6 +20,7 @@ from signalyard.sinks.pinterest.payload import (
     event_name,
     events_url,
 )
+from tests.sinks.snapshot import check_snapshot
 
 from . import events
 
@@ -32,19 +31,9 @@ def body_of(evs: list[dict[str, Any]]) -> bytes:
     return encode([build_event(e) for e in evs])
 
 
-def check_snapshot(name: str, body: bytes) -> None:
-    text = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode() + "\n"
-    path = SNAPSHOTS / f"{name}.json"
-    if os.environ.get("SNAPSHOT_UPDATE") == "1":
-        path.write_text(text)
-        return
-    assert path.exists(), f"no snapshot {path.name}: run the tests with SNAPSHOT_UPDATE=1"
-    assert text == path.read_text(), f"{path.name} changed: review, then SNAPSHOT_UPDATE=1"
-
-
 def test_minimal_event() -> None:
     body = body_of([events.minimal()])
-    check_snapshot("minimal", body)
+    check_snapshot(SNAPSHOTS, "minimal", body)
     (checked,) = events.validate(body)
     assert checked.accepted, checked.error
     assert checked.diagnostics == ()
@@ -52,7 +41,7 @@ def test_minimal_event() -> None:
 
 def test_full_event() -> None:
     body = body_of([events.full(), events.minimal()])
-    check_snapshot("full", body)
+    check_snapshot(SNAPSHOTS, "full", body)
     full, minimal = events.validate(body)
     assert full.accepted and minimal.accepted
     assert full.diagnostics == (), [d.message for d in full.diagnostics]

@@ -4,7 +4,6 @@ sandbox cannot do: transport failures, a token echoed back, the exact request.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.pinterest import PinterestConfig, PinterestSink
 from signalyard.sinks.pinterest.sink import CHECK_ID_PREFIX
+from tests.sinks import wire
 
 from . import events
 
@@ -25,7 +25,6 @@ pytestmark = pytest.mark.anyio
 
 TOKEN = "pinterestsupersecrettoken0123456789"
 ACCOUNT = "549755885175"
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
@@ -37,37 +36,25 @@ def against_sandbox(
     clock: FrozenClock, token: str = TOKEN, **options: Any
 ) -> tuple[PinterestSink, SandboxState]:
     state = SandboxState(clock=clock)
-    transport = httpx.ASGITransport(app=create_app(clock=clock, state=state))
+    client = wire.in_process(create_app(clock=clock, state=state))
     config = PinterestConfig(
         ad_account_id=ACCOUNT, access_token=Secret(token), api_url="http://sandbox", **options
     )
-    return PinterestSink(config, httpx.AsyncClient(transport=transport), clock), state
+    return PinterestSink(config, client, clock), state
 
 
-def mocked(handler: Handler) -> tuple[PinterestSink, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
+def mocked(handler: wire.Handler) -> tuple[PinterestSink, list[httpx.Request]]:
     config = PinterestConfig(ad_account_id=ACCOUNT, access_token=Secret(TOKEN))
-    client = httpx.AsyncClient(transport=httpx.MockTransport(record))
+    client, seen = wire.recording(handler)
     return PinterestSink(config, client, FrozenClock(events.NOW)), seen
 
 
 def batch(n: int) -> list[dict[str, Any]]:
-    out = []
-    for i in range(n):
-        event = events.full()
-        event["event_id"] = f"e{i}"
-        out.append(event)
-    return out
+    return wire.numbered(events.full, n)
 
 
 def assert_no_secret(result: SendResult, sink: PinterestSink) -> None:
-    for text in (repr(result), str(result), repr(sink), repr(sink.config)):
-        assert TOKEN not in text
+    wire.assert_no_secret(TOKEN, result, sink, sink.config)
 
 
 def test_pinterest_sink_is_a_per_event_sink() -> None:

@@ -4,42 +4,27 @@ Reddit sandbox's own validator, which every body built in these tests must pass.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
 
 from signalyard.sandbox.reddit.validate import CheckedEvent, check_events, check_request
+from tests.sinks.canonical import EVENT_TIME as EVENT_TIME
+from tests.sinks.canonical import NOW as NOW
+from tests.sinks.canonical import device, person
+from tests.sinks.canonical import minimal as minimal
+from tests.sinks.canonical import sha256 as sha256
 
-EVENT_TIME = 1_799_996_400  # an hour before FrozenClock's default start
-NOW = 1_800_000_000.0
 ACCOUNT = "a2_examplexyz12"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 EM_META = sha256("john.smith+shop@example.com")  # Meta's rule: trimmed, lowercased
 PH_META = sha256("16505551212")  # Meta's rule: the digits only (never sent to Reddit)
 PH_REDDIT = sha256("+16505551212")  # Reddit's rule: + and the digits
 EXTERNAL_ID = sha256("customer-1042")
-IP = "2001:db8::7"
+IP = device()["client_ip_address"]
 RDT_CID = "t2_clickexample_1799990000"
 RDT_UUID = "1799990000000.6f1c2b6e-4c9a-4a57-9d0e-2f7c1d3b8a90"
-
-
-def minimal() -> dict[str, Any]:
-    return {
-        "event_name": "PageView",
-        "event_time": EVENT_TIME,
-        "action_source": "website",
-        "event_source_url": "https://shop.example/",
-        "user_data": {
-            "client_ip_address": "203.0.113.7",
-            "client_user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
-        },
-    }
 
 
 def full() -> dict[str, Any]:
@@ -57,16 +42,8 @@ def full() -> dict[str, Any]:
             "em": [EM_META],
             "ph": [PH_META],
             "external_id": [EXTERNAL_ID],
-            "fn": [sha256("john")],
-            "ln": [sha256("smith")],
-            "zp": [sha256("94025")],
-            "ct": [sha256("menlopark")],
-            "st": [sha256("ca")],
-            "country": [sha256("us")],
-            "client_ip_address": IP,
-            "client_user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X)",
-            "fbc": "fb.1.1799990000000.IwAR2xExampleClickId",
-            "fbp": "fb.1.1799980000000.1234567890",
+            **person(),
+            **device(),  # its client_ip_address is IP
         },
         "custom_data": {
             "currency": "eur",

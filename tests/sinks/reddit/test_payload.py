@@ -4,7 +4,6 @@ sandbox's own validator (what Reddit would refuse or flag). Refresh the snapshot
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +19,16 @@ from signalyard.sinks.reddit.payload import (
     event_at,
     event_type,
 )
+from tests.sinks.snapshot import check_snapshot
 
 from . import events
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
-def check_snapshot(name: str, body: bytes) -> None:
-    text = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode() + "\n"
-    path = SNAPSHOTS / f"{name}.json"
-    if os.environ.get("SNAPSHOT_UPDATE") == "1":
-        path.write_text(text)
-        return
-    assert path.exists(), f"no snapshot {path.name}: run the tests with SNAPSHOT_UPDATE=1"
-    assert text == path.read_text(), f"{path.name} changed: review, then SNAPSHOT_UPDATE=1"
-
-
 def test_minimal_event() -> None:
     body = build_body([events.minimal()], test_mode=False)
-    check_snapshot("minimal", body)
+    check_snapshot(SNAPSHOTS, "minimal", body)
     (checked,) = events.validate(body)
     assert checked.accepted, checked.error
     # A minimal PageVisit lacks only a conversion id; its IP is sent hashed (no flag).
@@ -47,7 +37,7 @@ def test_minimal_event() -> None:
 
 def test_full_event() -> None:
     body = build_body([events.full(), events.minimal()], test_mode=True)
-    check_snapshot("full", body)
+    check_snapshot(SNAPSHOTS, "full", body)
     full, minimal = events.validate(body)
     assert full.accepted and minimal.accepted
     assert full.diagnostics == (), [d.message for d in full.diagnostics]

@@ -5,7 +5,6 @@ failures, a token echoed back, the exact request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,53 +18,41 @@ from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.reddit import RedditConfig, RedditSink
 from signalyard.sinks.reddit.sink import CHECK_EVENT
+from tests.sinks import wire
 
 from . import events
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "redditsupersecrettoken0123456789"
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def against_sandbox(
     clock: FrozenClock, token: str = TOKEN, **options: Any
 ) -> tuple[RedditSink, SandboxState]:
     state = SandboxState(clock=clock)
-    transport = httpx.ASGITransport(app=create_app(clock=clock, state=state))
+    client = wire.in_process(create_app(clock=clock, state=state))
     config = RedditConfig(
         ad_account_id=events.ACCOUNT,
         access_token=Secret(token),
         api_url="http://sandbox",
         **options,
     )
-    return RedditSink(config, httpx.AsyncClient(transport=transport), clock), state
+    return RedditSink(config, client, clock), state
 
 
-def mocked(handler: Handler) -> tuple[RedditSink, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
+def mocked(handler: wire.Handler) -> tuple[RedditSink, list[httpx.Request]]:
     config = RedditConfig(ad_account_id=events.ACCOUNT, access_token=Secret(TOKEN))
-    client = httpx.AsyncClient(transport=httpx.MockTransport(record))
+    client, seen = wire.recording(handler)
     return RedditSink(config, client, FrozenClock()), seen
 
 
 def batch(n: int) -> list[dict[str, Any]]:
-    out = []
-    for i in range(n):
-        event = events.full()
-        event["event_id"] = f"e{i}"
-        out.append(event)
-    return out
+    return wire.numbered(events.full, n)
 
 
 def assert_no_secret(result: SendResult, sink: RedditSink) -> None:
-    for text in (repr(result), str(result), repr(sink), str(sink), repr(sink.config)):
-        assert TOKEN not in text
+    wire.assert_no_secret(TOKEN, result, sink, sink.config)
 
 
 def test_reddit_sink_is_a_per_event_sink() -> None:

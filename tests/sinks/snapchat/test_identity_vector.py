@@ -7,17 +7,13 @@ hashes Snap's page itself prints for its examples."""
 
 from __future__ import annotations
 
-import hashlib
-
-import httpx
 import pytest
 
-from signalyard.delivery.worker import Worker
 from signalyard.sandbox.snapchat import SandboxState, create_app
-from signalyard.secret import Secret
-from signalyard.settings import DeliverySettings
 from signalyard.sinks import REGISTRY
-from tests.sources.conftest import DATASET, GatewayFactory, make_gateway, purchase
+from tests.sinks import vectors
+from tests.sinks.canonical import sha256
+from tests.sources.conftest import GatewayFactory, make_gateway, purchase
 
 pytestmark = pytest.mark.anyio
 __all__ = ["make_gateway"]  # the gateway fixture of the ingest tests
@@ -42,10 +38,6 @@ FIRST_NAME = (
 )
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def test_the_rules_give_the_hashes_snap_prints() -> None:
     for _typed, normalized, printed in (EMAIL, PHONE, FIRST_NAME):
         assert sha256(normalized) == printed
@@ -57,28 +49,20 @@ async def test_a_purchase_reaches_the_sandbox_with_snap_s_hashes(
 ) -> None:
     gateway = await make_gateway()
     now = gateway.clock.now()
-    await gateway.store.add_destination(
-        DATASET,
-        name="snap",
-        kind="snapchat",
-        options={"pixel_id": PIXEL, "api_url": "http://sandbox"},
-        secrets={"access_token": Secret("snap-token-0123456789")},
-        now=now,
+    await vectors.add_destination(
+        gateway,
+        "snapchat",
+        {"pixel_id": PIXEL, "api_url": "http://sandbox"},
+        {"access_token": "snap-token-0123456789"},
     )
     event = purchase(now, event_id="order-1042")
     event["user_data"].update(em=[EMAIL[0]], ph=[PHONE[0]], fn=FIRST_NAME[0])
     event["click_ids"] = {"ScCid": "b1c2d3e4-0000-4000-8000-123456789abc"}
-    response = await gateway.post_json([event])
-    assert response.status_code == 200, response.text
+    await vectors.post_one(gateway, event)
 
     sandbox = SandboxState(clock=gateway.clock)
-    transport = httpx.ASGITransport(app=create_app(clock=gateway.clock, state=sandbox))
-    async with httpx.AsyncClient(transport=transport) as client:
-        worker = Worker(
-            gateway.store, DeliverySettings(), clock=gateway.clock, client=client,
-            sandbox_url="unused",
-        )  # fmt: skip
-        assert await worker.run_once() == 1
+    app = create_app(clock=gateway.clock, state=sandbox)
+    await vectors.deliver_one(gateway.store, gateway.clock, app)
 
     (recorded,) = sandbox.events()
     assert recorded.status == "accepted" and recorded.asset_id == PIXEL

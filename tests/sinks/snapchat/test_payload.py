@@ -4,7 +4,6 @@ sandbox's own validator (what Snap would refuse or flag). Refresh the snapshots 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import orjson
@@ -20,25 +19,16 @@ from signalyard.sinks.snapchat.payload import (
     event_name,
     events_url,
 )
+from tests.sinks.snapshot import check_snapshot
 
 from . import events
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
-def check_snapshot(name: str, body: bytes) -> None:
-    text = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode() + "\n"
-    path = SNAPSHOTS / f"{name}.json"
-    if os.environ.get("SNAPSHOT_UPDATE") == "1":
-        path.write_text(text)
-        return
-    assert path.exists(), f"no snapshot {path.name}: run the tests with SNAPSHOT_UPDATE=1"
-    assert text == path.read_text(), f"{path.name} changed: review, then SNAPSHOT_UPDATE=1"
-
-
 def test_minimal_event() -> None:
     body = build_body([events.minimal()], integration=None)
-    check_snapshot("minimal", body)
+    check_snapshot(SNAPSHOTS, "minimal", body)
     (checked,) = events.validate(body)
     assert checked.accepted, checked.error
     assert {d.code for d in checked.diagnostics} == {"missing_event_id"}
@@ -46,7 +36,7 @@ def test_minimal_event() -> None:
 
 def test_full_event() -> None:
     body = build_body([events.full(), events.app_event()], integration="signalyard")
-    check_snapshot("full", body)
+    check_snapshot(SNAPSHOTS, "full", body)
     full, app = events.validate(body)
     assert full.accepted and app.accepted
     assert full.diagnostics == (), [d.message for d in full.diagnostics]

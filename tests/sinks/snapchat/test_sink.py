@@ -5,7 +5,6 @@ failures, a token echoed back, the exact request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,6 +18,7 @@ from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.snapchat import SnapchatConfig, SnapchatSink
 from signalyard.sinks.snapchat.sink import CHECK_EVENT
+from tests.sinks import wire
 
 from . import events
 
@@ -26,39 +26,29 @@ pytestmark = pytest.mark.anyio
 
 TOKEN = "snapsupersecrettoken+/0123456789"
 PIXEL = "5bf81ee1-15b1-4dc1-b636-d7dae49b950e"
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def against_sandbox(
     clock: FrozenClock, token: str = TOKEN, **options: Any
 ) -> tuple[SnapchatSink, SandboxState]:
     state = SandboxState(clock=clock)
-    transport = httpx.ASGITransport(app=create_app(clock=clock, state=state))
+    client = wire.in_process(create_app(clock=clock, state=state))
     config = SnapchatConfig(
         pixel_id=PIXEL, access_token=Secret(token), api_url="http://sandbox", **options
     )
-    return SnapchatSink(config, httpx.AsyncClient(transport=transport), clock), state
+    return SnapchatSink(config, client, clock), state
 
 
-def mocked(handler: Handler) -> tuple[SnapchatSink, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
+def mocked(handler: wire.Handler) -> tuple[SnapchatSink, list[httpx.Request]]:
     config = SnapchatConfig(pixel_id=PIXEL, access_token=Secret(TOKEN))
-    client = httpx.AsyncClient(transport=httpx.MockTransport(record))
+    client, seen = wire.recording(handler)
     return SnapchatSink(config, client, FrozenClock()), seen
 
 
 def batch(n: int) -> list[dict[str, Any]]:
-    out = []
-    for i in range(n):
-        event = events.full()
-        event["event_id"] = f"e{i}"
+    out = wire.numbered(events.full, n)
+    for event in out:
         event["event_time"] = int(events.NOW) - 60
-        out.append(event)
     return out
 
 

@@ -4,39 +4,22 @@ validator, which every body built in these tests must pass."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
 
 from signalyard.sandbox.tiktok.validate import CheckedEvent, check_events, check_request
-
-EVENT_TIME = 1_799_996_400  # an hour before FrozenClock's default start
-NOW = 1_800_000_000.0
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
+from tests.sinks.canonical import EVENT_TIME as EVENT_TIME
+from tests.sinks.canonical import NOW as NOW
+from tests.sinks.canonical import device, person
+from tests.sinks.canonical import minimal as minimal
+from tests.sinks.canonical import sha256 as sha256
 
 # TikTok's rules (reference §3): email lowercased and trimmed; phone +E.164.
 EM = sha256("john_smith@gmail.com")
 PH_META = sha256("16505551212")  # Meta's rule: the digits only (never sent to TikTok)
 PH_TIKTOK = sha256("+16505551212")  # TikTok's rule: E.164 with its +
 EXTERNAL_ID = sha256("customer-1042")
-
-
-def minimal() -> dict[str, Any]:
-    return {
-        "event_name": "PageView",
-        "event_time": EVENT_TIME,
-        "action_source": "website",
-        "event_source_url": "https://shop.example/",
-        "user_data": {
-            "client_ip_address": "203.0.113.7",
-            "client_user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
-        },
-    }
 
 
 def full() -> dict[str, Any]:
@@ -54,16 +37,8 @@ def full() -> dict[str, Any]:
             "em": [EM],
             "ph": [PH_META],
             "external_id": [EXTERNAL_ID],
-            "fn": [sha256("john")],
-            "ln": [sha256("smith")],
-            "zp": [sha256("94025")],
-            "ct": [sha256("menlopark")],
-            "st": [sha256("ca")],
-            "country": [sha256("us")],
-            "client_ip_address": "2001:db8::7",
-            "client_user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X)",
-            "fbc": "fb.1.1799990000000.IwAR2xExampleClickId",
-            "fbp": "fb.1.1799980000000.1234567890",
+            **person(),
+            **device(),
         },
         "custom_data": {
             "currency": "eur",

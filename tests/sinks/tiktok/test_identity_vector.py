@@ -5,16 +5,12 @@ E.164 with its ``+``), computed here with hashlib from those rules, not from our
 
 from __future__ import annotations
 
-import hashlib
-
-import httpx
 import pytest
 
-from signalyard.delivery.worker import Worker
 from signalyard.sandbox.tiktok import SandboxState, create_app
-from signalyard.secret import Secret
-from signalyard.settings import DeliverySettings
-from tests.sources.conftest import DATASET, GatewayFactory, make_gateway, purchase
+from tests.sinks import vectors
+from tests.sinks.canonical import sha256
+from tests.sources.conftest import GatewayFactory, make_gateway, purchase
 
 pytestmark = pytest.mark.anyio
 __all__ = ["make_gateway"]  # the gateway fixture of the ingest tests
@@ -26,41 +22,26 @@ EMAIL = ("  John.Smith@Example.COM ", "john.smith@example.com")
 PHONE = ("(650) 555-1212", "+16505551212")  # national, the dataset's country is US
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 async def test_a_purchase_reaches_the_sandbox_with_tiktok_s_hashes(
     make_gateway: GatewayFactory,
 ) -> None:
     gateway = await make_gateway()
     now = gateway.clock.now()
-    await gateway.store.add_destination(
-        DATASET,
-        name="tiktok",
-        kind="tiktok",
-        options={"pixel_code": PIXEL, "api_url": "http://sandbox"},
-        secrets={"access_token": Secret("tiktok-token-0123456789")},
-        now=now,
+    await vectors.add_destination(
+        gateway,
+        "tiktok",
+        {"pixel_code": PIXEL, "api_url": "http://sandbox"},
+        {"access_token": "tiktok-token-0123456789"},
     )
     event = purchase(now, event_id="order-1042")
     event["user_data"].update(em=[EMAIL[0]], ph=[PHONE[0]])
     event["click_ids"] = {"ttclid": "E.C.P.CvQBi3kxnJv0"}
-    response = await gateway.post_json([event])
-    assert response.status_code == 200, response.text
-    assert response.json()["events_received"] == 1
+    await vectors.post_one(gateway, event)
 
     sandbox = SandboxState(clock=gateway.clock)
-    transport = httpx.ASGITransport(app=create_app(clock=gateway.clock, state=sandbox))
-    async with httpx.AsyncClient(transport=transport) as client:
-        worker = Worker(
-            gateway.store,
-            DeliverySettings(),
-            clock=gateway.clock,
-            client=client,
-            sandbox_url="unused",
-        )
-        assert await worker.run_once() == 1
+    await vectors.deliver_one(
+        gateway.store, gateway.clock, create_app(clock=gateway.clock, state=sandbox)
+    )
 
     (recorded,) = sandbox.events()
     assert recorded.accepted and recorded.event_source_id == PIXEL

@@ -4,7 +4,6 @@ sandbox's own validator (what TikTok would refuse or flag). Refresh the snapshot
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from signalyard.secret import Secret
 from signalyard.sinks.tiktok.config import TikTokConfig
 from signalyard.sinks.tiktok.payload import EVENT_NAMES, build_body, build_event, track_url
+from tests.sinks.snapshot import check_snapshot
 
 from . import events
 
@@ -31,19 +31,9 @@ def body_of(evs: list[dict[str, Any]], test_event_code: str | None = None) -> by
     )
 
 
-def check_snapshot(name: str, body: bytes) -> None:
-    text = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode() + "\n"
-    path = SNAPSHOTS / f"{name}.json"
-    if os.environ.get("SNAPSHOT_UPDATE") == "1":
-        path.write_text(text)
-        return
-    assert path.exists(), f"no snapshot {path.name}: run the tests with SNAPSHOT_UPDATE=1"
-    assert text == path.read_text(), f"{path.name} changed: review, then SNAPSHOT_UPDATE=1"
-
-
 def test_minimal_event() -> None:
     body = body_of([events.minimal()])
-    check_snapshot("minimal", body)
+    check_snapshot(SNAPSHOTS, "minimal", body)
     (checked,) = events.validate(body)
     assert checked.accepted, checked.error
     # What the sandbox flags is what a minimal PageView lacks, nothing about its shape.
@@ -52,7 +42,7 @@ def test_minimal_event() -> None:
 
 def test_full_event() -> None:
     body = body_of([events.full(), events.minimal()], test_event_code="TEST12345")
-    check_snapshot("full", body)
+    check_snapshot(SNAPSHOTS, "full", body)
     full, minimal = events.validate(body)
     assert full.accepted and minimal.accepted
     assert full.diagnostics == (), [d.message for d in full.diagnostics]

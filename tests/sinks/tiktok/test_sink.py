@@ -5,7 +5,6 @@ transport failures, a token echoed back, the exact request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,6 +18,7 @@ from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.tiktok import TikTokConfig, TikTokSink
 from signalyard.sinks.tiktok.sink import CHECK_EVENT, CHECK_TEST_CODE
+from tests.sinks import wire
 
 from . import events
 
@@ -26,44 +26,31 @@ pytestmark = pytest.mark.anyio
 
 TOKEN = "tiktoksupersecrettoken0123456789"
 PIXEL = "CABC123DEF456GHI789J"
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def against_sandbox(
     clock: FrozenClock, token: str = TOKEN, **options: Any
 ) -> tuple[TikTokSink, SandboxState]:
     state = SandboxState(clock=clock)
-    transport = httpx.ASGITransport(app=create_app(clock=clock, state=state))
+    client = wire.in_process(create_app(clock=clock, state=state))
     config = TikTokConfig(
         pixel_code=PIXEL, access_token=Secret(token), api_url="http://sandbox", **options
     )
-    return TikTokSink(config, httpx.AsyncClient(transport=transport), clock), state
+    return TikTokSink(config, client, clock), state
 
 
-def mocked(handler: Handler) -> tuple[TikTokSink, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
+def mocked(handler: wire.Handler) -> tuple[TikTokSink, list[httpx.Request]]:
     config = TikTokConfig(pixel_code=PIXEL, access_token=Secret(TOKEN))
-    client = httpx.AsyncClient(transport=httpx.MockTransport(record))
+    client, seen = wire.recording(handler)
     return TikTokSink(config, client, FrozenClock()), seen
 
 
 def batch(n: int) -> list[dict[str, Any]]:
-    out = []
-    for i in range(n):
-        event = events.full()
-        event["event_id"] = f"e{i}"
-        out.append(event)
-    return out
+    return wire.numbered(events.full, n)
 
 
 def assert_no_secret(result: SendResult, sink: TikTokSink) -> None:
-    for text in (repr(result), str(result), repr(sink), str(sink), repr(sink.config)):
-        assert TOKEN not in text
+    wire.assert_no_secret(TOKEN, result, sink, sink.config)
 
 
 def test_tiktok_sink_is_a_per_event_sink() -> None:
