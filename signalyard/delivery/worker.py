@@ -200,8 +200,7 @@ class Worker:
 
     async def _destination(self, destination_id: int) -> Destination | None:
         """The destination as stored now (its state, options and secrets may have changed)."""
-        found = [d for d in await self.store.list_destinations() if d.id == destination_id]
-        return found[0] if found else None
+        return await self.store.get_destination(destination_id)
 
     async def run_once(self) -> int:
         """One cycle over every destination; returns how many events were settled."""

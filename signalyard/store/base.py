@@ -235,6 +235,11 @@ class Store(Protocol):
         ...
 
     async def list_destinations(self, dataset_id: str | None = None) -> list[Destination]: ...
+    async def get_destination(self, destination_id: int) -> Destination | None:
+        """The destination as stored now (its state, options and secrets), ``None`` when it
+        was removed: what a delivery cycle reads, one row instead of the whole list."""
+        ...
+
     async def set_secrets(
         self, destination_id: int, secrets: Mapping[str, Secret], *, now: float
     ) -> None:

@@ -300,6 +300,12 @@ class PostgresStore:
         )
         return [_pg_ops.destination(r, self._box) for r in rows]
 
+    async def get_destination(self, destination_id: int) -> Destination | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_pg_ops.DEST_COLUMNS} FROM destinations WHERE id=$1", destination_id
+        )
+        return _pg_ops.destination(row, self._box) if row is not None else None
+
     async def set_secrets(
         self, destination_id: int, secrets: Mapping[str, Secret], *, now: float
     ) -> None:

@@ -324,6 +324,13 @@ class SQLiteStore:
             lambda c: _sql.destinations(c, box, "WHERE dataset_id=?", (dataset_id,))
         )
 
+    async def get_destination(self, destination_id: int) -> Destination | None:
+        box = self._box
+        found = await self._db.run(
+            lambda c: _sql.destinations(c, box, "WHERE id=?", (destination_id,))
+        )
+        return found[0] if found else None
+
     async def set_secrets(
         self, destination_id: int, secrets: Mapping[str, Secret], *, now: float
     ) -> None:

@@ -138,6 +138,8 @@ async def test_destination_state_and_token(store: Store) -> None:
     await store.throttle(d, until=NOW + 60)
     (got,) = await store.list_destinations()
     assert got.throttled_until == NOW + 60
+    assert await store.get_destination(d) == got  # one row, as the list has it
+    assert await store.get_destination(d + 1000) is None
 
 
 async def test_keys(store: Store) -> None:
