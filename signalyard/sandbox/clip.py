@@ -106,6 +106,24 @@ def _placeholder(event: dict[str, Any], why: str) -> bytes:
     return orjson.dumps(kept)
 
 
+NO_EVENT_NAME = "(no event name)"
+"""The statistics' label for the events sent without an event name."""
+NOT_AN_OBJECT = "_sandbox_not_an_object"
+"""The key under which an element of a batch that is not an object is stored."""
+
+
+def name_label(event_name: str | None) -> str:
+    """The statistics' label of ``event_name``: cut to :data:`MAX_KEY`, or
+    :data:`NO_EVENT_NAME`."""
+    return clip_text(event_name or NO_EVENT_NAME, MAX_KEY)
+
+
+def clip_element(raw: Any) -> bytes:
+    """:func:`clip_json` of a batch element, one that is not an object kept under
+    :data:`NOT_AN_OBJECT`."""
+    return clip_json(raw if isinstance(raw, dict) else {NOT_AN_OBJECT: raw})
+
+
 def key_text(value: str) -> str:
     """``value`` if short, else a digest of it: equal values still give equal keys."""
     if len(value) <= MAX_KEY:

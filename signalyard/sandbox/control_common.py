@@ -113,6 +113,19 @@ def query(request: Request, names: Sequence[str]) -> dict[str, str | None]:
     return {k: request.query_params.get(k) for k in names}
 
 
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def bool_param(request: Request, name: str) -> bool | None:
+    """The query's ``name`` as a filter: ``true``/``1`` or ``false``/``0`` (None if absent)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() not in _BOOLEANS:
+        raise BadControlRequest(f"{name} must be true or false")
+    return _BOOLEANS[raw.lower()]
+
+
 async def read_json(bodies: BodyReader, request: Request, refuse: Refuse) -> Any:
     """The JSON body of a control request, at most :data:`MAX_CONTROL_BODY` bytes; a body
     the reader refuses raises ``refuse(error)``."""
@@ -133,6 +146,28 @@ def refused_body(
     if too_large:
         message = f"the body is larger than {MAX_CONTROL_BODY} bytes"
     return BadControlRequest(message, status, headers)
+
+
+class Refusal(Protocol):
+    """A platform's answer to a body its reader refused (its error exception)."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+def refused_as(answer: Callable[[InputError], Refusal]) -> Refuse:
+    """A :class:`Control`'s ``refuse``: a control body the reader refused, told with the
+    status, message and headers of the platform's ``answer`` to it (413: too large)."""
+
+    def refuse(error: InputError) -> BadControlRequest:
+        page = answer(error)
+        return refused_body(page.status, page.message, page.headers, too_large=page.status == 413)
+
+    return refuse
 
 
 class Control:

@@ -8,7 +8,8 @@ counts every later key together under one label, so that their memory is bounded
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -30,3 +31,19 @@ def capped(table: dict[str, V], key: str, limit: int, other: str, make: Callable
 def bump(counts: dict[K, int], key: K, n: int = 1) -> None:
     """Add ``n`` to ``counts[key]`` (0 when absent)."""
     counts[key] = counts.get(key, 0) + n
+
+
+@dataclass(slots=True)
+class BatchSizes:
+    """The smallest and the largest batch (events in one request) counted."""
+
+    smallest: int | None = None
+    largest: int = 0
+
+    def add(self, size: int) -> None:
+        self.smallest = size if self.smallest is None else min(self.smallest, size)
+        self.largest = max(self.largest, size)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"min", "max"}``, both None before the first batch."""
+        return {"min": self.smallest, "max": None if self.smallest is None else self.largest}

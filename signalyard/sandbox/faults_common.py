@@ -99,6 +99,37 @@ def lifetime(spec: Mapping[str, Any]) -> tuple[int | None, float | None]:
     )
 
 
+def scope_id(spec: Mapping[str, Any], key: str) -> str | None:
+    """``spec[key]``, the id a fault is limited to: None when absent, else a non-empty string."""
+    value = spec.get(key)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise FaultSpecError(f"{key} must be a non-empty string")
+    return value
+
+
+def flag(spec: Mapping[str, Any], key: str) -> bool:
+    """``spec[key]``: true or false (false when absent)."""
+    value = spec.get(key, False)
+    if not isinstance(value, bool):
+        raise FaultSpecError(f"{key} must be true or false")
+    return value
+
+
+def server_status(spec: Mapping[str, Any], default: int = 500) -> int:
+    """A ``server_error`` fault's ``status``: a 5xx code (``default`` when absent)."""
+    status: int = number(spec, "status", integer=True, minimum=500) or default
+    if status > 599:
+        raise FaultSpecError("status must be a 5xx code")
+    return status
+
+
+def retry_after(spec: Mapping[str, Any], *, default: int, minimum: int = 1) -> int:
+    """A ``throttle`` fault's ``retry_after`` in seconds, >= ``minimum`` (``default`` when
+    absent)."""
+    value = number(spec, "retry_after", integer=True, minimum=minimum)
+    return default if value is None else int(value)
+
+
 def delay(spec: Mapping[str, Any]) -> float:
     """A ``timeout`` fault's ``delay`` in seconds (default :data:`DEFAULT_DELAY`)."""
     value = number(spec, "delay", integer=False, minimum=0)
@@ -133,6 +164,42 @@ def first_named(ids: frozenset[str], sent: Sequence[str | None]) -> int | None:
         if value is not None and value in ids:
             return i
     return None
+
+
+def kind_matches(
+    kind: str,
+    fault_token: str | None,
+    token_sha256: str | None,
+    named: frozenset[str],
+    sent: Sequence[str | None],
+) -> bool:
+    """Whether a fault in scope of a request applies to it by its kind: an ``expired_token``
+    one to its token's digest (every token when None), an ``invalid_event`` one when ``sent``
+    holds an id it ``named``, any other always."""
+    if kind == "expired_token":
+        return fault_token is None or fault_token == token_sha256
+    if kind == "invalid_event":
+        return first_named(named, sent) is not None
+    return True
+
+
+def shared_fault(
+    kind: str,
+    event_ids: Sequence[str],
+    count: int | None,
+    *,
+    expired: str = "expired_token",
+    ids_field: str = "event_ids",
+) -> dict[str, Any]:
+    """A fault by the name the conformance suite gives it (``server_error``, ``throttle``,
+    ``expired_credential``: the kind ``expired``, ``invalid_event``: ``event_ids`` under
+    ``ids_field``) as a sandbox's ``POST /_sandbox/faults`` body."""
+    spec: dict[str, Any] = {"kind": expired if kind == "expired_credential" else kind}
+    if kind == "invalid_event":
+        spec[ids_field] = list(event_ids)
+    if count is not None:
+        spec["count"] = count
+    return spec
 
 
 F = TypeVar("F", bound=FaultBase)

@@ -18,8 +18,7 @@ from starlette.routing import Route
 
 from ...clock import Clock
 from ...sources.body import BodyReader
-from ..app_common import sandbox_app
-from ..bodies import reader_or_own
+from ..app_common import app_defaults, sandbox_app
 from ..control_common import control_routes
 from .control import COLLECT_PATH, DEBUG_PATH, control
 from .endpoint import MAX_READ_BYTES, Endpoint
@@ -37,11 +36,7 @@ def create_app(
     shared recordings; ``bodies``: the gateway's body reader when it mounts the sandbox).
     It accepts any API secret and shows what it received at ``/_sandbox``: serve it on a
     loopback address only."""
-    if state is None:
-        state = SandboxState(clock=clock)
-    if clock is None:
-        clock = state.clock
-    bodies = reader_or_own(bodies, max_body_bytes)
+    state, clock, bodies = app_defaults(state, clock, SandboxState, bodies, max_body_bytes)
     endpoint = Endpoint(state, clock, max_body_bytes, bodies)
     routes = [
         *control_routes(control(state, clock, bodies)),

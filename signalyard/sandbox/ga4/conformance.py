@@ -12,22 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..faults_common import shared_fault
 from .recorder import SandboxState
 
 __all__ = ["fault", "received"]
-
-_KINDS = {"expired_credential": "proxy_denied"}
 
 
 def fault(kind: str, *, event_ids: Sequence[str] = (), count: int | None = None) -> dict[str, Any]:
     """``kind``: ``server_error``, ``throttle``, ``expired_credential`` or ``invalid_event``
     (an event whose ``event_id`` param is one of ``event_ids`` breaks a rule)."""
-    spec: dict[str, Any] = {"kind": _KINDS.get(kind, kind)}
-    if kind == "invalid_event":
-        spec["event_ids"] = list(event_ids)
-    if count is not None:
-        spec["count"] = count
-    return spec
+    return shared_fault(kind, event_ids, count, expired="proxy_denied")
 
 
 def received(state: SandboxState) -> list[str]:

@@ -100,9 +100,7 @@ class Fault(FaultBase):
 def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
     """Build a :class:`Fault` from its JSON description. Raises :class:`FaultSpecError`."""
     kind = common.check_spec(spec, _ALLOWED)
-    measurement_id = spec.get("measurement_id")
-    if measurement_id is not None and (not isinstance(measurement_id, str) or not measurement_id):
-        raise FaultSpecError("measurement_id must be a non-empty string")
+    measurement_id = common.scope_id(spec, "measurement_id")
     endpoint = spec.get("endpoint")
     if endpoint is not None and endpoint not in ENDPOINTS:
         raise FaultSpecError("endpoint must be collect or debug")
@@ -117,12 +115,9 @@ def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
         endpoint=endpoint,
     )
     if kind == "server_error":
-        fault.status = number(spec, "status", integer=True, minimum=500) or 500
-        if fault.status > 599:
-            raise FaultSpecError("status must be a 5xx code")
+        fault.status = common.server_status(spec)
     elif kind == "throttle":
-        value = number(spec, "retry_after", integer=True, minimum=0)
-        fault.retry_after = 30 if value is None else value
+        fault.retry_after = common.retry_after(spec, default=30, minimum=0)
     elif kind == "proxy_denied":
         fault.status = number(spec, "status", integer=True, minimum=401) or 403
         if fault.status not in (401, 403):

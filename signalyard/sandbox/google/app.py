@@ -20,8 +20,7 @@ from starlette.routing import Route
 
 from ...clock import Clock
 from ...sources.body import BodyReader
-from ..app_common import ALL_METHODS, sandbox_app
-from ..bodies import reader_or_own
+from ..app_common import ALL_METHODS, app_defaults, sandbox_app
 from ..control_common import control_routes
 from .body import MAX_BODY_BYTES
 from .control import control
@@ -49,11 +48,7 @@ def create_app(
     The sandbox issues tokens to any well-formed credential and shows what it received at
     ``/_sandbox``: serve it on a loopback address only.
     """
-    if state is None:
-        state = SandboxState(clock=clock)
-    if clock is None:
-        clock = state.clock
-    bodies = reader_or_own(bodies, max_body_bytes)
+    state, clock, bodies = app_defaults(state, clock, SandboxState, bodies, max_body_bytes)
     api = IngestEndpoint(state, clock, max_body_bytes, bodies)
     oauth = TokenEndpoint(state, clock, bodies)
     routes = [

@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...clock import Clock
-from ...errors import InputError
 from ...sources.body import BodyReader
 from ..control_common import (
     FAULT_ENDPOINTS,
@@ -28,7 +27,7 @@ from ..control_common import (
     control_json,
     error_json,
     query,
-    refused_body,
+    refused_as,
 )
 from .body import refused
 from .recorder import RecordedEvent, RequestRecord, SandboxState
@@ -50,11 +49,6 @@ ENDPOINTS = {
 _FILTERS = ("conversion_rule_id", "event_id", "dedup")
 
 
-def _refused(error: InputError) -> BadControlRequest:
-    page = refused(error)
-    return refused_body(page.status, page.message, page.headers, too_large=page.status == 413)
-
-
 def control(state: SandboxState, clock: Clock, bodies: BodyReader) -> Control:
     def events(request: Request, limit: int) -> list[RecordedEvent]:
         return state.events(limit=limit, **query(request, _FILTERS))
@@ -69,7 +63,7 @@ def control(state: SandboxState, clock: Clock, bodies: BodyReader) -> Control:
         state=state,
         clock=clock,
         bodies=bodies,
-        refuse=_refused,
+        refuse=refused_as(refused),
         find_events=events,
         find_requests=requests,
     )

@@ -36,7 +36,7 @@ from starlette.responses import Response
 from ...clock import Clock
 from ...sources.body import BodyReader
 from ..bodies import own_reader
-from ..digest import token_digest
+from ..digest import digest_prefix, token_digest, well_formed_token
 from . import errors
 from .body import MAX_BODY_BYTES, read_body
 from .errors import LinkedInError, error_response, json_response, new_request_id
@@ -46,7 +46,6 @@ from .validate import MAX_BATCH, REQUIRED, Checked, check_meaning, check_shape, 
 
 log = logging.getLogger(__name__)
 
-MIN_TOKEN_LENGTH = 10
 Handler = Callable[[Request, "_Outcome", str, float], Awaitable[Response]]
 VERSION_MONTHS = 12
 RULE_METHOD_ERROR = "Conversion's method should be CONVERSIONS_API"
@@ -67,15 +66,6 @@ class _Outcome:
     token_sha256: str | None = None
     fault: Fault | None = None
     delay: float = 0.0
-
-
-def _well_formed(token: str) -> bool:
-    return (
-        len(token) >= MIN_TOKEN_LENGTH
-        and token.isascii()
-        and token.isprintable()
-        and not any(c.isspace() for c in token)
-    )
 
 
 def _month_index(year: int, month: int) -> int:
@@ -145,7 +135,7 @@ class Endpoints:
                 invalid=out.invalid,
                 deduplicated=out.deduplicated,
                 errors=tuple(out.errors),
-                token_sha256_prefix=out.token_sha256[:12] if out.token_sha256 else None,
+                token_sha256_prefix=digest_prefix(out.token_sha256),
                 fault_id=None if out.fault is None else out.fault.id,
                 fault_kind=None if out.fault is None else out.fault.kind,
             )
@@ -161,7 +151,7 @@ class Endpoints:
             raise errors.empty_token()
         scheme, _, token = auth.partition(" ")
         out.token_sha256 = token_digest(token or auth)
-        if scheme.lower() != "bearer" or not _well_formed(token):
+        if scheme.lower() != "bearer" or not well_formed_token(token):
             raise errors.invalid_token()
         version = request.headers.get("linkedin-version")
         if version is None or not version.strip():

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from .. import faults_common as common
-from ..faults_common import FaultBase, FaultSpecError, number
+from ..digest import digest_prefix
+from ..faults_common import FaultBase, FaultSpecError
 
 __all__ = ["KINDS", "Fault", "FaultBook", "FaultKind", "FaultSpecError", "parse_fault"]
 
@@ -76,11 +77,9 @@ class Fault(FaultBase):
     ) -> bool:
         if self.conversion_rule_id is not None and self.conversion_rule_id not in rule_ids:
             return False
-        if self.kind == "expired_token":
-            return self.token_sha256 is None or self.token_sha256 == token_sha256
-        if self.kind == "invalid_event":
-            return any(self.names(e) for e in event_ids)
-        return True
+        return common.kind_matches(
+            self.kind, self.token_sha256, token_sha256, self.event_ids, event_ids
+        )
 
     def names(self, event_id: str | None) -> bool:
         """Whether this (``invalid_event``) fault names ``event_id``."""
@@ -96,19 +95,12 @@ class Fault(FaultBase):
         if self.kind == "throttle":
             out["retry_after"] = self.retry_after
         if self.kind == "expired_token":
-            out["token_sha256_prefix"] = self.token_sha256[:12] if self.token_sha256 else None
+            out["token_sha256_prefix"] = digest_prefix(self.token_sha256)
             out["revoked"] = self.revoked
         if self.kind == "invalid_event":
             out["event_ids"] = sorted(self.event_ids)
             out["whole"] = self.whole
         return out
-
-
-def _flag(spec: dict[str, Any], key: str) -> bool:
-    value = spec.get(key, False)
-    if not isinstance(value, bool):
-        raise FaultSpecError(f"{key} must be true or false")
-    return value
 
 
 def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
@@ -129,19 +121,17 @@ def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
         conversion_rule_id=rule,
     )
     if kind == "server_error":
-        fault.status = number(spec, "status", integer=True, minimum=500) or 500
-        if fault.status > 599:
-            raise FaultSpecError("status must be a 5xx code")
+        fault.status = common.server_status(spec)
     elif kind == "timeout":
         fault.delay = common.delay(spec)
     elif kind == "throttle":
-        fault.retry_after = number(spec, "retry_after", integer=True, minimum=0) or 0
+        fault.retry_after = common.retry_after(spec, default=0, minimum=0)
     elif kind == "expired_token":
         fault.token_sha256 = common.token(spec)
-        fault.revoked = _flag(spec, "revoked")
+        fault.revoked = common.flag(spec, "revoked")
     else:
         fault.event_ids = common.id_set(spec, "event_ids")
-        fault.whole = _flag(spec, "whole")
+        fault.whole = common.flag(spec, "whole")
     return fault
 
 

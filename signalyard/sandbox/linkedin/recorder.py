@@ -23,7 +23,6 @@ account the read names, unless set otherwise with :meth:`SandboxState.set_rule`
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +31,7 @@ import orjson
 from ...clock import Clock
 from ..clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text
 from ..counters import bump, capped
-from ..dedup_memory import DEDUP_WINDOW, prune
+from ..dedup_memory import DEDUP_WINDOW, DedupMemory
 from ..diagnostics import NO_DIAGNOSTICS, Diagnostic, diagnostics_footprint, stored_diagnostics
 from ..recording import DEFAULT_MAX_BYTES, EVENT_OVERHEAD, Recordings
 from .faults import FaultBook
@@ -165,10 +164,8 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             max_requests=max_requests,
             footprint=footprint,
         )
-        self.max_dedup_keys = max_dedup_keys
-        self.dedup_window = dedup_window
         self.faults = FaultBook()
-        self._dedup: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._dedup: DedupMemory[tuple[str, str]] = DedupMemory(max_dedup_keys, dedup_window)
         self._rules_stats: dict[str, RuleStats] = {}
         self._rules: dict[str, dict[str, Any]] = {}
 
@@ -305,19 +302,5 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             rec.dedup = "no_event_id"
             return
         key = (key_text(c.rule_id), key_text(c.event_id))
-        t = rec.received_at
-        entry = self._dedup.get(key)
-        if entry is None or t >= entry.first_at + self.dedup_window:
-            self._dedup[key] = _Entry(first_at=t, kept_seq=rec.seq)
-            self._dedup.move_to_end(key)
-            rec.dedup = "kept"
-            prune(self._dedup, self.max_dedup_keys, self.dedup_window, t)
-            return
-        rec.dedup = "deduplicated"
-        rec.dedup_of = entry.kept_seq
-
-
-@dataclass(slots=True)
-class _Entry:
-    first_at: float
-    kept_seq: int
+        rec.dedup_of = self._dedup.first(key, seq=rec.seq, at=rec.received_at)
+        rec.dedup = "kept" if rec.dedup_of is None else "deduplicated"

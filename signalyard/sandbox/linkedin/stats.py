@@ -11,21 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..counters import bump
+from ..coverage import coverage
 from .validate import BIT
 
 MAX_RULES = 1000
 """Conversion rules with their own statistics; more are counted under OTHER_RULES."""
 OTHER_RULES = "(other rules)"
-
-
-def coverage(masks: dict[int, int]) -> dict[str, Any]:
-    """Per id kind, the share (0-1, 3 decimals) of the events whose mask has its bit."""
-    total = sum(masks.values())
-    shares = {
-        key: round(sum(n for mask, n in masks.items() if mask & bit) / total, 3) if total else 0.0
-        for key, bit in BIT.items()
-    }
-    return {"events": total, "keys": shares}
 
 
 @dataclass(slots=True)
@@ -56,7 +47,7 @@ class RuleStats:
             "deduplicated": self.deduplicated,
             "without_event_id": self.without_event_id,
             "diagnostics": dict(sorted(self.diagnostics.items())),
-            "coverage": coverage(self.masks),
+            "coverage": coverage(self.masks, BIT),
         }
 
 

@@ -19,8 +19,7 @@ from starlette.routing import Route
 
 from ...clock import Clock
 from ...sources.body import BodyReader
-from ..app_common import ALL_METHODS, sandbox_app
-from ..bodies import reader_or_own
+from ..app_common import ALL_METHODS, app_defaults, sandbox_app
 from ..control_common import control_routes
 from .control import BrowserEvents, control
 from .endpoint import GraphEndpoint
@@ -54,11 +53,7 @@ def create_app(
     serve it on a loopback address only (``signalyard serve`` mounts it only there unless
     told otherwise).
     """
-    if state is None:
-        state = SandboxState(clock=clock)
-    if clock is None:
-        clock = state.clock
-    bodies = reader_or_own(bodies, max_body_bytes)
+    state, clock, bodies = app_defaults(state, clock, SandboxState, bodies, max_body_bytes)
     graph = GraphEndpoint(state, clock, app_secret, max_body_bytes, bodies)
     plane = control(state, clock, bodies)
     browser = BrowserEvents(state, plane)

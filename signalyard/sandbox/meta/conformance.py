@@ -7,22 +7,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..faults_common import shared_fault
 from .recorder import SandboxState
 
 __all__ = ["fault", "received"]
-
-_KINDS = {"expired_credential": "expired_token"}
 
 
 def fault(kind: str, *, event_ids: Sequence[str] = (), count: int | None = None) -> dict[str, Any]:
     """``kind``: ``server_error``, ``throttle``, ``expired_credential`` (every credential),
     or ``invalid_event`` (a request holding one of ``event_ids`` refused, naming it)."""
-    spec: dict[str, Any] = {"kind": _KINDS.get(kind, kind)}
-    if kind == "invalid_event":
-        spec["event_ids"] = list(event_ids)
-    if count is not None:
-        spec["count"] = count
-    return spec
+    return shared_fault(kind, event_ids, count)
 
 
 def received(state: SandboxState) -> list[str]:

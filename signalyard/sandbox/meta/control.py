@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...clock import Clock
-from ...errors import InputError
 from ...sources.body import BodyReader
 from ..bodies import MAX_CONTROL_BODY
 from ..control_common import (
@@ -29,7 +28,7 @@ from ..control_common import (
     control_json,
     error_json,
     query,
-    refused_body,
+    refused_as,
 )
 from .parse import body_error
 from .recorder import RecordedEvent, RequestRecord, SandboxState
@@ -47,12 +46,6 @@ ENDPOINTS = {
 _EVENT_FILTERS = ("dataset_id", "event_name", "event_id", "test_event_code", "source", "dedup")
 
 
-def _refused(error: InputError) -> BadControlRequest:
-    """A control body the reader refused, with the status and headers Graph gives it."""
-    graph = body_error(error, MAX_CONTROL_BODY)
-    return refused_body(graph.status, graph.message, graph.headers, too_large=graph.status == 413)
-
-
 def control(state: SandboxState, clock: Clock, bodies: BodyReader) -> Control:
     def events(request: Request, limit: int) -> list[RecordedEvent]:
         return state.events(limit=limit, **query(request, _EVENT_FILTERS))
@@ -66,7 +59,7 @@ def control(state: SandboxState, clock: Clock, bodies: BodyReader) -> Control:
         state=state,
         clock=clock,
         bodies=bodies,
-        refuse=_refused,
+        refuse=refused_as(lambda error: body_error(error, MAX_CONTROL_BODY)),
         find_events=events,
         find_requests=requests,
     )

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from ...clock import Clock
 from ...sources.body import BodyReader
 from ..bodies import own_reader
-from ..digest import token_digest
+from ..digest import MIN_TOKEN_LENGTH, digest_prefix, token_digest
 from . import errors
 from .errors import GraphError, new_trace_id
 from .faults import Fault
@@ -43,7 +43,6 @@ from .validate import validate_batch
 log = logging.getLogger(__name__)
 
 VERSION_RE = re.compile(r"v\d+\.\d+")
-MIN_TOKEN_LENGTH = 10
 
 
 @dataclass(slots=True)
@@ -112,7 +111,7 @@ class GraphEndpoint:
                 events=out.events,
                 deduplicated=out.deduplicated,
                 test_event_code=out.test_event_code,
-                token_sha256_prefix=out.token_sha256[:12] if out.token_sha256 else None,
+                token_sha256_prefix=digest_prefix(out.token_sha256),
                 token_source=out.token_source,
                 encoding=out.encoding,
                 partner_agent=out.partner_agent,

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from .. import faults_common as common
+from ..digest import digest_prefix
 from ..faults_common import FaultBase, FaultSpecError, number
 from .errors import THROTTLE_MESSAGES
 
@@ -70,11 +71,9 @@ class Fault(FaultBase):
     ) -> bool:
         if self.dataset_id is not None and self.dataset_id != dataset_id:
             return False
-        if self.kind == "expired_token":
-            return self.token_sha256 is None or self.token_sha256 == token_sha256
-        if self.kind == "invalid_event":
-            return self.first_invalid(event_ids) is not None
-        return True
+        return common.kind_matches(
+            self.kind, self.token_sha256, token_sha256, self.event_ids, event_ids
+        )
 
     def first_invalid(self, event_ids: Sequence[str | None]) -> int | None:
         return common.first_named(self.event_ids, event_ids)
@@ -90,7 +89,7 @@ class Fault(FaultBase):
         if self.kind == "throttle":
             out["regain_minutes"] = self.regain_minutes
         if self.kind == "expired_token":
-            out["token_sha256_prefix"] = self.token_sha256[:12] if self.token_sha256 else None
+            out["token_sha256_prefix"] = digest_prefix(self.token_sha256)
         if self.kind == "invalid_event":
             out["event_ids"] = sorted(self.event_ids)
         return out
@@ -112,9 +111,7 @@ def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
         dataset_id=None if dataset_id is None else str(dataset_id),
     )
     if kind == "server_error":
-        fault.status = number(spec, "status", integer=True, minimum=500) or 500
-        if fault.status > 599:
-            raise FaultSpecError("status must be a 5xx code")
+        fault.status = common.server_status(spec)
         default_code = 1 if fault.status == 500 else 2
         fault.code = number(spec, "code", integer=True, minimum=1) or default_code
     elif kind == "timeout":

@@ -15,9 +15,14 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from ...clock import Clock
-from ...errors import InputError
 from ...sources.body import BodyReader
-from ..control_common import FAULT_ENDPOINTS, BadControlRequest, Control, query, refused_body
+from ..control_common import (
+    FAULT_ENDPOINTS,
+    Control,
+    bool_param,
+    query,
+    refused_as,
+)
 from .body import refused
 from .recorder import RecordedEvent, RequestRecord, SandboxState
 
@@ -34,26 +39,11 @@ ENDPOINTS = {
     **FAULT_ENDPOINTS,
 }
 _FILTERS = ("ad_account_id", "event_name", "event_id", "dedup")
-_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-
-
-def _test_filter(request: Request) -> bool | None:
-    raw = request.query_params.get("test")
-    if raw is None or raw == "":
-        return None
-    if raw.lower() not in _BOOLEANS:
-        raise BadControlRequest("test must be true or false")
-    return _BOOLEANS[raw.lower()]
-
-
-def _refused(error: InputError) -> BadControlRequest:
-    page = refused(error)
-    return refused_body(page.status, page.message, page.headers, too_large=page.status == 413)
 
 
 def control(state: SandboxState, clock: Clock, bodies: BodyReader) -> Control:
     def events(request: Request, limit: int) -> list[RecordedEvent]:
-        test = _test_filter(request)
+        test = bool_param(request, "test")
         return state.events(limit=limit, test=test, **query(request, _FILTERS))
 
     def requests(request: Request, limit: int) -> list[RequestRecord]:
@@ -66,7 +56,7 @@ def control(state: SandboxState, clock: Clock, bodies: BodyReader) -> Control:
         state=state,
         clock=clock,
         bodies=bodies,
-        refuse=_refused,
+        refuse=refused_as(refused),
         find_events=events,
         find_requests=requests,
     )

@@ -31,7 +31,7 @@ from starlette.responses import Response
 from ...clock import Clock
 from ...sources.body import BodyReader
 from ..bodies import own_reader
-from ..digest import token_digest
+from ..digest import MIN_TOKEN_LENGTH, digest_prefix, token_digest
 from . import errors
 from .body import MAX_BODY_BYTES, read_body
 from .errors import PinterestError
@@ -42,7 +42,6 @@ from .validate import check_events, check_request, event_id_of
 
 log = logging.getLogger(__name__)
 
-MIN_TOKEN_LENGTH = 10
 _ACCOUNT = re.compile(r"[0-9]{1,32}")
 _TESTS = {"true": True, "false": False}
 
@@ -121,7 +120,7 @@ class EventsEndpoint:
                 processed=out.processed,
                 failed=out.failed,
                 deduplicated=out.deduplicated,
-                token_sha256_prefix=out.token_sha256[:12] if out.token_sha256 else None,
+                token_sha256_prefix=digest_prefix(out.token_sha256),
                 fault_id=None if out.fault is None else out.fault.id,
                 fault_kind=None if out.fault is None else out.fault.kind,
             )

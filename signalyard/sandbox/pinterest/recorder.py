@@ -23,16 +23,15 @@ Deduplication (reference §5: "Dedup with the Pinterest Tag happens automaticall
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ...clock import Clock
-from ..clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text
+from ..clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text, name_label
 from ..counters import bump, capped
-from ..dedup_memory import DEDUP_WINDOW, prune
+from ..dedup_memory import DEDUP_WINDOW, DedupMemory
 from ..diagnostics import NO_DIAGNOSTICS, Diagnostic, diagnostics_footprint, stored_diagnostics
 from ..recording import DEFAULT_MAX_BYTES, EVENT_OVERHEAD, Recordings
 from .faults import FaultBook
@@ -145,12 +144,6 @@ class RequestRecord:
         }
 
 
-@dataclass(slots=True)
-class _DedupEntry:
-    first_at: float
-    kept_seq: int
-
-
 class SandboxState(Recordings[RecordedEvent, RequestRecord]):
     """Everything the sandbox holds: recordings, dedup memory, statistics and faults.
     ``faults`` survives :meth:`reset`; clear it with ``faults.clear()``."""
@@ -172,10 +165,8 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             max_requests=max_requests,
             footprint=footprint,
         )
-        self.max_dedup_keys = max_dedup_keys
-        self.dedup_window = dedup_window
         self.faults = FaultBook()
-        self._dedup: OrderedDict[DedupKey, _DedupEntry] = OrderedDict()
+        self._dedup: DedupMemory[DedupKey] = DedupMemory(max_dedup_keys, dedup_window)
         self._accounts: dict[str, AccountStats] = {}
 
     def events(
@@ -268,7 +259,7 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
                     diagnostics=stored_diagnostics(c.diagnostics),
                     payload=clip_json(c.event if isinstance(c.event, dict) else {"_": c.event}),
                 )
-                nstats = stats.name(clip_text(c.event_name or "(no event name)", MAX_KEY))
+                nstats = stats.name(name_label(c.event_name))
                 nstats.received += 1
                 nstats.test_events += test
                 if c.accepted:
@@ -292,13 +283,5 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             rec.dedup = "offline"  # offline events cannot be deduplicated
             return
         key = (account, key_text(c.event_name or ""), key_text(c.event_id or ""))
-        t = rec.received_at
-        entry = self._dedup.get(key)
-        if entry is None or t >= entry.first_at + self.dedup_window:
-            self._dedup[key] = _DedupEntry(first_at=t, kept_seq=rec.seq)
-            self._dedup.move_to_end(key)
-            rec.dedup = "kept"
-            prune(self._dedup, self.max_dedup_keys, self.dedup_window, t)
-            return
-        rec.dedup = "deduplicated"
-        rec.dedup_of = entry.kept_seq
+        rec.dedup_of = self._dedup.first(key, seq=rec.seq, at=rec.received_at)
+        rec.dedup = "kept" if rec.dedup_of is None else "deduplicated"

@@ -30,7 +30,7 @@ from ...clock import Clock
 from ...sources.body import BodyReader
 from ..bodies import own_reader
 from ..clip import clip_json
-from ..digest import token_digest
+from ..digest import digest_prefix, token_digest, well_formed_token
 from . import errors
 from .body import MAX_BODY_BYTES, read_body
 from .errors import RedditError
@@ -41,7 +41,6 @@ from .validate import CheckedEvent, check_events, check_request, conversion_id_o
 
 log = logging.getLogger(__name__)
 
-MIN_TOKEN_LENGTH = 10
 INJECTED = "invalid conversion event (sandbox fault invalid_event)"
 
 
@@ -63,11 +62,7 @@ def _bearer(header: str) -> str | None:
     """The token of a well-formed ``Bearer`` header, else None."""
     scheme, _, token = header.partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or len(token) < MIN_TOKEN_LENGTH:
-        return None
-    if not (token.isascii() and token.isprintable()) or any(c.isspace() for c in token):
-        return None
-    return token
+    return token if scheme.lower() == "bearer" and well_formed_token(token) else None
 
 
 class EventsEndpoint:
@@ -115,7 +110,7 @@ class EventsEndpoint:
                 invalid=out.invalid,
                 deduplicated=out.deduplicated,
                 test_mode=out.test_mode,
-                token_sha256_prefix=out.token_sha256[:12] if out.token_sha256 else None,
+                token_sha256_prefix=digest_prefix(out.token_sha256),
                 fault_id=None if out.fault is None else out.fault.id,
                 fault_kind=None if out.fault is None else out.fault.kind,
             )

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from .. import faults_common as common
-from ..faults_common import FaultBase, FaultSpecError, number
+from ..digest import digest_prefix
+from ..faults_common import FaultBase, FaultSpecError
 
 __all__ = ["KINDS", "Fault", "FaultBook", "FaultKind", "FaultSpecError", "parse_fault"]
 
@@ -70,11 +71,9 @@ class Fault(FaultBase):
     ) -> bool:
         if self.ad_account_id is not None and self.ad_account_id != ad_account_id:
             return False
-        if self.kind == "expired_token":
-            return self.token_sha256 is None or self.token_sha256 == token_sha256
-        if self.kind == "invalid_event":
-            return any(self.names(c) for c in conversion_ids)
-        return True
+        return common.kind_matches(
+            self.kind, self.token_sha256, token_sha256, self.conversion_ids, conversion_ids
+        )
 
     def names(self, conversion_id: str | None) -> bool:
         """Whether this (``invalid_event``) fault names ``conversion_id``."""
@@ -90,7 +89,7 @@ class Fault(FaultBase):
         if self.kind == "throttle":
             out["retry_after"] = self.retry_after
         if self.kind == "expired_token":
-            out["token_sha256_prefix"] = self.token_sha256[:12] if self.token_sha256 else None
+            out["token_sha256_prefix"] = digest_prefix(self.token_sha256)
         if self.kind == "invalid_event":
             out["conversion_ids"] = sorted(self.conversion_ids)
         return out
@@ -99,9 +98,7 @@ class Fault(FaultBase):
 def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
     """Build a :class:`Fault` from its JSON description. Raises :class:`FaultSpecError`."""
     kind = common.check_spec(spec, _ALLOWED)
-    account = spec.get("ad_account_id")
-    if account is not None and (not isinstance(account, str) or not account):
-        raise FaultSpecError("ad_account_id must be a non-empty string")
+    account = common.scope_id(spec, "ad_account_id")
     count, seconds = common.lifetime(spec)
     fault = Fault(
         id=fault_id,
@@ -112,14 +109,11 @@ def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
         ad_account_id=account,
     )
     if kind == "server_error":
-        fault.status = number(spec, "status", integer=True, minimum=500) or 500
-        if fault.status > 599:
-            raise FaultSpecError("status must be a 5xx code")
+        fault.status = common.server_status(spec)
     elif kind == "timeout":
         fault.delay = common.delay(spec)
     elif kind == "throttle":
-        retry_after = number(spec, "retry_after", integer=True, minimum=1)
-        fault.retry_after = 60 if retry_after is None else retry_after
+        fault.retry_after = common.retry_after(spec, default=60)
     elif kind == "expired_token":
         fault.token_sha256 = common.token(spec)
     else:

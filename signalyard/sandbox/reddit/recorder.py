@@ -25,16 +25,15 @@ assumption: Reddit publishes none) and keeps the first copy, marking later ones
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ...clock import Clock
-from ..clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text
+from ..clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text, name_label
 from ..counters import bump, capped
-from ..dedup_memory import DEDUP_WINDOW, prune
+from ..dedup_memory import DEDUP_WINDOW, DedupMemory
 from ..diagnostics import (
     NO_DIAGNOSTICS,
     Diagnostic,
@@ -51,7 +50,6 @@ __all__ = ["MAX_ACCOUNTS", "RecordedEvent", "RequestRecord", "SandboxState", "fo
 MAX_ACCOUNTS = 1000
 """Ad accounts with their own statistics; more are counted under OTHER_ACCOUNTS."""
 OTHER_ACCOUNTS = "(other ad accounts)"
-NO_NAME = "(no event name)"
 
 DedupKey = tuple[str, str, str, str]
 
@@ -142,12 +140,6 @@ class RequestRecord:
         }
 
 
-@dataclass(slots=True)
-class _DedupEntry:
-    first_at: float  # first receipt of the key: the window starts here
-    kept_seq: int
-
-
 class SandboxState(Recordings[RecordedEvent, RequestRecord]):
     """Everything the sandbox holds: recordings, dedup memory, statistics and faults.
 
@@ -172,10 +164,8 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             max_requests=max_requests,
             footprint=footprint,
         )
-        self.max_dedup_keys = max_dedup_keys
-        self.dedup_window = dedup_window
         self.faults = FaultBook()
-        self._dedup: OrderedDict[DedupKey, _DedupEntry] = OrderedDict()
+        self._dedup: DedupMemory[DedupKey] = DedupMemory(max_dedup_keys, dedup_window)
         self._accounts: dict[str, AccountStats] = {}
 
     # --- reading ---------------------------------------------------------------------------
@@ -243,7 +233,7 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             stats = self._account(clip_text(req.ad_account_id, MAX_KEY))
             for c in checked:
                 if not c.accepted:
-                    nstats = stats.name(clip_text(c.event_name or NO_NAME, MAX_KEY))
+                    nstats = stats.name(name_label(c.event_name))
                     nstats.received += 1
                     nstats.invalid += 1
 
@@ -270,7 +260,7 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
                     diagnostics=stored_diagnostics(c.diagnostics),
                     payload=clip_json(c.event),
                 )
-                nstats = stats.name(clip_text(c.event_name or NO_NAME, MAX_KEY))
+                nstats = stats.name(name_label(c.event_name))
                 nstats.received += 1
                 nstats.accepted += 1
                 if id(nstats) not in seen:
@@ -296,16 +286,8 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
         if key is None:
             rec.dedup = "no_conversion_id"
             return
-        t = rec.received_at
-        entry = self._dedup.get(key)
-        if entry is None or t >= entry.first_at + self.dedup_window:
-            self._dedup[key] = _DedupEntry(first_at=t, kept_seq=rec.seq)
-            self._dedup.move_to_end(key)
-            rec.dedup = "kept"
-            prune(self._dedup, self.max_dedup_keys, self.dedup_window, t)
-            return
-        rec.dedup = "deduplicated"
-        rec.dedup_of = entry.kept_seq
+        rec.dedup_of = self._dedup.first(key, seq=rec.seq, at=rec.received_at)
+        rec.dedup = "kept" if rec.dedup_of is None else "deduplicated"
 
 
 def _dedup_key(account: str, c: CheckedEvent) -> DedupKey | None:

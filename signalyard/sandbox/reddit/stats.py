@@ -15,29 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..counters import bump, capped
-from .formats import BIT, COVERAGE_KEYS
+from ..counters import BatchSizes, bump, capped
+from ..coverage import coverage
+from .formats import BIT
 
 MAX_NAMES = 1000
 """Event names with their own counters per ad account (the rest are counted together)."""
 OTHER_NAMES = "(other event names)"
-
-
-def coverage(masks: dict[int, int]) -> dict[str, Any]:
-    """Per match key, the share (0-1, 3 decimals) of the events whose mask has its bit."""
-    total = sum(masks.values())
-    shares = {
-        key: round(sum(n for mask, n in masks.items() if mask & BIT[key]) / total, 3)
-        if total
-        else 0.0
-        for key in COVERAGE_KEYS
-    }
-    any_key = sum(n for mask, n in masks.items() if mask)
-    return {
-        "events": total,
-        "keys": shares,
-        "with_any_key": round(any_key / total, 3) if total else 0.0,
-    }
 
 
 @dataclass(slots=True)
@@ -68,7 +52,7 @@ class NameStats:
             "limited_data_use": self.limited_data_use,
             "requests": self.requests,
             "diagnostics": dict(self.diagnostics),
-            "match_key_coverage": coverage(self.masks),
+            "match_key_coverage": coverage(self.masks, BIT, with_any_key=True),
         }
 
 
@@ -81,8 +65,7 @@ class AccountStats:
     rejected: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     events_received: int = 0
-    batch_min: int | None = None
-    batch_max: int = 0
+    batches: BatchSizes = field(default_factory=BatchSizes)
     names: dict[str, NameStats] = field(default_factory=dict)
 
     def name(self, event_name: str) -> NameStats:
@@ -101,8 +84,7 @@ class AccountStats:
 
     def add_batch(self, size: int) -> None:
         self.events_received += size
-        self.batch_min = size if self.batch_min is None else min(self.batch_min, size)
-        self.batch_max = max(self.batch_max, size)
+        self.batches.add(size)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,10 +95,7 @@ class AccountStats:
                 "errors": dict(self.errors),
             },
             "events_received": self.events_received,
-            "batch_sizes": {
-                "min": self.batch_min,
-                "max": self.batch_max if self.batch_min is not None else None,
-            },
+            "batch_sizes": self.batches.to_json(),
             "events": {name: s.to_json() for name, s in sorted(self.names.items())},
         }
 

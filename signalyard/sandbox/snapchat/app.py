@@ -19,8 +19,7 @@ from starlette.routing import Route
 
 from ...clock import Clock
 from ...sources.body import BodyReader
-from ..app_common import sandbox_app
-from ..bodies import reader_or_own
+from ..app_common import app_defaults, sandbox_app
 from ..control_common import control_routes
 from .control import EVENTS_PATH, control
 from .endpoint import MAX_BODY_BYTES, EventsEndpoint
@@ -38,11 +37,7 @@ def create_app(
     """Build the sandbox app (the arguments are those of every sandbox: see
     :func:`signalyard.sandbox.tiktok.app.create_app`). The sandbox accepts any well-formed
     token and shows what it received at ``/_sandbox``: serve it on a loopback address only."""
-    if state is None:
-        state = SandboxState(clock=clock)
-    if clock is None:
-        clock = state.clock
-    bodies = reader_or_own(bodies, max_body_bytes)
+    state, clock, bodies = app_defaults(state, clock, SandboxState, bodies, max_body_bytes)
     endpoint = EventsEndpoint(state, clock, max_body_bytes, bodies)
     reads = Reads(state, clock)
     routes = [

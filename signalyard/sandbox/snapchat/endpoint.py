@@ -29,7 +29,7 @@ from ...clock import Clock
 from ...errors import InputError, TooLarge
 from ...sources.body import BodyReader, Busy, Disconnected, SlowBody, error_headers
 from ..bodies import DEFAULT_MAX_BODY_BYTES, own_reader, read_body
-from ..digest import token_digest
+from ..digest import digest_prefix, token_digest, well_formed_token
 from . import errors
 from .errors import SnapError, error_response, snap_json
 from .faults import Fault
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES
 """The largest request body read (a larger one gets the proxy's 413). Snap publishes no byte
 limit; this is the gateway's own ingest limit."""
-MIN_TOKEN_LENGTH = 10
 
 
 def refused(error: InputError) -> SnapError:
@@ -63,15 +62,6 @@ class _Outcome:
     token_sha256: str | None = None
     fault: Fault | None = None
     delay: float = 0.0
-
-
-def _well_formed(token: str) -> bool:
-    return (
-        len(token) >= MIN_TOKEN_LENGTH
-        and token.isascii()
-        and token.isprintable()
-        and (not any(c.isspace() for c in token))
-    )
 
 
 def _log(c: CheckedEvent) -> dict[str, Any]:
@@ -131,7 +121,7 @@ class EventsEndpoint:
                 accepted=out.accepted,
                 invalid=out.invalid,
                 deduplicated=out.deduplicated,
-                token_sha256_prefix=out.token_sha256[:12] if out.token_sha256 else None,
+                token_sha256_prefix=digest_prefix(out.token_sha256),
                 fault_id=None if out.fault is None else out.fault.id,
                 fault_kind=None if out.fault is None else out.fault.kind,
             )
@@ -147,7 +137,7 @@ class EventsEndpoint:
         if not token:
             raise errors.missing_token()
         out.token_sha256 = token_digest(token)
-        if not _well_formed(token):
+        if not well_formed_token(token):
             raise errors.invalid_token()
         async with read_body(self.bodies, request, self.max_body_bytes, refused) as raw:
             async with self.bodies.turns.decode(len(raw)):

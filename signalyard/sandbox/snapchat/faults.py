@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from .. import faults_common as common
-from ..faults_common import FaultBase, FaultSpecError, number
+from ..digest import digest_prefix
+from ..faults_common import FaultBase, FaultSpecError
 
 __all__ = ["KINDS", "Fault", "FaultBook", "FaultSpecError", "parse_fault"]
 
@@ -70,11 +71,9 @@ class Fault(FaultBase):
     ) -> bool:
         if self.asset_id is not None and self.asset_id != asset_id:
             return False
-        if self.kind == "expired_token":
-            return self.token_sha256 is None or self.token_sha256 == token_sha256
-        if self.kind == "invalid_event":
-            return common.first_named(self.event_ids, event_ids) is not None
-        return True
+        return common.kind_matches(
+            self.kind, self.token_sha256, token_sha256, self.event_ids, event_ids
+        )
 
     def to_json(self, now: float) -> dict[str, Any]:
         out = self.common_json(now)
@@ -87,7 +86,7 @@ class Fault(FaultBase):
         if self.kind == "throttle":
             out["retry_after"] = self.retry_after
         if self.kind == "expired_token":
-            out["token_sha256_prefix"] = self.token_sha256[:12] if self.token_sha256 else None
+            out["token_sha256_prefix"] = digest_prefix(self.token_sha256)
         if self.kind == "invalid_event":
             out["event_ids"] = sorted(self.event_ids)
         return out
@@ -96,9 +95,7 @@ class Fault(FaultBase):
 def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
     """Build a :class:`Fault` from its JSON description. Raises :class:`FaultSpecError`."""
     kind = common.check_spec(spec, _ALLOWED)
-    asset_id = spec.get("asset_id")
-    if asset_id is not None and (not isinstance(asset_id, str) or not asset_id):
-        raise FaultSpecError("asset_id must be a non-empty string")
+    asset_id = common.scope_id(spec, "asset_id")
     count, seconds = common.lifetime(spec)
     fault = Fault(
         id=fault_id,
@@ -109,17 +106,12 @@ def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
         asset_id=asset_id,
     )
     if kind == "server_error":
-        fault.status = number(spec, "status", integer=True, minimum=500) or 500
-        if fault.status > 599:
-            raise FaultSpecError("status must be a 5xx code")
-        page = spec.get("page", False)
-        if not isinstance(page, bool):
-            raise FaultSpecError("page must be true or false")
-        fault.page = page
+        fault.status = common.server_status(spec)
+        fault.page = common.flag(spec, "page")
     elif kind == "timeout":
         fault.delay = common.delay(spec)
     elif kind == "throttle":
-        fault.retry_after = number(spec, "retry_after", integer=True, minimum=1) or 60
+        fault.retry_after = common.retry_after(spec, default=60)
     elif kind == "expired_token":
         fault.token_sha256 = common.token(spec)
     else:

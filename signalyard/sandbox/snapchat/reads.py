@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...clock import Clock
+from ..digest import MIN_TOKEN_LENGTH
 from . import errors
-from .endpoint import MIN_TOKEN_LENGTH
 from .errors import SnapError, error_response, snap_json
 from .recorder import SandboxState
 

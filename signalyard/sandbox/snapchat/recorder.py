@@ -21,16 +21,15 @@ only among themselves. The dedup memory is bounded (``max_dedup_keys``, oldest f
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ...clock import Clock
-from ..clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text
+from ..clip import MAX_KEY, clip_element, clip_optional, clip_text, key_text, name_label
 from ..counters import bump, capped
-from ..dedup_memory import DEDUP_WINDOW, prune
+from ..dedup_memory import DEDUP_WINDOW, DedupMemory
 from ..diagnostics import NO_DIAGNOSTICS, Diagnostic, diagnostics_footprint, stored_diagnostics
 from ..recording import DEFAULT_MAX_BYTES, EVENT_OVERHEAD, Recordings
 from .faults import FaultBook
@@ -41,7 +40,6 @@ __all__ = ["MAX_ASSETS", "RecordedEvent", "RequestRecord", "SandboxState"]
 
 MAX_ASSETS = 1000
 OTHER_ASSETS = "(other assets)"
-NOT_AN_OBJECT = "_sandbox_not_an_object"
 
 DedupKey = tuple[bool, str, str, str]
 
@@ -134,12 +132,6 @@ class RequestRecord:
         }
 
 
-@dataclass(slots=True)
-class _DedupEntry:
-    first_at: float
-    kept_seq: int
-
-
 class SandboxState(Recordings[RecordedEvent, RequestRecord]):
     """Everything the sandbox holds: recordings, dedup memory, statistics and faults.
     ``faults`` survives :meth:`reset`; clear it with ``faults.clear()``."""
@@ -161,10 +153,8 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             max_requests=max_requests,
             footprint=footprint,
         )
-        self.max_dedup_keys = max_dedup_keys
-        self.dedup_window = dedup_window
         self.faults = FaultBook()
-        self._dedup: OrderedDict[DedupKey, _DedupEntry] = OrderedDict()
+        self._dedup: DedupMemory[DedupKey] = DedupMemory(max_dedup_keys, dedup_window)
         self._assets: dict[str, AssetStats] = {}
 
     def events(
@@ -247,7 +237,7 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             stats = self._asset(clip_text(asset_id, MAX_KEY))
             for c in checked:
                 if not c.accepted:
-                    name = stats.name(clip_text(c.event_name or "(no event name)", MAX_KEY))
+                    name = stats.name(name_label(c.event_name))
                     name.received += 1
                     name.invalid += 1
 
@@ -261,7 +251,6 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             stats.add_batch(len(checked))
             out: list[RecordedEvent] = []
             for c in checked:
-                raw = c.event if isinstance(c.event, dict) else {NOT_AN_OBJECT: c.event}
                 rec = RecordedEvent(
                     seq=self._events.next_seq(),
                     received_at=received_at,
@@ -275,9 +264,9 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
                     error=clip_optional(c.error),
                     limited_use=c.limited_use,
                     diagnostics=stored_diagnostics(c.diagnostics),
-                    payload=clip_json(raw),
+                    payload=clip_element(c.event),
                 )
-                name = stats.name(clip_text(c.event_name or "(no event name)", MAX_KEY))
+                name = stats.name(name_label(c.event_name))
                 name.received += 1
                 name.test_events += test
                 if c.accepted:
@@ -302,13 +291,5 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             rec.dedup = "no_event_id"
             return
         key = (test, asset, key_text(rec.event_name), key_text(rec.event_id))
-        t = rec.received_at
-        entry = self._dedup.get(key)
-        if entry is None or t >= entry.first_at + self.dedup_window:
-            self._dedup[key] = _DedupEntry(first_at=t, kept_seq=rec.seq)
-            self._dedup.move_to_end(key)
-            rec.dedup = "kept"
-            prune(self._dedup, self.max_dedup_keys, self.dedup_window, t)
-            return
-        rec.dedup = "deduplicated"
-        rec.dedup_of = entry.kept_seq
+        rec.dedup_of = self._dedup.first(key, seq=rec.seq, at=rec.received_at)
+        rec.dedup = "kept" if rec.dedup_of is None else "deduplicated"

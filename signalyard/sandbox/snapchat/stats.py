@@ -15,22 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..counters import bump, capped
-from .formats import BIT, COVERAGE_KEYS
+from ..coverage import coverage
+from .formats import BIT
 
 MAX_NAMES = 1000
 OTHER_NAMES = "(other event names)"
-
-
-def coverage(masks: dict[int, int]) -> dict[str, Any]:
-    """Per match key, the share (0-1, 3 decimals) of the events whose mask has its bit."""
-    total = sum(masks.values())
-    shares = {
-        key: round(sum(n for mask, n in masks.items() if mask & BIT[key]) / total, 3)
-        if total
-        else 0.0
-        for key in COVERAGE_KEYS
-    }
-    return {"events": total, "keys": shares}
 
 
 @dataclass(slots=True)
@@ -55,7 +44,7 @@ class NameStats:
             "test_events": self.test_events,
             "limited_use": self.limited_use,
             "diagnostics": dict(self.diagnostics),
-            "match_key_coverage": coverage(self.masks),
+            "match_key_coverage": coverage(self.masks, BIT),
         }
 
 

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from ...clock import Clock
 from ...sources.body import BodyReader
 from ..bodies import own_reader
-from ..digest import token_digest
+from ..digest import digest_prefix, token_digest, well_formed_token
 from . import errors
 from .answer import Answer, answer
 from .body import MAX_BODY_BYTES, read_body
@@ -39,7 +39,6 @@ from .validate import CheckedEvent, check_events, check_request, event_id_of, so
 
 log = logging.getLogger(__name__)
 
-MIN_TOKEN_LENGTH = 10
 TOKEN_HEADER = "access-token"
 
 
@@ -58,15 +57,6 @@ class _Outcome:
     token_sha256: str | None = None
     fault: Fault | None = None
     delay: float = 0.0
-
-
-def _well_formed(token: str) -> bool:
-    return (
-        len(token) >= MIN_TOKEN_LENGTH
-        and token.isascii()
-        and token.isprintable()
-        and (not any(c.isspace() for c in token))
-    )
 
 
 class TrackEndpoint:
@@ -121,7 +111,7 @@ class TrackEndpoint:
                 deduplicated=out.deduplicated,
                 test_event_code=out.test_event_code,
                 partner_name=out.partner_name,
-                token_sha256_prefix=out.token_sha256[:12] if out.token_sha256 else None,
+                token_sha256_prefix=digest_prefix(out.token_sha256),
                 fault_id=None if out.fault is None else out.fault.id,
                 fault_kind=None if out.fault is None else out.fault.kind,
             )
@@ -135,7 +125,7 @@ class TrackEndpoint:
         if not token:
             raise errors.missing_token()
         out.token_sha256 = token_digest(token)
-        if not _well_formed(token):
+        if not well_formed_token(token):
             raise errors.malformed_token()
         # The body counts in the reader's budget until the request is answered.
         async with read_body(self.bodies, request, self.max_body_bytes) as body:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from .. import faults_common as common
+from ..digest import digest_prefix
 from ..faults_common import FaultBase, FaultSpecError, number
 
 __all__ = ["KINDS", "Fault", "FaultBook", "FaultKind", "FaultSpecError", "parse_fault"]
@@ -77,11 +78,9 @@ class Fault(FaultBase):
     ) -> bool:
         if self.event_source_id is not None and self.event_source_id != event_source_id:
             return False
-        if self.kind == "expired_token":
-            return self.token_sha256 is None or self.token_sha256 == token_sha256
-        if self.kind == "invalid_event":
-            return any(self.names(e) for e in event_ids)
-        return True
+        return common.kind_matches(
+            self.kind, self.token_sha256, token_sha256, self.event_ids, event_ids
+        )
 
     def names(self, event_id: str | None) -> bool:
         """Whether this (``invalid_event``) fault names ``event_id``."""
@@ -97,26 +96,17 @@ class Fault(FaultBase):
         if self.kind == "timeout":
             out["delay"] = self.delay
         if self.kind == "expired_token":
-            out["token_sha256_prefix"] = self.token_sha256[:12] if self.token_sha256 else None
+            out["token_sha256_prefix"] = digest_prefix(self.token_sha256)
         if self.kind == "invalid_event":
             out["event_ids"] = sorted(self.event_ids)
             out["partial"] = self.partial
         return out
 
 
-def _flag(spec: dict[str, Any], key: str) -> bool:
-    value = spec.get(key, False)
-    if not isinstance(value, bool):
-        raise FaultSpecError(f"{key} must be true or false")
-    return value
-
-
 def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
     """Build a :class:`Fault` from its JSON description. Raises :class:`FaultSpecError`."""
     kind = common.check_spec(spec, _ALLOWED)
-    source_id = spec.get("event_source_id")
-    if source_id is not None and (not isinstance(source_id, str) or not source_id):
-        raise FaultSpecError("event_source_id must be a non-empty string")
+    source_id = common.scope_id(spec, "event_source_id")
     count, seconds = common.lifetime(spec)
     fault = Fault(
         id=fault_id,
@@ -127,10 +117,8 @@ def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
         event_source_id=source_id,
     )
     if kind == "server_error":
-        fault.status = number(spec, "status", integer=True, minimum=500) or 502
-        if fault.status > 599:
-            raise FaultSpecError("status must be a 5xx code")
-        fault.json = _flag(spec, "json")
+        fault.status = common.server_status(spec, 502)
+        fault.json = common.flag(spec, "json")
     elif kind == "timeout":
         fault.delay = common.delay(spec)
     elif kind == "throttle":
@@ -151,7 +139,7 @@ def parse_fault(spec: Any, fault_id: str, now: float) -> Fault:
                 f"event_ids must be an array of 1 to {MAX_FAULT_EVENT_IDS} non-empty strings"
             )
         fault.event_ids = frozenset(event_ids)
-        fault.partial = _flag(spec, "partial")
+        fault.partial = common.flag(spec, "partial")
     return fault
 
 

@@ -26,16 +26,15 @@ shows them apart). The dedup memory is bounded too (``max_dedup_keys``, oldest f
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ...clock import Clock
-from ..clip import MAX_KEY, clip_json, clip_optional, clip_text, key_text
+from ..clip import MAX_KEY, clip_element, clip_optional, clip_text, key_text, name_label
 from ..counters import bump, capped
-from ..dedup_memory import DEDUP_WINDOW, prune
+from ..dedup_memory import DEDUP_WINDOW, DedupMemory
 from ..diagnostics import (
     MAX_DIAGNOSTICS,
     NO_DIAGNOSTICS,
@@ -63,8 +62,6 @@ __all__ = [
 MAX_SOURCES = 1000
 """Event sources with their own statistics; more are counted under OTHER_SOURCES."""
 OTHER_SOURCES = "(other event sources)"
-NOT_AN_OBJECT = "_sandbox_not_an_object"
-"""The key under which an element of ``data`` that is not an object is stored."""
 
 DedupKey = tuple[str, str, str, str]
 
@@ -143,10 +140,6 @@ def footprint(rec: RecordedEvent) -> int:
     return size + diagnostics_footprint(rec.diagnostics)
 
 
-def _payload(raw: Any) -> bytes:
-    return clip_json(raw if isinstance(raw, dict) else {NOT_AN_OBJECT: raw})
-
-
 @dataclass(slots=True)
 class RequestRecord:
     """One request to the track endpoint, whatever its outcome. Holds no token."""
@@ -205,12 +198,6 @@ def _dedup_key(source_id: str, c: CheckedEvent) -> DedupKey | None:
     )
 
 
-@dataclass(slots=True)
-class _DedupEntry:
-    first_at: float  # first receipt of the key: the 48 h window starts here
-    kept_seq: int
-
-
 class SandboxState(Recordings[RecordedEvent, RequestRecord]):
     """Everything the sandbox holds: recordings, dedup memory, statistics and faults.
 
@@ -235,10 +222,8 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             max_requests=max_requests,
             footprint=footprint,
         )
-        self.max_dedup_keys = max_dedup_keys
-        self.dedup_window = dedup_window
         self.faults = FaultBook()
-        self._dedup: OrderedDict[DedupKey, _DedupEntry] = OrderedDict()
+        self._dedup: DedupMemory[DedupKey] = DedupMemory(max_dedup_keys, dedup_window)
         self._sources: dict[str, SourceStats] = {}
 
     # --- reading ---------------------------------------------------------------------------
@@ -318,7 +303,7 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
             stats.event_source = req.event_source
             for c in checked:
                 if not c.accepted:
-                    nstats = stats.name(clip_text(c.event_name or "(no event name)", MAX_KEY))
+                    nstats = stats.name(name_label(c.event_name))
                     nstats.received += 1
                     nstats.invalid += 1
 
@@ -356,9 +341,9 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
                     partner_name=partner,
                     limited_data_use=c.limited_data_use,
                     diagnostics=stored_diagnostics(c.diagnostics),
-                    payload=_payload(c.event),
+                    payload=clip_element(c.event),
                 )
-                nstats = stats.name(clip_text(c.event_name or "(no event name)", MAX_KEY))
+                nstats = stats.name(name_label(c.event_name))
                 nstats.received += 1
                 if id(nstats) not in seen:
                     seen.add(id(nstats))
@@ -388,13 +373,5 @@ class SandboxState(Recordings[RecordedEvent, RequestRecord]):
         if key is None:
             rec.dedup = "no_event_id"
             return
-        t = rec.received_at
-        entry = self._dedup.get(key)
-        if entry is None or t >= entry.first_at + self.dedup_window:
-            self._dedup[key] = _DedupEntry(first_at=t, kept_seq=rec.seq)
-            self._dedup.move_to_end(key)
-            rec.dedup = "kept"
-            prune(self._dedup, self.max_dedup_keys, self.dedup_window, t)
-            return
-        rec.dedup = "deduplicated"
-        rec.dedup_of = entry.kept_seq
+        rec.dedup_of = self._dedup.first(key, seq=rec.seq, at=rec.received_at)
+        rec.dedup = "kept" if rec.dedup_of is None else "deduplicated"

@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 
-NOW = 1_800_000_000.0
+from ..builders import NOW, present
+
 MEASUREMENT_ID = "G-TEST12345"
 SECRET = "sandboxApiSecret_0123"
 CLIENT_ID = "1234567890.1799990000"
@@ -31,7 +32,7 @@ def body(*events: dict[str, Any], **fields: Any) -> dict[str, Any]:
         "events": list(events) or [event()],
     }
     out.update(fields)
-    return {k: v for k, v in out.items() if v is not None}
+    return present(out)
 
 
 def query(

@@ -12,7 +12,8 @@ import orjson
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-NOW = 1_800_000_000.0
+from ..builders import NOW, present
+
 NOW_RFC3339 = "2027-01-15T08:00:00Z"  # == NOW
 CLIENT_ID = "123456789012-sandboxtest.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-sandbox-secret"
@@ -60,7 +61,7 @@ def event(transaction_id: str | None = "order-1", **overrides: Any) -> dict[str,
         "conversionValue": 42.5,
     }
     ev.update(overrides)
-    return {k: v for k, v in ev.items() if v is not None}
+    return present(ev)
 
 
 def body(*events: dict[str, Any], **params: Any) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def body(*events: dict[str, Any], **params: Any) -> dict[str, Any]:
         "encoding": "HEX",
     }
     out.update(params)
-    return {k: v for k, v in out.items() if v is not None}
+    return present(out)
 
 
 def full_event() -> dict[str, Any]:
@@ -160,7 +161,7 @@ def assertion(
         "exp": int(NOW) + 3600,
     }
     payload.update(claims)
-    payload = {k: v for k, v in payload.items() if v is not None}
+    payload = present(payload)
     header = {"alg": alg, "typ": "JWT", "kid": "sandbox-key"}
     signing_input = f"{_b64url(orjson.dumps(header))}.{_b64url(orjson.dumps(payload))}"
     signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())

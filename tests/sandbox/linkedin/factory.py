@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import httpx
 
-NOW = 1_800_000_000.0  # 2027-01-15
+from ..builders import NOW, present, sha
+
 TOKEN = "AQV3f1c9a8b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a"
 RULE = "104012"
 URN = f"urn:lla:llaPartnerConversion:{RULE}"
@@ -20,10 +20,6 @@ HEADERS = {
     "X-Restli-Protocol-Version": "2.0.0",
 }
 BATCH = {**HEADERS, "X-RestLi-Method": "BATCH_CREATE"}
-
-
-def sha(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def element(
@@ -43,7 +39,7 @@ def element(
     if event_id is not None:
         out["eventId"] = event_id
     out.update(overrides)
-    return {k: v for k, v in out.items() if v is not None}
+    return present(out)
 
 
 async def post(

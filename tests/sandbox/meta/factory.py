@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-NOW = 1_800_000_000.0
+from ..builders import NOW, present, sha
+
 TOKEN = "EAAB-sandbox-test-token-0123456789"
 DATASET = "1234567890"
 EVENTS_PATH = f"/v26.0/{DATASET}/events"
-
-
-def sha(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def user_data(**extra: Any) -> dict[str, Any]:
@@ -23,7 +19,7 @@ def user_data(**extra: Any) -> dict[str, Any]:
         "fbp": "fb.1.1596403881668.1116446470",
     }
     data.update(extra)
-    return {k: v for k, v in data.items() if v is not None}
+    return present(data)
 
 
 def event(
@@ -44,10 +40,10 @@ def event(
     if event_id is not None:
         ev["event_id"] = event_id
     ev.update(overrides)
-    return {k: v for k, v in ev.items() if v is not None}
+    return present(ev)
 
 
 def body(*events: dict[str, Any], **params: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"data": list(events), "access_token": TOKEN}
     out.update(params)
-    return {k: v for k, v in out.items() if v is not None}
+    return present(out)

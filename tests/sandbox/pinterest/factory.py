@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-NOW = 1_800_000_000.0
+from ..builders import NOW, sha
+
 ACCOUNT = "549755885175"
 EVENTS = f"/v5/ad_accounts/{ACCOUNT}/events"
 TOKEN = "pinterestsandboxtoken0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def event(event_id: str = "order-1", **overrides: Any) -> dict[str, Any]:

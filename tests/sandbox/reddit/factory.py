@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-NOW = 1_800_000_000.0
+from ..builders import NOW, present, sha
+
 TOKEN = "3f1c9a8b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a"
 ACCOUNT = "a2_abc123xyz"
 EVENTS = f"/api/v2.0/conversions/events/{ACCOUNT}"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def sha(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def at(age: float) -> str:
@@ -33,7 +29,7 @@ def user(**extra: Any) -> dict[str, Any]:
         "uuid": "1799990000000.6f1c2b6e-4c9a-4a57-9d0e-2f7c1d3b8a90",
     }
     data.update(extra)
-    return {k: v for k, v in data.items() if v is not None}
+    return present(data)
 
 
 def event(

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import httpx
 
-NOW = 1_800_000_000.0
+from ..builders import NOW, present, sha
+
 TOKEN = "3f1c9a8b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a"
 PIXEL = "5bf81ee1-15b1-4dc1-b636-d7dae49b950e"
 EVENTS = f"/v3/{PIXEL}/events"
 VALIDATE = f"{EVENTS}/validate"
-
-
-def sha(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def user(**extra: Any) -> dict[str, Any]:
@@ -26,7 +22,7 @@ def user(**extra: Any) -> dict[str, Any]:
         "sc_cookie1": "c3a1e2d4-0b5f-4e6a-8d7c-9f1e2a3b4c5d",
     }
     data.update(extra)
-    return {k: v for k, v in data.items() if v is not None}
+    return present(data)
 
 
 def event(
@@ -47,7 +43,7 @@ def event(
     if event_id is not None:
         ev["event_id"] = event_id
     ev.update(overrides)
-    return {k: v for k, v in ev.items() if v is not None}
+    return present(ev)
 
 
 def body(*events: Any) -> dict[str, Any]:

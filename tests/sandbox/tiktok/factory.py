@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import httpx
 
-NOW = 1_800_000_000.0
+from ..builders import NOW, present, sha
+
 TOKEN = "3f1c9a8b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a"
 PIXEL = "CABC123DEF456GHI789J"
 TRACK = "/open_api/v1.3/event/track/"
 HEADERS = {"Access-Token": TOKEN}
-
-
-def sha(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def user(**extra: Any) -> dict[str, Any]:
@@ -26,7 +22,7 @@ def user(**extra: Any) -> dict[str, Any]:
         "ttp": "2cFzPqv0xKo8w3qYzdLnJbqXtSe",
     }
     data.update(extra)
-    return {k: v for k, v in data.items() if v is not None}
+    return present(data)
 
 
 def event(
@@ -46,13 +42,13 @@ def event(
     if event_id is not None:
         ev["event_id"] = event_id
     ev.update(overrides)
-    return {k: v for k, v in ev.items() if v is not None}
+    return present(ev)
 
 
 def body(*events: Any, **fields: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"event_source": "web", "event_source_id": PIXEL, "data": list(events)}
     out.update(fields)
-    return {k: v for k, v in out.items() if v is not None}
+    return present(out)
 
 
 async def track(
