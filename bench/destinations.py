@@ -71,7 +71,7 @@ import loadgen
 import orjson
 import server
 import workload
-from scale import _revision, cpu_use, log, snapshot
+from scale import _revision, cpu_use, log, session_pids, snapshot
 
 from signalyard.runtime import make_store
 from signalyard.secret import Secret
@@ -123,6 +123,8 @@ class Plan:
     """Worker processes (an experiment past 1: all on CPU 0 when pinned)."""
     kinds: tuple[str, ...] = KINDS
     """The dataset's destinations, one of each kind."""
+    serve_workers: int = 1
+    """An experiment: ``serve --workers N`` (N processes on the port, nothing pinned)."""
     sandbox_per_kind: bool = False
     """An experiment: each platform's sandbox in its own process (``signalyard sandbox
     KIND``), the destinations' base URLs naming it, instead of one ``signalyard sandbox``
@@ -341,12 +343,20 @@ def ingest(
     port = server.free_port()
     args = [*server._signalyard_command(), "serve", "--no-worker", "--no-sandbox"]
     args += ["--port", str(port)]
+    if plan.serve_workers > 1:
+        args += ["--workers", str(plan.serve_workers)]
     env = child_env(url, sandboxes.url)
     acked = 0
-    with server.Child(
-        f"serve-{label}", args, env=env, workdir=workdir, cpu=plan.cpu(SERVE_CPU)
-    ) as serve:
+    cpu = plan.cpu(SERVE_CPU) if plan.serve_workers == 1 else None
+    with server.Child(f"serve-{label}", args, env=env, workdir=workdir, cpu=cpu) as serve:
         serve.wait_http("127.0.0.1", port, "/readyz", timeout=120.0)
+        if plan.serve_workers > 1:  # every process accepting before the clock starts
+            deadline = time.monotonic() + 120
+            while len(session_pids(serve.pid)) <= plan.serve_workers:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"serve --workers: too few processes\n{serve.tail()}")
+                time.sleep(0.2)
+            time.sleep(3.0)
         out["serve_pinned"] = {"cpus": serve.affinity(), "with": serve.pinned_with}
         warm: loadgen.LoadResult = loadgen.run_async(
             loadgen.run_load(
@@ -378,6 +388,7 @@ def ingest(
             )
         )
         after = snapshot()
+        serve_pids = session_pids(serve.pid) if plan.serve_workers > 1 else [serve.pid]
         serve_share = (serve.cpu_seconds() - serve_cpu) / result.seconds if result.seconds else 0
         acked += result.requests_ok
         summary = result.summary()
@@ -385,7 +396,11 @@ def ingest(
         summary["serve_cpu_share"] = round(serve_share, 3)
         rate = result.events_per_second
         summary["serve_us_per_event"] = round(serve_share / rate * 1e6, 1) if rate else 0.0
-        summary["cpu"] = cpu_use(before, after, {"serve": [serve.pid]})
+        summary["cpu"] = cpu_use(before, after, {"serve": serve_pids})
+        if plan.serve_workers > 1:  # the processes' cores, not the supervisor's
+            serve_share = float(summary["cpu"]["cores"]["serve"])
+            summary["serve_cpu_share"] = round(serve_share, 3)
+            summary["serve_us_per_event"] = round(serve_share / rate * 1e6, 1) if rate else 0.0
         out["serve_exit_code"] = serve.stop()
     out["run"] = summary
     events = int(rows(path, "SELECT count(*) FROM events")[0][0])
@@ -711,6 +726,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 10 s, 4 s refs")
     parser.add_argument("--seconds", type=float, help="ingest, the destinations (60)")
     parser.add_argument(
+        "--serve-workers",
+        type=int,
+        default=1,
+        help="an experiment: serve --workers N (nothing pinned; use more --connections)",
+    )
+    parser.add_argument(
         "--kinds",
         default=",".join(KINDS),
         help="the dataset's destination kinds, comma-separated, or 'all' (every registered)",
@@ -743,6 +764,7 @@ def main(argv: list[str] | None = None) -> int:
         delivery_concurrency=args.delivery_concurrency,
         sandbox_per_kind=args.sandbox_per_kind,
         kinds=tuple(REGISTRY) if args.kinds == "all" else tuple(args.kinds.split(",")),
+        serve_workers=args.serve_workers,
     )
     unknown = [k for k in plan.kinds if k not in REGISTRY]
     if unknown:
