@@ -1,5 +1,5 @@
-"""Reading a platform's answer the same way in every sink: a message safe to keep, and how
-long ``Retry-After`` asks to wait.
+"""Reading a platform's answer the same way in every sink: a message safe to keep, how long
+``Retry-After`` asks to wait, a code, and the outcome of no answer at all.
 
 A platform's error text may quote what it was sent (an e-mail address, an IP address): a
 message goes into the attempts table, logs and the dashboard only through :func:`scrub`.
@@ -16,7 +16,22 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MAX_MESSAGE", "header", "json_or_none", "retry_after", "scrub"]
+from signalyard.outcome import Attempt, Outcome, Retry
+
+__all__ = [
+    "MAX_MESSAGE",
+    "Outcomes",
+    "body_text",
+    "code_of",
+    "header",
+    "json_or_none",
+    "no_answer",
+    "retry_after",
+    "scrub",
+]
+
+Outcomes = tuple[Outcome, ...]
+"""One outcome per event of a request, in order."""
 
 MAX_MESSAGE = 300
 """Characters of a platform's message kept with an attempt."""
@@ -75,3 +90,23 @@ def json_or_none(body: bytes) -> Any:
         return orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
         return None
+
+
+def body_text(body: bytes) -> str:
+    """The start of a body that is not JSON, as a message (:func:`scrub`; empty when blank)."""
+    return scrub(body[:1000].decode("utf-8", "replace"))
+
+
+def code_of(value: object) -> int | None:
+    """A code in an answer: an ``int``, or digits written as text; None otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def no_answer(platform: str, n_events: int) -> tuple[Attempt, Outcomes]:
+    """A request ``platform`` did not answer (a network error or a timeout): retried."""
+    reason = f"no answer from {platform} (network error or timeout)"
+    return Attempt(None, message=reason), (Retry(reason),) * n_events

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import httpx
 
@@ -17,7 +17,17 @@ from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
 from signalyard.sinks.secret_fields import SecretField
 
-__all__ = ["ConfigFromMapping", "SinkConfig", "SinkSpec"]
+__all__ = ["ConfigFromMapping", "SinkConfig", "SinkSpec", "own_config"]
+
+_C = TypeVar("_C")
+
+
+def own_config(kind: str, config: object, expected: type[_C]) -> _C:
+    """``config`` when it is an ``expected`` (a ``build``'s check of what the registry
+    passes), else ``TypeError``."""
+    if not isinstance(config, expected):
+        raise TypeError(f"a {kind} sink needs a {expected.__name__}, not {type(config).__name__}")
+    return config
 
 
 class SinkConfig(Protocol):

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from signalyard.outcome import DESTINATION, Attempt, Delivered, Outcome, Paused, Rejected, Retry
-from signalyard.sinks.answers import MAX_MESSAGE, json_or_none, retry_after, scrub
+from signalyard.sinks.answers import MAX_MESSAGE, body_text, json_or_none, retry_after, scrub
 
 __all__ = ["INVALID", "MAX_MESSAGE", "SET_SECRET", "classify_collect", "classify_debug", "scrub"]
 
@@ -143,4 +143,4 @@ def _from_status(status: int, headers: Mapping[str, str], now: float, text: str 
 def _text(body: bytes) -> str | None:
     if not body.strip():
         return None
-    return scrub(body[:1000].decode("utf-8", "replace")) or None
+    return body_text(body) or None

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
-from signalyard.sinks.options import base_url, check_known, seconds
-from signalyard.sinks.secret_fields import SecretField, checked_secrets
+from signalyard.sinks.options import base_url, changed, flag, read, timeout
+from signalyard.sinks.secret_fields import SecretField
 
 __all__ = [
     "API_VERSION",
@@ -80,7 +80,6 @@ SECRET_FIELDS = (
 
 _MEASUREMENT_ID = re.compile(r"G-[A-Z0-9]{4,20}")
 _SECRET_LIKE = re.compile(r"[A-Za-z0-9_-]{8,100}")
-_MAX_TIMEOUT_SECONDS = 300.0
 _DEFAULTS: dict[str, object] = {
     "api_url": DEFAULT_API_URL,
     "validate_only": False,
@@ -133,37 +132,28 @@ class GA4Config:
     ) -> GA4Config:
         """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
         the option or secret."""
-        known = {f.name for f in fields(cls)} - {"api_secret"}
-        check_known("ga4", options, known)
-        present = checked_secrets("ga4", SECRET_FIELDS, secrets)
+        merged, present = read("ga4", cls, options, secrets, SECRET_FIELDS, _DEFAULTS)
         secret = present["api_secret"]
         if not _SECRET_LIKE.fullmatch(secret.reveal()):
             raise ConfigError(
                 "ga4 destination: the secret api_secret must be the API secret's value as GA4"
                 " shows it (8 to 100 letters, digits, '-' or '_')"
             )
-        merged = {**_DEFAULTS, **options}
         return cls(
             measurement_id=_measurement_id(merged.get("measurement_id")),
             api_secret=secret,
             api_url=base_url("ga4", "api_url", merged["api_url"], DEFAULT_API_URL),
-            validate_only=_bool("validate_only", merged["validate_only"]),
-            prevalidate=_bool("prevalidate", merged["prevalidate"]),
+            validate_only=flag("ga4", "validate_only", merged["validate_only"]),
+            prevalidate=flag("ga4", "prevalidate", merged["prevalidate"]),
             missing_client_id=_choice(merged["missing_client_id"]),
-            timeout_seconds=seconds(
-                "ga4", "timeout_seconds", merged["timeout_seconds"], _MAX_TIMEOUT_SECONDS, text=True
-            ),
+            timeout_seconds=timeout("ga4", merged["timeout_seconds"], text=True),
         )
 
     def to_mapping(self) -> dict[str, object]:
         """The options to store: ``measurement_id`` and every option that differs from its
         default (so a stored destination follows ``DEFAULT_API_URL`` when it changes)."""
         options: dict[str, object] = {"measurement_id": self.measurement_id}
-        for name, default in _DEFAULTS.items():
-            value = getattr(self, name)
-            if value != default:
-                options[name] = value
-        return options
+        return options | changed(self, _DEFAULTS)
 
     def to_secrets(self) -> dict[str, Secret]:
         """The secrets to store (encrypted), by field name."""
@@ -189,14 +179,6 @@ def _measurement_id(value: object) -> str:
             " or a Firebase app id is not supported"
         )
     return text
-
-
-def _bool(name: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    raise ConfigError(f"ga4 destination: {name} must be true or false (got {value!r})")
 
 
 def _choice(value: object) -> str:

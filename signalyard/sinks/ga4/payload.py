@@ -46,7 +46,6 @@ Optional text longer than GA4 keeps is left out rather than cut.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -54,6 +53,7 @@ from typing import Any, Final
 import orjson
 
 from signalyard.event import ServerEvent
+from signalyard.sinks import values
 from signalyard.sinks.ga4.rules import MAX_VALUE, VALUE_LIMITS
 from signalyard.transforms.identity import variant_hashes
 
@@ -137,7 +137,7 @@ def build_request(events: Sequence[ServerEvent], *, client_id: str) -> dict[str,
     if consent:
         out["consent"] = consent
     raw = first.get("user_data")
-    ip = _text(raw.get("client_ip_address")) if isinstance(raw, Mapping) else None
+    ip = values.text(raw.get("client_ip_address")) if isinstance(raw, Mapping) else None
     if ip:
         out["ip_override"] = ip
     out["events"] = [build_event(e) for e in events]
@@ -155,13 +155,13 @@ def build_event(event: ServerEvent) -> dict[str, Any]:
     params: dict[str, Any] = {}
     custom = event.get("custom_data")
     custom_data: Mapping[str, Any] = custom if isinstance(custom, Mapping) else {}
-    event_id = _id(event.get("event_id"))
+    event_id = values.id_text(event.get("event_id"))
     if name in _TRANSACTION_EVENTS:
-        transaction = _id(custom_data.get("order_id")) or event_id
+        transaction = values.id_text(custom_data.get("order_id")) or event_id
         if transaction:
             params["transaction_id"] = transaction
-    currency = _text(custom_data.get("currency"))
-    value = _number(custom_data.get("value"))
+    currency = values.text(custom_data.get("currency"))
+    value = values.number(custom_data.get("value"))
     if currency and value is not None:
         params["currency"] = currency.upper()
         params["value"] = value
@@ -169,9 +169,9 @@ def build_event(event: ServerEvent) -> dict[str, Any]:
     if items:
         params["items"] = items
     if name == "search":
-        _put(params, "search_term", _text(custom_data.get("search_string")))
-    _put(params, "page_location", _text(event.get("event_source_url")))
-    _put(params, "page_referrer", _text(event.get("referrer_url")))
+        _put(params, "search_term", values.text(custom_data.get("search_string")))
+    _put(params, "page_location", values.text(event.get("event_source_url")))
+    _put(params, "page_referrer", values.text(event.get("referrer_url")))
     _put(params, "event_id", event_id)
     return {"name": name, "params": params}
 
@@ -210,47 +210,15 @@ def _items(contents: object) -> list[dict[str, Any]]:
         if not isinstance(content, Mapping):
             continue
         item: dict[str, Any] = {}
-        _put(item, "item_id", _id(content.get("id")))
-        _put(item, "item_name", _text(content.get("title")))
+        _put(item, "item_id", values.id_text(content.get("id")))
+        _put(item, "item_name", values.text(content.get("title")))
         if not item:
             continue  # GA4 needs item_id or item_name
-        _put(item, "item_category", _text(content.get("category")))
-        _put(item, "item_brand", _text(content.get("brand")))
-        price = _number(content.get("item_price"))
-        if price is not None:
-            item["price"] = price
-        quantity = _number(content.get("quantity"))
+        _put(item, "item_category", values.text(content.get("category")))
+        _put(item, "item_brand", values.text(content.get("brand")))
+        values.put(item, "price", values.number(content.get("item_price")))
+        quantity = values.number(content.get("quantity"))
         if quantity is not None and float(quantity).is_integer():
             item["quantity"] = int(quantity)
         items.append(item)
     return items
-
-
-def _text(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    return _text(value)
-
-
-def _number(value: object) -> float | int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None

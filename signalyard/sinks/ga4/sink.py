@@ -35,7 +35,6 @@ from signalyard import outbound
 from signalyard.clock import Clock
 from signalyard.event import ServerEvent
 from signalyard.outcome import (
-    DESTINATION,
     Attempt,
     Delivered,
     Outcome,
@@ -44,10 +43,12 @@ from signalyard.outcome import (
     Retry,
     SendResult,
 )
+from signalyard.sinks.exchange import Peer, batch_check, failure, finish, hide_bytes
 from signalyard.sinks.ga4 import payload
 from signalyard.sinks.ga4.classify import INVALID, classify_collect, classify_debug, scrub
 from signalyard.sinks.ga4.config import MAX_AGE_SECONDS, MAX_BATCH, MAX_BODY_BYTES, GA4Config
 from signalyard.sinks.ga4.rules import request_problem
+from signalyard.sinks.spec import own_config
 
 __all__ = ["CHECK_CLIENT_ID", "CHECK_EVENT", "NO_CLIENT_ID", "GA4Sink", "random_client_id"]
 
@@ -59,7 +60,6 @@ NO_CLIENT_ID = (
     " install the browser script with the Google tag (it passes the _ga cookie as"
     " browser_ids.ga), or set the option missing_client_id=generate"
 )
-_MASK = "**********"
 
 
 def random_client_id(event_time: int) -> str:
@@ -85,9 +85,7 @@ class GA4Sink:
     @classmethod
     def build(cls, config: object, client: httpx.AsyncClient, clock: Clock) -> GA4Sink:
         """The registry's constructor: ``config`` must be a :class:`GA4Config`."""
-        if not isinstance(config, GA4Config):
-            raise TypeError(f"a ga4 sink needs a GA4Config, not {type(config).__name__}")
-        return cls(config, client, clock)
+        return cls(own_config("ga4", config, GA4Config), client, clock)
 
     def __repr__(self) -> str:
         return (
@@ -103,12 +101,9 @@ class GA4Sink:
         after it are not sent and get the same outcome. Raises ``ValueError`` only for a
         batch over ``max_batch``."""
         del test_event_code  # no GA4 equivalent; see the module's docstring
-        if len(events) > self.max_batch:
-            raise ValueError(
-                f"a GA4 batch holds at most {self.max_batch} events, not {len(events)}"
-            )
-        if not events:
-            return SendResult(Attempt(None, message="empty batch: nothing sent"), ())
+        checked = batch_check(events, self.max_batch, "GA4")
+        if checked is not None:
+            return checked
         started = self._clock.monotonic()
         outcomes: list[Outcome] = []
         attempts: list[Attempt] = []
@@ -178,7 +173,6 @@ class GA4Sink:
     async def _post(self, url: str, body: bytes, debug: bool) -> tuple[Attempt, Outcome]:
         c = self.config
         params = {"measurement_id": c.measurement_id, "api_secret": c.api_secret.reveal()}
-        timeout = c.timeout_seconds
         where = "GA4's validation server" if debug else "GA4"
         try:
             reply = await outbound.request(
@@ -188,48 +182,21 @@ class GA4Sink:
                 content=body,
                 params=params,
                 headers={"Content-Type": "application/json"},
-                timeout=timeout,
+                timeout=c.timeout_seconds,
             )
-        except httpx.TimeoutException as error:
-            reason = f"no answer from {where} within {timeout:g}s ({type(error).__name__})"
-            return Attempt(None, message=reason), Retry(reason)
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-            reason = self._hide(f"cannot send to {c.api_url!r}: {type(error).__name__}")
-            return Attempt(None, message=reason), Paused(
-                reason,
-                "correct the destination's api_url with `signalyard destinations update"
-                f" {DESTINATION} --option api_url=URL`, then resume it:"
-                f" `signalyard destinations resume {DESTINATION}`",
-            )
-        except httpx.RequestError as error:
-            reason = scrub(self._hide(f"no answer from {where}: {type(error).__name__}: {error}"))
-            return Attempt(None, message=reason), Retry(reason)
-        content = self._hide_bytes(reply.body)
+        except (httpx.RequestError, httpx.InvalidURL) as error:
+            return failure(error, Peer(where, c.api_url, c.timeout_seconds, self._secrets()))
+        content = hide_bytes(reply.body, self._secrets())
         now = self._clock.now()
         if debug:
             return classify_debug(reply.status, content, reply.headers, now=now)
         return classify_collect(reply.status, content, reply.headers, now=now)
 
     def _finish(self, started: float, attempt: Attempt, outcomes: list[Outcome]) -> SendResult:
-        """Add the duration; mask the secret once more (belt and braces)."""
-        elapsed_ms = max(0.0, (self._clock.monotonic() - started) * 1000)
-        attempt = replace(attempt, duration_ms=elapsed_ms)
-        if attempt.message:
-            attempt = replace(attempt, message=self._hide(attempt.message))
-        hidden: list[Outcome] = []
-        for outcome in outcomes:
-            if isinstance(outcome, Retry | Rejected | Paused):
-                outcome = replace(outcome, reason=self._hide(outcome.reason))
-            hidden.append(outcome)
-        return SendResult(attempt, tuple(hidden))
+        return finish(self._clock, started, attempt, outcomes, self._secrets())
 
-    def _hide(self, text: str) -> str:
-        secret = self.config.api_secret.reveal()
-        return text.replace(secret, _MASK) if len(secret) >= 4 else text
-
-    def _hide_bytes(self, body: bytes) -> bytes:
-        secret = self.config.api_secret.reveal().encode()
-        return body.replace(secret, _MASK.encode()) if len(secret) >= 4 else body
+    def _secrets(self) -> tuple[str, ...]:
+        return (self.config.api_secret.reveal(),)
 
 
 def _summary(attempts: list[Attempt]) -> Attempt:

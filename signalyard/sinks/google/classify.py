@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from signalyard.outcome import DESTINATION, Attempt, Delivered, Outcome, Paused, Rejected, Retry
-from signalyard.sinks.answers import MAX_MESSAGE, json_or_none, retry_after, scrub
+from signalyard.sinks.answers import MAX_MESSAGE, body_text, json_or_none, retry_after, scrub
 
 __all__ = [
     "DEFAULT_THROTTLE_SECONDS",
@@ -139,7 +139,7 @@ def classify(
         trace = str(request_id)[:200] if request_id else None
         return Attempt(status, trace_id=trace), Delivered()
     if error is None:
-        text = scrub(body[:1000].decode("utf-8", "replace")) if body.strip() else ""
+        text = body_text(body)
         attempt = Attempt(status, message=text or None)
         return attempt, _from_status(status, f"Google answered HTTP {status}", headers, now, None)
     said = _describe(error)

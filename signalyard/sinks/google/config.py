@@ -24,7 +24,7 @@ import orjson
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
-from signalyard.sinks.options import base_url, check_known, seconds
+from signalyard.sinks.options import base_url, changed, check_known, flag, timeout
 from signalyard.sinks.secret_fields import SecretField, checked_secrets
 
 __all__ = [
@@ -95,7 +95,6 @@ SECRET_FIELDS = (
 
 _USER_FIELDS = ("client_id", "client_secret", "refresh_token")
 _ACCOUNT_ID = re.compile(r"[0-9]{1,20}")
-_MAX_TIMEOUT_SECONDS = 300.0
 _DEFAULTS: dict[str, object] = {
     "login_account_id": None,
     "event_source": "WEB",
@@ -203,8 +202,8 @@ class GoogleConfig:
             event_source=_event_source(merged["event_source"]),
             api_url=base_url("google", "api_url", merged["api_url"], DEFAULT_API_URL),
             token_url=base_url("google", "token_url", merged["token_url"], DEFAULT_TOKEN_URL),
-            validate_only=_bool("validate_only", merged["validate_only"]),
-            timeout_seconds=_timeout(merged["timeout_seconds"]),
+            validate_only=flag("google", "validate_only", merged["validate_only"]),
+            timeout_seconds=timeout("google", merged["timeout_seconds"], text=True),
         )
 
     def to_mapping(self) -> dict[str, object]:
@@ -213,11 +212,7 @@ class GoogleConfig:
             "operating_account_id": self.operating_account_id,
             "conversion_action_id": self.conversion_action_id,
         }
-        for name, default in _DEFAULTS.items():
-            value = getattr(self, name)
-            if value != default:
-                options[name] = value
-        return options
+        return options | changed(self, _DEFAULTS)
 
     def to_secrets(self) -> dict[str, Secret]:
         return dict(self.secrets)
@@ -328,15 +323,3 @@ def _event_source(value: object) -> str:
             f" (got {value!r})"
         )
     return str(text)
-
-
-def _bool(name: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    raise ConfigError(f"google destination: {name} must be true or false (got {value!r})")
-
-
-def _timeout(value: object) -> float:
-    return seconds("google", "timeout_seconds", value, _MAX_TIMEOUT_SECONDS, text=True)

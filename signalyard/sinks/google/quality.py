@@ -41,6 +41,7 @@ together=True)`` is the rule for it, should the sink ever send one). ``external_
 from __future__ import annotations
 
 from signalyard.insights.quality import Column, FirstOf, MatchModel, Pair, Single
+from signalyard.sinks.match_parts import IP_UA_COLUMNS
 
 __all__ = ["MODEL"]
 
@@ -71,8 +72,7 @@ MODEL = MatchModel(
         Column("gclid", ("gclid",)),
         Column("wbraid", ("wbraid",)),
         Column("gbraid", ("gbraid",)),
-        Column("IP", ("client_ip_address",)),
-        Column("UA", ("client_user_agent",)),
+        *IP_UA_COLUMNS,
     ),
     advice={
         "em.gmail": (

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -23,18 +22,19 @@ import orjson
 from signalyard import outbound
 from signalyard.clock import Clock
 from signalyard.event import ServerEvent
-from signalyard.outcome import DESTINATION, Attempt, Outcome, Paused, Rejected, Retry, SendResult
+from signalyard.outcome import Attempt, Outcome, Rejected, SendResult
+from signalyard.sinks.exchange import Peer, failure, finish, hide_bytes
 from signalyard.sinks.google import payload
 from signalyard.sinks.google.auth import TokenProblem, TokenSource
 from signalyard.sinks.google.classify import classify, scrub
 from signalyard.sinks.google.config import MAX_AGE_SECONDS, MAX_BATCH, GoogleConfig
+from signalyard.sinks.spec import own_config
 
 __all__ = ["HEALTHCHECK_TRANSACTION", "GoogleSink"]
 
 HEALTHCHECK_TRANSACTION = "signalyard-healthcheck"
 _HEALTHCHECK_EMAIL = hashlib.sha256(b"healthcheck@example.com").hexdigest()
 """The synthetic event's identifier (a reserved domain: nobody's address)."""
-_MASK = "**********"
 
 
 class GoogleSink:
@@ -60,9 +60,7 @@ class GoogleSink:
     @classmethod
     def build(cls, config: object, client: httpx.AsyncClient, clock: Clock) -> GoogleSink:
         """The registry's constructor: ``config`` must be a :class:`GoogleConfig`."""
-        if not isinstance(config, GoogleConfig):
-            raise TypeError(f"a google sink needs a GoogleConfig, not {type(config).__name__}")
-        return cls(config, client, clock)
+        return cls(own_config("google", config, GoogleConfig), client, clock)
 
     def __repr__(self) -> str:
         return (
@@ -154,43 +152,16 @@ class GoogleSink:
                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
                 timeout=timeout,
             )
-        except httpx.TimeoutException as error:
-            return _failure(f"no answer within {timeout:g}s ({type(error).__name__})")
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-            reason = f"cannot send to {url!r}: {type(error).__name__}"
-            return Attempt(None, message=reason), Paused(
-                reason,
-                "correct the destination's api_url with `signalyard destinations update"
-                f" {DESTINATION} --option api_url=URL`, then resume it:"
-                f" `signalyard destinations resume {DESTINATION}`",
-            )
-        except httpx.RequestError as error:
-            return _failure(self._hide(f"{type(error).__name__}: {error}"))
-        content = reply.body
-        for secret in self._secrets():
-            content = content.replace(secret.encode(), _MASK.encode())
+        except (httpx.RequestError, httpx.InvalidURL) as error:
+            return failure(error, Peer("Google", url, timeout, tuple(self._secrets())))
+        content = hide_bytes(reply.body, self._secrets())
         return classify(reply.status, content, reply.headers, now=self._clock.now())
 
     def _finish(
         self, started: float, attempt: Attempt, outcome: Outcome
     ) -> tuple[Attempt, Outcome]:
-        elapsed_ms = max(0.0, (self._clock.monotonic() - started) * 1000)
-        attempt = replace(attempt, duration_ms=elapsed_ms)
-        if attempt.message:
-            attempt = replace(attempt, message=self._hide(attempt.message))
-        if isinstance(outcome, Retry | Rejected | Paused):
-            outcome = replace(outcome, reason=self._hide(outcome.reason))
-        return attempt, outcome
+        result = finish(self._clock, started, attempt, (outcome,), self._secrets())
+        return result.attempt, result.outcomes[0]
 
     def _secrets(self) -> list[str]:
         return [s for s in self.tokens.secrets() if len(s) >= 4]
-
-    def _hide(self, text: str) -> str:
-        for secret in self._secrets():
-            text = text.replace(secret, _MASK)
-        return text
-
-
-def _failure(reason: str) -> tuple[Attempt, Outcome]:
-    reason = scrub(f"no answer from Google: {reason}")
-    return Attempt(None, message=reason), Retry(reason)

@@ -46,7 +46,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from signalyard.outcome import DESTINATION, Attempt, Delivered, Outcome, Paused, Rejected, Retry
-from signalyard.sinks.answers import header, json_or_none, retry_after, scrub
+from signalyard.sinks.answers import (
+    Outcomes,
+    body_text,
+    code_of,
+    header,
+    json_or_none,
+    no_answer,
+    retry_after,
+    scrub,
+)
 
 __all__ = ["INVALID", "SET_TOKEN", "classify", "paused_by_status", "scrub"]
 
@@ -86,8 +95,6 @@ _TOKEN_REASONS = {
     "EMPTY_ACCESS_TOKEN": "LinkedIn received no access token",
 }
 
-Outcomes = tuple[Outcome, ...]
-
 
 def classify(
     status: int | None,
@@ -99,16 +106,15 @@ def classify(
 ) -> tuple[Attempt, Outcomes]:
     """Classify the answer to ``POST /rest/conversionEvents`` carrying ``n_events`` events."""
     if status is None:
-        reason = "no answer from LinkedIn (network error or timeout)"
-        return Attempt(None, message=reason), (Retry(reason),) * n_events
+        return no_answer("LinkedIn", n_events)
     answer = json_or_none(body)
     trace = header(headers, "x-li-uuid") or header(headers, "x-restli-id")
     if not isinstance(answer, dict):
         answer = {}
-        text = scrub(body[:1000].decode("utf-8", "replace")) if body.strip() else ""
+        text = body_text(body)
     else:
         text = scrub(str(answer.get("message") or ""))
-    code = _int(answer.get("serviceErrorCode"))
+    code = code_of(answer.get("serviceErrorCode"))
     attempt = Attempt(status, code=code or status, trace_id=trace, message=text or None)
     said = f": {text}" if text else ""
     if 200 <= status < 300:
@@ -171,7 +177,7 @@ def _success(status: int, answer: Mapping[str, Any], body: bytes, n_events: int)
 
 def _element(item: object) -> Outcome:
     own = item if isinstance(item, Mapping) else {}
-    status = _int(own.get("status"))
+    status = code_of(own.get("status"))
     if status is not None and 200 <= status < 300:
         return Delivered()
     error = own.get("error")
@@ -214,11 +220,3 @@ def _invalid(message: str, n_events: int, status: int) -> Outcomes:
 
 def _named(code: str) -> str:
     return f" {code}" if code else ""
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None

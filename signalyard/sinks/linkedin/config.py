@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
-from signalyard.sinks.options import base_url, check_known, seconds
-from signalyard.sinks.secret_fields import SecretField, checked_secrets
+from signalyard.sinks.options import base_url, changed, read, timeout
+from signalyard.sinks.secret_fields import SecretField
 
 __all__ = [
     "ACCOUNT_URN_PREFIX",
@@ -74,7 +74,6 @@ SECRET_FIELDS = (
 )
 
 _ID = re.compile(r"[0-9]{1,20}")
-_MAX_TIMEOUT_SECONDS = 300.0
 _DEFAULTS: dict[str, object] = {"api_url": DEFAULT_API_URL, "timeout_seconds": 10.0}
 """Defaults of the stored options; the dataclass fields below repeat them."""
 
@@ -113,10 +112,7 @@ class LinkedInConfig:
     ) -> LinkedInConfig:
         """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
         the option or secret."""
-        known = {f.name for f in fields(cls)} - {"access_token"}
-        check_known("linkedin", options, known)
-        present = checked_secrets("linkedin", SECRET_FIELDS, secrets)
-        merged = {**_DEFAULTS, **options}
+        merged, present = read("linkedin", cls, options, secrets, SECRET_FIELDS, _DEFAULTS)
         return cls(
             conversion_rule_id=_id(
                 "conversion_rule_id", merged.get("conversion_rule_id"), CONVERSION_URN_PREFIX
@@ -124,9 +120,7 @@ class LinkedInConfig:
             ad_account_id=_id("ad_account_id", merged.get("ad_account_id"), ACCOUNT_URN_PREFIX),
             access_token=present["access_token"],
             api_url=base_url("linkedin", "api_url", merged["api_url"], DEFAULT_API_URL),
-            timeout_seconds=seconds(
-                "linkedin", "timeout_seconds", merged["timeout_seconds"], _MAX_TIMEOUT_SECONDS
-            ),
+            timeout_seconds=timeout("linkedin", merged["timeout_seconds"]),
         )
 
     def to_mapping(self) -> dict[str, object]:
@@ -136,11 +130,7 @@ class LinkedInConfig:
             "conversion_rule_id": self.conversion_rule_id,
             "ad_account_id": self.ad_account_id,
         }
-        for name, default in _DEFAULTS.items():
-            value = getattr(self, name)
-            if value != default:
-                options[name] = value
-        return options
+        return options | changed(self, _DEFAULTS)
 
     def to_secrets(self) -> dict[str, Secret]:
         """The secrets to store (encrypted), by field name."""

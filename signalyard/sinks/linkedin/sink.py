@@ -19,12 +19,10 @@ conversion events) and is ignored.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 import httpx
 import orjson
 
-from signalyard import outbound
 from signalyard.clock import Clock
 from signalyard.event import ServerEvent
 from signalyard.outcome import (
@@ -38,6 +36,7 @@ from signalyard.outcome import (
     SendResult,
 )
 from signalyard.sinks.answers import json_or_none
+from signalyard.sinks.exchange import Peer, batch_check, exchange
 from signalyard.sinks.linkedin import payload
 from signalyard.sinks.linkedin.classify import classify, paused_by_status, scrub
 from signalyard.sinks.linkedin.config import (
@@ -47,10 +46,9 @@ from signalyard.sinks.linkedin.config import (
     RESTLI_PROTOCOL_VERSION,
     LinkedInConfig,
 )
+from signalyard.sinks.spec import own_config
 
 __all__ = ["LinkedInSink"]
-
-_MASK = "**********"
 
 
 class LinkedInSink:
@@ -69,9 +67,7 @@ class LinkedInSink:
     @classmethod
     def build(cls, config: object, client: httpx.AsyncClient, clock: Clock) -> LinkedInSink:
         """The registry's constructor: ``config`` must be a :class:`LinkedInConfig`."""
-        if not isinstance(config, LinkedInConfig):
-            raise TypeError(f"a linkedin sink needs a LinkedInConfig, not {type(config).__name__}")
-        return cls(config, client, clock)
+        return cls(own_config("linkedin", config, LinkedInConfig), client, clock)
 
     def __repr__(self) -> str:
         return (
@@ -88,12 +84,9 @@ class LinkedInSink:
         Waits at most ``timeout_seconds`` per phase of the request. Raises ``ValueError`` only
         for a batch over ``max_batch``; an empty batch sends nothing.
         """
-        if len(events) > self.max_batch:
-            raise ValueError(
-                f"a LinkedIn batch holds at most {self.max_batch} events, not {len(events)}"
-            )
-        if not events:
-            return SendResult(Attempt(None, message="empty batch: nothing sent"), ())
+        checked = batch_check(events, self.max_batch, "LinkedIn")
+        if checked is not None:
+            return checked
         urn = self.config.conversion_urn
         elements = [payload.build_element(e, conversion_urn=urn) for e in events]
         own: dict[int, Outcome] = {}  # refused here, before sending
@@ -125,31 +118,33 @@ class LinkedInSink:
         for conversion events, so nothing is sent: the read proves the token, its scopes, the
         API version, and that the rule exists in the account, was created for the
         Conversions API and is enabled."""
-        started = self._clock.monotonic()
-        try:
-            reply = await outbound.request(
-                self._client,
-                "GET",
-                payload.rule_url(self.config),
-                params={"account": self.config.account_urn},
-                headers=self._headers(batch=False),
-                timeout=self.config.timeout_seconds,
-            )
-        except httpx.RequestError as error:
-            return self._failed(started, error, 1)
-        content = self._masked(reply.body)
-        answer = json_or_none(content)
-        if reply.status != 200:
-            attempt, outcomes = classify(
-                reply.status, content, reply.headers, n_events=1, now=self._clock.now()
-            )
-            if 400 <= reply.status < 500 and reply.status not in (408, 429):
-                said = f": {attempt.message}" if attempt.message else ""
-                mapping = answer if isinstance(answer, dict) else {}
-                outcomes = (paused_by_status(reply.status, mapping, said),)
-            return self._finish(started, attempt, outcomes)
-        attempt = Attempt(reply.status)
-        return self._finish(started, attempt, (self._rule_outcome(answer),))
+
+        def answered(
+            status: int, content: bytes, headers: Mapping[str, str]
+        ) -> tuple[Attempt, tuple[Outcome, ...]]:
+            if status != 200:
+                attempt, outcomes = classify(
+                    status, content, headers, n_events=1, now=self._clock.now()
+                )
+                if 400 <= status < 500 and status not in (408, 429):
+                    said = f": {attempt.message}" if attempt.message else ""
+                    answer = json_or_none(content)
+                    mapping = answer if isinstance(answer, dict) else {}
+                    outcomes = (paused_by_status(status, mapping, said),)
+                return attempt, outcomes
+            return Attempt(status), (self._rule_outcome(json_or_none(content)),)
+
+        return await exchange(
+            self._client,
+            self._clock,
+            self._peer(),
+            "GET",
+            payload.rule_url(self.config),
+            params={"account": self.config.account_urn},
+            headers=self._headers(batch=False),
+            n_events=1,
+            classify=answered,
+        )
 
     def _rule_outcome(self, rule: object) -> Outcome:
         fix = (
@@ -187,67 +182,20 @@ class LinkedInSink:
         return headers
 
     async def _post(self, body: bytes, n_events: int) -> SendResult:
-        started = self._clock.monotonic()
-        try:
-            reply = await outbound.request(
-                self._client,
-                "POST",
-                payload.events_url(self.config),
-                content=body,
-                headers=self._headers(batch=True),
-                timeout=self.config.timeout_seconds,
-            )
-        except httpx.RequestError as error:
-            return self._failed(started, error, n_events)
-        attempt, outcomes = classify(
-            reply.status,
-            self._masked(reply.body),
-            reply.headers,
+        return await exchange(
+            self._client,
+            self._clock,
+            self._peer(),
+            "POST",
+            payload.events_url(self.config),
+            content=body,
+            headers=self._headers(batch=True),
             n_events=n_events,
-            now=self._clock.now(),
+            classify=lambda status, content, headers: classify(
+                status, content, headers, n_events=n_events, now=self._clock.now()
+            ),
         )
-        return self._finish(started, attempt, outcomes)
 
-    def _failed(self, started: float, error: httpx.RequestError, n_events: int) -> SendResult:
-        outcome: Outcome
-        if isinstance(error, httpx.TimeoutException):
-            timeout = self.config.timeout_seconds
-            reason = f"no answer from LinkedIn within {timeout:g}s ({type(error).__name__})"
-            outcome = Retry(reason)
-        elif isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL):
-            reason = f"cannot send to {self.config.api_url!r}: {type(error).__name__}: {error}"
-            outcome = Paused(
-                self._hide(reason),
-                "correct the destination's api_url with `signalyard destinations update"
-                f" {DESTINATION} --option api_url=URL`, then resume it:"
-                f" `signalyard destinations resume {DESTINATION}`",
-            )
-        else:  # connect, read, write, protocol, proxy, decoding
-            reason = f"no answer from LinkedIn: {type(error).__name__}: {error}"
-            outcome = Retry(reason)
-        reason = scrub(self._hide(reason))
-        return self._finish(started, Attempt(None, message=reason), (outcome,) * n_events)
-
-    def _masked(self, content: bytes) -> bytes:
-        """The body without the token (before classify cuts messages: no partial secret)."""
-        token = self.config.access_token.reveal()
-        return content.replace(token.encode(), _MASK.encode()) if len(token) >= 4 else content
-
-    def _finish(
-        self, started: float, attempt: Attempt, outcomes: tuple[Outcome, ...]
-    ) -> SendResult:
-        """Add the duration; mask the token once more (belt and braces)."""
-        elapsed_ms = max(0.0, (self._clock.monotonic() - started) * 1000)
-        attempt = replace(attempt, duration_ms=elapsed_ms)
-        if attempt.message:
-            attempt = replace(attempt, message=self._hide(attempt.message))
-        hidden: list[Outcome] = []
-        for outcome in outcomes:
-            if isinstance(outcome, Retry | Rejected | Paused):
-                outcome = replace(outcome, reason=self._hide(outcome.reason))
-            hidden.append(outcome)
-        return SendResult(attempt, tuple(hidden))
-
-    def _hide(self, text: str) -> str:
-        token = self.config.access_token.reveal()
-        return text.replace(token, _MASK) if len(token) >= 4 else text
+    def _peer(self) -> Peer:
+        c = self.config
+        return Peer("LinkedIn", c.api_url, c.timeout_seconds, (c.access_token.reveal(),))

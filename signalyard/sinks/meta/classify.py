@@ -39,7 +39,15 @@ from signalyard.outcome import (
     Rejected,
     Retry,
 )
-from signalyard.sinks.answers import MAX_MESSAGE, header, json_or_none, retry_after, scrub
+from signalyard.sinks.answers import (
+    MAX_MESSAGE,
+    body_text,
+    code_of,
+    header,
+    json_or_none,
+    retry_after,
+    scrub,
+)
 
 __all__ = ["MAX_MESSAGE", "classify", "classify_healthcheck", "scrub"]
 
@@ -146,7 +154,7 @@ def _classify(
         return success(answer, attempt)
     if answer is None and body.strip():
         # Not Graph's JSON: a proxy, a load balancer or a wrong graph_url answered.
-        text = scrub(body[:1000].decode("utf-8", "replace"))
+        text = body_text(body)
         attempt = Attempt(status, trace_id=attempt.trace_id, message=text or None)
     return attempt, _from_status(status, "", headers, now)
 
@@ -246,8 +254,8 @@ def _graph_error(error: dict[str, Any] | str) -> _GraphError:
     text = _distinct_text(str(error.get("message") or ""), str(title or ""), str(user_msg or ""))
     trace = error.get("fbtrace_id")
     return _GraphError(
-        code=_int(error.get("code")),
-        subcode=_int(error.get("error_subcode")),
+        code=code_of(error.get("code")),
+        subcode=code_of(error.get("error_subcode")),
         text=scrub(text),
         is_transient=error.get("is_transient") is True,
         trace_id=str(trace) if trace else None,
@@ -304,14 +312,6 @@ def _seconds(value: object) -> float:
     except ValueError:
         return 0.0
     return number if math.isfinite(number) and number > 0 else 0.0
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
 
 
 def _json_header(headers: Mapping[str, str], name: str) -> Any:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
-from signalyard.sinks.options import base_url, check_known, seconds
-from signalyard.sinks.secret_fields import SecretField, checked_secrets
+from signalyard.sinks.options import base_url, changed, optional_code, read, timeout
+from signalyard.sinks.secret_fields import SecretField
 
 __all__ = [
     "API_VERSION",
@@ -53,7 +53,6 @@ SECRET_FIELDS = (
 _PIXEL_ID = re.compile(r"[0-9]{1,32}")
 _API_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,3}")
 _TOKEN_LIKE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
-_MAX_TIMEOUT_SECONDS = 300.0
 _DEFAULTS: dict[str, object] = {
     "graph_url": DEFAULT_GRAPH_URL,
     "api_version": API_VERSION,
@@ -85,10 +84,7 @@ class MetaConfig:
     ) -> MetaConfig:
         """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
         the option or secret."""
-        known = {f.name for f in fields(cls)} - {"access_token", "app_secret"}
-        check_known("meta", options, known)
-        present = checked_secrets("meta", SECRET_FIELDS, secrets)
-        merged = {**_DEFAULTS, **options}
+        merged, present = read("meta", cls, options, secrets, SECRET_FIELDS, _DEFAULTS)
         return cls(
             pixel_id=_pixel_id(merged.get("pixel_id")),
             access_token=present["access_token"],
@@ -97,9 +93,9 @@ class MetaConfig:
             ),
             api_version=_api_version(merged["api_version"]),
             app_secret=present.get("app_secret"),
-            test_event_code=_optional_code("test_event_code", merged["test_event_code"]),
-            partner_agent=_optional_code("partner_agent", merged["partner_agent"]),
-            timeout_seconds=_timeout(merged["timeout_seconds"]),
+            test_event_code=optional_code("meta", "test_event_code", merged["test_event_code"]),
+            partner_agent=optional_code("meta", "partner_agent", merged["partner_agent"]),
+            timeout_seconds=timeout("meta", merged["timeout_seconds"]),
         )
 
     def to_mapping(self) -> dict[str, object]:
@@ -109,11 +105,7 @@ class MetaConfig:
         ``API_VERSION`` and ``DEFAULT_GRAPH_URL`` when they change.
         """
         options: dict[str, object] = {"pixel_id": self.pixel_id}
-        for name, default in _DEFAULTS.items():
-            value = getattr(self, name)
-            if value != default:
-                options[name] = value
-        return options
+        return options | changed(self, _DEFAULTS)
 
     def to_secrets(self) -> dict[str, Secret]:
         """The secrets to store (encrypted), by field name."""
@@ -147,18 +139,3 @@ def _api_version(value: object) -> str:
             f"meta destination: api_version must look like {API_VERSION!r} (got {value!r})"
         )
     return value.strip()
-
-
-def _optional_code(name: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _TOKEN_LIKE.fullmatch(value):
-        raise ConfigError(
-            f"meta destination: {name} must be up to 100 letters, digits, '_', '-', '.' "
-            "or ':' (or unset)"
-        )
-    return value
-
-
-def _timeout(value: object) -> float:
-    return seconds("meta", "timeout_seconds", value, _MAX_TIMEOUT_SECONDS)

@@ -34,6 +34,7 @@ same order, so Meta's scores (from stored rollups too) are unchanged.
 from __future__ import annotations
 
 from signalyard.insights.quality import Address, Column, MatchModel, Pair, Single
+from signalyard.sinks.match_parts import EMAIL_ADVICE, IP_UA, IP_UA_COLUMNS, SHARED_ADVICE
 
 __all__ = ["MODEL"]
 
@@ -51,7 +52,7 @@ MODEL = MatchModel(
         Single("external_id", 0.10),
         Single("db", 0.04),
         Single("ge", 0.01),
-        Pair("client_ip_address", "client_user_agent", 0.30, 0.10, 0.02),
+        IP_UA,
         Pair("fn", "ln", 0.08, 0.02, 0.02),
         Address(("ct", "st", "zp", "country"), 0.06),
     ),
@@ -78,8 +79,7 @@ MODEL = MatchModel(
         Column("fbc", ("fbc",)),
         Column("fbp", ("fbp",)),
         Column("external_id", ("external_id",)),
-        Column("IP", ("client_ip_address",)),
-        Column("UA", ("client_user_agent",)),
+        *IP_UA_COLUMNS,
         Column(
             "address",
             ("ct", "st", "zp", "country"),
@@ -97,17 +97,12 @@ MODEL = MatchModel(
             0.8,
             "the script or the Meta Pixel does not run on every page, or consent was refused",
         ),
-        "em": (0.6, "send the customer's email when you have it (checkout, sign-up, CRM)"),
+        "em": EMAIL_ADVICE,
         "ph": (
             0.5,
             "send the phone number; national numbers are completed with the dataset's country",
         ),
-        "external_id": (
-            0.5,
-            "send your own customer id as external_id, the same in browser and server",
-        ),
-        "client_ip_address": (0.8, "server events should forward the browser's IP address"),
-        "client_user_agent": (0.8, "server events should forward the browser's user agent"),
+        **SHARED_ADVICE,
     },
     customer_keys=frozenset(("em", "ph", "external_id")),
 )

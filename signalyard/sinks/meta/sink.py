@@ -11,22 +11,21 @@ message this module returns.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 
 import httpx
 import orjson
 
-from signalyard import outbound
 from signalyard.clock import Clock
 from signalyard.event import ServerEvent
-from signalyard.outcome import DESTINATION, Attempt, Outcome, Paused, Rejected, Retry, SendResult
+from signalyard.outcome import Attempt, Outcome, Rejected, SendResult
+from signalyard.sinks.exchange import Peer, exchange
 from signalyard.sinks.meta import payload
 from signalyard.sinks.meta.classify import classify, classify_healthcheck, scrub
 from signalyard.sinks.meta.config import MAX_AGE_SECONDS, MAX_BATCH, MetaConfig
+from signalyard.sinks.spec import own_config
 
 __all__ = ["MetaSink"]
 
-_MASK = "**********"
 _Classifier = Callable[[int | None, bytes, Mapping[str, str]], tuple[Attempt, Outcome]]
 
 
@@ -46,9 +45,7 @@ class MetaSink:
     @classmethod
     def build(cls, config: object, client: httpx.AsyncClient, clock: Clock) -> MetaSink:
         """The registry's constructor: ``config`` must be a :class:`MetaConfig`."""
-        if not isinstance(config, MetaConfig):
-            raise TypeError(f"a meta sink needs a MetaConfig, not {type(config).__name__}")
-        return cls(config, client, clock)
+        return cls(own_config("meta", config, MetaConfig), client, clock)
 
     def __repr__(self) -> str:
         return (
@@ -125,64 +122,32 @@ class MetaSink:
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[Attempt, Outcome]:
-        timeout = self.config.timeout_seconds
-        started = self._clock.monotonic()
-        try:
-            reply = await outbound.request(
-                self._client,
-                method,
-                url,
-                content=content,
-                params=params,
-                headers=headers,
-                timeout=timeout,
-            )
-        except httpx.TimeoutException as error:
-            failure = _failure(f"no answer within {timeout:g}s ({type(error).__name__})")
-            return self._finish(started, *failure)
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-            reason = self._hide(
-                f"cannot send to {self.config.graph_url!r}: {type(error).__name__}: {error}"
-            )
-            paused = Paused(
-                reason,
-                "correct the destination's graph_url with `signalyard destinations update"
-                f" {DESTINATION} --option graph_url=URL`, then resume it:"
-                f" `signalyard destinations resume {DESTINATION}`",
-            )
-            return self._finish(started, Attempt(None, message=reason), paused)
-        except httpx.RequestError as error:  # connect, read, write, protocol, proxy, decoding
-            return self._finish(started, *_failure(self._hide(f"{type(error).__name__}: {error}")))
-        body = reply.body
-        for secret in self._secrets():  # before classify cuts messages: no partial secret left
-            body = body.replace(secret.encode(), _MASK.encode())
-        attempt, outcome = classifier(reply.status, body, reply.headers)
-        return self._finish(started, attempt, outcome)
+        result = await exchange(
+            self._client,
+            self._clock,
+            self._peer(),
+            method,
+            url,
+            n_events=1,
+            classify=lambda status, body, answer_headers: _alone(
+                classifier(status, body, answer_headers)
+            ),
+            content=content,
+            params=params,
+            headers=headers,
+        )
+        return result.attempt, result.outcomes[0]
 
-    def _finish(
-        self, started: float, attempt: Attempt, outcome: Outcome
-    ) -> tuple[Attempt, Outcome]:
-        """Add the duration; mask secrets once more (belt and braces)."""
-        elapsed_ms = max(0.0, (self._clock.monotonic() - started) * 1000)
-        attempt = replace(attempt, duration_ms=elapsed_ms)
-        if attempt.message:
-            attempt = replace(attempt, message=self._hide(attempt.message))
-        if isinstance(outcome, Retry | Rejected | Paused):
-            outcome = replace(outcome, reason=self._hide(outcome.reason))
-        return attempt, outcome
+    def _peer(self) -> Peer:
+        c = self.config
+        return Peer("Meta", c.graph_url, c.timeout_seconds, self._secrets(), "graph_url")
 
-    def _secrets(self) -> list[str]:
+    def _secrets(self) -> tuple[str, ...]:
         secrets = [self.config.access_token.reveal()]
         if self.config.app_secret:
             secrets.append(self.config.app_secret.reveal())
-        return [secret for secret in secrets if len(secret) >= 4]
-
-    def _hide(self, text: str) -> str:
-        for secret in self._secrets():
-            text = text.replace(secret, _MASK)
-        return text
+        return tuple(secret for secret in secrets if len(secret) >= 4)
 
 
-def _failure(reason: str) -> tuple[Attempt, Outcome]:
-    reason = scrub(f"no answer from Meta: {reason}")
-    return Attempt(None, message=reason), Retry(reason)
+def _alone(answer: tuple[Attempt, Outcome]) -> tuple[Attempt, tuple[Outcome, ...]]:
+    return answer[0], (answer[1],)

@@ -36,7 +36,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from signalyard.outcome import DESTINATION, Attempt, Delivered, Outcome, Paused, Rejected, Retry
-from signalyard.sinks.answers import MAX_MESSAGE, header, json_or_none, retry_after, scrub
+from signalyard.sinks.answers import (
+    MAX_MESSAGE,
+    Outcomes,
+    body_text,
+    code_of,
+    header,
+    json_or_none,
+    no_answer,
+    retry_after,
+    scrub,
+)
 
 __all__ = ["INVALID", "MAX_MESSAGE", "classify", "scrub"]
 
@@ -61,8 +71,6 @@ _CHECK_URL = (
     f" --option KEY=VALUE`, then resume it: `signalyard destinations resume {DESTINATION}`"
 )
 
-Outcomes = tuple[Outcome, ...]
-
 
 def classify(
     status: int | None,
@@ -75,15 +83,14 @@ def classify(
     """Classify the answer to ``POST .../ad_accounts/{id}/events`` carrying ``n_events``
     events."""
     if status is None:
-        reason = "no answer from Pinterest (network error or timeout)"
-        return Attempt(None, message=reason), (Retry(reason),) * n_events
+        return no_answer("Pinterest", n_events)
     answer = json_or_none(body)
     trace = header(headers, "x-request-id")
     if not isinstance(answer, dict):
-        text = scrub(body[:1000].decode("utf-8", "replace")) if body.strip() else ""
+        text = body_text(body)
         attempt = Attempt(status, trace_id=trace, message=text or None)
         return attempt, _by_status(status, headers, now, n_events, text)
-    code = _int(answer.get("code"))
+    code = code_of(answer.get("code"))
     message = scrub(str(answer.get("message") or ""))
     events = answer.get("events")
     if isinstance(events, list) and len(events) == n_events and n_events:
@@ -93,7 +100,7 @@ def classify(
         return Attempt(status, code=code, trace_id=trace, message=summary), own
     attempt = Attempt(status, code=code, trace_id=trace, message=message or None)
     if 200 <= status < 300:
-        processed = _int(answer.get("num_events_processed"))
+        processed = code_of(answer.get("num_events_processed"))
         if processed == n_events:
             return attempt, (Delivered(),) * n_events
         reason = (
@@ -147,11 +154,3 @@ def _by_status(
         return (Rejected(reason, INVALID, code),) * n_events
     reason = scrub(f"Pinterest answered HTTP {status}{coded}{said}")
     return (Paused(reason, _CHECK_URL, status, code),) * n_events
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None

@@ -47,17 +47,16 @@ lose the event.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from string import ascii_lowercase
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
 from signalyard.event import ServerEvent
+from signalyard.sinks import values
 from signalyard.sinks.pinterest.config import PinterestConfig, events_path
 
 __all__ = [
@@ -152,21 +151,18 @@ def build_event(event: ServerEvent) -> dict[str, Any]:
         "event_name": event_name(str(event.get("event_name") or "")),
         "action_source": action_source(event),
     }
-    event_time = event.get("event_time")
-    if isinstance(event_time, int | float) and not isinstance(event_time, bool):
-        out["event_time"] = int(event_time)
-    event_id = event.get("event_id")
-    if event_id is not None and event_id != "":
-        out["event_id"] = str(event_id)
-    url = _text(event.get("event_source_url"))
-    if url:
-        out["event_source_url"] = url
+    event_time = values.event_seconds(event)
+    if event_time is not None:
+        out["event_time"] = event_time
+    event_id = values.event_id(event)
+    if event_id is not None:
+        out["event_id"] = event_id
+    values.put(out, "event_source_url", values.text(event.get("event_source_url")))
     if event.get("opt_out") is True:
         out["opt_out"] = True
     out["user_data"] = _user_data(event)
     custom = _custom_data(event.get("custom_data"))
-    options = event.get("data_processing_options")
-    if isinstance(options, list) and "LDU" in options:
+    if values.limited_data_use(event):
         custom["opt_out_type"] = "LDP"
     if custom:
         out["custom_data"] = custom
@@ -174,21 +170,15 @@ def build_event(event: ServerEvent) -> dict[str, Any]:
 
 
 def _user_data(event: ServerEvent) -> dict[str, Any]:
-    user_data = event.get("user_data")
-    if not isinstance(user_data, Mapping):
-        user_data = {}
+    user_data = values.mapping(event.get("user_data"))
     out: dict[str, Any] = {}
     for key in (*HASHED_KEYS, "external_id"):
-        values = _hashes(user_data.get(key), _ONLY.get(key))
-        if values:
-            out[key] = values
+        digests = _hashes(user_data.get(key), _ONLY.get(key))
+        if digests:
+            out[key] = digests
     for key in ("client_ip_address", "client_user_agent"):
-        text = _text(user_data.get(key))
-        if text:
-            out[key] = text
-    click_id = _click_id(event)
-    if click_id:
-        out["click_id"] = click_id
+        values.put(out, key, values.text(user_data.get(key)))
+    values.put(out, "click_id", values.click_id(event, "epik"))
     return out
 
 
@@ -208,56 +198,21 @@ def _hashes(value: object, only: frozenset[str] | None) -> list[str]:
     return out
 
 
-def _click_id(event: ServerEvent) -> str | None:
-    clicks = event.get("_click_ids")
-    if isinstance(clicks, Mapping):
-        own = _text(clicks.get("epik"))
-        if own:
-            return own
-    url = event.get("event_source_url")
-    if isinstance(url, str) and "epik=" in url:
-        try:
-            found = parse_qs(urlsplit(url).query).get("epik")
-        except ValueError:
-            return None
-        if found and found[0].strip():
-            return found[0].strip()
-    return None
-
-
 def _custom_data(custom_data: object) -> dict[str, Any]:
     if not isinstance(custom_data, Mapping):
         return {}
     out: dict[str, Any] = {}
-    currency = _text(custom_data.get("currency"))
-    if currency:
-        out["currency"] = currency.upper()
-    value = _decimal(custom_data.get("value"))
-    if value is not None:
-        out["value"] = value
-    ids = custom_data.get("content_ids")
-    if isinstance(ids, list):
-        texts = [t for t in (_id(i) for i in ids) if t]
-        if texts:
-            out["content_ids"] = texts
+    values.put(out, "currency", values.currency(custom_data.get("currency")))
+    values.put(out, "value", _decimal(custom_data.get("value")))
+    values.put(out, "content_ids", values.id_list(custom_data.get("content_ids")))
     for key in ("content_name", "content_category"):
-        text = _text(custom_data.get(key))
+        text = values.text(custom_data.get(key))
         if text:
             out[key] = text
-    contents = custom_data.get("contents")
-    if isinstance(contents, list):
-        items = [c for c in (_content(item) for item in contents) if c]
-        if items:
-            out["contents"] = items
-    num_items = _integer(custom_data.get("num_items"))
-    if num_items is not None:
-        out["num_items"] = num_items
-    order_id = _id(custom_data.get("order_id"))
-    if order_id:
-        out["order_id"] = order_id
-    search = _text(custom_data.get("search_string"))
-    if search:
-        out["search_string"] = search
+    values.put(out, "contents", values.each(custom_data.get("contents"), _content))
+    values.put(out, "num_items", values.integer(custom_data.get("num_items")))
+    values.put(out, "order_id", values.id_text(custom_data.get("order_id")))
+    values.put(out, "search_string", values.text(custom_data.get("search_string")))
     return out
 
 
@@ -265,62 +220,18 @@ def _content(item: object) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         return {}
     out: dict[str, Any] = {}
-    content_id = _id(item.get("id"))
-    if content_id:
-        out["id"] = content_id
-    price = _decimal(item.get("item_price"))
-    if price is not None:
-        out["item_price"] = price
-    quantity = _integer(item.get("quantity"))
-    if quantity is not None:
-        out["quantity"] = quantity
+    values.put(out, "id", values.id_text(item.get("id")))
+    values.put(out, "item_price", _decimal(item.get("item_price")))
+    values.put(out, "quantity", values.integer(item.get("quantity")))
     return out
-
-
-def _text(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _id(value: object) -> str | None:
-    """An id Pinterest wants as a string: SKUs and order ids sent as numbers are written out."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    return _text(value)
-
-
-def _number(value: object) -> float | int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
 
 
 def _decimal(value: object) -> str | None:
     """A number as the decimal string Pinterest wants (``"42.5"``; never an exponent)."""
-    number = _number(value)
+    number = values.number(value)
     if number is None:
         return None
     if isinstance(number, int):
         return str(number)
     text = format(Decimal(repr(number)), "f")
     return text[:-2] if text.endswith(".0") else text
-
-
-def _integer(value: object) -> int | None:
-    number = _number(value)
-    if number is None or (isinstance(number, float) and not number.is_integer()):
-        return None
-    return int(number)

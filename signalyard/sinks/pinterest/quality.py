@@ -32,6 +32,7 @@ ge                       0.01   gender
 from __future__ import annotations
 
 from signalyard.insights.quality import Address, Column, MatchModel, Pair, Single
+from signalyard.sinks.match_parts import EMAIL_ADVICE, IP_UA, IP_UA_COLUMNS, SHARED_ADVICE
 
 __all__ = ["MODEL"]
 
@@ -44,7 +45,7 @@ MODEL = MatchModel(
     rules=(
         Single("em", 0.55),
         Single("ph", 0.40),
-        Pair("client_ip_address", "client_user_agent", 0.30, 0.10, 0.02),
+        IP_UA,
         Single("epik", 0.25),
         Pair("fn", "ln", 0.08, 0.02, 0.02),
         Address(("ct", "st", "zp", "country"), 0.06),
@@ -75,8 +76,7 @@ MODEL = MatchModel(
         Column("external_id", ("external_id",)),
         Column("name", ("fn", "ln"), id="name"),
         Column("address", ("ct", "st", "zp", "country"), id="address"),
-        Column("IP", ("client_ip_address",)),
-        Column("UA", ("client_user_agent",)),
+        *IP_UA_COLUMNS,
     ),
     advice={
         "epik": (
@@ -84,14 +84,9 @@ MODEL = MatchModel(
             "the page does not pass Pinterest's click id (the _epik cookie or the epik URL"
             " parameter) as click_ids.epik",
         ),
-        "em": (0.6, "send the customer's email when you have it (checkout, sign-up, CRM)"),
+        "em": EMAIL_ADVICE,
         "ph": (0.5, "send the customer's phone number with its country code"),
-        "external_id": (
-            0.5,
-            "send your own customer id as external_id, the same in browser and server",
-        ),
-        "client_ip_address": (0.8, "server events should forward the browser's IP address"),
-        "client_user_agent": (0.8, "server events should forward the browser's user agent"),
+        **SHARED_ADVICE,
     },
     customer_keys=frozenset(("em", "ph", "external_id")),
 )

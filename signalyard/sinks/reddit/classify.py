@@ -39,8 +39,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from signalyard.outcome import DESTINATION, Attempt, Delivered, Outcome, Paused, Rejected, Retry
-from signalyard.sinks.answers import MAX_MESSAGE, header, json_or_none, retry_after, scrub
+from signalyard.outcome import DESTINATION, Attempt, Delivered, Paused, Rejected, Retry
+from signalyard.sinks.answers import (
+    MAX_MESSAGE,
+    Outcomes,
+    body_text,
+    header,
+    json_or_none,
+    no_answer,
+    retry_after,
+    scrub,
+)
 
 __all__ = ["INVALID", "MAX_MESSAGE", "classify", "scrub"]
 
@@ -64,8 +73,6 @@ _FIX_URL = (
     f" api_url=URL`, then resume it: `signalyard destinations resume {DESTINATION}`"
 )
 
-Outcomes = tuple[Outcome, ...]
-
 
 def classify(
     status: int | None,
@@ -79,8 +86,7 @@ def classify(
     whose ``conversion_id`` are ``conversion_ids`` (None: sent without one), in order."""
     n_events = len(conversion_ids)
     if status is None:
-        reason = "no answer from Reddit (network error or timeout)"
-        return Attempt(None, message=reason), (Retry(reason),) * n_events
+        return no_answer("Reddit", n_events)
     answer = json_or_none(body)
     message = _message(answer, body)
     attempt = Attempt(
@@ -139,7 +145,7 @@ def _message(answer: Any, body: bytes) -> str:
             return scrub(text)
         return ""
     if answer is None and body.strip():
-        return scrub(body[:1000].decode("utf-8", "replace"))
+        return body_text(body)
     return ""
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
-from signalyard.sinks.options import base_url, check_known, seconds
-from signalyard.sinks.secret_fields import SecretField, checked_secrets
+from signalyard.sinks.options import base_url, changed, flag, read, timeout
+from signalyard.sinks.secret_fields import SecretField
 
 __all__ = [
     "API_VERSION",
@@ -53,7 +53,6 @@ SECRET_FIELDS = (
 )
 
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_MAX_TIMEOUT_SECONDS = 300.0
 _DEFAULTS: dict[str, object] = {
     "api_url": DEFAULT_API_URL,
     "test_mode": False,
@@ -85,29 +84,20 @@ class RedditConfig:
     ) -> RedditConfig:
         """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
         the option or secret."""
-        known = {f.name for f in fields(cls)} - {"access_token"}
-        check_known("reddit", options, known)
-        present = checked_secrets("reddit", SECRET_FIELDS, secrets)
-        merged = {**_DEFAULTS, **options}
+        merged, present = read("reddit", cls, options, secrets, SECRET_FIELDS, _DEFAULTS)
         return cls(
             ad_account_id=_account_id(merged.get("ad_account_id")),
             access_token=present["access_token"],
             api_url=base_url("reddit", "api_url", merged["api_url"], DEFAULT_API_URL),
-            test_mode=_bool("test_mode", merged["test_mode"]),
-            timeout_seconds=seconds(
-                "reddit", "timeout_seconds", merged["timeout_seconds"], _MAX_TIMEOUT_SECONDS
-            ),
+            test_mode=flag("reddit", "test_mode", merged["test_mode"]),
+            timeout_seconds=timeout("reddit", merged["timeout_seconds"]),
         )
 
     def to_mapping(self) -> dict[str, object]:
         """The options to store: ``ad_account_id`` and every option that differs from its
         default (so a stored destination follows ``DEFAULT_API_URL`` when it changes)."""
         options: dict[str, object] = {"ad_account_id": self.ad_account_id}
-        for name, default in _DEFAULTS.items():
-            value = getattr(self, name)
-            if value != default:
-                options[name] = value
-        return options
+        return options | changed(self, _DEFAULTS)
 
     def to_secrets(self) -> dict[str, Secret]:
         """The secrets to store (encrypted), by field name."""
@@ -138,11 +128,3 @@ def _account_id(value: object) -> str:
             " Manager (letters, digits, '_' and '-', such as 'a2_abc123xyz')"
         )
     return value.strip()
-
-
-def _bool(name: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    raise ConfigError(f"reddit destination: {name} must be true or false (got {value!r})")

@@ -55,6 +55,7 @@ from typing import Any, Final
 import orjson
 
 from signalyard.event import ServerEvent
+from signalyard.sinks import values
 from signalyard.transforms.identity import variant_hashes
 
 __all__ = [
@@ -163,27 +164,21 @@ def build_event(event: ServerEvent) -> dict[str, Any]:
         out["event_at"] = at
     out["event_type"] = event_type(str(event.get("event_name") or ""))
     clicks = event.get("_click_ids")
-    click_id = _text(clicks.get("rdt_cid")) if isinstance(clicks, Mapping) else None
+    click_id = values.text(clicks.get("rdt_cid")) if isinstance(clicks, Mapping) else None
     if click_id:
         out["click_id"] = click_id
-    metadata = _metadata(event)
-    if metadata:
-        out["event_metadata"] = metadata
-    user = _user(event)
-    if user:
-        out["user"] = user
+    values.put(out, "event_metadata", _metadata(event))
+    values.put(out, "user", _user(event))
     return out
 
 
 def _user(event: ServerEvent) -> dict[str, Any]:
-    user_data = event.get("user_data")
-    if not isinstance(user_data, Mapping):
-        user_data = {}
+    user_data = values.mapping(event.get("user_data"))
     user: dict[str, Any] = {}
     external = _first_hash(user_data.get("external_id"))
     if external:
         user["external_id"] = external
-    ip = _text(user_data.get("client_ip_address"))
+    ip = values.text(user_data.get("client_ip_address"))
     if ip:
         user["ip_address"] = hashlib.sha256(ip.encode()).hexdigest()
     emails, _missing = variant_hashes(event, EMAIL_VARIANT)
@@ -192,13 +187,8 @@ def _user(event: ServerEvent) -> dict[str, Any]:
     phones, _missing = variant_hashes(event, PHONE_VARIANT)
     if phones:
         user["phone_number"] = phones[0]
-    agent = _text(user_data.get("client_user_agent"))
-    if agent:
-        user["user_agent"] = agent
-    browser = event.get("_browser_ids")
-    uuid = _text(browser.get("rdt_uuid")) if isinstance(browser, Mapping) else None
-    if uuid:
-        user["uuid"] = uuid
+    values.put(user, "user_agent", values.text(user_data.get("client_user_agent")))
+    values.put(user, "uuid", values.text(values.mapping(event.get("_browser_ids")).get("rdt_uuid")))
     options = _processing_options(event)
     if options:
         user["data_processing_options"] = options
@@ -214,10 +204,10 @@ def _processing_options(event: ServerEvent) -> dict[str, Any] | None:
     if not isinstance(options, list) or LDU_MODE not in options:
         return None
     out: dict[str, Any] = {"modes": [LDU_MODE]}
-    region = _text(event.get("_ldu_region"))
+    region = values.text(event.get("_ldu_region"))
     if region is None:
         consent = event.get("_consent")
-        region = _text(consent.get("region")) if isinstance(consent, Mapping) else None
+        region = values.text(consent.get("region")) if isinstance(consent, Mapping) else None
     country, state = _region(region)
     if country is None and event.get("data_processing_options_country") == 1:
         country = "US"
@@ -250,17 +240,13 @@ def _metadata(event: ServerEvent) -> dict[str, Any]:
     custom_data = event.get("custom_data")
     if not isinstance(custom_data, Mapping):
         return out
-    currency = _text(custom_data.get("currency"))
-    if currency:
-        out["currency"] = currency.upper()
-    value = _number(custom_data.get("value"))
-    if value is not None:
-        out["value_decimal"] = value
+    values.put(out, "currency", values.currency(custom_data.get("currency")))
+    values.put(out, "value_decimal", values.number(custom_data.get("value")))
     contents = custom_data.get("contents")
     items = contents if isinstance(contents, list) else []
-    count = _integer(custom_data.get("num_items"))
+    count = values.integer(custom_data.get("num_items"))
     if count is None:
-        quantities = [_integer(c.get("quantity")) for c in items if isinstance(c, Mapping)]
+        quantities = [values.integer(c.get("quantity")) for c in items if isinstance(c, Mapping)]
         if quantities and all(q is not None and q >= 0 for q in quantities):
             count = sum(q for q in quantities if q is not None)
     if count is not None and count >= 0:
@@ -275,54 +261,12 @@ def _product(item: object) -> dict[str, str]:
     if not isinstance(item, Mapping):
         return {}
     out: dict[str, str] = {}
-    product_id = _id(item.get("id"))
-    if product_id:
-        out["id"] = product_id
+    values.put(out, "id", values.id_text(item.get("id")))
     for ours, theirs in (("title", "name"), ("category", "category")):
-        text = _text(item.get(ours))
-        if text:
-            out[theirs] = text
+        values.put(out, theirs, values.text(item.get(ours)))
     return out
 
 
 def _first_hash(value: object) -> str | None:
     items = value if isinstance(value, list) else [value]
     return next((item for item in items if isinstance(item, str) and item), None)
-
-
-def _text(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _id(value: object) -> str | None:
-    """An id Reddit wants as a string: SKUs sent as numbers are written out."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    return _text(value)
-
-
-def _number(value: object) -> float | int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _integer(value: object) -> int | None:
-    number = _number(value)
-    if number is None or (isinstance(number, float) and not number.is_integer()):
-        return None
-    return int(number)

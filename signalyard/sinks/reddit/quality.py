@@ -32,7 +32,8 @@ So every key together scores about 8.9, the email alone 5.5, the phone alone 4.0
 
 from __future__ import annotations
 
-from signalyard.insights.quality import Column, MatchModel, Pair, Single
+from signalyard.insights.quality import Column, MatchModel, Single
+from signalyard.sinks.match_parts import IP_UA, IP_UA_COLUMNS, SHARED_ADVICE
 
 __all__ = ["MODEL"]
 
@@ -49,7 +50,7 @@ MODEL = MatchModel(
         Single("rdt_cid", 0.25),
         Single("rdt_uuid", 0.15),
         Single("external_id", 0.10),
-        Pair("client_ip_address", "client_user_agent", 0.30, 0.10, 0.02),
+        IP_UA,
     ),
     keys=(
         "em.reddit",
@@ -66,8 +67,7 @@ MODEL = MatchModel(
         Column("rdt_cid", ("rdt_cid",)),
         Column("rdt_uuid", ("rdt_uuid",)),
         Column("external_id", ("external_id",)),
-        Column("IP", ("client_ip_address",)),
-        Column("UA", ("client_user_agent",)),
+        *IP_UA_COLUMNS,
     ),
     advice={
         "rdt_uuid": (
@@ -85,12 +85,7 @@ MODEL = MatchModel(
             "send the phone number in plaintext: Reddit hashes +E.164, which Signalyard can"
             " make only from the plaintext (a phone that arrived hashed is not sent)",
         ),
-        "external_id": (
-            0.5,
-            "send your own customer id as external_id, the same in browser and server",
-        ),
-        "client_ip_address": (0.8, "server events should forward the browser's IP address"),
-        "client_user_agent": (0.8, "server events should forward the browser's user agent"),
+        **SHARED_ADVICE,
     },
     customer_keys=frozenset(("em.reddit", "ph.e164", "external_id")),
 )

@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from signalyard.outcome import DESTINATION, Attempt, Delivered, Outcome, Paused, Rejected, Retry
-from signalyard.sinks.answers import json_or_none, retry_after, scrub
+from signalyard.sinks.answers import Outcomes, json_or_none, no_answer, retry_after, scrub
 
 __all__ = ["INVALID", "classify", "scrub"]
 
@@ -61,8 +61,6 @@ _FIX_URL = (
     f" then resume it: `signalyard destinations resume {DESTINATION}`"
 )
 
-Outcomes = tuple[Outcome, ...]
-
 
 def classify(
     status: int | None,
@@ -75,8 +73,7 @@ def classify(
     """Classify the answer to ``POST .../events`` (or ``.../events/validate``) carrying
     ``n_events`` events."""
     if status is None:
-        reason = "no answer from Snap (network error or timeout)"
-        return Attempt(None, message=reason), (Retry(reason),) * n_events
+        return no_answer("Snap", n_events)
     answer = json_or_none(body)
     answer = answer if isinstance(answer, dict) else None
     said = _said(answer, body)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
-from signalyard.sinks.options import base_url, check_known, seconds
-from signalyard.sinks.secret_fields import SecretField, checked_secrets
+from signalyard.sinks.options import base_url, changed, flag, optional_code, read, timeout
+from signalyard.sinks.secret_fields import SecretField
 
 __all__ = [
     "API_VERSION",
@@ -53,7 +53,6 @@ SECRET_FIELDS = (
 
 _ASSET_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _INTEGRATION = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
-_MAX_TIMEOUT_SECONDS = 300.0
 _DEFAULTS: dict[str, object] = {
     "api_url": DEFAULT_API_URL,
     "validate_only": False,
@@ -91,31 +90,21 @@ class SnapchatConfig:
     ) -> SnapchatConfig:
         """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
         the option or secret."""
-        known = {f.name for f in fields(cls)} - {"access_token"}
-        check_known("snapchat", options, known)
-        present = checked_secrets("snapchat", SECRET_FIELDS, secrets)
-        merged = {**_DEFAULTS, **options}
+        merged, present = read("snapchat", cls, options, secrets, SECRET_FIELDS, _DEFAULTS)
         return cls(
             pixel_id=_pixel_id(merged.get("pixel_id")),
             access_token=present["access_token"],
             api_url=base_url("snapchat", "api_url", merged["api_url"], DEFAULT_API_URL),
-            validate_only=_bool("validate_only", merged["validate_only"]),
-            integration=_integration(merged["integration"]),
-            timeout_seconds=seconds(
-                "snapchat", "timeout_seconds", merged["timeout_seconds"], _MAX_TIMEOUT_SECONDS,
-                text=True,
-            ),
-        )  # fmt: skip
+            validate_only=flag("snapchat", "validate_only", merged["validate_only"]),
+            integration=optional_code("snapchat", "integration", merged["integration"]),
+            timeout_seconds=timeout("snapchat", merged["timeout_seconds"], text=True),
+        )
 
     def to_mapping(self) -> dict[str, object]:
         """The options to store: ``pixel_id`` and every option that differs from its
         default (so a stored destination follows ``DEFAULT_API_URL`` when it changes)."""
         options: dict[str, object] = {"pixel_id": self.pixel_id}
-        for name, default in _DEFAULTS.items():
-            value = getattr(self, name)
-            if value != default:
-                options[name] = value
-        return options
+        return options | changed(self, _DEFAULTS)
 
     def to_secrets(self) -> dict[str, Secret]:
         """The secrets to store (encrypted), by field name."""
@@ -142,22 +131,3 @@ def _pixel_id(value: object) -> str:
             " (letters, digits and '-', such as '5bf81ee1-15b1-4dc1-b636-d7dae49b950e')"
         )
     return value.strip()
-
-
-def _bool(name: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    raise ConfigError(f"snapchat destination: {name} must be true or false (got {value!r})")
-
-
-def _integration(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _INTEGRATION.fullmatch(value):
-        raise ConfigError(
-            "snapchat destination: integration must be up to 100 letters, digits, '_', '-',"
-            " '.' or ':' (or unset)"
-        )
-    return value

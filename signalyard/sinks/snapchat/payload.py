@@ -45,14 +45,13 @@ Values of the wrong type are left out rather than sent.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
 from signalyard.event import ServerEvent
+from signalyard.sinks import values
 from signalyard.sinks.snapchat.config import SnapchatConfig, events_path
 
 __all__ = [
@@ -128,26 +127,20 @@ def encode(data: list[dict[str, Any]]) -> bytes:
 def build_event(event: ServerEvent, *, integration: str | None = None) -> dict[str, Any]:
     """One canonical (stored, consent-applied) event as an element of Snap's ``data``."""
     out: dict[str, Any] = {"event_name": event_name(str(event.get("event_name") or ""))}
-    event_time = event.get("event_time")
-    if isinstance(event_time, int | float) and not isinstance(event_time, bool):
-        out["event_time"] = int(event_time)
-    event_id = event.get("event_id")
-    if event_id is not None and event_id != "":
-        out["event_id"] = str(event_id)
+    event_time = values.event_seconds(event)
+    if event_time is not None:
+        out["event_time"] = event_time
+    event_id = values.event_id(event)
+    if event_id is not None:
+        out["event_id"] = event_id
     source = event.get("action_source")
     out["action_source"] = (
         ACTION_SOURCES.get(source, "OFFLINE") if isinstance(source, str) and source else "WEB"
     )
-    url = _text(event.get("event_source_url"))
-    if url:
-        out["event_source_url"] = url
+    values.put(out, "event_source_url", values.text(event.get("event_source_url")))
     out["user_data"] = _user(event)
-    custom = _custom(event.get("custom_data"))
-    if custom:
-        out["custom_data"] = custom
-    app = _app(event.get("app_data"))
-    if app:
-        out["app_data"] = app
+    values.put(out, "custom_data", _custom(event.get("custom_data")))
+    values.put(out, "app_data", _app(event.get("app_data")))
     options = event.get("data_processing_options")
     if isinstance(options, list) and (LIMITED_USE in options or "LDU" in options):
         out["data_processing_options"] = [LIMITED_USE]
@@ -159,79 +152,41 @@ def build_event(event: ServerEvent, *, integration: str | None = None) -> dict[s
 
 
 def _user(event: ServerEvent) -> dict[str, Any]:
-    user_data = event.get("user_data")
-    if not isinstance(user_data, Mapping):
-        user_data = {}
+    user_data = values.mapping(event.get("user_data"))
     user: dict[str, Any] = {}
     for key in HASHED_KEYS:
-        hashes = _hashes(user_data.get(key))
+        hashes = values.hashes(user_data.get(key))
         if hashes:
             user[key] = hashes
     for key in _PLAIN_KEYS:
-        text = _text(user_data.get(key))
+        text = values.text(user_data.get(key))
         if text:
             user[key] = text
-    click = _click_id(event)
-    if click:
-        user["sc_click_id"] = click
-    browser = event.get("_browser_ids")
-    cookie = _text(browser.get("scid")) if isinstance(browser, Mapping) else None
-    if cookie:
-        user["sc_cookie1"] = cookie
+    values.put(user, "sc_click_id", values.click_id(event, "ScCid"))
+    values.put(
+        user, "sc_cookie1", values.text(values.mapping(event.get("_browser_ids")).get("scid"))
+    )
     return user
-
-
-def _click_id(event: ServerEvent) -> str | None:
-    clicks = event.get("_click_ids")
-    if isinstance(clicks, Mapping):
-        own = _text(clicks.get("ScCid"))
-        if own:
-            return own
-    url = event.get("event_source_url")
-    if isinstance(url, str) and "ScCid=" in url:
-        try:
-            found = parse_qs(urlsplit(url).query).get("ScCid")
-        except ValueError:
-            return None
-        if found and found[0].strip():
-            return found[0].strip()
-    return None
 
 
 def _custom(custom_data: object) -> dict[str, Any]:
     if not isinstance(custom_data, Mapping):
         return {}
     out: dict[str, Any] = {}
-    currency = _text(custom_data.get("currency"))
-    if currency:
-        out["currency"] = currency.upper()
-    value = _number(custom_data.get("value"))
-    if value is not None:
-        out["value"] = value
-    ids = custom_data.get("content_ids")
-    if isinstance(ids, list):
-        texts = [t for t in (_id(i) for i in ids) if t]
-        if texts:
-            out["content_ids"] = texts
+    values.put(out, "currency", values.currency(custom_data.get("currency")))
+    values.put(out, "value", values.number(custom_data.get("value")))
+    values.put(out, "content_ids", values.id_list(custom_data.get("content_ids")))
     contents = custom_data.get("contents")
     brands: list[str] = []
     if isinstance(contents, list):
         items = [c for c in (_content(item, brands) for item in contents) if c]
         if items:
             out["contents"] = items
-    content_type = _text(custom_data.get("content_type"))
-    if content_type:
-        out["content_type"] = content_type
+    values.put(out, "content_type", values.text(custom_data.get("content_type")))
     for key in _TEXT_FIELDS:
-        text = _text(custom_data.get(key))
-        if text:
-            out[key] = text
-    num_items = _integer(custom_data.get("num_items"))
-    if num_items is not None:
-        out["num_items"] = num_items
-    order_id = _id(custom_data.get("order_id"))
-    if order_id:
-        out["order_id"] = order_id
+        values.put(out, key, values.text(custom_data.get(key)))
+    values.put(out, "num_items", values.integer(custom_data.get("num_items")))
+    values.put(out, "order_id", values.id_text(custom_data.get("order_id")))
     if brands:
         out["brands"] = ",".join(brands)
     return out
@@ -241,19 +196,11 @@ def _content(item: object, brands: list[str]) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         return {}
     out: dict[str, Any] = {}
-    content_id = _id(item.get("id"))
-    if content_id:
-        out["id"] = content_id
-    quantity = _integer(item.get("quantity"))
-    if quantity is not None:
-        out["quantity"] = quantity
-    price = _number(item.get("item_price"))
-    if price is not None:
-        out["item_price"] = price
-    category = _text(item.get("delivery_category"))
-    if category:
-        out["delivery_category"] = category
-    brand = _text(item.get("brand"))
+    values.put(out, "id", values.id_text(item.get("id")))
+    values.put(out, "quantity", values.integer(item.get("quantity")))
+    values.put(out, "item_price", values.number(item.get("item_price")))
+    values.put(out, "delivery_category", values.text(item.get("delivery_category")))
+    brand = values.text(item.get("brand"))
     if brand and brand not in brands:
         brands.append(brand)
     return out
@@ -270,51 +217,3 @@ def _app(app_data: object) -> dict[str, Any]:
     if isinstance(tracking, bool) or tracking in (0, 1):
         out["advertiser_tracking_enabled"] = bool(tracking)
     return out
-
-
-def _hashes(value: object) -> list[str]:
-    """A hashed key's values (a string or a list of strings), without blanks or repeats."""
-    items = value if isinstance(value, list) else [value]
-    out: list[str] = []
-    for item in items:
-        if isinstance(item, str) and item and item not in out:
-            out.append(item)
-    return out
-
-
-def _text(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _id(value: object) -> str | None:
-    """An id Snap wants as a string: SKUs and order ids sent as numbers are written out."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    return _text(value)
-
-
-def _number(value: object) -> float | int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _integer(value: object) -> int | None:
-    number = _number(value)
-    if number is None or (isinstance(number, float) and not number.is_integer()):
-        return None
-    return int(number)

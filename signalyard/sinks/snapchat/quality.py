@@ -36,6 +36,7 @@ event's own click ids; the browser script passes the URL's as ``click_ids``).
 from __future__ import annotations
 
 from signalyard.insights.quality import Address, Column, MatchModel, Pair, Single
+from signalyard.sinks.match_parts import EMAIL_ADVICE, IP_UA, IP_UA_COLUMNS, SHARED_ADVICE
 
 __all__ = ["MODEL"]
 
@@ -52,7 +53,7 @@ MODEL = MatchModel(
         Single("scid", 0.15),
         Single("external_id", 0.10),
         Single("ge", 0.01),
-        Pair("client_ip_address", "client_user_agent", 0.30, 0.10, 0.02),
+        IP_UA,
         Pair("fn", "ln", 0.08, 0.02, 0.02),
         Address(("ct", "st", "zp", "country"), 0.06),
     ),
@@ -78,8 +79,7 @@ MODEL = MatchModel(
         Column("ScCid", ("ScCid",)),
         Column("_scid", ("scid",)),
         Column("external_id", ("external_id",)),
-        Column("IP", ("client_ip_address",)),
-        Column("UA", ("client_user_agent",)),
+        *IP_UA_COLUMNS,
         Column(
             "address",
             ("ct", "st", "zp", "country"),
@@ -98,14 +98,9 @@ MODEL = MatchModel(
             "the page does not pass Snap's _scid cookie as browser_ids.scid (the Snap Pixel"
             " does not run on every page, or consent was refused)",
         ),
-        "em": (0.6, "send the customer's email when you have it (checkout, sign-up, CRM)"),
+        "em": EMAIL_ADVICE,
         "ph": (0.5, "send the customer's phone number when you have it"),
-        "external_id": (
-            0.5,
-            "send your own customer id as external_id, the same in browser and server",
-        ),
-        "client_ip_address": (0.8, "server events should forward the browser's IP address"),
-        "client_user_agent": (0.8, "server events should forward the browser's user agent"),
+        **SHARED_ADVICE,
     },
     customer_keys=frozenset(("em", "ph", "external_id")),
 )

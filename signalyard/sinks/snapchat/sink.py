@@ -16,24 +16,22 @@ URL this module keeps, and masked in every message this module returns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpx
 import orjson
 
-from signalyard import outbound
 from signalyard.clock import Clock
 from signalyard.event import ServerEvent
-from signalyard.outcome import DESTINATION, Attempt, Outcome, Paused, Rejected, Retry, SendResult
+from signalyard.outcome import SendResult
+from signalyard.sinks.exchange import Peer, batch_check, exchange, query_forms, unencodable
 from signalyard.sinks.snapchat import payload
-from signalyard.sinks.snapchat.classify import classify, scrub
+from signalyard.sinks.snapchat.classify import classify
 from signalyard.sinks.snapchat.config import MAX_AGE_SECONDS, MAX_BATCH, SnapchatConfig
+from signalyard.sinks.spec import own_config
 
 __all__ = ["CHECK_EVENT", "SnapchatSink"]
 
-_MASK = "**********"
 CHECK_EVENT = "PAGE_VIEW"
 """The event of the pre-flight check, sent to ``/events/validate`` only (Snap's test
 facility, which writes no production data)."""
@@ -55,9 +53,7 @@ class SnapchatSink:
     @classmethod
     def build(cls, config: object, client: httpx.AsyncClient, clock: Clock) -> SnapchatSink:
         """The registry's constructor: ``config`` must be a :class:`SnapchatConfig`."""
-        if not isinstance(config, SnapchatConfig):
-            raise TypeError(f"a snapchat sink needs a SnapchatConfig, not {type(config).__name__}")
-        return cls(config, client, clock)
+        return cls(own_config("snapchat", config, SnapchatConfig), client, clock)
 
     def __repr__(self) -> str:
         url = payload.events_url(self.config, validate=self.config.validate_only)
@@ -73,17 +69,14 @@ class SnapchatSink:
         Waits at most ``timeout_seconds`` per phase of the request. Raises ``ValueError`` only
         for a batch over ``max_batch``; an empty batch sends nothing.
         """
-        if len(events) > self.max_batch:
-            raise ValueError(
-                f"a Snapchat batch holds at most {self.max_batch} events, not {len(events)}"
-            )
-        if not events:
-            return SendResult(Attempt(None, message="empty batch: nothing sent"), ())
+        checked = batch_check(events, self.max_batch, "Snapchat")
+        if checked is not None:
+            return checked
         data = [payload.build_event(e, integration=self.config.integration) for e in events]
         try:
             body = payload.encode(data)
         except orjson.JSONEncodeError:
-            return self._unencodable(data)
+            return unencodable(data)
         validate = self.config.validate_only or bool(test_event_code)
         return await self._post(body, len(events), validate=validate)
 
@@ -105,78 +98,23 @@ class SnapchatSink:
         }
         return await self._post(payload.encode([event]), 1, validate=True)
 
-    def _unencodable(self, data: list[dict[str, Any]]) -> SendResult:
-        """An event JSON cannot carry: refuse it alone, the others are sent again."""
-        outcomes: list[Outcome] = []
-        for event in data:
-            try:
-                orjson.dumps(event)
-            except orjson.JSONEncodeError as error:
-                outcomes.append(Rejected(scrub(f"the event cannot be encoded as JSON: {error}")))
-            else:
-                outcomes.append(Retry("not sent: another event of the batch cannot be encoded"))
-        reason = "an event of the batch cannot be encoded as JSON: nothing sent"
-        return SendResult(Attempt(None, message=reason), tuple(outcomes))
-
     async def _post(self, body: bytes, n_events: int, *, validate: bool) -> SendResult:
-        token = self.config.access_token.reveal()
-        timeout = self.config.timeout_seconds
-        started = self._clock.monotonic()
-        try:
-            reply = await outbound.request(
-                self._client,
-                "POST",
-                payload.events_url(self.config, validate=validate),
-                content=body,
-                params={"access_token": token},
-                headers={"Content-Type": "application/json"},
-                timeout=timeout,
-            )
-        except httpx.TimeoutException as error:
-            reason = scrub(f"no answer from Snap within {timeout:g}s ({type(error).__name__})")
-            return self._finish(started, Attempt(None, message=reason), (Retry(reason),) * n_events)
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-            reason = self._hide(
-                f"cannot send to {self.config.api_url!r}: {type(error).__name__}: {error}"
-            )
-            paused = Paused(
-                reason,
-                "correct the destination's api_url with `signalyard destinations update"
-                f" {DESTINATION} --option api_url=URL`, then resume it:"
-                f" `signalyard destinations resume {DESTINATION}`",
-            )
-            return self._finish(started, Attempt(None, message=reason), (paused,) * n_events)
-        except httpx.RequestError as error:  # connect, read, write, protocol, proxy, decoding
-            reason = scrub(self._hide(f"no answer from Snap: {type(error).__name__}: {error}"))
-            return self._finish(started, Attempt(None, message=reason), (Retry(reason),) * n_events)
-        content = reply.body
-        if len(token) >= 4:  # before classify cuts messages: no partial secret left
-            content = content.replace(token.encode(), _MASK.encode())
-        attempt, outcomes = classify(
-            reply.status, content, reply.headers, n_events=n_events, now=self._clock.now()
+        return await exchange(
+            self._client,
+            self._clock,
+            self._peer(),
+            "POST",
+            payload.events_url(self.config, validate=validate),
+            content=body,
+            params={"access_token": self.config.access_token.reveal()},
+            headers={"Content-Type": "application/json"},
+            n_events=n_events,
+            classify=lambda status, content, headers: classify(
+                status, content, headers, n_events=n_events, now=self._clock.now()
+            ),
         )
-        return self._finish(started, attempt, outcomes)
 
-    def _finish(
-        self, started: float, attempt: Attempt, outcomes: tuple[Outcome, ...]
-    ) -> SendResult:
-        """Add the duration; mask the token once more (belt and braces)."""
-        elapsed_ms = max(0.0, (self._clock.monotonic() - started) * 1000)
-        attempt = replace(attempt, duration_ms=elapsed_ms)
-        if attempt.message:
-            attempt = replace(attempt, message=self._hide(attempt.message))
-        hidden: list[Outcome] = []
-        for outcome in outcomes:
-            if isinstance(outcome, Retry | Rejected | Paused):
-                outcome = replace(outcome, reason=self._hide(outcome.reason))
-            hidden.append(outcome)
-        return SendResult(attempt, tuple(hidden))
-
-    def _hide(self, text: str) -> str:
-        """``text`` without the token, as it is and as a URL query carries it."""
-        token = self.config.access_token.reveal()
-        if len(token) < 4:
-            return text
-        for form in (token, quote(token, safe=""), quote_plus(token)):
-            text = text.replace(form, _MASK)
-        return text
+    def _peer(self) -> Peer:
+        """The token is masked as it is and as a URL query carries it."""
+        c = self.config
+        return Peer("Snap", c.api_url, c.timeout_seconds, query_forms(c.access_token.reveal()))

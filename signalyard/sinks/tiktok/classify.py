@@ -46,7 +46,17 @@ import re
 from collections.abc import Mapping
 
 from signalyard.outcome import DESTINATION, Attempt, Delivered, Outcome, Paused, Rejected, Retry
-from signalyard.sinks.answers import MAX_MESSAGE, header, json_or_none, retry_after, scrub
+from signalyard.sinks.answers import (
+    MAX_MESSAGE,
+    Outcomes,
+    body_text,
+    code_of,
+    header,
+    json_or_none,
+    no_answer,
+    retry_after,
+    scrub,
+)
 
 __all__ = [
     "INVALID",
@@ -82,8 +92,6 @@ _FIX_OPTIONS = (
 _EVENT_PATH = re.compile(r"\b(?:Batch|data)\.(\d{1,4})\b")
 _REQUEST_FIELDS = ("event_source_id", "event_source", "partner_name", "test_event_code")
 
-Outcomes = tuple[Outcome, ...]
-
 
 def classify(
     status: int | None,
@@ -95,15 +103,14 @@ def classify(
 ) -> tuple[Attempt, Outcomes]:
     """Classify the answer to ``POST .../event/track/`` carrying ``n_events`` events."""
     if status is None:
-        reason = "no answer from TikTok (network error or timeout)"
-        return Attempt(None, message=reason), (Retry(reason),) * n_events
+        return no_answer("TikTok", n_events)
     answer = json_or_none(body)
     header_id = header(headers, "x-tt-logid")
-    code = _int(answer.get("code")) if isinstance(answer, dict) else None
+    code = code_of(answer.get("code")) if isinstance(answer, dict) else None
     if not isinstance(answer, dict) or code is None:
         text = None
         if body.strip() and not isinstance(answer, dict):
-            text = scrub(body[:1000].decode("utf-8", "replace")) or None
+            text = body_text(body) or None
         attempt = Attempt(status, trace_id=header_id, message=text)
         if 200 <= status < 300:
             reason = f"TikTok answered HTTP {status} without a code"
@@ -149,10 +156,10 @@ def _partial(data: object, n_events: int, said: str) -> Outcomes:
         for item in failed:
             if not isinstance(item, dict):
                 continue
-            index = _int(item.get("index"))
+            index = code_of(item.get("index"))
             if index is None or not 0 <= index < n_events:
                 continue
-            code = _int(item.get("code")) or INVALID
+            code = code_of(item.get("code")) or INVALID
             said_here = scrub(str(item.get("message") or "")) or "refused by TikTok"
             text = scrub(f"{said_here} (code {code})")
             if code == THROTTLED or not 40000 <= code < 50000:
@@ -219,11 +226,3 @@ def _from_status(status: int, headers: Mapping[str, str], now: float) -> Outcome
         f" correct it with `signalyard destinations update {DESTINATION} --option"
         f" api_url=URL`, then resume it: `signalyard destinations resume {DESTINATION}`",
     )
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from signalyard.errors import ConfigError
 from signalyard.secret import Secret
-from signalyard.sinks.options import base_url, check_known, seconds
-from signalyard.sinks.secret_fields import SecretField, checked_secrets
+from signalyard.sinks.options import base_url, changed, optional_code, read, timeout
+from signalyard.sinks.secret_fields import SecretField
 
 __all__ = [
     "API_VERSION",
@@ -64,7 +64,6 @@ SECRET_FIELDS = (
 
 _SOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TOKEN_LIKE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
-_MAX_TIMEOUT_SECONDS = 300.0
 _DEFAULTS: dict[str, object] = {
     "event_source": "web",
     "api_url": DEFAULT_API_URL,
@@ -96,29 +95,22 @@ class TikTokConfig:
     ) -> TikTokConfig:
         """Validate stored or user-given options and secrets; raise ``ConfigError`` naming
         the option or secret."""
-        known = {f.name for f in fields(cls)} - {"access_token"}
-        check_known("tiktok", options, known)
-        present = checked_secrets("tiktok", SECRET_FIELDS, secrets)
-        merged = {**_DEFAULTS, **options}
+        merged, present = read("tiktok", cls, options, secrets, SECRET_FIELDS, _DEFAULTS)
         return cls(
             pixel_code=_pixel_code(merged.get("pixel_code")),
             access_token=present["access_token"],
             event_source=_event_source(merged["event_source"]),
             api_url=base_url("tiktok", "api_url", merged["api_url"], DEFAULT_API_URL),
-            test_event_code=_optional_code("test_event_code", merged["test_event_code"]),
-            partner_name=_optional_code("partner_name", merged["partner_name"]),
-            timeout_seconds=_timeout(merged["timeout_seconds"]),
+            test_event_code=optional_code("tiktok", "test_event_code", merged["test_event_code"]),
+            partner_name=optional_code("tiktok", "partner_name", merged["partner_name"]),
+            timeout_seconds=timeout("tiktok", merged["timeout_seconds"]),
         )
 
     def to_mapping(self) -> dict[str, object]:
         """The options to store: ``pixel_code`` and every option that differs from its
         default (so a stored destination follows ``DEFAULT_API_URL`` when it changes)."""
         options: dict[str, object] = {"pixel_code": self.pixel_code}
-        for name, default in _DEFAULTS.items():
-            value = getattr(self, name)
-            if value != default:
-                options[name] = value
-        return options
+        return options | changed(self, _DEFAULTS)
 
     def to_secrets(self) -> dict[str, Secret]:
         """The secrets to store (encrypted), by field name."""
@@ -153,18 +145,3 @@ def _event_source(value: object) -> str:
             f" (got {value!r})"
         )
     return value.strip()
-
-
-def _optional_code(name: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _TOKEN_LIKE.fullmatch(value):
-        raise ConfigError(
-            f"tiktok destination: {name} must be up to 100 letters, digits, '_', '-', '.' "
-            "or ':' (or unset)"
-        )
-    return value
-
-
-def _timeout(value: object) -> float:
-    return seconds("tiktok", "timeout_seconds", value, _MAX_TIMEOUT_SECONDS)

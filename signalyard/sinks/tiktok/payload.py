@@ -47,14 +47,13 @@ has the wrong type (``Not a valid string``), so one bad optional field would los
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
 from signalyard.event import ServerEvent
+from signalyard.sinks import values
 from signalyard.sinks.tiktok.config import TRACK_PATH, TikTokConfig
 from signalyard.transforms.identity import variant_hashes
 
@@ -146,113 +145,60 @@ def encode(
 def build_event(event: ServerEvent) -> dict[str, Any]:
     """One canonical (stored, consent-applied) event as an element of TikTok's ``data``."""
     out: dict[str, Any] = {"event": event_name(str(event.get("event_name") or ""))}
-    event_time = event.get("event_time")
-    if isinstance(event_time, int | float) and not isinstance(event_time, bool):
-        out["event_time"] = int(event_time)
-    event_id = event.get("event_id")
-    if event_id is not None and event_id != "":
-        out["event_id"] = str(event_id)
-    user = _user(event)
-    if user:
-        out["user"] = user
-    properties = _properties(event.get("custom_data"))
-    if properties:
-        out["properties"] = properties
+    event_time = values.event_seconds(event)
+    if event_time is not None:
+        out["event_time"] = event_time
+    event_id = values.event_id(event)
+    if event_id is not None:
+        out["event_id"] = event_id
+    values.put(out, "user", _user(event))
+    values.put(out, "properties", _properties(event.get("custom_data")))
     page: dict[str, str] = {}
-    url = _text(event.get("event_source_url"))
-    if url:
-        page["url"] = url
-    referrer = _text(event.get("referrer_url"))
-    if referrer:
-        page["referrer"] = referrer
+    values.put(page, "url", values.text(event.get("event_source_url")))
+    values.put(page, "referrer", values.text(event.get("referrer_url")))
     if page:
         out["page"] = page
-    options = event.get("data_processing_options")
-    if isinstance(options, list) and "LDU" in options:
+    if values.limited_data_use(event):
         out["limited_data_use"] = True
     return out
 
 
 def _user(event: ServerEvent) -> dict[str, Any]:
-    user_data = event.get("user_data")
-    if not isinstance(user_data, Mapping):
-        user_data = {}
+    user_data = values.mapping(event.get("user_data"))
     user: dict[str, Any] = {}
-    email = _hashes(user_data.get("em"))
+    email = values.hashes(user_data.get("em"))
     if email:
-        user["email"] = _one_or_many(email)
+        user["email"] = values.one_or_many(email)
     phones, _missing = variant_hashes(event, PHONE_VARIANT)
     if phones:
-        user["phone"] = _one_or_many(phones)
-    external = _hashes(user_data.get("external_id"))
+        user["phone"] = values.one_or_many(phones)
+    external = values.hashes(user_data.get("external_id"))
     if external:
-        user["external_id"] = _one_or_many(external)
-    ip = _text(user_data.get("client_ip_address"))
-    if ip:
-        user["ip"] = ip
-    agent = _text(user_data.get("client_user_agent"))
-    if agent:
-        user["user_agent"] = agent
-    ttclid = _ttclid(event)
-    if ttclid:
-        user["ttclid"] = ttclid
-    browser = event.get("_browser_ids")
-    ttp = _text(browser.get("ttp")) if isinstance(browser, Mapping) else None
-    if ttp:
-        user["ttp"] = ttp
+        user["external_id"] = values.one_or_many(external)
+    values.put(user, "ip", values.text(user_data.get("client_ip_address")))
+    values.put(user, "user_agent", values.text(user_data.get("client_user_agent")))
+    values.put(user, "ttclid", values.click_id(event, "ttclid"))
+    values.put(user, "ttp", values.text(values.mapping(event.get("_browser_ids")).get("ttp")))
     return user
-
-
-def _ttclid(event: ServerEvent) -> str | None:
-    clicks = event.get("_click_ids")
-    if isinstance(clicks, Mapping):
-        own = _text(clicks.get("ttclid"))
-        if own:
-            return own
-    url = event.get("event_source_url")
-    if isinstance(url, str) and "ttclid=" in url:
-        try:
-            found = parse_qs(urlsplit(url).query).get("ttclid")
-        except ValueError:
-            return None
-        if found and found[0].strip():
-            return found[0].strip()
-    return None
 
 
 def _properties(custom_data: object) -> dict[str, Any]:
     if not isinstance(custom_data, Mapping):
         return {}
     out: dict[str, Any] = {}
-    currency = _text(custom_data.get("currency"))
-    if currency:
-        out["currency"] = currency.upper()
-    value = _number(custom_data.get("value"))
-    if value is not None:
-        out["value"] = value
+    values.put(out, "currency", values.currency(custom_data.get("currency")))
+    values.put(out, "value", values.number(custom_data.get("value")))
     content_type = custom_data.get("content_type")
     kind = content_type if content_type in _CONTENT_TYPES else None
-    contents = custom_data.get("contents")
-    if isinstance(contents, list):
-        items = [c for c in (_content(item, kind) for item in contents) if c]
-        if items:
-            out["contents"] = items
+    values.put(
+        out, "contents", values.each(custom_data.get("contents"), lambda item: _content(item, kind))
+    )
     if kind is not None:
         out["content_type"] = kind
-    ids = custom_data.get("content_ids")
-    if isinstance(ids, list):
-        texts = [t for t in (_id(i) for i in ids) if t]
-        if texts:
-            out["content_ids"] = texts
-    num_items = _integer(custom_data.get("num_items"))
-    if num_items is not None:
-        out["num_items"] = num_items
-    order_id = _id(custom_data.get("order_id"))
-    if order_id:
-        out["order_id"] = order_id
-    query = _text(custom_data.get("search_string"))
-    if query:
-        out["query"] = query
+    values.put(out, "content_ids", values.id_list(custom_data.get("content_ids")))
+    values.put(out, "num_items", values.integer(custom_data.get("num_items")))
+    values.put(out, "order_id", values.id_text(custom_data.get("order_id")))
+    values.put(out, "query", values.text(custom_data.get("search_string")))
     return out
 
 
@@ -260,74 +206,14 @@ def _content(item: object, kind: str | None) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         return {}
     out: dict[str, Any] = {}
-    content_id = _id(item.get("id"))
-    if content_id:
-        out["content_id"] = content_id
+    values.put(out, "content_id", values.id_text(item.get("id")))
     for ours, theirs in (("title", "content_name"), ("category", "content_category")):
-        text = _text(item.get(ours))
+        text = values.text(item.get(ours))
         if text:
             out[theirs] = text
-    brand = _text(item.get("brand"))
-    if brand:
-        out["brand"] = brand
-    price = _number(item.get("item_price"))
-    if price is not None:
-        out["price"] = price
-    quantity = _integer(item.get("quantity"))
-    if quantity is not None:
-        out["quantity"] = quantity
+    values.put(out, "brand", values.text(item.get("brand")))
+    values.put(out, "price", values.number(item.get("item_price")))
+    values.put(out, "quantity", values.integer(item.get("quantity")))
     if out and kind is not None:
         out["content_type"] = kind
     return out
-
-
-def _hashes(value: object) -> list[str]:
-    """A hashed key's values (a string or a list of strings), without blanks or repeats."""
-    items = value if isinstance(value, list) else [value]
-    out: list[str] = []
-    for item in items:
-        if isinstance(item, str) and item and item not in out:
-            out.append(item)
-    return out
-
-
-def _one_or_many(values: list[str]) -> str | list[str]:
-    return values[0] if len(values) == 1 else values
-
-
-def _text(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _id(value: object) -> str | None:
-    """An id TikTok wants as a string: SKUs and order ids sent as numbers are written out."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    return _text(value)
-
-
-def _number(value: object) -> float | int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _integer(value: object) -> int | None:
-    number = _number(value)
-    if number is None or (isinstance(number, float) and not number.is_integer()):
-        return None
-    return int(number)

@@ -34,7 +34,8 @@ script passes the URL's as ``click_ids``, so this rarely matters).
 
 from __future__ import annotations
 
-from signalyard.insights.quality import Column, MatchModel, Pair, Single
+from signalyard.insights.quality import Column, MatchModel, Single
+from signalyard.sinks.match_parts import EMAIL_ADVICE, IP_UA, IP_UA_COLUMNS, SHARED_ADVICE
 
 __all__ = ["MODEL"]
 
@@ -50,7 +51,7 @@ MODEL = MatchModel(
         Single("ttclid", 0.25),
         Single("ttp", 0.15),
         Single("external_id", 0.10),
-        Pair("client_ip_address", "client_user_agent", 0.30, 0.10, 0.02),
+        IP_UA,
     ),
     keys=(
         "em",
@@ -67,8 +68,7 @@ MODEL = MatchModel(
         Column("ttclid", ("ttclid",)),
         Column("ttp", ("ttp",)),
         Column("external_id", ("external_id",)),
-        Column("IP", ("client_ip_address",)),
-        Column("UA", ("client_user_agent",)),
+        *IP_UA_COLUMNS,
     ),
     advice={
         "ttp": (
@@ -76,18 +76,13 @@ MODEL = MatchModel(
             "the page does not pass TikTok's _ttp cookie as browser_ids.ttp (the TikTok Pixel"
             " does not run on every page, or consent was refused)",
         ),
-        "em": (0.6, "send the customer's email when you have it (checkout, sign-up, CRM)"),
+        "em": EMAIL_ADVICE,
         "ph.e164": (
             0.5,
             "send the phone number in plaintext: TikTok hashes +E.164, which Signalyard can"
             " make only from the plaintext (a phone that arrived hashed is not sent)",
         ),
-        "external_id": (
-            0.5,
-            "send your own customer id as external_id, the same in browser and server",
-        ),
-        "client_ip_address": (0.8, "server events should forward the browser's IP address"),
-        "client_user_agent": (0.8, "server events should forward the browser's user agent"),
+        **SHARED_ADVICE,
     },
     customer_keys=frozenset(("em", "ph.e164", "external_id")),
 )
