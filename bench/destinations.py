@@ -481,7 +481,9 @@ def _sum_key(tree: Any, key: str) -> int:
 def sandbox_check(kind: str, summary: dict[str, Any], expected: int) -> dict[str, Any]:
     """What one sandbox's ``/_sandbox/summary`` says of the events it received."""
     totals = summary.get("totals", {})
-    received = int(totals.get("events_received", 0))
+    # events_received (Meta, Google, TikTok, Snapchat, Pinterest, Reddit) or received (GA4,
+    # LinkedIn): the summaries name it differently
+    received = int(totals.get("events_received", totals.get("received", 0)))
     duplicates = int(totals.get("deduplicated", 0))
     refused = {
         name: int(totals.get(name, 0))
