@@ -114,13 +114,16 @@ class Ingestor:
         self.on_stored = on_stored
         self.metrics = metrics or Metrics()
 
-    async def _record_consent(self, events: Sequence[AcceptedEvent], now: float) -> int:
-        """An event that carries a decision (granted, denied) for a subject records it, and
-        decides again for that subject's held events (those received earlier, duplicates of
-        this one included); how many were released. A subject already recorded with the same
-        state by this process is skipped. An event from a browser (with a consent token)
-        decides only under its token, never for its ``fbp``, which is no secret: a page cannot
-        release, or decide ahead of time for, events held for another browser."""
+    def _decisions(
+        self, events: Sequence[AcceptedEvent]
+    ) -> tuple[list[tuple[str, str, Consent]], dict[tuple[str, str], str]]:
+        """The consent decisions the request's events carry: an event with a decision
+        (granted, denied) for a subject records it, and decides again for that subject's held
+        events (those received earlier, duplicates of this one included). A subject already
+        recorded with the same state by this process is skipped. An event from a browser
+        (with a consent token) decides only under its token, never for its ``fbp``, which is
+        no secret: a page cannot release, or decide ahead of time for, events held for
+        another browser. Also the request's decisions by subject, to remember once stored."""
         decisions: list[tuple[str, str, Consent]] = []
         seen: dict[tuple[str, str], str] = {}  # this request's decisions, by subject
         for event in events:
@@ -137,16 +140,14 @@ class Ingestor:
             decisions.append(
                 (event.dataset_id, subject, Consent(state=consent.state, source=consent.source))
             )
-        if not decisions:
-            return 0
-        # One transaction for the request's decisions: one commit, not one per subject.
-        update = await self.store.update_consents(decisions, now=now)
+        return decisions, seen
+
+    def _remember(self, seen: Mapping[tuple[str, str], str]) -> None:
         for key, state in seen.items():
             self._decided[key] = state
             self._decided.move_to_end(key)
             if len(self._decided) > DECIDED_MEMORY:
                 self._decided.popitem(last=False)
-        return update.released
 
     def wake_delivery(self) -> None:
         """Tell delivery that events are due (new ones, or held ones consent released)."""
@@ -249,12 +250,16 @@ class Ingestor:
                 )
             raise
         now = self.clock.now()
-        stored = await self.store.ingest(events, now=now)
+        decisions, seen = self._decisions(events)
+        # One transaction: the events, then the consent they carry (one commit, and a
+        # decision is durable with its events).
+        stored, update = await self.store.ingest_recording(events, decisions, now=now)
+        self._remember(seen)
+        released = update.released
         if self.recorder is not None:
             self.recorder.ingested(
                 events, stored, [e.id_generated for e in events], source=source, now=now
             )
-        released = await self._record_consent(events, now)
         n_stored = sum(stored)
         self.metrics.ingested(dataset.id, source, len(events), n_stored)
         duplicates = len(events) - n_stored

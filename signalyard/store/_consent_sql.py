@@ -13,6 +13,7 @@ import orjson
 
 from signalyard.event import Consent
 from signalyard.store._outbox_plan import STATUS_OF
+from signalyard.store.base import ConsentUpdate
 from signalyard.transforms.consent import decide, parse_policy
 
 RECORD = (
@@ -110,3 +111,24 @@ def subjects_held_sqlite(
             for (subject,) in conn.execute(SUBJECTS_HELD + marks, (dataset_id, *chunk)).fetchall():
                 held.add((dataset_id, subject))
     return held
+
+
+def update_sqlite(
+    conn: sqlite3.Connection, made: Sequence[tuple[str, str, Consent]], now: float
+) -> ConsentUpdate:
+    """The SQLite store's ``update_consents`` job (inside the caller's transaction)."""
+    released = dropped = still = 0
+    conn.executemany(RECORD, [(d, subject, c.state, c.source, now) for d, subject, c in made])
+    held = subjects_held_sqlite(conn, made)
+    for dataset_id, subject, consent in made:
+        if (dataset_id, subject) not in held:
+            continue
+        rows = conn.execute(HELD_OF_SUBJECT, (dataset_id, subject)).fetchall()
+        changes = decisions(rows, consent, now)
+        conn.executemany(SET_DECISION, changes)
+        conn.execute(FORGET_RESOLVED, (dataset_id, subject))
+        gone = sum(c[0] == "dropped" for c in changes)
+        released += len(changes) - gone
+        dropped += gone
+        still += len(rows) - len(changes)
+    return ConsentUpdate(released, dropped, still)

@@ -273,6 +273,18 @@ class Store(Protocol):
         """Commit the events durably; True for each stored, False for each duplicate."""
         ...
 
+    async def ingest_recording(
+        self,
+        events: Sequence[AcceptedEvent],
+        decisions: Sequence[tuple[str, str, Consent]],
+        *,
+        now: float,
+    ) -> tuple[list[bool], ConsentUpdate]:
+        """:meth:`ingest`, then :meth:`update_consents` of ``decisions`` (the consent the
+        request's events carry), in one transaction: one commit for the request, and a
+        decision is durable with the events that carry it."""
+        ...
+
     async def merge_duplicates(
         self, events: Sequence[AcceptedEvent], *, now: float
     ) -> list[MergeResult]:

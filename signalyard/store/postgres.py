@@ -386,6 +386,29 @@ class PostgresStore:
         self._wake.set()
         return await future
 
+    async def ingest_recording(
+        self,
+        events: Sequence[AcceptedEvent],
+        decisions: Sequence[tuple[str, str, Consent]],
+        *,
+        now: float,
+    ) -> tuple[list[bool], ConsentUpdate]:
+        if not decisions:
+            return await self.ingest(events, now=now), ConsentUpdate(0, 0, 0)
+        # Its own transaction, beside the group commit: the request's events, then its
+        # consent decisions.
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                (stored,) = await _pg_ingest.write_group(conn, [events], now)
+                update = await self._update_consents(conn, decisions, now)
+        except Exception as error:
+            if not _waited(error):
+                self.last_commit_failure = CommitFailure(self._now(), _reason(error))
+            raise
+        self.commits += 1
+        self.last_commit_failure = None
+        return stored, update
+
     async def merge_duplicates(
         self, events: Sequence[AcceptedEvent], *, now: float
     ) -> list[MergeResult]:
@@ -611,35 +634,40 @@ class PostgresStore:
     async def update_consents(
         self, decisions: Sequence[tuple[str, str, Consent]], *, now: float
     ) -> ConsentUpdate:
-        released = dropped = still = 0
         if not decisions:
             return ConsentUpdate(0, 0, 0)
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.executemany(
-                pg(_consent_sql.RECORD),
-                [(d, subject, c.state, c.source, now) for d, subject, c in decisions],
+            return await self._update_consents(conn, decisions, now)
+
+    @staticmethod
+    async def _update_consents(
+        conn: Any, decisions: Sequence[tuple[str, str, Consent]], now: float
+    ) -> ConsentUpdate:
+        """``update_consents`` inside the caller's transaction."""
+        released = dropped = still = 0
+        await conn.executemany(
+            pg(_consent_sql.RECORD),
+            [(d, subject, c.state, c.source, now) for d, subject, c in decisions],
+        )
+        held: set[tuple[str, str]] = set()
+        for dataset_id in {d for d, _, _ in decisions}:
+            subjects = list({s for d, s, _ in decisions if d == dataset_id})
+            for r in await conn.fetch(_consent_sql.SUBJECTS_HELD_PG, dataset_id, subjects):
+                held.add((dataset_id, r[0]))
+        for dataset_id, subject, consent in decisions:
+            if (dataset_id, subject) not in held:
+                continue
+            rows = await conn.fetch(
+                pg(_consent_sql.HELD_OF_SUBJECT + " FOR UPDATE OF o"), dataset_id, subject
             )
-            held: set[tuple[str, str]] = set()
-            for dataset_id in {d for d, _, _ in decisions}:
-                subjects = list({s for d, s, _ in decisions if d == dataset_id})
-                for r in await conn.fetch(_consent_sql.SUBJECTS_HELD_PG, dataset_id, subjects):
-                    held.add((dataset_id, r[0]))
-            for dataset_id, subject, consent in decisions:
-                if (dataset_id, subject) not in held:
-                    continue
-                rows = await conn.fetch(
-                    pg(_consent_sql.HELD_OF_SUBJECT + " FOR UPDATE OF o"),
-                    dataset_id,
-                    subject,
-                )
-                changes = _consent_sql.decisions([tuple(r) for r in rows], consent, now)
-                if changes:
-                    await conn.executemany(pg(_consent_sql.SET_DECISION), changes)
-                await conn.execute(pg(_consent_sql.FORGET_RESOLVED), dataset_id, subject)
-                gone = sum(c[0] == "dropped" for c in changes)
-                released += len(changes) - gone
-                dropped += gone
-                still += len(rows) - len(changes)
+            changes = _consent_sql.decisions([tuple(r) for r in rows], consent, now)
+            if changes:
+                await conn.executemany(pg(_consent_sql.SET_DECISION), changes)
+            await conn.execute(pg(_consent_sql.FORGET_RESOLVED), dataset_id, subject)
+            gone = sum(c[0] == "dropped" for c in changes)
+            released += len(changes) - gone
+            dropped += gone
+            still += len(rows) - len(changes)
         return ConsentUpdate(released, dropped, still)
 
     async def expire_holds(self, *, event_time_before: float, now: float) -> int:

@@ -406,6 +406,21 @@ class SQLiteStore:
     async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
         return await self._db.run(lambda conn: _sql.ingest(conn, events, now))
 
+    async def ingest_recording(
+        self,
+        events: Sequence[AcceptedEvent],
+        decisions: Sequence[tuple[str, str, Consent]],
+        *,
+        now: float,
+    ) -> tuple[list[bool], ConsentUpdate]:
+        def job(conn: sqlite3.Connection) -> tuple[list[bool], ConsentUpdate]:
+            stored = _sql.ingest(conn, events, now)
+            if not decisions:
+                return stored, ConsentUpdate(0, 0, 0)
+            return stored, _consent_sql.update_sqlite(conn, decisions, now)
+
+        return await self._db.run(job)
+
     async def merge_duplicates(
         self, events: Sequence[AcceptedEvent], *, now: float
     ) -> list[MergeResult]:
@@ -544,29 +559,9 @@ class SQLiteStore:
     async def update_consents(
         self, decisions: Sequence[tuple[str, str, Consent]], *, now: float
     ) -> ConsentUpdate:
-        def job(conn: sqlite3.Connection) -> ConsentUpdate:
-            released = dropped = still = 0
-            conn.executemany(
-                _consent_sql.RECORD,
-                [(d, subject, c.state, c.source, now) for d, subject, c in decisions],
-            )
-            held = _consent_sql.subjects_held_sqlite(conn, decisions)
-            for dataset_id, subject, consent in decisions:
-                if (dataset_id, subject) not in held:
-                    continue
-                rows = conn.execute(_consent_sql.HELD_OF_SUBJECT, (dataset_id, subject)).fetchall()
-                changes = _consent_sql.decisions(rows, consent, now)
-                conn.executemany(_consent_sql.SET_DECISION, changes)
-                conn.execute(_consent_sql.FORGET_RESOLVED, (dataset_id, subject))
-                gone = sum(c[0] == "dropped" for c in changes)
-                released += len(changes) - gone
-                dropped += gone
-                still += len(rows) - len(changes)
-            return ConsentUpdate(released, dropped, still)
-
         if not decisions:
             return ConsentUpdate(0, 0, 0)
-        return await self._db.run(job)
+        return await self._db.run(lambda c: _consent_sql.update_sqlite(c, decisions, now))
 
     async def expire_holds(self, *, event_time_before: float, now: float) -> int:
         def job(conn: sqlite3.Connection) -> int:

@@ -186,6 +186,25 @@ async def test_a_held_subject_among_many_is_found_and_every_decision_recorded(
     assert int(rows[0][0]) == 1201
 
 
+async def test_events_and_their_decisions_are_stored_in_one_transaction(store: Store) -> None:
+    """ingest_recording: the request's events, then its decisions, committed together; a
+    decision releases the subject's earlier held events and those of the same request."""
+    await dest(store, "default")
+    await store.ingest([ev(1, "pending")], now=NOW)
+    granted = ("px1", subject_key(FBP), Consent("granted", "script"))
+    stored, update = await store.ingest_recording(
+        [ev(2, "pending"), ev(3, "granted")], [granted], now=NOW + 5
+    )
+    assert stored == [True, True]
+    assert (update.released, update.dropped, update.still_held) == (2, 0, 0)
+    assert (await statuses(store))["default"] == (3, 0, 0)
+    rows = await fetch(store, "SELECT state FROM consent_subjects WHERE subject = ?", (granted[1],))
+    assert [r[0] for r in rows] == ["granted"]
+    # Without decisions it is ingest itself; a duplicate is still found.
+    stored, update = await store.ingest_recording([ev(3, "granted")], [], now=NOW + 6)
+    assert stored == [False] and update.released == 0
+
+
 async def test_holds_expire_at_the_age_limit(store: Store) -> None:
     await dest(store, "default")
     old = int(NOW) - 7 * 86400 + 1800
