@@ -23,6 +23,7 @@ raise for what GA4 or the network does.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -68,6 +69,12 @@ def random_client_id(event_time: int) -> str:
     return f"{1_000_000_000 + secrets.randbelow(1_147_483_647)}.{event_time}"
 
 
+IN_FLIGHT = 10
+"""Requests of one batch in flight at once: GA4 takes one user per request, so a batch is as
+many requests as events, and one after the other they would take a batch's worth of round
+trips."""
+
+
 class GA4Sink:
     """Sends canonical events to ``POST {api_url}/mp/collect``."""
 
@@ -96,34 +103,41 @@ class GA4Sink:
     async def send(
         self, events: Sequence[ServerEvent], *, test_event_code: str | None = None
     ) -> SendResult:
-        """Send each event of a batch in its own request, in order; event *i*'s outcome is at
-        index *i*. After a request that is retried or pauses the destination, the events
-        after it are not sent and get the same outcome. Raises ``ValueError`` only for a
-        batch over ``max_batch``."""
+        """Send each event of a batch in its own request, up to :data:`IN_FLIGHT` at once;
+        event *i*'s outcome is at index *i*. Once a request is retried or pauses the
+        destination, the events not yet started are not sent and get the same outcome (those
+        already in flight finish). Raises ``ValueError`` only for a batch over
+        ``max_batch``."""
         del test_event_code  # no GA4 equivalent; see the module's docstring
         checked = batch_check(events, self.max_batch, "GA4")
         if checked is not None:
             return checked
         started = self._clock.monotonic()
-        outcomes: list[Outcome] = []
-        attempts: list[Attempt] = []
-        stop: Outcome | None = None
-        for event in events:
-            if stop is not None:
-                outcomes.append(stop)
-                continue
-            prepared = self._prepare(event)
-            if isinstance(prepared, str):
-                reason = scrub(f"not sent: GA4 would drop it silently: {prepared}")
-                attempts.append(Attempt(None, message=reason))
-                outcomes.append(Rejected(reason, INVALID))
-                continue
-            attempt, outcome = await self._deliver(prepared)
-            attempts.append(attempt)
-            outcomes.append(outcome)
-            if isinstance(outcome, Retry | Paused):
-                stop = outcome
-        return self._finish(started, _summary(attempts), outcomes)
+        outcomes: list[Outcome | None] = [None] * len(events)
+        attempts: list[Attempt | None] = [None] * len(events)
+        stop: list[Outcome] = []
+        gate = asyncio.Semaphore(IN_FLIGHT)
+
+        async def one(i: int, event: ServerEvent) -> None:
+            async with gate:
+                if stop:
+                    outcomes[i] = stop[0]
+                    return
+                prepared = self._prepare(event)
+                if isinstance(prepared, str):
+                    reason = scrub(f"not sent: GA4 would drop it silently: {prepared}")
+                    attempts[i] = Attempt(None, message=reason)
+                    outcomes[i] = Rejected(reason, INVALID)
+                    return
+                attempts[i], outcome = await self._deliver(prepared)
+                outcomes[i] = outcome
+                if isinstance(outcome, Retry | Paused) and not stop:
+                    stop.append(outcome)
+
+        await asyncio.gather(*(one(i, e) for i, e in enumerate(events)))
+        made = [a for a in attempts if a is not None]
+        settled = [o if o is not None else stop[0] for o in outcomes]
+        return self._finish(started, _summary(made) if made else Attempt(None), settled)
 
     async def _deliver(self, body: bytes) -> tuple[Attempt, Outcome]:
         """One event's request: to the validation server first (``prevalidate``, or only

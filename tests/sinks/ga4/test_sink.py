@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import httpx
 import orjson
 import pytest
@@ -305,3 +306,29 @@ async def test_what_the_validation_server_refuses_in_a_batch_is_rejected_alone(
 def test_build_refuses_another_config() -> None:
     with pytest.raises(TypeError):
         GA4Sink.build(object(), httpx.AsyncClient(), FrozenClock())
+
+
+async def test_a_batchs_requests_are_in_flight_together() -> None:
+    """One request per event, but not one after the other: up to IN_FLIGHT at once (a batch
+    of 25 one at a time took 50 round trips with the validation server)."""
+    from signalyard.sinks.ga4.sink import IN_FLIGHT
+
+    in_flight = most = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await anyio.sleep(0.01)
+        in_flight -= 1
+        if request.url.path.startswith("/debug/"):
+            return httpx.Response(200, json={"validationMessages": []})
+        return httpx.Response(204)
+
+    config = GA4Config(measurement_id=events.MEASUREMENT_ID, api_secret=Secret(SECRET))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        sink = GA4Sink(config, client, FrozenClock(events.NOW))
+        batch = [{**events.full(), "event_id": f"e-{i}"} for i in range(25)]
+        result = await sink.send(batch)
+    assert result.outcomes == (Delivered(),) * 25
+    assert most == IN_FLIGHT
