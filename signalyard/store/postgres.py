@@ -70,15 +70,24 @@ def _waited(error: Exception) -> bool:
     return isinstance(state, str) and (state == "55P03" or state.startswith("40"))
 
 
+_NO_UPDATE = ConsentUpdate(0, 0, 0)
+Written = tuple[list[bool], ConsentUpdate]
+
+
 class _Pending:
-    __slots__ = ("events", "future", "now")
+    __slots__ = ("decisions", "events", "future", "now")
 
     def __init__(
-        self, events: Sequence[AcceptedEvent], now: float, future: asyncio.Future[list[bool]]
+        self,
+        events: Sequence[AcceptedEvent],
+        now: float,
+        future: asyncio.Future[Written],
+        decisions: Sequence[tuple[str, str, Consent]] = (),
     ) -> None:
         self.events = events
         self.now = now
         self.future = future
+        self.decisions = decisions
 
 
 class PostgresStore:
@@ -381,8 +390,18 @@ class PostgresStore:
     async def ingest(self, events: Sequence[AcceptedEvent], *, now: float) -> list[bool]:
         if not events:
             return []
-        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(events, now, future))
+        stored, _ = await self._queue(events, (), now)
+        return stored
+
+    async def _queue(
+        self,
+        events: Sequence[AcceptedEvent],
+        decisions: Sequence[tuple[str, str, Consent]],
+        now: float,
+    ) -> Written:
+        """Into the next group commit: the events, then the consent decisions they carry."""
+        future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(events, now, future, decisions))
         self._wake.set()
         return await future
 
@@ -393,21 +412,9 @@ class PostgresStore:
         *,
         now: float,
     ) -> tuple[list[bool], ConsentUpdate]:
-        if not decisions:
-            return await self.ingest(events, now=now), ConsentUpdate(0, 0, 0)
-        # Its own transaction, beside the group commit: the request's events, then its
-        # consent decisions.
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                (stored,) = await _pg_ingest.write_group(conn, [events], now)
-                update = await self._update_consents(conn, decisions, now)
-        except Exception as error:
-            if not _waited(error):
-                self.last_commit_failure = CommitFailure(self._now(), _reason(error))
-            raise
-        self.commits += 1
-        self.last_commit_failure = None
-        return stored, update
+        if not events and not decisions:
+            return [], _NO_UPDATE
+        return await self._queue(events, decisions, now)
 
     async def merge_duplicates(
         self, events: Sequence[AcceptedEvent], *, now: float
@@ -437,14 +444,20 @@ class PostgresStore:
                 if not p.future.done():
                     p.future.set_result(result)
 
-    async def _write(self, batch: list[_Pending]) -> list[list[bool]]:
+    async def _write(self, batch: list[_Pending]) -> list[Written]:
+        """One transaction for the group: every request's events, then the consent
+        decisions each carries (in the order the requests came)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            results = await _pg_ingest.write_group(
+            stored = await _pg_ingest.write_group(
                 conn, [p.events for p in batch], max(p.now for p in batch)
             )
+            updates = [
+                await self._update_consents(conn, p.decisions, p.now) if p.decisions else _NO_UPDATE
+                for p in batch
+            ]
         self.commits += 1
         self.last_commit_failure = None
-        return results
+        return list(zip(stored, updates, strict=True))
 
     async def probe_write(self) -> bool:
         """Commit one tiny real write (the one row of ``alembic_version``, rewritten as it
