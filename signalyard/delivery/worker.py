@@ -55,6 +55,7 @@ from signalyard.store.base import AttemptRecord, ClaimedEvent, Destination, Stor
 
 log = logging.getLogger("signalyard.delivery")
 MAX_HOLD_SECONDS = 7 * 86400
+"""How long an event waits for consent, for every destination (not a platform's age limit)."""
 """Held events wait for consent at most this long (the gateway's policy: the age limit of the
 strictest platform, so that a released event can still go everywhere)."""
 
