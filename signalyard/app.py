@@ -22,6 +22,7 @@ from signalyard.delivery.worker import Worker
 from signalyard.insights.alerts import AlertEngine
 from signalyard.insights.recorder import StatsRecorder
 from signalyard.metrics import Metrics
+from signalyard.runtime import make_attributor
 from signalyard.sandbox.registry import SANDBOXES, mount_path
 from signalyard.settings import Settings, is_loopback
 from signalyard.sinks import REGISTRY
@@ -369,6 +370,7 @@ def create_app(
                 sandbox_url=settings.resolved_sandbox_url,
                 metrics=metrics,
                 recorder=recorder,
+                before_prune=make_attributor(store, clock).sync_all,
             )
             state["worker"] = worker
             task = asyncio.create_task(worker.run(stop))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from signalyard import operator_key
+from signalyard.attribution.engine import Attributor
 from signalyard.clock import Clock
 from signalyard.country import CountryChoice
 from signalyard.errors import ConfigError
@@ -98,3 +99,10 @@ async def bootstrap(
         now=now,
     )
     return Bootstrap(DEMO_DATASET, key.secret, country)
+
+
+def make_attributor(store: Store, clock: Clock) -> Attributor:
+    """Attribution over ``store``, with every registered platform's click windows."""
+    from signalyard.sinks import REGISTRY
+
+    return Attributor(store, clock, ((k, s.click_attribution) for k, s in REGISTRY.items()))

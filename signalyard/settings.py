@@ -20,6 +20,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -30,9 +31,15 @@ from signalyard.secret import Secret
 
 ENV_PREFIX = "SIGNALYARD_"
 _T = TypeVar(
-    "_T", "Settings", "DeliverySettings", "CollectSettings", "DashboardSettings", "AlertSettings"
+    "_T",
+    "Settings",
+    "DeliverySettings",
+    "CollectSettings",
+    "DashboardSettings",
+    "AlertSettings",
+    "AttributionSettings",
 )
-_TABLES = ("delivery", "collect", "dashboard", "alerts")
+_TABLES = ("delivery", "collect", "dashboard", "alerts", "attribution")
 _INT = re.compile(r"[+-]?[0-9]{1,12}")
 _ONE_SANDBOX = re.compile(r"/sandbox/[A-Za-z0-9_-]+$")
 """The end of a ``sandbox_url`` of the older form, naming one kind's sandbox."""
@@ -92,6 +99,21 @@ class DashboardSettings:
     session_hours: float = 12.0
     secure_cookies: bool = False
     """Mark the session cookie ``Secure`` (set when serving over HTTPS)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionSettings:
+    """Attribution reports (``[attribution]``, ``SIGNALYARD_ATTRIBUTION_*``); the CLI's options
+    and the dashboard's choices override them per report."""
+
+    window_profile: str = "platform-default"
+    """``platform-default`` (each platform's default click window) or ``max`` (the longest
+    each offers)."""
+    lens: str = "last_click"
+    """``last_click`` (the default model), ``first_click``, ``linear``, ``position_based`` or
+    ``time_decay``."""
+    time_zone: str = "UTC"
+    """The IANA time zone whose calendar days the reports count in (``Europe/Paris``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +204,7 @@ class Settings:
     collect: CollectSettings = field(default_factory=CollectSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    attribution: AttributionSettings = field(default_factory=AttributionSettings)
 
     @property
     def resolved_sandbox_url(self) -> str:
@@ -312,7 +335,26 @@ def load_settings(
         settings = _apply(settings, clean, "")
     if settings.default_country is not None:
         settings = replace(settings, default_country=settings.default_country.upper())
+    _check_attribution(settings.attribution)
     return settings
+
+
+def _check_attribution(a: AttributionSettings) -> None:
+    from signalyard.attribution.model import LENSES
+    from signalyard.attribution.windows import PROFILES
+
+    if a.window_profile not in PROFILES:
+        raise ConfigError(
+            f"setting attribution.window_profile must be one of {', '.join(PROFILES)}"
+        )
+    if a.lens not in LENSES:
+        raise ConfigError(f"setting attribution.lens must be one of {', '.join(LENSES)}")
+    try:
+        zoneinfo.ZoneInfo(a.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            "setting attribution.time_zone must be an IANA time zone such as Europe/Paris"
+        ) from None
 
 
 def overrides_environ(**overrides: Any) -> dict[str, str]:

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 import uvicorn
@@ -129,7 +129,7 @@ def serve() -> Iterator[Callable[..., str]]:
     ``lifespan="on"`` runs the app's lifespan in the server's thread (the gateway's store)."""
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(asgi_app: Any, lifespan: str = "off") -> str:
+    def start(asgi_app: Any, lifespan: Literal["auto", "on", "off"] = "off") -> str:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))

@@ -4,7 +4,8 @@ One module per group of commands: :mod:`~signalyard.cli.run` (serve, worker, mig
 sandbox), :mod:`~signalyard.cli.admin` (datasets, keys, destinations; the commands that look after
 a destination once added are in :mod:`~signalyard.cli.destination_admin`, its secrets in
 :mod:`~signalyard.cli.destination_secrets`),
-:mod:`~signalyard.cli.ops` (status, replay, send-test).
+:mod:`~signalyard.cli.ops` (status, replay, send-test), :mod:`~signalyard.cli.attribution`
+(attribution sync, report, explain), :mod:`~signalyard.cli.simulate` (simulate).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import click
 from signalyard import __version__
 from signalyard.cli import (
     admin,
+    attribution,
     destination_admin,
     destination_secrets,
     importer,
     ops,
     run,
+    simulate,
     webhooks,
 )
 
@@ -52,6 +55,8 @@ for command in (
     ops.send_test,
     importer.import_file,
     webhooks.webhooks,
+    attribution.attribution,
+    simulate.simulate_command,
 ):
     main.add_command(command)
 for command in (*destination_admin.COMMANDS, *destination_secrets.COMMANDS):

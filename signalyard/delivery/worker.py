@@ -34,7 +34,7 @@ import random
 import shlex
 import socket
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +87,10 @@ class Worker:
         sink_factory: Callable[[Destination], Sink] | None = None,
         metrics: Metrics | None = None,
         recorder: StatsRecorder | None = None,
+        before_prune: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        """``before_prune``: run before each pruning, whose events it must see first
+        (attribution takes the new events in as evidence)."""
         self.store = store
         self.settings = settings
         self.clock = clock
@@ -102,6 +105,7 @@ class Worker:
         self._sink_factory = sink_factory or self._build_sink
         self.metrics = metrics or Metrics()
         self.recorder = recorder
+        self.before_prune = before_prune
 
     def _build_sink(self, destination: Destination) -> Sink:
         return build_sink(
@@ -123,6 +127,8 @@ class Worker:
         )
         if expired:
             log.info("Dropped %d held event(s): consent did not arrive in time.", expired)
+        if self.before_prune is not None:
+            await self.before_prune()  # failing, it stops this pruning: nothing unseen is lost
         result = await self.store.prune(before=before, now=now)
         # Webhook delivery ids only guard against platform retries (hours): same horizon.
         await webhook_store.prune_deliveries(self.store, before=before)

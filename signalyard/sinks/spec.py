@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 
 import httpx
 
+from signalyard.attribution.windows import ClickWindows
 from signalyard.clock import Clock
 from signalyard.event import ServerEvent
 from signalyard.insights.quality import MatchModel
@@ -91,3 +92,7 @@ class SinkSpec:
     """How the dashboard estimates the platform's match quality from the keys each event
     carries (``sinks/<platform>/quality.py``): the signals it matches on and their weights.
     ``None``: no estimate is shown for this kind."""
+    click_attribution: ClickWindows | None = None
+    """Which click ids are this platform's clicks and its click windows
+    (``sinks/<platform>/attribution.py``): what attribution credits to it. ``None``: no
+    order is ever credited to this kind."""

@@ -186,6 +186,49 @@ class CommitFailure:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored, read back for attribution."""
+
+    pk: int
+    event_name: str
+    event_id: str
+    event_time: float
+    source: str
+    test_event_code: str | None
+    payload: bytes | str
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionRows:
+    """Evidence attribution keeps from a batch of events (see migration 0009)."""
+
+    orders: Sequence[tuple[str, int, float, str, str, str, str, str]] = ()
+    """(order id, event pk, created at, currency, gross as decimal text, kind, source, node)."""
+    touches: Sequence[tuple[int, float, str, str, str | None, str]] = ()
+    """(event pk, at, channel, detail, campaign, node)."""
+    clicks: Sequence[tuple[str, str, int, str, float]] = ()
+    """(kind, click id, event pk, evidence, event time); the click time comes from the click
+    ledger (none for a click first seen on an order, at the order's own time)."""
+    links: Sequence[tuple[str, str, int]] = ()
+    """(node, node, event pk)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionEvidence:
+    """All of a dataset's attribution evidence, as stored."""
+
+    orders: Sequence[tuple[Any, ...]]
+    """(order id, event pk, created at, currency, gross, kind, source, node, refunded value or
+    None, cancelled at or None)."""
+    touches: Sequence[tuple[Any, ...]]
+    """(event pk, at, channel, detail, campaign, node)."""
+    clicks: Sequence[tuple[Any, ...]]
+    """(kind, click id, clicked at or None, first event pk, evidence)."""
+    links: Sequence[tuple[Any, ...]]
+    """(node, node)."""
+
+
 class Store(Protocol):
     # life cycle
     async def open(self) -> None: ...
@@ -381,6 +424,26 @@ class Store(Protocol):
         """Drop held rows whose event is older than ``event_time_before`` (consent did not
         arrive within the platform's age limit); returns how many."""
         ...
+
+    # attribution (its own tables; it never touches what is delivered)
+    async def attribution_events(
+        self, dataset_id: str, *, after_pk: int, limit: int
+    ) -> list[StoredEvent]:
+        """Up to ``limit`` of the dataset's events with ``pk > after_pk``, oldest first."""
+        ...
+
+    async def attribution_cursor(self, dataset_id: str) -> int:
+        """The last event pk attribution took in for the dataset (0: none)."""
+        ...
+
+    async def attribution_save(
+        self, dataset_id: str, rows: AttributionRows, *, last_pk: int, now: float
+    ) -> None:
+        """Keep ``rows`` and move the cursor to ``last_pk``, in one transaction (a batch is
+        taken in once, whatever happens)."""
+        ...
+
+    async def attribution_evidence(self, dataset_id: str) -> AttributionEvidence: ...
 
     # retention
     async def prune(self, *, before: float, now: float, batch: int = 5000) -> PruneResult:

@@ -26,11 +26,21 @@ from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
 from signalyard.secret_box import SecretBox
-from signalyard.store import _consent_sql, _merge, _pg_ingest, _pg_ops, _secrets_sql, _settle_sql
+from signalyard.store import (
+    _attribution_sql,
+    _consent_sql,
+    _merge,
+    _pg_ingest,
+    _pg_ops,
+    _secrets_sql,
+    _settle_sql,
+)
 from signalyard.store._marks import pg
 from signalyard.store.base import (
     EXPIRED_HOLD_REASON,
     AttemptRecord,
+    AttributionEvidence,
+    AttributionRows,
     ClaimedEvent,
     CommitFailure,
     ConsentUpdate,
@@ -42,6 +52,7 @@ from signalyard.store.base import (
     MergeResult,
     PruneResult,
     ReplayRule,
+    StoredEvent,
     waiting_message,
 )
 from signalyard.store.location import describe
@@ -695,6 +706,38 @@ class PostgresStore:
             if n:
                 await conn.execute(_consent_sql.FORGET_EXPIRED)
         return n
+
+    # attribution -------------------------------------------------------------------------
+
+    async def attribution_events(
+        self, dataset_id: str, *, after_pk: int, limit: int
+    ) -> list[StoredEvent]:
+        rows = await self.pool.fetch(pg(_attribution_sql.EVENTS_AFTER), dataset_id, after_pk, limit)
+        return [StoredEvent(int(r[0]), r[1], r[2], float(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    async def attribution_cursor(self, dataset_id: str) -> int:
+        value = await self.pool.fetchval(pg(_attribution_sql.CURSOR), dataset_id)
+        return int(value) if value is not None else 0
+
+    async def attribution_save(
+        self, dataset_id: str, rows: AttributionRows, *, last_pk: int, now: float
+    ) -> None:
+        sql = _attribution_sql
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.executemany(pg(sql.ORDER), [(dataset_id, *r) for r in rows.orders])
+            await conn.executemany(pg(sql.TOUCH), [(dataset_id, *r) for r in rows.touches])
+            await conn.executemany(pg(sql.CLICK_PG), sql.click_args(dataset_id, rows))
+            await conn.executemany(pg(sql.LINK), [(dataset_id, *r) for r in rows.links])
+            await conn.execute(pg(sql.SET_CURSOR), dataset_id, last_pk, now)
+
+    async def attribution_evidence(self, dataset_id: str) -> AttributionEvidence:
+        sql = _attribution_sql
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            loaded = [
+                [tuple(r) for r in await conn.fetch(pg(q), dataset_id)]
+                for q in (sql.LOAD_ORDERS, sql.LOAD_TOUCHES, sql.LOAD_CLICKS, sql.LOAD_LINKS)
+            ]
+        return AttributionEvidence(*loaded)
 
     async def event_count(self, dataset_id: str | None = None) -> int:
         return int(

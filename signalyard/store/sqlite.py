@@ -23,11 +23,21 @@ from signalyard.errors import ConfigError, Conflict
 from signalyard.event import AcceptedEvent, Consent
 from signalyard.secret import Secret
 from signalyard.secret_box import SecretBox
-from signalyard.store import _consent_sql, _merge, _secrets_sql, _settle_sql, _sql, location
+from signalyard.store import (
+    _attribution_sql,
+    _consent_sql,
+    _merge,
+    _secrets_sql,
+    _settle_sql,
+    _sql,
+    location,
+)
 from signalyard.store._dbthread import DBThread
 from signalyard.store.base import (
     EXPIRED_HOLD_REASON,
     AttemptRecord,
+    AttributionEvidence,
+    AttributionRows,
     ClaimedEvent,
     CommitFailure,
     ConsentUpdate,
@@ -39,6 +49,7 @@ from signalyard.store.base import (
     MergeResult,
     PruneResult,
     ReplayRule,
+    StoredEvent,
     waiting_message,
 )
 
@@ -573,6 +584,32 @@ class SQLiteStore:
             return int(n)
 
         return await self._db.run(job)
+
+    # attribution -------------------------------------------------------------------------
+
+    async def attribution_events(
+        self, dataset_id: str, *, after_pk: int, limit: int
+    ) -> list[StoredEvent]:
+        return await self._db.run(
+            lambda conn: _attribution_sql.events_sqlite(conn, dataset_id, after_pk, limit)
+        )
+
+    async def attribution_cursor(self, dataset_id: str) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            row = conn.execute(_attribution_sql.CURSOR, (dataset_id,)).fetchone()
+            return int(row[0]) if row is not None else 0
+
+        return await self._db.run(job)
+
+    async def attribution_save(
+        self, dataset_id: str, rows: AttributionRows, *, last_pk: int, now: float
+    ) -> None:
+        await self._db.run(
+            lambda conn: _attribution_sql.save_sqlite(conn, dataset_id, rows, last_pk, now)
+        )
+
+    async def attribution_evidence(self, dataset_id: str) -> AttributionEvidence:
+        return await self._db.run(lambda conn: _attribution_sql.load_sqlite(conn, dataset_id))
 
     async def event_count(self, dataset_id: str | None = None) -> int:
         def job(conn: sqlite3.Connection) -> int:

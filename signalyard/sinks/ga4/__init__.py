@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from signalyard.sinks.ga4.attribution import CLICK_WINDOWS
 from signalyard.sinks.ga4.classify import INVALID
 from signalyard.sinks.ga4.config import API_VERSION, MAX_AGE_SECONDS, SECRET_FIELDS, GA4Config
 from signalyard.sinks.ga4.consent import apply_consent
@@ -27,4 +28,5 @@ SPEC = SinkSpec(
     invalid_code=INVALID,  # GA4 gives no code: Signalyard's for an event GA4 would drop
     identity=frozenset({EMAIL_VARIANT, PHONE_VARIANT}),
     match_model=MATCH_MODEL,
+    click_attribution=CLICK_WINDOWS,
 )

@@ -4,6 +4,7 @@ key or a user's refresh token). See ``docs/destinations/google.md``."""
 
 from __future__ import annotations
 
+from signalyard.sinks.google.attribution import CLICK_WINDOWS
 from signalyard.sinks.google.config import (
     API_VERSION,
     MAX_AGE_SECONDS,
@@ -32,4 +33,5 @@ SPEC = SinkSpec(
     identity=frozenset({"ph.e164", "em.gmail"}),
     max_requests_per_minute=REQUESTS_PER_MINUTE,
     match_model=MATCH_MODEL,
+    click_attribution=CLICK_WINDOWS,
 )

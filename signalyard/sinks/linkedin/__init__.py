@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from signalyard.sinks.linkedin.attribution import CLICK_WINDOWS
 from signalyard.sinks.linkedin.classify import INVALID
 from signalyard.sinks.linkedin.config import (
     API_VERSION,
@@ -37,4 +38,5 @@ SPEC = SinkSpec(
     test_options=(),  # LinkedIn has no test facility for conversion events
     identity=frozenset(),  # SHA256_EMAIL is Meta's em rule: the stored hash is sent
     match_model=MATCH_MODEL,
+    click_attribution=CLICK_WINDOWS,
 )

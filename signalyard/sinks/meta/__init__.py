@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from signalyard.sinks.meta.attribution import CLICK_WINDOWS
 from signalyard.sinks.meta.config import API_VERSION, MAX_AGE_SECONDS, SECRET_FIELDS, MetaConfig
 from signalyard.sinks.meta.consent import apply_consent
 from signalyard.sinks.meta.quality import MODEL as MATCH_MODEL
@@ -21,4 +22,5 @@ SPEC = SinkSpec(
     max_age_seconds=MAX_AGE_SECONDS,
     invalid_code=100,  # Graph's "invalid parameter"
     match_model=MATCH_MODEL,
+    click_attribution=CLICK_WINDOWS,
 )

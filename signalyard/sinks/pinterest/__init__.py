@@ -3,6 +3,7 @@ See ``docs/destinations/pinterest.md``."""
 
 from __future__ import annotations
 
+from signalyard.sinks.pinterest.attribution import CLICK_WINDOWS
 from signalyard.sinks.pinterest.classify import INVALID
 from signalyard.sinks.pinterest.config import (
     API_VERSION,
@@ -37,4 +38,5 @@ SPEC = SinkSpec(
     max_age_seconds=MAX_AGE_SECONDS,
     invalid_code=INVALID,
     match_model=MATCH_MODEL,
+    click_attribution=CLICK_WINDOWS,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from signalyard.sinks.reddit.attribution import CLICK_WINDOWS
 from signalyard.sinks.reddit.classify import INVALID
 from signalyard.sinks.reddit.config import (
     API_VERSION,
@@ -30,4 +31,5 @@ SPEC = SinkSpec(
     test_options=("test_mode",),
     identity=frozenset({EMAIL_VARIANT, PHONE_VARIANT}),
     match_model=MATCH_MODEL,
+    click_attribution=CLICK_WINDOWS,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from signalyard.sinks.snapchat.attribution import CLICK_WINDOWS
 from signalyard.sinks.snapchat.classify import INVALID
 from signalyard.sinks.snapchat.config import (
     API_VERSION,
@@ -30,4 +31,5 @@ SPEC = SinkSpec(
     test_options=("validate_only",),
     identity=frozenset(),  # Snap's em and ph rules are Meta's: no variant needed
     match_model=MATCH_MODEL,
+    click_attribution=CLICK_WINDOWS,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from signalyard.sinks.spec import SinkSpec
+from signalyard.sinks.tiktok.attribution import CLICK_WINDOWS
 from signalyard.sinks.tiktok.classify import INVALID
 from signalyard.sinks.tiktok.config import API_VERSION, MAX_AGE_SECONDS, SECRET_FIELDS, TikTokConfig
 from signalyard.sinks.tiktok.consent import apply_consent
@@ -24,4 +25,5 @@ SPEC = SinkSpec(
     invalid_code=INVALID,
     identity=frozenset({PHONE_VARIANT}),
     match_model=MATCH_MODEL,
+    click_attribution=CLICK_WINDOWS,
 )

@@ -1,0 +1,160 @@
+"""Attribution runs: take the new events in as evidence (:meth:`Attributor.sync`), then credit
+every order from the evidence (:meth:`Attributor.run`).
+
+It reads the store and writes only its own tables (migration 0009); it never changes what is
+delivered. A run is a function of the evidence and the settings (profile, lens): the same
+evidence gives the same credits, whatever order the events arrived in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from signalyard.attribution.extract import extract, rows_of
+from signalyard.attribution.identity import Persons
+from signalyard.attribution.model import (
+    DEFAULT_LENS,
+    Attribution,
+    Click,
+    Order,
+    Touch,
+    attribute,
+    eligible_platforms,
+)
+from signalyard.attribution.windows import ClickWindows, WindowTable
+from signalyard.clock import Clock
+from signalyard.store.base import AttributionEvidence, Store
+
+__all__ = ["SYNC_BATCH", "Attributor", "Run"]
+
+SYNC_BATCH = 2000
+"""Events read and taken in per transaction."""
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class Journey:
+    """What a person did: their clicks and landings, oldest first."""
+
+    clicks: tuple[Click, ...]
+    touches: tuple[Touch, ...]
+
+
+@dataclass(slots=True)
+class Run:
+    dataset_id: str
+    windows: WindowTable
+    lens: str
+    attributions: list[Attribution] = field(default_factory=list)
+    eligible_other: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Order id -> the platforms it is eligible for under the other window profile."""
+    journeys: dict[str, Journey] = field(default_factory=dict)
+    """Order id -> its person's journey (what :func:`explain` shows)."""
+    shared_keys: int = 0
+    """Person keys the identity guardrail left out (seen with too many browsers)."""
+
+
+class Attributor:
+    def __init__(
+        self, store: Store, clock: Clock, declared: Iterable[tuple[str, ClickWindows | None]]
+    ) -> None:
+        """``declared``: each platform's click windows (``(kind, spec.click_attribution)`` for
+        the registry)."""
+        self.store = store
+        self.clock = clock
+        self.declared = tuple(declared)
+
+    def windows(self, profile: str) -> WindowTable:
+        return WindowTable.of(self.declared, profile)
+
+    async def sync(self, dataset_id: str, *, batch: int = SYNC_BATCH) -> int:
+        """Take in the dataset's events stored since the last sync; how many were read."""
+        channels = self.windows("platform-default").channel_of_kind
+        after = await self.store.attribution_cursor(dataset_id)
+        total = 0
+        while True:
+            events = await self.store.attribution_events(dataset_id, after_pk=after, limit=batch)
+            if not events:
+                return total
+            evidence = extract(events, click_channels=channels)
+            after = events[-1].pk
+            await self.store.attribution_save(
+                dataset_id, rows_of(evidence), last_pk=after, now=self.clock.now()
+            )
+            total += len(events)
+
+    async def sync_all(self) -> int:
+        """:meth:`sync` every dataset (the worker's step before each pruning, so that no
+        event is pruned before attribution took it in); how many events were read."""
+        total = 0
+        for dataset in await self.store.list_datasets():
+            total += await self.sync(dataset.id)
+        return total
+
+    async def run(
+        self, dataset_id: str, *, profile: str, lens: str = DEFAULT_LENS, sync: bool = True
+    ) -> Run:
+        """Credit every order of the dataset (after a :meth:`sync` unless ``sync`` is
+        false)."""
+        windows = self.windows(profile)
+        if sync:
+            await self.sync(dataset_id)
+        evidence = await self.store.attribution_evidence(dataset_id)
+        return credit(dataset_id, evidence, windows, lens)
+
+
+def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable, lens: str) -> Run:
+    """The run over loaded evidence (pure)."""
+    persons = Persons((str(a), str(b)) for a, b in evidence.links)
+    platform_of = windows.platform_of_kind
+    clicks_of: dict[str, list[Click]] = defaultdict(list)
+    for kind, click_id, clicked_at, first_pk, how in evidence.clicks:
+        platform = platform_of.get(kind)
+        if platform is None:
+            continue
+        node = f"click:{kind}:{click_id}"
+        at = float(clicked_at) if clicked_at is not None else None
+        clicks_of[persons.of(node)].append(
+            Click(platform, kind, click_id, at, int(first_pk), str(how))
+        )
+    touches_of: dict[str, list[Touch]] = defaultdict(list)
+    for pk, at, channel, detail, _campaign, node in evidence.touches:
+        touches_of[persons.of(str(node))].append(Touch(float(at), channel, detail, int(pk)))
+    run = Run(dataset_id, windows, lens, shared_keys=len(persons.shared))
+    seconds, other = windows.seconds, windows.other().seconds
+    for row in evidence.orders:
+        order = _order(row)
+        node = str(row[7])
+        person = persons.of(node)
+        clicks = tuple(sorted(clicks_of.get(person, ()), key=_click_key))
+        touches = tuple(sorted(touches_of.get(person, ()), key=lambda t: (t.at, t.seq)))
+        run.journeys[order.order_id] = Journey(clicks, touches)
+        run.attributions.append(attribute(order, clicks, touches, seconds, lens=lens))
+        run.eligible_other[order.order_id] = eligible_platforms(order, clicks, other)
+    return run
+
+
+def _click_key(click: Click) -> tuple[float, int]:
+    return (click.clicked_at if click.clicked_at is not None else float("inf"), click.seq)
+
+
+def _order(row: Sequence[object]) -> Order:
+    order_id, _pk, created_at, currency, gross_text, kind, _source, node, refunded, cancelled = row
+    gross = Decimal(str(gross_text)).quantize(CENT)
+    net = gross
+    if cancelled is not None:
+        net = Decimal(0)
+    elif refunded is not None:
+        net = max(Decimal(0), gross - Decimal(str(refunded)).quantize(CENT))
+    return Order(
+        str(order_id),
+        float(str(created_at)),
+        str(currency),
+        net,
+        kind=str(kind),
+        linked=not str(node).startswith("event:"),
+        gross=gross,
+    )

@@ -1,0 +1,220 @@
+"""What attribution keeps from a stored event, pure: the evidence rows (:class:`Evidence`).
+
+- **Identities**: every event's browser ids (``fbp``, and ``ga``, ``ttp``, ``scid``,
+  ``rdt_uuid`` from the platform tags' cookies), its person keys (the hashed ``em``, ``ph``,
+  ``external_id``) and its click ids are nodes of the identity graph; the nodes of one event
+  are linked (they were seen together). The first is the event's node.
+- **Touches**: an event with a page URL (``event_source_url``) that starts a visit (its
+  referrer is another site, or it carries campaign parameters or a click id), classified into
+  a channel (:mod:`.channels`).
+- **Clicks**: each click id the event carries (a landing's, or an order's own from its
+  attributes), to be given its click time from the click ledger.
+- **Consent**: an event whose ad consent was declined gives no click, landing or link (its
+  order still counts as revenue).
+- **Orders**: a ``Purchase`` that is not a test event, with its order id
+  (``custom_data.order_id``, else the ``event_id``), value and currency (Decimal), time and
+  kind (from ``action_source``: a renewal is ``system_generated``, a shop counter sale
+  ``physical_store``).
+
+Nothing here is plaintext personal data: the person keys are the hashes the store holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+import orjson
+
+from signalyard.attribution.channels import classify
+from signalyard.store.base import AttributionRows, StoredEvent
+
+__all__ = ["ClickRow", "Evidence", "OrderRow", "TouchRow", "extract", "rows_of"]
+
+BROWSER_KEYS = ("fbp",)
+"""``user_data`` keys that are browser ids (not hashed)."""
+BROWSER_ID_KINDS = ("ga", "ttp", "scid", "rdt_uuid")
+"""``_browser_ids`` kinds (the platform tags' first-party cookies)."""
+PERSON_KEYS = ("em", "ph", "external_id")
+"""``user_data`` keys that identify a person (hashed)."""
+MAX_VALUES = 5
+"""Values per key taken from one event (the pipeline allows more; a few suffice to link)."""
+MAX_NODE = 300
+ORDER_EVENT = "Purchase"
+KIND_OF_SOURCE = {
+    "website": "web",
+    "app": "web",
+    "chat": "web",
+    "system_generated": "renewal",
+    "physical_store": "pos",
+}
+"""An order's kind by its event's ``action_source``; any other is ``offline`` (e-mail, phone
+call, other: not placed on the site)."""
+MAX_AMOUNT = Decimal("1e12")
+
+
+class OrderRow(NamedTuple):
+    order_id: str
+    event_pk: int
+    created_at: float
+    currency: str
+    gross: str
+    """A Decimal, as text."""
+    kind: str
+    source: str
+    node: str
+
+
+class TouchRow(NamedTuple):
+    event_pk: int
+    at: float
+    channel: str
+    detail: str
+    campaign: str | None
+    node: str
+
+
+class ClickRow(NamedTuple):
+    kind: str
+    click_id: str
+    event_pk: int
+    evidence: str
+    """``order`` (the order's own attributes) or ``event``."""
+    event_time: float
+    """The event's time: a click first seen on an order at the order's own time has no
+    known click time (the order's attributes carry no time)."""
+
+
+def rows_of(evidence: Evidence) -> AttributionRows:
+    """What the store keeps (the row types are the store's tuples)."""
+    return AttributionRows(evidence.orders, evidence.touches, evidence.clicks, evidence.links)
+
+
+@dataclass(slots=True)
+class Evidence:
+    orders: list[OrderRow] = field(default_factory=list)
+    touches: list[TouchRow] = field(default_factory=list)
+    clicks: list[ClickRow] = field(default_factory=list)
+    links: list[tuple[str, str, int]] = field(default_factory=list)
+    """(node, node, event pk): seen together in that event."""
+
+
+def click_node(kind: str, click_id: str) -> str:
+    return f"click:{kind}:{click_id}"
+
+
+def extract(rows: Iterable[StoredEvent], *, click_channels: Mapping[str, str]) -> Evidence:
+    """The evidence of ``rows``. ``click_channels``: click id kind -> channel (from the
+    platforms' declarations); a click id of another kind is not a click (it may still start
+    a visit: :func:`~.channels.classify` sees the URL)."""
+    out = Evidence()
+    for row in rows:
+        _one(row, out, click_channels)
+    return out
+
+
+def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> None:
+    try:
+        payload = orjson.loads(row.payload)
+    except orjson.JSONDecodeError:
+        return
+    if not isinstance(payload, dict):
+        return
+    is_order = row.event_name == ORDER_EVENT and not row.test_event_code
+    consent = payload.get("_consent")
+    if isinstance(consent, dict) and consent.get("state") == "denied":
+        # Declined ad cookies: no click, landing or link from it; an order is still revenue.
+        if is_order:
+            user = payload.get("user_data")
+            nodes = _nodes(user if isinstance(user, dict) else {}, None, {})
+            order = _order(row, payload, nodes[0] if nodes else f"event:{row.pk}")
+            if order is not None:
+                out.orders.append(order)
+        return
+    user = payload.get("user_data")
+    user = user if isinstance(user, dict) else {}
+    clicks = payload.get("_click_ids")
+    clicks = clicks if isinstance(clicks, dict) else {}
+    nodes = _nodes(user, payload.get("_browser_ids"), clicks)
+    node = nodes[0] if nodes else f"event:{row.pk}"
+    out.links.extend((node, other, row.pk) for other in nodes[1:])
+    for kind, click_id in clicks.items():
+        if isinstance(kind, str) and isinstance(click_id, str) and kind in click_channels:
+            how = "order" if is_order else "event"
+            out.clicks.append(ClickRow(kind, click_id, row.pk, how, row.event_time))
+    url = payload.get("event_source_url")
+    if isinstance(url, str) and not is_order:
+        referrer = payload.get("referrer_url")
+        landing = classify(
+            url, referrer if isinstance(referrer, str) else None, click_channels=click_channels
+        )
+        if landing is not None:
+            out.touches.append(
+                TouchRow(
+                    row.pk, row.event_time, landing.channel, landing.detail, landing.campaign, node
+                )
+            )
+    if is_order:
+        order = _order(row, payload, node)
+        if order is not None:
+            out.orders.append(order)
+
+
+def _nodes(user: Mapping[str, Any], browser_ids: object, clicks: Mapping[Any, Any]) -> list[str]:
+    nodes: list[str] = []
+    for key in BROWSER_KEYS:
+        value = user.get(key)
+        if isinstance(value, str) and 0 < len(value) <= MAX_NODE:
+            nodes.append(f"{key}:{value}")
+    if isinstance(browser_ids, dict):
+        for kind in BROWSER_ID_KINDS:
+            value = browser_ids.get(kind)
+            if isinstance(value, str) and 0 < len(value) <= MAX_NODE:
+                nodes.append(f"{kind}:{_ga_client(value) if kind == 'ga' else value}")
+    for key in PERSON_KEYS:
+        values = user.get(key)
+        values = values if isinstance(values, list) else [values]
+        for value in values[:MAX_VALUES]:
+            if isinstance(value, str) and 0 < len(value) <= MAX_NODE:
+                nodes.append(f"{key}:{value}")
+    for kind, click_id in clicks.items():
+        if isinstance(kind, str) and isinstance(click_id, str) and len(click_id) <= MAX_NODE:
+            nodes.append(click_node(kind, click_id))
+    return nodes
+
+
+def _ga_client(value: str) -> str:
+    """``GA1.1.<client id>`` (the ``_ga`` cookie) or the client id itself -> the client id."""
+    parts = value.split(".")
+    return ".".join(parts[2:]) if len(parts) >= 4 and parts[0].startswith("GA") else value
+
+
+def _order(row: StoredEvent, payload: Mapping[str, Any], node: str) -> OrderRow | None:
+    custom = payload.get("custom_data")
+    custom = custom if isinstance(custom, dict) else {}
+    currency = custom.get("currency")
+    value = custom.get("value")
+    if not isinstance(currency, str) or isinstance(value, bool) or value is None:
+        return None
+    try:
+        gross = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    if not gross.is_finite() or gross < 0 or gross > MAX_AMOUNT:
+        return None
+    order_id = custom.get("order_id")
+    order_id = order_id if isinstance(order_id, str) and order_id else row.event_id
+    source = payload.get("action_source")
+    kind = KIND_OF_SOURCE.get(source, "offline") if isinstance(source, str) else "web"
+    return OrderRow(
+        order_id[:MAX_NODE],
+        row.pk,
+        row.event_time,
+        currency.upper(),
+        str(gross),
+        kind,
+        row.source,
+        node,
+    )

@@ -1,0 +1,495 @@
+"""The reconciliation report of a run: per platform, day and currency, the orders each
+platform could claim by its clicks (*eligible*, under both window profiles), the orders it
+earned (*primary*), those it assisted, and what it lost to another platform's later click
+(*overlap*); the channels credited by the fallback; the unattributed orders by reason; the
+actual orders and net revenue; who was co-eligible with whom; data quality; and the checks of
+:mod:`.checks`. As a table, CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from signalyard.attribution.checks import Check, check
+from signalyard.attribution.claims import Claim
+from signalyard.attribution.engine import Run
+from signalyard.attribution.model import Attribution
+
+__all__ = ["Report", "build_report", "day_function"]
+
+
+def day_function(tz: ZoneInfo) -> Callable[[float], str]:
+    """UTC seconds -> the calendar day (``YYYY-MM-DD``) in ``tz``."""
+
+    def day(at: float) -> str:
+        return datetime.datetime.fromtimestamp(at, tz).date().isoformat()
+
+    return day
+
+
+@dataclass(slots=True)
+class PlatformRow:
+    platform: str
+    day: str
+    currency: str
+    eligible: int = 0
+    eligible_other: int = 0
+    primary: int = 0
+    primary_revenue: Decimal = Decimal(0)
+    assisted: int = 0
+    assisted_revenue: Decimal = Decimal(0)
+    """Net revenue of the orders it assisted (each order's whole net: not additive)."""
+    has_claims: bool = False
+    claimed: float = 0.0
+    """Conversions the platform reported (:mod:`.claims`)."""
+    claimed_value: Decimal = Decimal(0)
+    spend: Decimal = Decimal(0)
+
+    @property
+    def overlap(self) -> int:
+        """Eligible orders another platform's later click won."""
+        return self.eligible - self.primary
+
+    @property
+    def true_roas(self) -> Decimal | None:
+        """Credited net revenue / spend."""
+        return _ratio(self.primary_revenue, self.spend)
+
+    @property
+    def claimed_roas(self) -> Decimal | None:
+        """The platform's own: claimed value / spend."""
+        return _ratio(self.claimed_value, self.spend) if self.has_claims else None
+
+    @property
+    def unverified(self) -> float | None:
+        """Claimed - eligible: conversions the platform claims that no click of ours shows
+        (view-through, its own cross-device and modelled conversions, our identity loss)."""
+        return round(self.claimed - self.eligible, 2) if self.has_claims else None
+
+    def add(self, other: PlatformRow) -> None:
+        self.eligible += other.eligible
+        self.eligible_other += other.eligible_other
+        self.primary += other.primary
+        self.primary_revenue += other.primary_revenue
+        self.assisted += other.assisted
+        self.assisted_revenue += other.assisted_revenue
+        self.has_claims = self.has_claims or other.has_claims
+        self.claimed += other.claimed
+        self.claimed_value += other.claimed_value
+        self.spend += other.spend
+
+
+def _ratio(a: Decimal, b: Decimal) -> Decimal | None:
+    return (a / b).quantize(Decimal("0.01")) if b else None
+
+
+@dataclass(slots=True)
+class Report:
+    dataset_id: str
+    profile: str
+    other_profile: str
+    lens: str
+    tz: str
+    platforms: list[PlatformRow] = field(default_factory=list)
+    channels: list[tuple[str, str, str, int, Decimal]] = field(default_factory=list)
+    """(channel, day, currency, orders, revenue) credited by the fallback."""
+    unattributed: list[tuple[str, str, str, int, Decimal]] = field(default_factory=list)
+    """(reason, day, currency, orders, revenue)."""
+    actual: list[tuple[str, str, int, Decimal, Decimal]] = field(default_factory=list)
+    """(day, currency, orders, net revenue, gross revenue)."""
+    co_eligible: dict[tuple[str, str], int] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+    claims: dict[str, Any] = field(default_factory=dict)
+    """Claimed against actual: per currency, and the inflation factors (empty without
+    claims)."""
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def totals(self) -> list[PlatformRow]:
+        """The platform rows summed over the days, per platform and currency (``day``
+        empty)."""
+        out: dict[tuple[str, str], PlatformRow] = {}
+        for r in self.platforms:
+            total = out.setdefault(
+                (r.platform, r.currency), PlatformRow(r.platform, "", r.currency)
+            )
+            total.add(r)
+        return [out[k] for k in sorted(out)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset_id": self.dataset_id,
+            "profile": self.profile,
+            "other_profile": self.other_profile,
+            "lens": self.lens,
+            "time_zone": self.tz,
+            "platforms": [
+                {
+                    "platform": r.platform,
+                    "day": r.day,
+                    "currency": r.currency,
+                    "eligible": r.eligible,
+                    f"eligible_{self.other_profile.replace('-', '_')}": r.eligible_other,
+                    "primary": r.primary,
+                    "primary_revenue": str(r.primary_revenue),
+                    "assisted": r.assisted,
+                    "assisted_revenue": str(r.assisted_revenue),
+                    "overlap": r.overlap,
+                    **(
+                        {
+                            "claimed": r.claimed,
+                            "claimed_value": str(r.claimed_value),
+                            "spend": str(r.spend),
+                            "true_roas": _text(r.true_roas),
+                            "claimed_roas": _text(r.claimed_roas),
+                            "unverified": r.unverified,
+                        }
+                        if r.has_claims
+                        else {}
+                    ),
+                }
+                for r in self.platforms
+            ],
+            "channels": [
+                {"channel": c, "day": d, "currency": cur, "orders": n, "revenue": str(v)}
+                for c, d, cur, n, v in self.channels
+            ],
+            "unattributed": [
+                {"reason": c, "day": d, "currency": cur, "orders": n, "revenue": str(v)}
+                for c, d, cur, n, v in self.unattributed
+            ],
+            "actual": [
+                {"day": d, "currency": cur, "orders": n, "net": str(v), "gross": str(g)}
+                for d, cur, n, v, g in self.actual
+            ],
+            "co_eligible": [
+                {"platforms": [a, b], "orders": n} for (a, b), n in sorted(self.co_eligible.items())
+            ],
+            "claims": self.claims,
+            "quality": self.quality,
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "ok": self.ok,
+        }
+
+    def to_csv(self) -> str:
+        """One row per platform, channel, reason and day: ``row`` says which."""
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(
+            [
+                "row",
+                "name",
+                "day",
+                "currency",
+                "orders",
+                "revenue",
+                "eligible",
+                f"eligible_{self.other_profile}",
+                "assisted",
+                "overlap",
+                "claimed",
+                "claimed_value",
+                "spend",
+                "true_roas",
+                "claimed_roas",
+            ]
+        )
+        for r in self.platforms:
+            w.writerow(
+                [
+                    "platform",
+                    r.platform,
+                    r.day,
+                    r.currency,
+                    r.primary,
+                    r.primary_revenue,
+                    r.eligible,
+                    r.eligible_other,
+                    r.assisted,
+                    r.overlap,
+                    *(
+                        (
+                            r.claimed,
+                            r.claimed_value,
+                            r.spend,
+                            _text(r.true_roas),
+                            _text(r.claimed_roas),
+                        )
+                        if r.has_claims
+                        else ("", "", "", "", "")
+                    ),
+                ]
+            )
+        blank = [""] * 9
+        for c, d, cur, n, v in self.channels:
+            w.writerow(["channel", c, d, cur, n, v, *blank])
+        for c, d, cur, n, v in self.unattributed:
+            w.writerow(["unattributed", c, d, cur, n, v, *blank])
+        for d, cur, n, v, _g in self.actual:
+            w.writerow(["actual", "", d, cur, n, v, *blank])
+        return out.getvalue()
+
+    def to_table(self) -> str:
+        lines = [
+            f"Attribution of dataset {self.dataset_id}: last eligible paid click"
+            if self.lens == "last_click"
+            else f"Attribution of dataset {self.dataset_id}: lens {self.lens}",
+            f"windows: {self.profile} (eligible under {self.other_profile} beside it);"
+            f" days in {self.tz}",
+            "",
+        ]
+        rows = [
+            [
+                r.platform,
+                r.day,
+                r.currency,
+                str(r.eligible),
+                str(r.eligible_other),
+                str(r.primary),
+                str(r.primary_revenue),
+                str(r.assisted),
+                str(r.overlap),
+            ]
+            for r in self.platforms
+        ]
+        lines += _table(
+            [
+                "platform",
+                "day",
+                "cur",
+                "eligible",
+                f"elig. {self.other_profile}",
+                "primary",
+                "revenue",
+                "assisted",
+                "overlap",
+            ],
+            rows,
+        )
+        totals = self.totals()
+        if any(t.has_claims for t in totals):
+            lines += ["", "Claimed by each platform, beside our credit (the whole period)"]
+            lines += _table(
+                [
+                    "platform",
+                    "cur",
+                    "claimed",
+                    "eligible",
+                    "unverified",
+                    "primary",
+                    "revenue",
+                    "claimed value",
+                    "spend",
+                    "true ROAS",
+                    "claimed ROAS",
+                ],
+                [
+                    [
+                        t.platform,
+                        t.currency,
+                        f"{t.claimed:g}",
+                        str(t.eligible),
+                        f"{t.unverified:g}" if t.unverified is not None else "-",
+                        str(t.primary),
+                        str(t.primary_revenue),
+                        str(t.claimed_value),
+                        str(t.spend),
+                        _text(t.true_roas) or "-",
+                        _text(t.claimed_roas) or "-",
+                    ]
+                    for t in totals
+                ],
+            )
+            inflation = self.claims.get("inflation_orders")
+            if inflation is not None:
+                lines.append(f"  inflation: the platforms claim {inflation}x the actual orders")
+        if self.channels:
+            lines += ["", "Fallback (no eligible click: the last non-direct landing, 90 days)"]
+            lines += _table(
+                ["channel", "day", "cur", "orders", "revenue"],
+                [[c, d, cur, str(n), str(v)] for c, d, cur, n, v in self.channels],
+            )
+        if self.unattributed:
+            lines += ["", "Unattributed"]
+            lines += _table(
+                ["reason", "day", "cur", "orders", "revenue"],
+                [[c, d, cur, str(n), str(v)] for c, d, cur, n, v in self.unattributed],
+            )
+        lines += ["", "Actual (paid orders, net of refunds and cancellations)"]
+        lines += _table(
+            ["day", "cur", "orders", "net", "gross"],
+            [[d, cur, str(n), str(v), str(g)] for d, cur, n, v, g in self.actual],
+        )
+        if self.co_eligible:
+            lines += ["", "Co-eligible orders (eligible for both platforms)"]
+            lines += _table(
+                ["platforms", "orders"],
+                [[f"{a} + {b}", str(n)] for (a, b), n in sorted(self.co_eligible.items())],
+            )
+        lines += ["", "Data quality"]
+        lines += [f"  {k}: {v}" for k, v in self.quality.items()]
+        lines += ["", "Checks"]
+        lines += [f"  [{'OK' if c.ok else 'FAILED'}] {c.name}: {c.detail}" for c in self.checks]
+        return "\n".join(lines) + "\n"
+
+
+def _text(value: Decimal | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    if not rows:
+        return ["  (none)"]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*head)] + [fmt.format(*r) for r in rows]
+
+
+def build_report(
+    run: Run,
+    *,
+    tz: ZoneInfo,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    claims: Sequence[Claim] = (),
+) -> Report:
+    """The report of ``run`` for the orders whose day (in ``tz``) lies in [since, until];
+    ``claims`` (:mod:`.claims`) of those days beside them, by the platforms' own days."""
+    day = day_function(tz)
+    kept: list[Attribution] = [
+        a
+        for a in run.attributions
+        if (since is None or day(a.order.created_at) >= since.isoformat())
+        and (until is None or day(a.order.created_at) <= until.isoformat())
+    ]
+    report = Report(
+        run.dataset_id, run.windows.profile, run.windows.other().profile, run.lens, str(tz)
+    )
+    platforms: dict[tuple[str, str, str], PlatformRow] = {}
+
+    def row(platform: str, d: str, cur: str) -> PlatformRow:
+        key = (platform, d, cur)
+        found = platforms.get(key)
+        if found is None:
+            found = platforms[key] = PlatformRow(platform, d, cur)
+        return found
+
+    channels: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    reasons: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    actual: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    co: Counter[tuple[str, str]] = Counter()
+    lags: dict[str, list[float]] = defaultdict(list)
+    with_click = linked = 0
+    for a in kept:
+        order = a.order
+        d, cur = day(order.created_at), order.currency
+        totals = actual[(d, cur)]
+        totals[0] += 1
+        totals[1] += order.net
+        totals[2] += order.gross if order.gross is not None else order.net
+        linked += order.linked
+        eligible = sorted(a.eligible_platforms)
+        for p in eligible:
+            row(p, d, cur).eligible += 1
+        for p in sorted(run.eligible_other.get(order.order_id, frozenset())):
+            row(p, d, cur).eligible_other += 1
+        for i, p in enumerate(eligible):
+            for q in eligible[i + 1 :]:
+                co[(p, q)] += 1
+        if run.journeys.get(order.order_id) and run.journeys[order.order_id].clicks:
+            with_click += 1
+        assisted: set[str] = set()
+        for c in a.credits:
+            if c.role == "primary" and c.platform is not None:
+                r = row(c.platform, d, cur)
+                r.primary += 1
+                r.primary_revenue += c.amount
+                if c.lag_seconds is not None:
+                    lags[c.platform].append(c.lag_seconds)
+            elif c.role == "assist" and c.platform is not None:
+                assisted.add(c.platform)
+            elif c.role == "fallback" and c.channel is not None:
+                channels[(c.channel, d, cur)][0] += 1
+                channels[(c.channel, d, cur)][1] += c.amount
+            elif c.role == "unattributed":
+                reasons[(c.reason, d, cur)][0] += 1
+                reasons[(c.reason, d, cur)][1] += c.amount
+        primary = a.primary
+        for p in assisted - ({primary.platform} if primary and primary.platform else set()):
+            r = row(p, d, cur)
+            r.assisted += 1
+            r.assisted_revenue += order.net
+    claimed_orders = 0.0
+    claimed_value: dict[str, Decimal] = defaultdict(Decimal)
+    for claim in claims:
+        if (since is not None and claim.day < since.isoformat()) or (
+            until is not None and claim.day > until.isoformat()
+        ):
+            continue
+        r = row(claim.platform, claim.day, claim.currency)
+        r.has_claims = True
+        r.claimed += claim.conversions
+        r.claimed_value += claim.value
+        r.spend += claim.spend
+        claimed_orders += claim.conversions
+        claimed_value[claim.currency] += claim.value
+    report.platforms = [platforms[k] for k in sorted(platforms)]
+    report.channels = [(c, d, cur, v[0], v[1]) for (c, d, cur), v in sorted(channels.items())]
+    report.unattributed = [(r, d, cur, v[0], v[1]) for (r, d, cur), v in sorted(reasons.items())]
+    report.actual = [(d, cur, v[0], v[1], v[2]) for (d, cur), v in sorted(actual.items())]
+    report.co_eligible = dict(co)
+    n = len(kept)
+    report.quality = {
+        "orders": n,
+        "orders_with_identity": _share(linked, n),
+        "orders_with_a_click": _share(with_click, n),
+        "identity_keys_left_out": run.shared_keys,
+        "click_to_order_lag_hours": {
+            p: {
+                "median": round(statistics.median(v) / 3600, 1),
+                "p90": round(_p90(v) / 3600, 1),
+            }
+            for p, v in sorted(lags.items())
+        },
+    }
+    if claimed_value or claimed_orders:
+        net: dict[str, Decimal] = defaultdict(Decimal)
+        for _d, cur, _n, v, _g in report.actual:
+            net[cur] += v
+        report.claims = {
+            "claimed_conversions": round(claimed_orders, 2),
+            "actual_orders": n,
+            "inflation_orders": round(claimed_orders / n, 2) if n else None,
+            "by_currency": {
+                cur: {
+                    "claimed_value": str(claimed_value[cur]),
+                    "actual_net": str(net[cur]),
+                    "inflation_value": _text(_ratio(claimed_value[cur], net[cur])),
+                }
+                for cur in sorted(claimed_value.keys() | net.keys())
+            },
+        }
+    report.checks = check(kept, run.windows.seconds, day)
+    return report
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part} ({part / whole:.0%})" if whole else "0"
+
+
+def _p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]

@@ -1,0 +1,14 @@
+"""Attribution: which click ids are Meta's clicks, and its click windows.
+
+Meta's default attribution setting is 7-day click; 28-day click survives as a reporting window
+(the 7- and 28-day view windows left the Ads Insights API on 2026-01-12).
+"""
+
+from signalyard.attribution.windows import DAY, ClickWindows
+
+CLICK_WINDOWS = ClickWindows(
+    kinds=("fbclid",),
+    default_seconds=7 * DAY,
+    max_seconds=28 * DAY,
+    channel="paid_social",
+)

@@ -1,0 +1,111 @@
+"""Attribution's tables (migration 0009): the SQL both stores run, written once with ``?``
+placeholders (:func:`~signalyard.store._marks.pg` turns them into ``$n``), and the SQLite
+jobs. The store reads events for attribution and keeps its evidence; what the evidence means
+is :mod:`signalyard.attribution`'s business.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from signalyard.store.base import AttributionEvidence, AttributionRows, StoredEvent
+
+EVENTS_AFTER = (
+    "SELECT pk, event_name, event_id, event_time, source, test_event_code, payload FROM events"
+    " WHERE dataset_id = ? AND pk > ? ORDER BY pk LIMIT ?"
+)
+"""A dataset's events after a cursor, oldest first (``events_dataset_received`` does not
+serve this order; the primary key does, filtered by dataset)."""
+CURSOR = "SELECT last_pk FROM attribution_cursor WHERE dataset_id = ?"
+SET_CURSOR = (
+    "INSERT INTO attribution_cursor(dataset_id, last_pk, synced_at) VALUES (?,?,?)"
+    " ON CONFLICT (dataset_id) DO UPDATE SET last_pk = excluded.last_pk,"
+    " synced_at = excluded.synced_at WHERE attribution_cursor.last_pk < excluded.last_pk"
+)
+ORDER = (
+    "INSERT INTO attribution_orders(dataset_id, order_id, event_pk, created_at, currency, gross,"
+    " kind, source, node) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
+)
+"""An order's first Purchase is the order (a repeated one is a duplicate or a re-send)."""
+TOUCH = (
+    "INSERT INTO attribution_touches(dataset_id, event_pk, at, channel, detail, campaign, node)"
+    " VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
+)
+_CLICK_TIME = (
+    "(SELECT CASE WHEN ? = 'order' AND event_pk = ? AND clicked_at = ? THEN NULL"
+    " ELSE clicked_at END FROM click_ledger WHERE dataset_id = ? AND kind = ? AND click_id = ?)"
+)
+"""The ledger's click time; none when the click was first seen on an order with no time of
+its own (the ledger then took the order's time)."""
+CLICK = (
+    "INSERT INTO attribution_clicks(dataset_id, kind, click_id, clicked_at, first_pk, evidence)"
+    f" VALUES (?,?,?,{_CLICK_TIME},?,?) ON CONFLICT (dataset_id, kind, click_id) DO UPDATE SET"
+    " clicked_at = {earliest} WHERE excluded.clicked_at IS NOT NULL"
+)
+"""A click id with its time from the click ledger (its first sighting, where the page said when
+it landed); seen again, the earliest known time is kept."""
+CLICK_SQLITE = CLICK.format(
+    earliest="coalesce(min(attribution_clicks.clicked_at, excluded.clicked_at),"
+    " excluded.clicked_at)"
+)
+CLICK_PG = CLICK.format(earliest="least(attribution_clicks.clicked_at, excluded.clicked_at)")
+LINK = (
+    "INSERT INTO attribution_links(dataset_id, a, b, first_pk) VALUES (?,?,?,?)"
+    " ON CONFLICT DO NOTHING"
+)
+LOAD_ORDERS = (
+    "SELECT o.order_id, o.event_pk, o.created_at, o.currency, o.gross, o.kind, o.source, o.node,"
+    " w.refunded_value, w.cancelled_at FROM attribution_orders o LEFT JOIN orders w"
+    " ON w.dataset_id = o.dataset_id AND w.platform = o.source AND w.order_id = o.order_id"
+    " WHERE o.dataset_id = ? ORDER BY o.created_at, o.order_id"
+)
+"""Orders with their refunds and cancellation as the order webhooks recorded them."""
+LOAD_TOUCHES = (
+    "SELECT event_pk, at, channel, detail, campaign, node FROM attribution_touches"
+    " WHERE dataset_id = ? ORDER BY event_pk"
+)
+LOAD_CLICKS = (
+    "SELECT kind, click_id, clicked_at, first_pk, evidence FROM attribution_clicks"
+    " WHERE dataset_id = ? ORDER BY first_pk, kind, click_id"
+)
+LOAD_LINKS = "SELECT a, b FROM attribution_links WHERE dataset_id = ? ORDER BY first_pk, a, b"
+
+
+def click_args(dataset_id: str, rows: AttributionRows) -> list[tuple[Any, ...]]:
+    return [
+        (dataset_id, kind, click_id, evidence, pk, at, dataset_id, kind, click_id, pk, evidence)
+        for kind, click_id, pk, evidence, at in rows.clicks
+    ]
+
+
+def events_sqlite(
+    conn: sqlite3.Connection, dataset_id: str, after_pk: int, limit: int
+) -> list[StoredEvent]:
+    return [
+        StoredEvent(int(r[0]), r[1], r[2], float(r[3]), r[4], r[5], r[6])
+        for r in conn.execute(EVENTS_AFTER, (dataset_id, after_pk, limit))
+    ]
+
+
+def save_sqlite(
+    conn: sqlite3.Connection, dataset_id: str, rows: AttributionRows, last_pk: int, now: float
+) -> None:
+    conn.executemany(ORDER, [(dataset_id, *r) for r in rows.orders])
+    conn.executemany(TOUCH, [(dataset_id, *r) for r in rows.touches])
+    conn.executemany(CLICK_SQLITE, click_args(dataset_id, rows))
+    conn.executemany(LINK, [(dataset_id, *r) for r in rows.links])
+    conn.execute(SET_CURSOR, (dataset_id, last_pk, now))
+
+
+def load_sqlite(conn: sqlite3.Connection, dataset_id: str) -> AttributionEvidence:
+    def rows(sql: str) -> Sequence[tuple[Any, ...]]:
+        return [tuple(r) for r in conn.execute(sql, (dataset_id,))]
+
+    return AttributionEvidence(
+        orders=rows(LOAD_ORDERS),
+        touches=rows(LOAD_TOUCHES),
+        clicks=rows(LOAD_CLICKS),
+        links=rows(LOAD_LINKS),
+    )

@@ -1,0 +1,391 @@
+"""Attribution end to end: events through the real app (its lifespan, a SQLite file), taken in
+as evidence, credited, reported and explained (the CLI too); the store's attribution tables on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from signalyard.attribution.engine import Attributor, Run
+from signalyard.attribution.explain import explain_text
+from signalyard.attribution.report import build_report
+from signalyard.cli import main
+from signalyard.delivery.worker import Worker
+from signalyard.settings import DeliverySettings
+from signalyard.sinks import REGISTRY
+from signalyard.store.base import AttributionRows, Store
+from tests.conftest import in_thread
+from tests.sources.conftest import DATASET, Gateway
+from tests.sources.test_shopify import ORDER_ID, Shop, fixture
+
+pytestmark = pytest.mark.anyio
+
+DAY = 86400
+UTC = __import__("zoneinfo").ZoneInfo("UTC")
+
+
+def attributor(gw: Gateway) -> Attributor:
+    return Attributor(gw.store, gw.clock, ((k, s.click_attribution) for k, s in REGISTRY.items()))
+
+
+def landing(
+    gw: Gateway,
+    url: str,
+    *,
+    fbp: str,
+    clicks: dict[str, str] | None = None,
+    referrer: str | None = None,
+    em: str | None = None,
+    event_id: str,
+) -> dict[str, Any]:
+    now = gw.clock.now()
+    event: dict[str, Any] = {
+        "event_name": "PageView",
+        "event_time": int(now),
+        "event_id": event_id,
+        "action_source": "website",
+        "event_source_url": url,
+        "user_data": {
+            "fbp": fbp,
+            "client_ip_address": "203.0.113.7",
+            "client_user_agent": "Mozilla/5.0",
+        },
+    }
+    if em is not None:
+        event["user_data"]["em"] = em
+    if referrer is not None:
+        event["referrer_url"] = referrer
+    if clicks:
+        event["click_ids"] = {k: {"id": v, "at": int(now * 1000)} for k, v in clicks.items()}
+    return event
+
+
+def order(
+    gw: Gateway, order_id: str, value: float, *, fbp: str | None, em: str | None = None
+) -> dict[str, Any]:
+    user: dict[str, Any] = {"client_ip_address": "203.0.113.7", "client_user_agent": "UA"}
+    if fbp:
+        user["fbp"] = fbp
+    if em:
+        user["em"] = em
+    return {
+        "event_name": "Purchase",
+        "event_time": int(gw.clock.now()),
+        "event_id": f"purchase-{order_id}",
+        "action_source": "website",
+        "event_source_url": "https://shop.example.com/thank-you",
+        "user_data": user,
+        "custom_data": {"currency": "EUR", "value": value, "order_id": order_id},
+    }
+
+
+async def send(gw: Gateway, *events: dict[str, Any]) -> None:
+    response = await gw.post_json(list(events))
+    assert response.status_code == 200, response.text
+
+
+async def run(gw: Gateway, profile: str = "platform-default", lens: str = "last_click") -> Run:
+    return await attributor(gw).run(DATASET, profile=profile, lens=lens)
+
+
+async def test_meta_then_google_overlap_one_order_one_primary(gateway: Gateway) -> None:
+    gw = gateway
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?fbclid=IwAR_meta_1",
+            fbp="fb.1.1.A",
+            clicks={"fbclid": "IwAR_meta_1"},
+            referrer="https://l.facebook.com/",
+            event_id="pv-1",
+        ),
+    )
+    gw.clock.advance(2 * DAY)
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?gclid=Cj0_google_1",
+            fbp="fb.1.1.A",
+            clicks={"gclid": "Cj0_google_1"},
+            event_id="pv-2",
+        ),
+    )
+    gw.clock.advance(3600)
+    await send(gw, order(gw, "1001", 120.0, fbp="fb.1.1.A"))
+    result = await run(gw)
+    [a] = result.attributions
+    assert a.primary is not None and a.primary.platform == "google"
+    assert a.primary.amount == Decimal("120.00")
+    assert a.primary.lag_seconds == 3600
+    assert {c.platform for c in a.credits if c.role == "assist"} == {"meta"}
+    assert a.eligible_platforms == {"meta", "google"}
+    report = build_report(result, tz=UTC)
+    assert report.ok, report.checks
+    rows = {(r.platform, r.primary, r.eligible, r.assisted, r.overlap) for r in report.platforms}
+    assert rows == {("google", 1, 1, 0, 0), ("meta", 0, 1, 1, 1)}
+    assert report.co_eligible == {("google", "meta"): 1}
+    text = explain_text(result, a, UTC)
+    assert "google gclid Cj0_google_1" in text and "eligible (primary)" in text
+    assert "meta fbclid IwAR_meta_1" in text and "eligible (assist)" in text
+
+
+async def test_per_platform_windows_and_the_max_profile(gateway: Gateway) -> None:
+    """A 20-day-old Google click (30-day window) beats a 10-day-old Meta click (7-day
+    window); under ``max`` (Meta 28 days) the later Meta click wins."""
+    gw = gateway
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?gclid=G20",
+            fbp="fb.1.1.B",
+            clicks={"gclid": "G20"},
+            event_id="pv-g",
+        ),
+    )
+    gw.clock.advance(10 * DAY)
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?fbclid=M10",
+            fbp="fb.1.1.B",
+            clicks={"fbclid": "M10"},
+            event_id="pv-m",
+        ),
+    )
+    gw.clock.advance(10 * DAY)
+    await send(gw, order(gw, "2002", 50.0, fbp="fb.1.1.B"))
+    default = (await run(gw)).attributions[0]
+    assert default.primary is not None and default.primary.platform == "google"
+    assert [(c.platform, why) for c, why in default.not_eligible] == [("meta", "out_of_window")]
+    widest = (await attributor(gw).run(DATASET, profile="max", sync=False)).attributions[0]
+    assert widest.primary is not None and widest.primary.platform == "meta"
+
+
+async def test_cross_device_with_and_without_email(gateway: Gateway) -> None:
+    gw = gateway
+    email = hashlib.sha256(b"ada@example.org").hexdigest()
+    # Phone: a TikTok ad, then a newsletter sign-up (the e-mail seen with that browser).
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?ttclid=TT1",
+            fbp="fb.1.1.PHONE",
+            clicks={"ttclid": "TT1"},
+            event_id="pv-tt",
+        ),
+    )
+    gw.clock.advance(600)
+    await send(
+        gw,
+        landing(
+            gw, "https://shop.example.com/news", fbp="fb.1.1.PHONE", em=email, event_id="lead-1"
+        ),
+    )
+    gw.clock.advance(DAY)
+    # Laptop: orders with the same e-mail; another laptop orders with no e-mail.
+    await send(
+        gw,
+        order(gw, "3003", 80.0, fbp="fb.1.1.LAPTOP", em=email),
+        order(gw, "3004", 20.0, fbp="fb.1.1.OTHER"),
+    )
+    result = await run(gw)
+    by_id = {a.order.order_id: a for a in result.attributions}
+    linked = by_id["3003"].primary
+    assert linked is not None and linked.platform == "tiktok"
+    [lost] = by_id["3004"].credits
+    assert (lost.role, lost.reason) == ("unattributed", "no_touch")
+    report = build_report(result, tz=UTC)
+    assert report.ok
+    assert report.actual == [
+        (
+            __import__("datetime").datetime.fromtimestamp(gw.clock.now(), UTC).date().isoformat(),
+            "EUR",
+            2,
+            Decimal("100.00"),
+            Decimal("100.00"),
+        )
+    ]
+
+
+async def test_fallback_channel_refund_and_test_orders(gateway: Gateway) -> None:
+    gw = gateway
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?utm_source=newsletter&utm_medium=email&utm_campaign=dec",
+            fbp="fb.1.1.C",
+            event_id="pv-mail",
+        ),
+    )
+    gw.clock.advance(3 * DAY)
+    await send(gw, landing(gw, "https://shop.example.com/", fbp="fb.1.1.C", event_id="pv-direct"))
+    gw.clock.advance(60)
+    await send(gw, order(gw, "4004", 100.0, fbp="fb.1.1.C"))
+    test_order = order(gw, "4005", 999.0, fbp="fb.1.1.C")
+    response = await gw.post_json([test_order], params={"test_event_code": "TEST123"})
+    assert response.status_code == 200
+    result = await run(gw)
+    [a] = result.attributions  # the test order is not revenue
+    [credit] = a.credits
+    assert (credit.role, credit.channel, credit.reason) == (
+        "fallback",
+        "email",
+        "fallback_last_non_direct",
+    )
+    assert credit.amount == a.order.net == Decimal("100.00")
+    assert build_report(result, tz=UTC).ok
+
+
+async def test_a_shopify_refund_lowers_its_own_order_only(shop: Shop) -> None:
+    paid = fixture("shopify_orders_paid.json")
+    assert (await shop.deliver("orders/paid", paid)).status_code == 200
+    assert (await shop.deliver("refunds/create", fixture("shopify_refunds_create.json"))).is_success
+    result = await run(shop.gw)
+    [a] = result.attributions
+    refund = sum(
+        Decimal(str(t["amount"])) for t in fixture("shopify_refunds_create.json")["transactions"]
+    )
+    assert a.order.order_id == ORDER_ID and a.order.gross == Decimal(paid["current_total_price"])
+    assert a.order.net == a.order.gross - refund
+    assert sum(c.amount for c in a.credits) == a.order.net
+    report = build_report(result, tz=UTC)
+    assert report.ok and report.actual[0][3] == a.order.net and report.actual[0][4] == a.order.gross
+
+
+async def test_sync_is_incremental_and_runs_repeat(gateway: Gateway) -> None:
+    gw = gateway
+    worker = attributor(gw)
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?gclid=G1",
+            fbp="fb.1.1.D",
+            clicks={"gclid": "G1"},
+            event_id="pv-d",
+        ),
+    )
+    assert await worker.sync(DATASET) == 1
+    assert await worker.sync(DATASET) == 0
+    gw.clock.advance(DAY)
+    await send(gw, order(gw, "5005", 10.0, fbp="fb.1.1.D"))
+    assert await worker.sync(DATASET, batch=1) == 1
+    first = await worker.run(DATASET, profile="platform-default")
+    again = await worker.run(DATASET, profile="platform-default")
+    assert first.attributions == again.attributions
+    assert first.attributions[0].primary is not None
+
+
+async def test_cli_report_and_explain(gateway: Gateway) -> None:
+    gw = gateway
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?ttclid=T9",
+            fbp="fb.1.1.E",
+            clicks={"ttclid": "T9"},
+            event_id="pv-e",
+        ),
+    )
+    gw.clock.advance(3600)
+    await send(gw, order(gw, "6006", 42.0, fbp="fb.1.1.E"))
+    env = {"SIGNALYARD_DATABASE_URL": gw.settings.database_url}
+
+    class Runner:
+        def invoke(self, *args: Any, **kwargs: Any) -> Any:
+            return in_thread(lambda: CliRunner().invoke(*args, **kwargs))
+
+    runner = Runner()
+    table = runner.invoke(main, ["attribution", "report", "--dataset", DATASET], env=env)
+    assert table.exit_code == 0, table.output
+    assert "tiktok" in table.output and "[OK] revenue" in table.output
+    two = runner.invoke(main, ["attribution", "report"], env=env)
+    assert two.exit_code == 2 and "name one with --dataset" in two.output
+    env["SIGNALYARD_ATTRIBUTION_WINDOW_PROFILE"] = "max"
+    d = ["--dataset", DATASET]
+    as_json = runner.invoke(main, ["attribution", "report", "--format", "json", *d], env=env)
+    assert as_json.exit_code == 0, as_json.output
+    data = orjson.loads(as_json.output)
+    assert data["ok"] is True
+    assert [(p["platform"], p["primary"]) for p in data["platforms"]] == [("tiktok", 1)]
+    assert (data["profile"], data["other_profile"]) == ("max", "platform-default")
+    as_csv = runner.invoke(main, ["attribution", "report", "--format", "csv", *d], env=env)
+    assert as_csv.output.splitlines()[0].startswith("row,name,day,currency,orders,revenue")
+    explained = runner.invoke(main, ["attribution", "explain", "6006", *d], env=env)
+    assert explained.exit_code == 0, explained.output
+    assert "tiktok ttclid T9" in explained.output and "Why: the latest eligible" in explained.output
+    missing = runner.invoke(main, ["attribution", "explain", "nope", *d], env=env)
+    assert missing.exit_code == 1 and "no order nope" in missing.output
+    bad = runner.invoke(main, ["attribution", "report", "--time-zone", "Mars/Base", *d], env=env)
+    assert bad.exit_code == 2 and "IANA" in bad.output
+
+
+async def test_store_attribution_tables(backend_store: Store) -> None:
+    store = backend_store
+    await store.add_dataset("42", name="s", default_country=None, now=1.0)
+    assert await store.attribution_cursor("42") == 0
+    rows = AttributionRows(
+        orders=[("o1", 7, 100.0, "EUR", "10.50", "web", "api", "fbp:x")],
+        touches=[(5, 90.0, "email", "newsletter", "dec", "fbp:x")],
+        clicks=[("gclid", "G", 5, "event", 90.0), ("ttclid", "T", 7, "order", 100.0)],
+        links=[("fbp:x", "click:gclid:G", 5)],
+    )
+    await store.attribution_save("42", rows, last_pk=7, now=2.0)
+    await store.attribution_save("42", rows, last_pk=3, now=3.0)  # never moves back
+    assert await store.attribution_cursor("42") == 7
+    loaded = await store.attribution_evidence("42")
+    assert [tuple(r) for r in loaded.orders] == [
+        ("o1", 7, 100.0, "EUR", "10.50", "web", "api", "fbp:x", None, None)
+    ]
+    assert [tuple(r) for r in loaded.clicks] == [
+        ("gclid", "G", None, 5, "event"),  # not in the click ledger
+        ("ttclid", "T", None, 7, "order"),
+    ]
+    assert [tuple(r) for r in loaded.links] == [("fbp:x", "click:gclid:G")]
+    assert [tuple(r) for r in loaded.touches] == [(5, 90.0, "email", "newsletter", "dec", "fbp:x")]
+    assert await store.attribution_evidence("other") == type(loaded)([], [], [], [])
+
+
+async def test_the_worker_takes_events_in_before_it_prunes_them(gateway: Gateway) -> None:
+    gw = gateway
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?gclid=GP",
+            fbp="fb.1.1.P",
+            clicks={"gclid": "GP"},
+            event_id="pv-p",
+        ),
+    )
+    gw.clock.advance(3600)
+    await send(gw, order(gw, "7007", 15.0, fbp="fb.1.1.P"))
+    gw.clock.advance(8 * DAY)  # past the 7-day retention: both events may go
+    async with httpx.AsyncClient() as client:
+        worker = Worker(
+            gw.store,
+            DeliverySettings(),
+            clock=gw.clock,
+            client=client,
+            sandbox_url="http://127.0.0.1:1",
+            before_prune=attributor(gw).sync_all,
+        )
+        await worker.prune()
+    assert await gw.store.event_count(DATASET) == 0
+    result = await attributor(gw).run(DATASET, profile="platform-default", sync=False)
+    [a] = result.attributions
+    assert a.primary is not None and a.primary.platform == "google"
