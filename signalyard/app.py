@@ -315,6 +315,7 @@ def create_app(
                 client_ip=collect.client_ip,
                 on_replay=wake,
                 sandbox_url=settings.resolved_sandbox_url,
+                attribution=settings.attribution,
             ),
         ),
         Route(

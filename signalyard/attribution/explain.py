@@ -108,6 +108,11 @@ def _credit_json(c: Credit) -> dict[str, Any]:
 
 def why(run: Run, a: Attribution) -> str:
     primary = a.primary
+    if primary is not None and primary.reason == "click_to_message_ad" and primary.click:
+        return (
+            f"the sale was closed in a chat opened from {primary.click.platform}'s"
+            f" click-to-message ad ({primary.click.kind}): that ad earns it, whatever its age"
+        )
     if primary is not None and primary.click is not None and primary.lag_seconds is not None:
         window = run.windows.seconds[primary.click.platform]
         rival = len([c for c in a.credits if c.role == "assist"])

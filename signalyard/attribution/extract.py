@@ -33,8 +33,9 @@ from signalyard.store.base import AttributionRows, StoredEvent
 
 __all__ = ["ClickRow", "Evidence", "OrderRow", "TouchRow", "extract", "rows_of"]
 
-BROWSER_KEYS = ("fbp",)
-"""``user_data`` keys that are browser ids (not hashed)."""
+BROWSER_KEYS = ("fbp", "page_scoped_user_id", "ig_sid")
+"""``user_data`` keys that are a browser's or a chat user's id (not hashed): the ``fbp``
+cookie, a Messenger user's page-scoped id, an Instagram-scoped id."""
 BROWSER_ID_KINDS = ("ga", "ttp", "scid", "rdt_uuid")
 """``_browser_ids`` kinds (the platform tags' first-party cookies)."""
 PERSON_KEYS = ("em", "ph", "external_id")
@@ -47,11 +48,16 @@ KIND_OF_SOURCE = {
     "website": "web",
     "app": "web",
     "chat": "web",
+    "business_messaging": "chat",
     "system_generated": "renewal",
     "physical_store": "pos",
 }
 """An order's kind by its event's ``action_source``; any other is ``offline`` (e-mail, phone
-call, other: not placed on the site)."""
+call, other: not placed on the site). ``chat``: a sale closed in a conversation
+(``business_messaging``), credited to the click-to-message ad that opened it when it carries
+its click (``user_data.ctwa_clid``), else like a web order."""
+CHAT_CLICK = "ctwa_clid"
+"""The click-to-message ad's click a chat sale carries in ``user_data``."""
 MAX_AMOUNT = Decimal("1e12")
 
 
@@ -137,12 +143,15 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
     user = user if isinstance(user, dict) else {}
     clicks = payload.get("_click_ids")
     clicks = clicks if isinstance(clicks, dict) else {}
+    opener = user.get(CHAT_CLICK) if payload.get("action_source") == "business_messaging" else None
+    if is_order and isinstance(opener, str) and 0 < len(opener) <= MAX_NODE:
+        clicks = {**clicks, CHAT_CLICK: opener}  # the chat's ad click, on the order itself
     nodes = _nodes(user, payload.get("_browser_ids"), clicks)
     node = nodes[0] if nodes else f"event:{row.pk}"
     out.links.extend((node, other, row.pk) for other in nodes[1:])
     for kind, click_id in clicks.items():
         if isinstance(kind, str) and isinstance(click_id, str) and kind in click_channels:
-            how = "order" if is_order else "event"
+            how = ("chat" if kind == CHAT_CLICK else "order") if is_order else "event"
             out.clicks.append(ClickRow(kind, click_id, row.pk, how, row.event_time))
     url = payload.get("event_source_url")
     if isinstance(url, str) and not is_order:

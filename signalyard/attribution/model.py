@@ -48,7 +48,10 @@ DEFAULT_LENS = "last_click"
 LENSES = ("last_click", "first_click", "linear", "position_based", "time_decay")
 
 WEB = "web"
-ORDER_KINDS = ("web", "renewal", "draft", "pos", "marketplace")
+CHAT = "chat"
+CREDITED_KINDS = (WEB, CHAT)
+"""Orders a platform may be credited with: placed on the site, or closed in a chat."""
+ORDER_KINDS = ("web", "chat", "renewal", "draft", "pos", "marketplace", "offline")
 """Kinds of order that reach the model (test orders never do: they are not revenue)."""
 
 DIRECT = "direct"
@@ -96,6 +99,9 @@ class Order:
     """Whether anything ties the order to a browser or a person (else ``no_identity``)."""
     gross: Decimal | None = None
     """Before refunds and cancellations (``net`` when not given)."""
+    opened_by: Click | None = None
+    """For a sale closed in a chat: the click on the click-to-message ad that opened the
+    chat (the order's own ``ctwa_clid``). It is the primary whatever its age."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +155,11 @@ def attribute(
     if lens not in LENSES:
         raise ValueError(f"lens must be one of {', '.join(LENSES)}")
     clicks, touches = tuple(clicks), tuple(touches)  # each read more than once
-    if order.kind != WEB:
+    if order.kind not in CREDITED_KINDS:
         reason = "renewal_excluded" if order.kind == "renewal" else "non_web_order"
         return Attribution(order, lens, (_unattributed(order, reason),))
+    if order.opened_by is not None:
+        return _chat(order, clicks, windows, lens)
     eligible, not_eligible = _eligible(order, clicks, windows)
     if eligible:
         return Attribution(order, lens, _click_credits(order, eligible, lens), tuple(not_eligible))
@@ -180,10 +188,43 @@ def eligible_platforms(
 ) -> frozenset[str]:
     """The platforms with an eligible click for ``order`` (what :meth:`Attribution.
     eligible_platforms` gives, without making the credits)."""
-    if order.kind != WEB:
+    if order.kind not in CREDITED_KINDS:
         return frozenset()
     eligible, _ = _eligible(order, clicks, windows)
-    return frozenset(c.platform for c in eligible)
+    opener = {order.opened_by.platform} if order.opened_by is not None else set()
+    return frozenset(c.platform for c in eligible) | opener
+
+
+def _chat(
+    order: Order, clicks: Iterable[Click], windows: Mapping[str, int], lens: str
+) -> Attribution:
+    """A sale closed in a chat that a click-to-message ad opened: that ad's, whole; the
+    person's other eligible clicks assist."""
+    opener = order.opened_by
+    assert opener is not None
+    others = [c for c in clicks if (c.platform, c.click_id) != (opener.platform, opener.click_id)]
+    eligible, not_eligible = _eligible(order, others, windows)
+    primary = Credit(
+        "primary",
+        Decimal(1),
+        order.net,
+        "click_to_message_ad",
+        platform=opener.platform,
+        click=opener,
+    )
+    assists = tuple(
+        Credit(
+            "assist",
+            Decimal(0),
+            Decimal(0),
+            "assist_in_window",
+            platform=c.platform,
+            click=c,
+            lag_seconds=order.created_at - (c.clicked_at or order.created_at),
+        )
+        for c in eligible
+    )
+    return Attribution(order, lens, (primary, *assists), tuple(not_eligible))
 
 
 def _unattributed(order: Order, reason: str) -> Credit:

@@ -11,12 +11,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from signalyard.clock import Clock
+from signalyard.dashboard.attribution_page import AttributionPage
 from signalyard.dashboard.auth import Login
 from signalyard.dashboard.pages import Pages
 from signalyard.dashboard.revoked import RevokedSessions
 from signalyard.dashboard.session import LoginLimiter, SessionCodec, session_key
 from signalyard.dashboard.web import Web, client_address
-from signalyard.settings import DashboardSettings
+from signalyard.settings import AttributionSettings, DashboardSettings
 from signalyard.sinks import REGISTRY
 from signalyard.store.base import Store
 
@@ -34,6 +35,7 @@ def create_dashboard(
     on_replay: Callable[[], None] | None = None,
     limiter: LoginLimiter | None = None,
     sandbox_url: str = "",
+    attribution: AttributionSettings | None = None,
 ) -> Starlette:
     """The dashboard, to mount under a prefix (``Mount("/dashboard", app=...)``). It neither
     opens nor closes ``store``: the gateway's lifespan does. With no password configured every
@@ -43,7 +45,7 @@ def create_dashboard(
     connection's peer; pass the gateway's trusted-proxy aware resolver); ``on_replay`` is
     called after dead letters are queued again (wake the delivery worker); ``sandbox_url``,
     where ``graph_url = "sandbox"`` sends, tells the delivery page which destinations are
-    sandboxes."""
+    sandboxes; ``attribution``: the attribution page's defaults (profile, lens, time zone)."""
     password = settings.password.reveal()
     if not password:
         return Starlette(routes=[])
@@ -74,6 +76,7 @@ def create_dashboard(
             Route("/", pages.overview, name="overview"),
             Route("/quality", pages.quality, name="quality"),
             Route("/dedup", pages.dedup, name="dedup"),
+            Route("/attribution", AttributionPage(pages, attribution).show, name="attribution"),
             Route("/delivery", pages.delivery, name="delivery"),
             Route("/delivery/replay", pages.replay, methods=["POST"], name="replay"),
             Route("/diagnostics", pages.diagnostics, name="diagnostics"),

@@ -6,12 +6,12 @@ a ``<title>``, which browsers show on hover."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 from markupsafe import Markup
 
-__all__ = ["MAX_SERIES", "compact", "nice_top", "stacked_bars"]
+__all__ = ["MAX_SERIES", "compact", "grouped_bars", "nice_top", "stacked_bars"]
 
 MAX_SERIES = 8
 """Series drawn; past this the smallest are added up as "other" (colour ``s8``)."""
@@ -50,6 +50,27 @@ def _limit(series: Sequence[tuple[str, Sequence[int]]]) -> list[tuple[str, list[
     return kept
 
 
+def _frame(
+    chart_id: str, title: str, top: float, step: float, y: Callable[[float], float]
+) -> list[str]:
+    """The opening of a chart's SVG: its title and the horizontal grid with its ticks."""
+    parts = [
+        f'<svg viewBox="0 0 {_W} {_H}" role="img" aria-labelledby="{escape(chart_id)}-title"'
+        ' preserveAspectRatio="xMidYMid meet">',
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+    ]
+    tick = 0.0
+    while tick <= top + step / 2:
+        ty = y(tick)
+        parts.append(
+            f'<line class="grid" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
+            f'<text class="tick" x="{_LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end">'
+            f"{compact(tick)}</text>"
+        )
+        tick += step
+    return parts
+
+
 def stacked_bars(
     chart_id: str,
     title: str,
@@ -79,20 +100,7 @@ def stacked_bars(
     def y(value: float) -> float:
         return _TOP + plot_h - plot_h * value / top
 
-    parts = [
-        f'<svg viewBox="0 0 {_W} {_H}" role="img" aria-labelledby="{chart_id}-title"'
-        ' preserveAspectRatio="xMidYMid meet">',
-        f'<title id="{chart_id}-title">{escape(title)}</title>',
-    ]
-    tick = 0.0
-    while tick <= top + step / 2:
-        ty = y(tick)
-        parts.append(
-            f'<line class="grid" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
-            f'<text class="tick" x="{_LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end">'
-            f"{compact(tick)}</text>"
-        )
-        tick += step
+    parts = _frame(chart_id, title, top, step, y)
     for i, label in enumerate(labels):
         x = _LEFT + i * slot + (slot - bar) / 2
         base = 0
@@ -129,6 +137,81 @@ def stacked_bars(
     legend = "".join(
         f'<li><span class="sw {colour}"></span>{escape(name)} <b>{sum(values):,}</b></li>'
         for colour, (name, values) in zip(classes, drawn, strict=True)
+    )
+    return Markup(
+        f'<figure class="chart" id="{escape(chart_id)}" data-testid="{escape(chart_id)}">'
+        f"<figcaption>{escape(title)}</figcaption>{''.join(parts)}"
+        f'<ul class="legend">{legend}</ul></figure>'
+    )
+
+
+def _amount(value: float) -> str:
+    """``12`` or ``12.5``: whole numbers without decimals, others with one."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def grouped_bars(
+    chart_id: str,
+    title: str,
+    groups: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    *,
+    y_title: str,
+    x_title: str = "",
+    colours: dict[str, str] | None = None,
+) -> Markup:
+    """A ``<figure id=chart_id>``: for each of ``groups`` (a platform), one bar per series
+    side by side (eligible, credited, claimed), each with a ``<title>`` giving its value, and
+    a legend naming the series. Each series has one value per group. ``colours`` gives a
+    series a fixed class instead of the next of ``s0``..``s7``."""
+    fixed = colours or {}
+    drawn = list(series)[:MAX_SERIES]
+    classes = [fixed.get(name, f"s{i}") for i, (name, _) in enumerate(drawn)]
+    n = max(len(groups), 1)
+    peak = max((float(v) for _, values in drawn for v in values), default=0.0)
+    top, step = nice_top(peak)
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    slot = plot_w / n
+    width = max(slot * 0.8 / max(len(drawn), 1), 1.0)
+
+    def y(value: float) -> float:
+        return _TOP + plot_h - plot_h * value / top
+
+    parts = _frame(chart_id, title, top, step, y)
+    for i, group in enumerate(groups):
+        x0 = _LEFT + i * slot + slot * 0.1
+        for j, (colour, (name, values)) in enumerate(zip(classes, drawn, strict=True)):
+            value = float(values[i])
+            if value <= 0:
+                continue
+            y1 = y(value)
+            parts.append(
+                f'<rect class="{colour}" x="{x0 + j * width:.1f}" y="{y1:.1f}"'
+                f' width="{width:.1f}" height="{max(y(0) - y1, 0.5):.1f}">'
+                f"<title>{escape(group)}, {escape(name)}: {_amount(value)}</title></rect>"
+            )
+        parts.append(
+            f'<text class="tick" x="{_LEFT + (i + 0.5) * slot:.1f}" y="{_TOP + plot_h + 16}"'
+            f' text-anchor="middle">{escape(group)}</text>'
+        )
+    if x_title:
+        parts.append(
+            f'<text class="axis" x="{_LEFT + plot_w / 2:.1f}" y="{_H - 4}"'
+            f' text-anchor="middle">{escape(x_title)}</text>'
+        )
+    parts.append(
+        f'<text class="axis" transform="translate(12 {_TOP + plot_h / 2:.1f}) rotate(-90)"'
+        f' text-anchor="middle">{escape(y_title)}</text>'
+    )
+    if not groups or peak <= 0:
+        parts.append(
+            f'<text class="empty" x="{_LEFT + plot_w / 2:.1f}" y="{_TOP + plot_h / 2:.1f}"'
+            ' text-anchor="middle">nothing in this period</text>'
+        )
+    parts.append("</svg>")
+    legend = "".join(
+        f'<li><span class="sw {colour}"></span>{escape(name)}</li>'
+        for colour, (name, _) in zip(classes, drawn, strict=True)
     )
     return Markup(
         f'<figure class="chart" id="{escape(chart_id)}" data-testid="{escape(chart_id)}">'

@@ -46,6 +46,7 @@ NAV = (
     ("overview", "Overview", "/"),
     ("quality", "Match quality", "/quality"),
     ("dedup", "Deduplication", "/dedup"),
+    ("attribution", "Attribution", "/attribution"),
     ("delivery", "Delivery", "/delivery"),
     ("diagnostics", "Diagnostics", "/diagnostics"),
     ("alerts", "Alerts", "/alerts"),

@@ -18,10 +18,12 @@ from signalyard.attribution.explain import explain_text
 from signalyard.attribution.report import build_report
 from signalyard.cli import main
 from signalyard.delivery.worker import Worker
-from signalyard.settings import DeliverySettings
+from signalyard.secret import Secret
+from signalyard.settings import AttributionSettings, DashboardSettings, DeliverySettings
 from signalyard.sinks import REGISTRY
 from signalyard.store.base import AttributionRows, Store
 from tests.conftest import in_thread
+from tests.dashboard.conftest import PASSWORD, login
 from tests.sources.conftest import DATASET, Gateway
 from tests.sources.test_shopify import ORDER_ID, Shop, fixture
 
@@ -389,3 +391,74 @@ async def test_the_worker_takes_events_in_before_it_prunes_them(gateway: Gateway
     result = await attributor(gw).run(DATASET, profile="platform-default", sync=False)
     [a] = result.attributions
     assert a.primary is not None and a.primary.platform == "google"
+
+
+async def test_the_gateway_s_dashboard_page_follows_the_attribution_settings(
+    make_gateway: Any,
+) -> None:
+    gw = await make_gateway(
+        dashboard=DashboardSettings(password=Secret(PASSWORD)),
+        attribution=AttributionSettings(window_profile="max", lens="linear"),
+    )
+    async with httpx.AsyncClient(
+        transport=gw.client._transport, base_url="http://127.0.0.1"
+    ) as client:
+        await login(client)
+        page = await client.get("/dashboard/attribution", params={"dataset": DATASET})
+    assert page.status_code == 200, page.text
+    assert '<option value="max" selected>' in page.text
+    assert "windows <strong>max</strong>" in page.text and "lens: linear" in page.text
+
+
+async def test_a_sale_closed_in_a_chat_is_the_click_to_message_ad_s(gateway: Gateway) -> None:
+    """A WhatsApp sale carrying the ctwa_clid of the ad that opened the chat is Meta's even
+    days past Meta's 7-day click window, and even after a later Google click of the same
+    customer (which assists); a Messenger sale without an ad click follows the web rules."""
+    gw = gateway
+    phone = "+84901234567"
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?gclid=Cj0-chat",
+            fbp="fb.1.1.CHAT",
+            clicks={"gclid": "Cj0-chat"},
+            event_id="pv-chat",
+            em=None,
+        ),
+    )
+    gw.clock.advance(9 * DAY)
+
+    def chat_sale(order_id: str, channel: str, user: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "event_name": "Purchase",
+            "event_time": int(gw.clock.now()),
+            "event_id": order_id,
+            "action_source": "business_messaging",
+            "messaging_channel": channel,
+            "user_data": user,
+            "custom_data": {"currency": "VND", "value": 350000, "order_id": order_id},
+        }
+
+    await send(
+        gw,
+        chat_sale(
+            "WA-1",
+            "whatsapp",
+            {"whatsapp_business_account_id": "102290129340398", "ctwa_clid": "ARAk-1", "ph": phone},
+        ),
+        chat_sale("MS-1", "messenger", {"page_id": "1122334455", "page_scoped_user_id": "778899"}),
+    )
+    result = await run(gw)
+    by_id = {a.order.order_id: a for a in result.attributions}
+    whatsapp = by_id["WA-1"]
+    assert whatsapp.order.kind == "chat"
+    assert whatsapp.primary is not None
+    assert (whatsapp.primary.platform, whatsapp.primary.reason) == ("meta", "click_to_message_ad")
+    assert whatsapp.primary.amount == Decimal("350000.00")
+    [messenger] = by_id["MS-1"].credits
+    assert (messenger.role, messenger.reason) == ("unattributed", "no_touch")
+    report = build_report(result, tz=UTC)
+    assert report.ok
+    assert [(r.platform, r.primary) for r in report.platforms] == [("meta", 1)]
+    assert "click-to-message ad" in explain_text(result, whatsapp, UTC)
