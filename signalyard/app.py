@@ -371,7 +371,9 @@ def create_app(
                 sandbox_url=settings.resolved_sandbox_url,
                 metrics=metrics,
                 recorder=recorder,
-                before_prune=make_attributor(store, clock).sync_all,
+                before_prune=make_attributor(
+                    store, clock, retention_days=settings.attribution.retention_days
+                ).sync_all,
             )
             state["worker"] = worker
             task = asyncio.create_task(worker.run(stop))

@@ -101,8 +101,13 @@ async def bootstrap(
     return Bootstrap(DEMO_DATASET, key.secret, country)
 
 
-def make_attributor(store: Store, clock: Clock) -> Attributor:
+def make_attributor(store: Store, clock: Clock, *, retention_days: float = 400.0) -> Attributor:
     """Attribution over ``store``, with every registered platform's click windows."""
     from signalyard.sinks import REGISTRY
 
-    return Attributor(store, clock, ((k, s.click_attribution) for k, s in REGISTRY.items()))
+    return Attributor(
+        store,
+        clock,
+        ((k, s.click_attribution) for k, s in REGISTRY.items()),
+        retention_days=retention_days,
+    )

@@ -114,6 +114,9 @@ class AttributionSettings:
     ``time_decay``."""
     time_zone: str = "UTC"
     """The IANA time zone whose calendar days the reports count in (``Europe/Paris``)."""
+    retention_days: float = 400.0
+    """How long attribution keeps its evidence (orders, landings, clicks): a year of reports
+    and the longest click window before it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +350,8 @@ def _check_attribution(a: AttributionSettings) -> None:
         raise ConfigError(
             f"setting attribution.window_profile must be one of {', '.join(PROFILES)}"
         )
+    if not 0 < a.retention_days <= 3650:
+        raise ConfigError("setting attribution.retention_days must be between 0 and 3650")
     if a.lens not in LENSES:
         raise ConfigError(f"setting attribution.lens must be one of {', '.join(LENSES)}")
     try:

@@ -9,6 +9,7 @@ evidence gives the same credits, whatever order the events arrived in.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,11 +28,14 @@ from signalyard.attribution.model import (
     attribute,
     eligible_platforms,
 )
+from signalyard.attribution.retention import prune_evidence
 from signalyard.attribution.windows import ClickWindows, WindowTable
 from signalyard.clock import Clock
 from signalyard.store.base import AttributionEvidence, Store
 
 __all__ = ["SYNC_BATCH", "Attributor", "Run"]
+
+log = logging.getLogger("signalyard.attribution")
 
 SYNC_BATCH = 2000
 """Events read and taken in per transaction."""
@@ -62,13 +66,19 @@ class Run:
 
 class Attributor:
     def __init__(
-        self, store: Store, clock: Clock, declared: Iterable[tuple[str, ClickWindows | None]]
+        self,
+        store: Store,
+        clock: Clock,
+        declared: Iterable[tuple[str, ClickWindows | None]],
+        *,
+        retention_days: float = 400.0,
     ) -> None:
         """``declared``: each platform's click windows (``(kind, spec.click_attribution)`` for
-        the registry)."""
+        the registry); ``retention_days``: how long evidence is kept (:mod:`.retention`)."""
         self.store = store
         self.clock = clock
         self.declared = tuple(declared)
+        self.retention_days = retention_days
 
     def windows(self, profile: str) -> WindowTable:
         return WindowTable.of(self.declared, profile)
@@ -91,10 +101,15 @@ class Attributor:
 
     async def sync_all(self) -> int:
         """:meth:`sync` every dataset (the worker's step before each pruning, so that no
-        event is pruned before attribution took it in); how many events were read."""
+        event is pruned before attribution took it in), then prune the evidence past its
+        retention; how many events were read."""
         total = 0
         for dataset in await self.store.list_datasets():
             total += await self.sync(dataset.id)
+        before = self.clock.now() - self.retention_days * 86400
+        pruned = await prune_evidence(self.store, before=before)
+        if pruned:
+            log.info("Attribution evidence pruned: %d row(s) older than the retention.", pruned)
         return total
 
     async def run(

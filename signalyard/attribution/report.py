@@ -27,11 +27,23 @@ from signalyard.attribution.model import Attribution
 __all__ = ["Report", "build_report", "day_function"]
 
 
+QUARTER_HOUR = 900
+
+
 def day_function(tz: ZoneInfo) -> Callable[[float], str]:
-    """UTC seconds -> the calendar day (``YYYY-MM-DD``) in ``tz``."""
+    """UTC seconds -> the calendar day (``YYYY-MM-DD``) in ``tz``. Remembered per quarter
+    hour: every time zone's offset, and every change of it, falls on a quarter hour, so all
+    the instants of one quarter hour have the same day."""
+    days: dict[int, str] = {}
 
     def day(at: float) -> str:
-        return datetime.datetime.fromtimestamp(at, tz).date().isoformat()
+        quarter = int(at // QUARTER_HOUR)
+        found = days.get(quarter)
+        if found is None:
+            found = days[quarter] = (
+                datetime.datetime.fromtimestamp(quarter * QUARTER_HOUR, tz).date().isoformat()
+            )
+        return found
 
     return day
 

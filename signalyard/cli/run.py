@@ -151,7 +151,11 @@ def worker(ctx: click.Context) -> None:
                 client=client,
                 sandbox_url=settings.resolved_sandbox_url,
                 recorder=recorder,
-                before_prune=make_attributor(store, SystemClock()).sync_all,
+                before_prune=make_attributor(
+                    store,
+                    SystemClock(),
+                    retention_days=settings.attribution.retention_days,
+                ).sync_all,
             )
             alerts = AlertEngine(store, SystemClock(), settings.alerts, client)
             click.echo(f"Worker {w.owner} delivering.")

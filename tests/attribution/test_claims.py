@@ -19,7 +19,7 @@ from signalyard.attribution.report import build_report
 from signalyard.cli import main
 from signalyard.errors import InputError
 from signalyard.store.base import Store
-from tests.attribution.test_engine import attributor, landing, order, send
+from tests.attribution.test_engine import ad_click, attributor, order, send
 from tests.conftest import in_thread
 from tests.sources.conftest import DATASET, Gateway
 
@@ -98,16 +98,7 @@ async def test_claims_kept_and_replaced(backend_store: Store) -> None:
 
 
 async def _two_orders(gw: Gateway) -> Any:
-    await send(
-        gw,
-        landing(
-            gw,
-            "https://shop.example.com/?fbclid=IwAR-c1",
-            fbp="fb.1.1.C1",
-            clicks={"fbclid": "IwAR-c1"},
-            event_id="pv-c1",
-        ),
-    )
+    await ad_click(gw, "fbclid", "IwAR-c1", fbp="fb.1.1.C1", event_id="pv-c1")
     gw.clock.advance(3600)
     await send(gw, order(gw, "C-1", 100.0, fbp="fb.1.1.C1"), order(gw, "C-2", 50.0, fbp=None))
     return await attributor(gw).run(DATASET, profile="platform-default")

@@ -88,6 +88,12 @@ def order(
     }
 
 
+async def ad_click(gw: Gateway, kind: str, click_id: str, *, fbp: str, event_id: str) -> None:
+    """A landing from an ad: its click id in the URL and in ``click_ids``, now."""
+    url = f"https://shop.example.com/?{kind}={click_id}"
+    await send(gw, landing(gw, url, fbp=fbp, clicks={kind: click_id}, event_id=event_id))
+
+
 async def send(gw: Gateway, *events: dict[str, Any]) -> None:
     response = await gw.post_json(list(events))
     assert response.status_code == 200, response.text
@@ -111,16 +117,7 @@ async def test_meta_then_google_overlap_one_order_one_primary(gateway: Gateway) 
         ),
     )
     gw.clock.advance(2 * DAY)
-    await send(
-        gw,
-        landing(
-            gw,
-            "https://shop.example.com/?gclid=Cj0_google_1",
-            fbp="fb.1.1.A",
-            clicks={"gclid": "Cj0_google_1"},
-            event_id="pv-2",
-        ),
-    )
+    await ad_click(gw, "gclid", "Cj0_google_1", fbp="fb.1.1.A", event_id="pv-2")
     gw.clock.advance(3600)
     await send(gw, order(gw, "1001", 120.0, fbp="fb.1.1.A"))
     result = await run(gw)
@@ -144,27 +141,9 @@ async def test_per_platform_windows_and_the_max_profile(gateway: Gateway) -> Non
     """A 20-day-old Google click (30-day window) beats a 10-day-old Meta click (7-day
     window); under ``max`` (Meta 28 days) the later Meta click wins."""
     gw = gateway
-    await send(
-        gw,
-        landing(
-            gw,
-            "https://shop.example.com/?gclid=G20",
-            fbp="fb.1.1.B",
-            clicks={"gclid": "G20"},
-            event_id="pv-g",
-        ),
-    )
+    await ad_click(gw, "gclid", "G20", fbp="fb.1.1.B", event_id="pv-g")
     gw.clock.advance(10 * DAY)
-    await send(
-        gw,
-        landing(
-            gw,
-            "https://shop.example.com/?fbclid=M10",
-            fbp="fb.1.1.B",
-            clicks={"fbclid": "M10"},
-            event_id="pv-m",
-        ),
-    )
+    await ad_click(gw, "fbclid", "M10", fbp="fb.1.1.B", event_id="pv-m")
     gw.clock.advance(10 * DAY)
     await send(gw, order(gw, "2002", 50.0, fbp="fb.1.1.B"))
     default = (await run(gw)).attributions[0]
@@ -178,16 +157,7 @@ async def test_cross_device_with_and_without_email(gateway: Gateway) -> None:
     gw = gateway
     email = hashlib.sha256(b"ada@example.org").hexdigest()
     # Phone: a TikTok ad, then a newsletter sign-up (the e-mail seen with that browser).
-    await send(
-        gw,
-        landing(
-            gw,
-            "https://shop.example.com/?ttclid=TT1",
-            fbp="fb.1.1.PHONE",
-            clicks={"ttclid": "TT1"},
-            event_id="pv-tt",
-        ),
-    )
+    await ad_click(gw, "ttclid", "TT1", fbp="fb.1.1.PHONE", event_id="pv-tt")
     gw.clock.advance(600)
     await send(
         gw,
@@ -270,16 +240,7 @@ async def test_a_shopify_refund_lowers_its_own_order_only(shop: Shop) -> None:
 async def test_sync_is_incremental_and_runs_repeat(gateway: Gateway) -> None:
     gw = gateway
     worker = attributor(gw)
-    await send(
-        gw,
-        landing(
-            gw,
-            "https://shop.example.com/?gclid=G1",
-            fbp="fb.1.1.D",
-            clicks={"gclid": "G1"},
-            event_id="pv-d",
-        ),
-    )
+    await ad_click(gw, "gclid", "G1", fbp="fb.1.1.D", event_id="pv-d")
     assert await worker.sync(DATASET) == 1
     assert await worker.sync(DATASET) == 0
     gw.clock.advance(DAY)
@@ -293,16 +254,7 @@ async def test_sync_is_incremental_and_runs_repeat(gateway: Gateway) -> None:
 
 async def test_cli_report_and_explain(gateway: Gateway) -> None:
     gw = gateway
-    await send(
-        gw,
-        landing(
-            gw,
-            "https://shop.example.com/?ttclid=T9",
-            fbp="fb.1.1.E",
-            clicks={"ttclid": "T9"},
-            event_id="pv-e",
-        ),
-    )
+    await ad_click(gw, "ttclid", "T9", fbp="fb.1.1.E", event_id="pv-e")
     gw.clock.advance(3600)
     await send(gw, order(gw, "6006", 42.0, fbp="fb.1.1.E"))
     env = {"SIGNALYARD_DATABASE_URL": gw.settings.database_url}
@@ -364,16 +316,7 @@ async def test_store_attribution_tables(backend_store: Store) -> None:
 
 async def test_the_worker_takes_events_in_before_it_prunes_them(gateway: Gateway) -> None:
     gw = gateway
-    await send(
-        gw,
-        landing(
-            gw,
-            "https://shop.example.com/?gclid=GP",
-            fbp="fb.1.1.P",
-            clicks={"gclid": "GP"},
-            event_id="pv-p",
-        ),
-    )
+    await ad_click(gw, "gclid", "GP", fbp="fb.1.1.P", event_id="pv-p")
     gw.clock.advance(3600)
     await send(gw, order(gw, "7007", 15.0, fbp="fb.1.1.P"))
     gw.clock.advance(8 * DAY)  # past the 7-day retention: both events may go
@@ -416,17 +359,7 @@ async def test_a_sale_closed_in_a_chat_is_the_click_to_message_ad_s(gateway: Gat
     customer (which assists); a Messenger sale without an ad click follows the web rules."""
     gw = gateway
     phone = "+84901234567"
-    await send(
-        gw,
-        landing(
-            gw,
-            "https://shop.example.com/?gclid=Cj0-chat",
-            fbp="fb.1.1.CHAT",
-            clicks={"gclid": "Cj0-chat"},
-            event_id="pv-chat",
-            em=None,
-        ),
-    )
+    await ad_click(gw, "gclid", "Cj0-chat", fbp="fb.1.1.CHAT", event_id="pv-chat")
     gw.clock.advance(9 * DAY)
 
     def chat_sale(order_id: str, channel: str, user: dict[str, Any]) -> dict[str, Any]:
@@ -462,3 +395,24 @@ async def test_a_sale_closed_in_a_chat_is_the_click_to_message_ad_s(gateway: Gat
     assert report.ok
     assert [(r.platform, r.primary) for r in report.platforms] == [("meta", 1)]
     assert "click-to-message ad" in explain_text(result, whatsapp, UTC)
+
+
+async def test_evidence_past_its_retention_is_pruned(gateway: Gateway) -> None:
+    gw = gateway
+    await ad_click(gw, "gclid", "OLD", fbp="fb.1.1.R", event_id="pv-old")
+    gw.clock.advance(3600)
+    await send(gw, order(gw, "R-OLD", 5.0, fbp="fb.1.1.R"))
+    worker = Attributor(
+        gw.store,
+        gw.clock,
+        ((k, s.click_attribution) for k, s in REGISTRY.items()),
+        retention_days=30,
+    )
+    await worker.sync_all()
+    gw.clock.advance(31 * DAY)
+    await send(gw, order(gw, "R-NEW", 7.0, fbp="fb.1.1.R"))
+    await worker.sync_all()  # takes R-NEW in, prunes what is over 30 days old
+    evidence = await gw.store.attribution_evidence(DATASET)
+    assert [r[0] for r in evidence.orders] == ["R-NEW"]
+    assert evidence.touches == [] and evidence.clicks == []
+    assert len(evidence.links) == 1  # links are kept
