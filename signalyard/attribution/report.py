@@ -8,9 +8,7 @@ actual orders and net revenue; who was co-eligible with whom; data quality; and 
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -23,6 +21,7 @@ from signalyard.attribution.checks import Check, check
 from signalyard.attribution.claims import Claim
 from signalyard.attribution.engine import Run
 from signalyard.attribution.model import Attribution
+from signalyard.attribution.report_output import report_csv, report_json, report_table, text
 
 __all__ = ["Report", "build_report", "day_function"]
 
@@ -142,232 +141,14 @@ class Report:
         return [out[k] for k in sorted(out)]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "dataset_id": self.dataset_id,
-            "profile": self.profile,
-            "other_profile": self.other_profile,
-            "lens": self.lens,
-            "time_zone": self.tz,
-            "platforms": [
-                {
-                    "platform": r.platform,
-                    "day": r.day,
-                    "currency": r.currency,
-                    "eligible": r.eligible,
-                    f"eligible_{self.other_profile.replace('-', '_')}": r.eligible_other,
-                    "primary": r.primary,
-                    "primary_revenue": str(r.primary_revenue),
-                    "assisted": r.assisted,
-                    "assisted_revenue": str(r.assisted_revenue),
-                    "overlap": r.overlap,
-                    **(
-                        {
-                            "claimed": r.claimed,
-                            "claimed_value": str(r.claimed_value),
-                            "spend": str(r.spend),
-                            "true_roas": _text(r.true_roas),
-                            "claimed_roas": _text(r.claimed_roas),
-                            "unverified": r.unverified,
-                        }
-                        if r.has_claims
-                        else {}
-                    ),
-                }
-                for r in self.platforms
-            ],
-            "channels": [
-                {"channel": c, "day": d, "currency": cur, "orders": n, "revenue": str(v)}
-                for c, d, cur, n, v in self.channels
-            ],
-            "unattributed": [
-                {"reason": c, "day": d, "currency": cur, "orders": n, "revenue": str(v)}
-                for c, d, cur, n, v in self.unattributed
-            ],
-            "actual": [
-                {"day": d, "currency": cur, "orders": n, "net": str(v), "gross": str(g)}
-                for d, cur, n, v, g in self.actual
-            ],
-            "co_eligible": [
-                {"platforms": [a, b], "orders": n} for (a, b), n in sorted(self.co_eligible.items())
-            ],
-            "claims": self.claims,
-            "quality": self.quality,
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
-            "ok": self.ok,
-        }
+        return report_json(self)
 
     def to_csv(self) -> str:
         """One row per platform, channel, reason and day: ``row`` says which."""
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(
-            [
-                "row",
-                "name",
-                "day",
-                "currency",
-                "orders",
-                "revenue",
-                "eligible",
-                f"eligible_{self.other_profile}",
-                "assisted",
-                "overlap",
-                "claimed",
-                "claimed_value",
-                "spend",
-                "true_roas",
-                "claimed_roas",
-            ]
-        )
-        for r in self.platforms:
-            w.writerow(
-                [
-                    "platform",
-                    r.platform,
-                    r.day,
-                    r.currency,
-                    r.primary,
-                    r.primary_revenue,
-                    r.eligible,
-                    r.eligible_other,
-                    r.assisted,
-                    r.overlap,
-                    *(
-                        (
-                            r.claimed,
-                            r.claimed_value,
-                            r.spend,
-                            _text(r.true_roas),
-                            _text(r.claimed_roas),
-                        )
-                        if r.has_claims
-                        else ("", "", "", "", "")
-                    ),
-                ]
-            )
-        blank = [""] * 9
-        for c, d, cur, n, v in self.channels:
-            w.writerow(["channel", c, d, cur, n, v, *blank])
-        for c, d, cur, n, v in self.unattributed:
-            w.writerow(["unattributed", c, d, cur, n, v, *blank])
-        for d, cur, n, v, _g in self.actual:
-            w.writerow(["actual", "", d, cur, n, v, *blank])
-        return out.getvalue()
+        return report_csv(self)
 
     def to_table(self) -> str:
-        lines = [
-            f"Attribution of dataset {self.dataset_id}: last eligible paid click"
-            if self.lens == "last_click"
-            else f"Attribution of dataset {self.dataset_id}: lens {self.lens}",
-            f"windows: {self.profile} (eligible under {self.other_profile} beside it);"
-            f" days in {self.tz}",
-            "",
-        ]
-        rows = [
-            [
-                r.platform,
-                r.day,
-                r.currency,
-                str(r.eligible),
-                str(r.eligible_other),
-                str(r.primary),
-                str(r.primary_revenue),
-                str(r.assisted),
-                str(r.overlap),
-            ]
-            for r in self.platforms
-        ]
-        lines += _table(
-            [
-                "platform",
-                "day",
-                "cur",
-                "eligible",
-                f"elig. {self.other_profile}",
-                "primary",
-                "revenue",
-                "assisted",
-                "overlap",
-            ],
-            rows,
-        )
-        totals = self.totals()
-        if any(t.has_claims for t in totals):
-            lines += ["", "Claimed by each platform, beside our credit (the whole period)"]
-            lines += _table(
-                [
-                    "platform",
-                    "cur",
-                    "claimed",
-                    "eligible",
-                    "unverified",
-                    "primary",
-                    "revenue",
-                    "claimed value",
-                    "spend",
-                    "true ROAS",
-                    "claimed ROAS",
-                ],
-                [
-                    [
-                        t.platform,
-                        t.currency,
-                        f"{t.claimed:g}",
-                        str(t.eligible),
-                        f"{t.unverified:g}" if t.unverified is not None else "-",
-                        str(t.primary),
-                        str(t.primary_revenue),
-                        str(t.claimed_value),
-                        str(t.spend),
-                        _text(t.true_roas) or "-",
-                        _text(t.claimed_roas) or "-",
-                    ]
-                    for t in totals
-                ],
-            )
-            inflation = self.claims.get("inflation_orders")
-            if inflation is not None:
-                lines.append(f"  inflation: the platforms claim {inflation}x the actual orders")
-        if self.channels:
-            lines += ["", "Fallback (no eligible click: the last non-direct landing, 90 days)"]
-            lines += _table(
-                ["channel", "day", "cur", "orders", "revenue"],
-                [[c, d, cur, str(n), str(v)] for c, d, cur, n, v in self.channels],
-            )
-        if self.unattributed:
-            lines += ["", "Unattributed"]
-            lines += _table(
-                ["reason", "day", "cur", "orders", "revenue"],
-                [[c, d, cur, str(n), str(v)] for c, d, cur, n, v in self.unattributed],
-            )
-        lines += ["", "Actual (paid orders, net of refunds and cancellations)"]
-        lines += _table(
-            ["day", "cur", "orders", "net", "gross"],
-            [[d, cur, str(n), str(v), str(g)] for d, cur, n, v, g in self.actual],
-        )
-        if self.co_eligible:
-            lines += ["", "Co-eligible orders (eligible for both platforms)"]
-            lines += _table(
-                ["platforms", "orders"],
-                [[f"{a} + {b}", str(n)] for (a, b), n in sorted(self.co_eligible.items())],
-            )
-        lines += ["", "Data quality"]
-        lines += [f"  {k}: {v}" for k, v in self.quality.items()]
-        lines += ["", "Checks"]
-        lines += [f"  [{'OK' if c.ok else 'FAILED'}] {c.name}: {c.detail}" for c in self.checks]
-        return "\n".join(lines) + "\n"
-
-
-def _text(value: Decimal | None) -> str:
-    return "" if value is None else str(value)
-
-
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    if not rows:
-        return ["  (none)"]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths)
-    return [fmt.format(*head)] + [fmt.format(*r) for r in rows]
+        return report_table(self)
 
 
 def build_report(
@@ -489,7 +270,7 @@ def build_report(
                 cur: {
                     "claimed_value": str(claimed_value[cur]),
                     "actual_net": str(net[cur]),
-                    "inflation_value": _text(_ratio(claimed_value[cur], net[cur])),
+                    "inflation_value": text(_ratio(claimed_value[cur], net[cur])),
                 }
                 for cur in sorted(claimed_value.keys() | net.keys())
             },
