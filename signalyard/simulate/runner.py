@@ -10,8 +10,11 @@ compared with its expected answer.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,10 +30,13 @@ from signalyard.attribution.engine import Run
 from signalyard.attribution.model import DEFAULT_LENS, Attribution
 from signalyard.attribution.report import build_report
 from signalyard.clock import FrozenClock
+from signalyard.secret import Secret
 from signalyard.settings import Settings
-from signalyard.simulate.steps import Expected, Identify, Journey, Purchase, Step, Visit
+from signalyard.simulate.steps import Expected, Identify, Journey, Purchase, Refund, Step, Visit
+from signalyard.sources import webhook_store as ws
 from signalyard.sources.auth import new_key
 from signalyard.sources.extensions import CLICK_ID_KINDS
+from signalyard.store.base import Store
 
 __all__ = ["DATASET", "Outcome", "SimulationResult", "simulate"]
 
@@ -49,11 +55,14 @@ class Outcome:
     channel: str | None
     reason: str
     assists: tuple[str, ...]
+    net: Decimal | None = None
 
     @property
     def ok(self) -> bool:
         e = self.expected
         if e.role != self.role:
+            return False
+        if e.net is not None and self.net != Decimal(e.net):
             return False
         if e.role == "primary":
             return e.platform == self.platform and (
@@ -105,6 +114,79 @@ def _clicks_of(url: str, at: float) -> dict[str, Any]:
     return out
 
 
+class Shop:
+    """The simulation's Shopify store: a webhook source of the dataset, and its deliveries
+    signed as Shopify signs them."""
+
+    SECRET = "shpss_simulation_0000000000000000"
+
+    def __init__(self) -> None:
+        self.path = f"/webhooks/shopify/{DATASET}"
+
+    @classmethod
+    async def connect(cls, store: Store, now: float) -> Shop:
+        await ws.add_source(store, DATASET, "shopify", [Secret(cls.SECRET)], {}, now=now)
+        return cls()
+
+    async def send(
+        self, client: httpx.AsyncClient, step: Purchase | Refund, start: float
+    ) -> httpx.Response:
+        when = _iso(step.at)
+        if isinstance(step, Refund):
+            topic = "refunds/create"
+            payload: dict[str, Any] = {
+                "id": int(
+                    hashlib.sha256(f"{step.order_id}-{step.at}".encode()).hexdigest()[:12], 16
+                ),
+                "order_id": int(step.order_id),
+                "created_at": when,
+                "processed_at": when,
+                "transactions": [
+                    {
+                        "kind": "refund",
+                        "status": "success",
+                        "amount": step.amount,
+                        "currency": step.currency,
+                    }
+                ],
+            }
+        else:
+            topic = "orders/paid"
+            attributes = [{"name": "_fbp", "value": _fbp(step.device, start)}]
+            attributes += [{"name": kind, "value": value} for kind, value in step.carried_clicks]
+            payload = {
+                "id": int(step.order_id),
+                "financial_status": "paid",
+                "currency": step.currency,
+                "total_price": step.value,
+                "created_at": when,
+                "processed_at": when,
+                "updated_at": when,
+                "email": step.email,
+                "note_attributes": attributes,
+                "line_items": [],
+                "refunds": [],
+            }
+        body = orjson.dumps(payload)
+        signature = base64.b64encode(
+            hmac.new(self.SECRET.encode(), body, hashlib.sha256).digest()
+        ).decode()
+        headers = {
+            "content-type": "application/json",
+            "x-shopify-topic": topic,
+            "x-shopify-hmac-sha256": signature,
+            "x-shopify-shop-domain": "simulation.myshopify.com",
+            "x-shopify-api-version": "2026-01",
+            "x-shopify-webhook-id": hashlib.sha256(body).hexdigest()[:32],
+            "x-shopify-triggered-at": when,
+        }
+        return await client.post(self.path, content=body, headers=headers)
+
+
+def _iso(at: float) -> str:
+    return datetime.datetime.fromtimestamp(at, datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
 def _event(step: Step, index: str, start: float) -> dict[str, Any]:
     user: dict[str, Any] = {
         "fbp": _fbp(step.device, start),
@@ -139,6 +221,7 @@ def _event(step: Step, index: str, start: float) -> dict[str, Any]:
             "user_data": user,
             "consent": "granted",
         }
+    assert isinstance(step, Purchase)
     if step.email:
         user["em"] = step.email
     event = {
@@ -211,16 +294,22 @@ async def simulate(
         client = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
         )
+        shop: Shop | None = None
         for arrives, _, index, step in steps:
             if arrives > clock.now():
                 clock.advance(arrives - clock.now())
-            body = orjson.dumps({"data": [_event(step, index, start)]})
-            response = await client.post(
-                path,
-                params={"access_token": key.secret},
-                content=body,
-                headers={"content-type": "application/json"},
-            )
+            if isinstance(step, Refund) or (isinstance(step, Purchase) and step.via == "shopify"):
+                if shop is None:
+                    shop = await Shop.connect(store, clock.now())
+                response = await shop.send(client, step, start)
+            else:
+                body = orjson.dumps({"data": [_event(step, index, start)]})
+                response = await client.post(
+                    path,
+                    params={"access_token": key.secret},
+                    content=body,
+                    headers={"content-type": "application/json"},
+                )
             if response.status_code != 200:
                 raise RuntimeError(f"the gateway refused step {index}: {response.text}")
             result.requests += 1
@@ -243,7 +332,16 @@ def _outcome(order_id: str, expected: Expected, a: Attribution | None) -> Outcom
         return Outcome(order_id, expected, "missing", None, None, "order_not_found", ())
     main = next(c for c in a.credits if c.role in ("primary", "fallback", "unattributed"))
     assists = tuple(sorted(c.platform for c in a.credits if c.role == "assist" and c.platform))
-    return Outcome(order_id, expected, main.role, main.platform, main.channel, main.reason, assists)
+    return Outcome(
+        order_id,
+        expected,
+        main.role,
+        main.platform,
+        main.channel,
+        main.reason,
+        assists,
+        a.order.net,
+    )
 
 
 def digest(attributions: Sequence[Attribution]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from signalyard.simulate.steps import Expected, Identify, Journey, Purchase, Visit
+from signalyard.simulate.steps import Expected, Identify, Journey, Purchase, Refund, Visit
 
 __all__ = ["SCENARIOS"]
 
@@ -207,6 +207,33 @@ def fallback_email(t: float) -> list[Journey]:
     return [j]
 
 
+def partial_refund_in_another_currency(t: float) -> list[Journey]:
+    """A Shopify order in US dollars in a shop that sells in euros, partly refunded: only that
+    order's net revenue drops (in its own currency), its credit goes down with it, and the
+    euro order beside it is untouched."""
+    usd, eur = Journey("quinn"), Journey("rae")
+    usd.steps += [
+        Visit(t, "quinn-laptop", _ad("gclid", "Cj0-quinn")),
+        Purchase(
+            t + HOUR,
+            "quinn-laptop",
+            "800001",
+            "200.00",
+            currency="USD",
+            email="quinn@example.org",
+            via="shopify",
+        ),
+        Refund(t + 3 * DAY, "quinn-laptop", "800001", "50.00", "USD"),
+    ]
+    usd.expected["800001"] = Expected("primary", platform="google", net="150.00")
+    eur.steps += [
+        Visit(t, "rae-phone", _ad("fbclid", "IwAR-rae")),
+        Purchase(t + HOUR, "rae-phone", "800002", "80.00", via="shopify"),
+    ]
+    eur.expected["800002"] = Expected("primary", platform="meta", net="80.00")
+    return [usd, eur]
+
+
 SCENARIOS: dict[str, Callable[[float], list[Journey]]] = {
     "single_platform": single_platform,
     "meta_then_google": meta_then_google,
@@ -221,4 +248,5 @@ SCENARIOS: dict[str, Callable[[float], list[Journey]]] = {
     "duplicate_and_late_webhooks": duplicate_and_late_webhooks,
     "shared_test_email": shared_test_email,
     "fallback_email": fallback_email,
+    "partial_refund_in_another_currency": partial_refund_in_another_currency,
 }

@@ -4,7 +4,8 @@ A journey is a list of steps, each done on one *device* (a browser: its own ``fb
 instant. The runner (:mod:`.runner`) sends the steps to a real gateway as the browser script
 and the shop would: a :class:`Visit` is a page view (its URL with the ad's click id or UTMs,
 its referrer), an :class:`Identify` a page view where the shopper gives an e-mail address
-(newsletter, login), a :class:`Purchase` the order. ``arrives_at`` lets a step reach the
+(newsletter, login), a :class:`Purchase` the order (posted by the shop's server, or an
+order webhook), a :class:`Refund` money given back on it. ``arrives_at`` lets a step reach the
 gateway later than it happened (a late or out-of-order webhook); ``copies`` sends it more
 than once (a repeated webhook).
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Expected", "Identify", "Journey", "Purchase", "Step", "Visit"]
+__all__ = ["Expected", "Identify", "Journey", "Purchase", "Refund", "Step", "Visit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +53,24 @@ class Purchase:
     arrives_at: float | None = None
     """When it reaches the gateway (default: when it happened)."""
     copies: int = 1
+    via: str = "api"
+    """``api`` (the shop's server posts the Purchase) or ``shopify`` (an ``orders/paid``
+    webhook: the order id must then be a number; the browser's ``fbp`` and click ids ride in
+    its cart attributes)."""
 
 
-Step = Visit | Identify | Purchase
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """Money given back on an order placed through Shopify (a ``refunds/create`` webhook)."""
+
+    at: float
+    device: str
+    order_id: str
+    amount: str
+    currency: str
+
+
+Step = Visit | Identify | Purchase | Refund
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +84,8 @@ class Expected:
     reason: str | None = None
     assists: tuple[str, ...] = ()
     """Platforms with an eligible click that is not the primary."""
+    net: str | None = None
+    """The order's expected net revenue (a decimal), when the scenario checks it."""
     reason_if_missed: str = ""
     """Why the observed answer may differ from the rule's answer with full observability
     (``identity_unlinked``, ``clickid_lost``, ``consent_denied``): set by the generator for
