@@ -133,8 +133,8 @@ def generate(
                 Visit(at, phone, url, referrer, consent="denied" if denied else "granted")
             )
             landings.append(_Landing(at, channel, phone, not denied))
-        if rng.random() < population.email_capture:
-            at = start + rng.randrange(horizon)
+        captured, at = rng.random() < population.email_capture, start + rng.randrange(horizon)
+        if captured:  # drawn either way: other settings keep the same population
             journey.steps.append(Identify(at, phone, email))
             emailed.add(phone)
         placed: list[tuple[float, str, str]] = []
