@@ -131,14 +131,14 @@ def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable,
     persons = Persons((str(a), str(b)) for a, b in evidence.links)
     platform_of = windows.platform_of_kind
     clicks_of: dict[str, list[Click]] = defaultdict(list)
-    for kind, click_id, clicked_at, first_pk, how in evidence.clicks:
+    for kind, click_id, clicked_at, first_pk, how, campaign in evidence.clicks:
         platform = platform_of.get(kind)
         if platform is None:
             continue
         node = f"click:{kind}:{click_id}"
         at = float(clicked_at) if clicked_at is not None else None
         clicks_of[persons.of(node)].append(
-            Click(platform, kind, click_id, at, int(first_pk), str(how))
+            Click(platform, kind, click_id, at, int(first_pk), str(how), campaign)
         )
     touches_of: dict[str, list[Touch]] = defaultdict(list)
     for pk, at, channel, detail, _campaign, node in evidence.touches:

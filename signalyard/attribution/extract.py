@@ -91,6 +91,8 @@ class ClickRow(NamedTuple):
     event_time: float
     """The event's time: a click first seen on an order at the order's own time has no
     known click time (the order's attributes carry no time)."""
+    campaign: str | None = None
+    """The ``utm_campaign`` (or ``utm_id``) of the landing that carried it."""
 
 
 def rows_of(evidence: Evidence) -> AttributionRows:
@@ -149,22 +151,22 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
     nodes = _nodes(user, payload.get("_browser_ids"), clicks)
     node = nodes[0] if nodes else f"event:{row.pk}"
     out.links.extend((node, other, row.pk) for other in nodes[1:])
-    for kind, click_id in clicks.items():
-        if isinstance(kind, str) and isinstance(click_id, str) and kind in click_channels:
-            how = ("chat" if kind == CHAT_CLICK else "order") if is_order else "event"
-            out.clicks.append(ClickRow(kind, click_id, row.pk, how, row.event_time))
     url = payload.get("event_source_url")
+    landing = None
     if isinstance(url, str) and not is_order:
         referrer = payload.get("referrer_url")
         landing = classify(
             url, referrer if isinstance(referrer, str) else None, click_channels=click_channels
         )
-        if landing is not None:
-            out.touches.append(
-                TouchRow(
-                    row.pk, row.event_time, landing.channel, landing.detail, landing.campaign, node
-                )
-            )
+    campaign = landing.campaign if landing is not None else None
+    for kind, click_id in clicks.items():
+        if isinstance(kind, str) and isinstance(click_id, str) and kind in click_channels:
+            how = ("chat" if kind == CHAT_CLICK else "order") if is_order else "event"
+            out.clicks.append(ClickRow(kind, click_id, row.pk, how, row.event_time, campaign))
+    if landing is not None:
+        out.touches.append(
+            TouchRow(row.pk, row.event_time, landing.channel, landing.detail, campaign, node)
+        )
     if is_order:
         order = _order(row, payload, node)
         if order is not None:

@@ -73,6 +73,8 @@ class Click:
     evidence: str = "event"
     """Where it was seen: ``landing`` (a page's URL), ``order`` (the order's own
     attributes), ``event`` (an event sent with it)."""
+    campaign: str | None = None
+    """The campaign of the landing it came with (``utm_campaign``), when known."""
 
 
 @dataclass(frozen=True, slots=True)

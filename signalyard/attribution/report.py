@@ -103,6 +103,33 @@ def _ratio(a: Decimal, b: Decimal) -> Decimal | None:
     return (a / b).quantize(Decimal("0.01")) if b else None
 
 
+NO_CAMPAIGN = ""
+"""A click whose landing named no campaign; claims imported without one."""
+
+
+@dataclass(slots=True)
+class CampaignRow:
+    """One platform's campaign over the report's days: what it earned beside what it claims."""
+
+    platform: str
+    campaign: str
+    currency: str
+    primary: int = 0
+    primary_revenue: Decimal = Decimal(0)
+    has_claims: bool = False
+    claimed: float = 0.0
+    claimed_value: Decimal = Decimal(0)
+    spend: Decimal = Decimal(0)
+
+    @property
+    def true_roas(self) -> Decimal | None:
+        return _ratio(self.primary_revenue, self.spend)
+
+    @property
+    def claimed_roas(self) -> Decimal | None:
+        return _ratio(self.claimed_value, self.spend) if self.has_claims else None
+
+
 @dataclass(slots=True)
 class Report:
     dataset_id: str
@@ -124,6 +151,9 @@ class Report:
     claims: dict[str, Any] = field(default_factory=dict)
     """Claimed against actual: per currency, and the inflation factors (empty without
     claims)."""
+    campaigns: list[CampaignRow] = field(default_factory=list)
+    """Per platform, campaign and currency over the days: the campaign of each primary click
+    (its landing's ``utm_campaign``) beside the claims imported for that campaign."""
 
     @property
     def ok(self) -> bool:
@@ -180,6 +210,15 @@ def build_report(
             found = platforms[key] = PlatformRow(platform, d, cur)
         return found
 
+    campaigns: dict[tuple[str, str, str], CampaignRow] = {}
+
+    def campaign(platform: str, name: str, cur: str) -> CampaignRow:
+        key = (platform, name, cur)
+        found = campaigns.get(key)
+        if found is None:
+            found = campaigns[key] = CampaignRow(platform, name, cur)
+        return found
+
     channels: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
     reasons: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
     actual: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
@@ -210,6 +249,10 @@ def build_report(
                 r = row(c.platform, d, cur)
                 r.primary += 1
                 r.primary_revenue += c.amount
+                name = _campaign_key((c.click.campaign if c.click else None) or NO_CAMPAIGN)
+                k = campaign(c.platform, name, cur)
+                k.primary += 1
+                k.primary_revenue += c.amount
                 if c.lag_seconds is not None:
                     lags[c.platform].append(c.lag_seconds)
             elif c.role == "assist" and c.platform is not None:
@@ -237,9 +280,15 @@ def build_report(
         r.claimed += claim.conversions
         r.claimed_value += claim.value
         r.spend += claim.spend
+        k = campaign(claim.platform, _campaign_key(claim.campaign), claim.currency)
+        k.has_claims = True
+        k.claimed += claim.conversions
+        k.claimed_value += claim.value
+        k.spend += claim.spend
         claimed_orders += claim.conversions
         claimed_value[claim.currency] += claim.value
     report.platforms = [platforms[k] for k in sorted(platforms)]
+    report.campaigns = [campaigns[k] for k in sorted(campaigns)]
     report.channels = [(c, d, cur, v[0], v[1]) for (c, d, cur), v in sorted(channels.items())]
     report.unattributed = [(r, d, cur, v[0], v[1]) for (r, d, cur), v in sorted(reasons.items())]
     report.actual = [(d, cur, v[0], v[1], v[2]) for (d, cur), v in sorted(actual.items())]
@@ -277,6 +326,12 @@ def build_report(
         }
     report.checks = check(kept, run.windows.seconds, day)
     return report
+
+
+def _campaign_key(name: str) -> str:
+    """Campaigns meet without case or surrounding spaces: a landing's ``utm_campaign`` is
+    lowercased, an export keeps the name as the platform shows it."""
+    return " ".join(name.split()).lower()
 
 
 def _share(part: int, whole: int) -> str:

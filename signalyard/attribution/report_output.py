@@ -63,6 +63,27 @@ def report_json(report: Report) -> dict[str, Any]:
         "co_eligible": [
             {"platforms": [a, b], "orders": n} for (a, b), n in sorted(report.co_eligible.items())
         ],
+        "campaigns": [
+            {
+                "platform": k.platform,
+                "campaign": k.campaign,
+                "currency": k.currency,
+                "primary": k.primary,
+                "primary_revenue": str(k.primary_revenue),
+                **(
+                    {
+                        "claimed": k.claimed,
+                        "claimed_value": str(k.claimed_value),
+                        "spend": str(k.spend),
+                        "true_roas": text(k.true_roas),
+                        "claimed_roas": text(k.claimed_roas),
+                    }
+                    if k.has_claims
+                    else {}
+                ),
+            }
+            for k in report.campaigns
+        ],
         "claims": report.claims,
         "quality": report.quality,
         "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks],
@@ -120,6 +141,27 @@ def report_csv(report: Report) -> str:
             ]
         )
     blank = [""] * 9
+    for k in report.campaigns:
+        claims = (
+            (k.claimed, k.claimed_value, k.spend, text(k.true_roas), text(k.claimed_roas))
+            if k.has_claims
+            else ("", "", "", "", "")
+        )
+        w.writerow(
+            [
+                f"campaign:{k.platform}",
+                k.campaign,
+                "",
+                k.currency,
+                k.primary,
+                k.primary_revenue,
+                "",
+                "",
+                "",
+                "",
+                *claims,
+            ]
+        )
     for c, d, cur, n, v in report.channels:
         w.writerow(["channel", c, d, cur, n, v, *blank])
     for c, d, cur, n, v in report.unattributed:
@@ -203,6 +245,35 @@ def report_table(report: Report) -> str:
         inflation = report.claims.get("inflation_orders")
         if inflation is not None:
             lines.append(f"  inflation: the platforms claim {inflation}x the actual orders")
+    if report.campaigns:
+        lines += ["", "Per campaign (the landing's utm_campaign of each primary click)"]
+        lines += _table(
+            [
+                "platform",
+                "campaign",
+                "cur",
+                "primary",
+                "revenue",
+                "claimed",
+                "spend",
+                "true ROAS",
+                "claimed ROAS",
+            ],
+            [
+                [
+                    k.platform,
+                    k.campaign or "(none)",
+                    k.currency,
+                    str(k.primary),
+                    str(k.primary_revenue),
+                    f"{k.claimed:g}" if k.has_claims else "-",
+                    str(k.spend) if k.has_claims else "-",
+                    text(k.true_roas) or "-",
+                    text(k.claimed_roas) or "-",
+                ]
+                for k in report.campaigns
+            ],
+        )
     if report.channels:
         lines += ["", "Fallback (no eligible click: the last non-direct landing, 90 days)"]
         lines += _table(

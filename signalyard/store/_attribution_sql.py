@@ -40,12 +40,15 @@ _CLICK_TIME = (
 """The ledger's click time; none when the click was first seen on an order with no time of
 its own (the ledger then took the order's time)."""
 CLICK = (
-    "INSERT INTO attribution_clicks(dataset_id, kind, click_id, clicked_at, first_pk, evidence)"
-    f" VALUES (?,?,?,{_CLICK_TIME},?,?) ON CONFLICT (dataset_id, kind, click_id) DO UPDATE SET"
-    " clicked_at = {earliest} WHERE excluded.clicked_at IS NOT NULL"
+    "INSERT INTO attribution_clicks(dataset_id, kind, click_id, clicked_at, first_pk, evidence,"
+    f" campaign) VALUES (?,?,?,{_CLICK_TIME},?,?,?) ON CONFLICT (dataset_id, kind, click_id)"
+    " DO UPDATE SET clicked_at = CASE WHEN excluded.clicked_at IS NULL"
+    " THEN attribution_clicks.clicked_at ELSE {earliest} END,"
+    " campaign = coalesce(attribution_clicks.campaign, excluded.campaign)"
 )
 """A click id with its time from the click ledger (its first sighting, where the page said when
-it landed); seen again, the earliest known time is kept."""
+it landed) and the campaign of its landing; seen again, the earliest known time is kept, and
+the first campaign known."""
 CLICK_SQLITE = CLICK.format(
     earliest="coalesce(min(attribution_clicks.clicked_at, excluded.clicked_at),"
     " excluded.clicked_at)"
@@ -67,7 +70,7 @@ LOAD_TOUCHES = (
     " WHERE dataset_id = ? ORDER BY event_pk"
 )
 LOAD_CLICKS = (
-    "SELECT kind, click_id, clicked_at, first_pk, evidence FROM attribution_clicks"
+    "SELECT kind, click_id, clicked_at, first_pk, evidence, campaign FROM attribution_clicks"
     " WHERE dataset_id = ? ORDER BY first_pk, kind, click_id"
 )
 LOAD_LINKS = "SELECT a, b FROM attribution_links WHERE dataset_id = ? ORDER BY first_pk, a, b"
@@ -75,8 +78,21 @@ LOAD_LINKS = "SELECT a, b FROM attribution_links WHERE dataset_id = ? ORDER BY f
 
 def click_args(dataset_id: str, rows: AttributionRows) -> list[tuple[Any, ...]]:
     return [
-        (dataset_id, kind, click_id, evidence, pk, at, dataset_id, kind, click_id, pk, evidence)
-        for kind, click_id, pk, evidence, at in rows.clicks
+        (
+            dataset_id,
+            kind,
+            click_id,
+            evidence,
+            pk,
+            at,
+            dataset_id,
+            kind,
+            click_id,
+            pk,
+            evidence,
+            campaign,
+        )
+        for kind, click_id, pk, evidence, at, campaign in rows.clicks
     ]
 
 

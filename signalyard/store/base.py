@@ -207,9 +207,9 @@ class AttributionRows:
     """(order id, event pk, created at, currency, gross as decimal text, kind, source, node)."""
     touches: Sequence[tuple[int, float, str, str, str | None, str]] = ()
     """(event pk, at, channel, detail, campaign, node)."""
-    clicks: Sequence[tuple[str, str, int, str, float]] = ()
-    """(kind, click id, event pk, evidence, event time); the click time comes from the click
-    ledger (none for a click first seen on an order, at the order's own time)."""
+    clicks: Sequence[tuple[str, str, int, str, float, str | None]] = ()
+    """(kind, click id, event pk, evidence, event time, campaign); the click time comes from
+    the click ledger (none for a click first seen on an order, at the order's own time)."""
     links: Sequence[tuple[str, str, int]] = ()
     """(node, node, event pk)."""
 
@@ -224,7 +224,7 @@ class AttributionEvidence:
     touches: Sequence[tuple[Any, ...]]
     """(event pk, at, channel, detail, campaign, node)."""
     clicks: Sequence[tuple[Any, ...]]
-    """(kind, click id, clicked at or None, first event pk, evidence)."""
+    """(kind, click id, clicked at or None, first event pk, evidence, campaign or None)."""
     links: Sequence[tuple[Any, ...]]
     """(node, node)."""
 

@@ -19,7 +19,7 @@ from signalyard.attribution.report import build_report
 from signalyard.cli import main
 from signalyard.errors import InputError
 from signalyard.store.base import Store
-from tests.attribution.test_engine import ad_click, attributor, order, send
+from tests.attribution.test_engine import ad_click, attributor, landing, order, send
 from tests.conftest import in_thread
 from tests.sources.conftest import DATASET, Gateway
 
@@ -154,3 +154,32 @@ async def test_import_claims_command(gateway: Gateway, tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "line 2.date" in refused.output
     unknown = invoke("attribution", "import-claims", str(path), "--platform", "ga4", *d)
     assert unknown.exit_code == 2
+
+
+async def test_campaigns_meet_their_claims(gateway: Gateway) -> None:
+    """A click's campaign is its landing's utm_campaign; the report sets each campaign's
+    credit beside the claims imported for it."""
+    gw = gateway
+    url = "https://shop.example.com/?gclid=Cj0-w&utm_source=google&utm_campaign=Winter%20Sale"
+    await send(gw, landing(gw, url, fbp="fb.1.1.W", clicks={"gclid": "Cj0-w"}, event_id="pv-w"))
+    await ad_click(gw, "fbclid", "IwAR-plain", fbp="fb.1.1.P", event_id="pv-p")
+    gw.clock.advance(3600)
+    await send(gw, order(gw, "W-1", 90.0, fbp="fb.1.1.W"), order(gw, "P-1", 10.0, fbp="fb.1.1.P"))
+    run = await attributor(gw).run(DATASET, profile="platform-default")
+    import datetime
+
+    day = datetime.datetime.fromtimestamp(gw.clock.now(), ZoneInfo("UTC")).date().isoformat()
+    claims = [Claim("google", day, "Winter  Sale", "EUR", 3.0, Decimal("270"), Decimal("30"))]
+    report = build_report(run, tz=ZoneInfo("UTC"), claims=claims)
+    by_key = {(k.platform, k.campaign): k for k in report.campaigns}
+    winter = by_key[("google", "winter sale")]
+    assert (winter.primary, winter.primary_revenue, winter.claimed) == (1, Decimal("90.00"), 3.0)
+    assert (winter.true_roas, winter.claimed_roas) == (Decimal("3.00"), Decimal("9.00"))
+    plain = by_key[("meta", "")]
+    assert (plain.primary, plain.has_claims) == (1, False)
+    data = report.to_json()
+    assert {c["campaign"] for c in data["campaigns"]} == {"winter sale", ""}
+    assert "Per campaign" in report.to_table()
+    assert any(
+        line.startswith("campaign:google,winter sale") for line in report.to_csv().splitlines()
+    )

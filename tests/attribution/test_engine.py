@@ -295,7 +295,7 @@ async def test_store_attribution_tables(backend_store: Store) -> None:
     rows = AttributionRows(
         orders=[("o1", 7, 100.0, "EUR", "10.50", "web", "api", "fbp:x")],
         touches=[(5, 90.0, "email", "newsletter", "dec", "fbp:x")],
-        clicks=[("gclid", "G", 5, "event", 90.0), ("ttclid", "T", 7, "order", 100.0)],
+        clicks=[("gclid", "G", 5, "event", 90.0, "dec"), ("ttclid", "T", 7, "order", 100.0, None)],
         links=[("fbp:x", "click:gclid:G", 5)],
     )
     await store.attribution_save("42", rows, last_pk=7, now=2.0)
@@ -306,8 +306,8 @@ async def test_store_attribution_tables(backend_store: Store) -> None:
         ("o1", 7, 100.0, "EUR", "10.50", "web", "api", "fbp:x", None, None)
     ]
     assert [tuple(r) for r in loaded.clicks] == [
-        ("gclid", "G", None, 5, "event"),  # not in the click ledger
-        ("ttclid", "T", None, 7, "order"),
+        ("gclid", "G", None, 5, "event", "dec"),  # not in the click ledger
+        ("ttclid", "T", None, 7, "order", None),
     ]
     assert [tuple(r) for r in loaded.links] == [("fbp:x", "click:gclid:G")]
     assert [tuple(r) for r in loaded.touches] == [(5, 90.0, "email", "newsletter", "dec", "fbp:x")]
