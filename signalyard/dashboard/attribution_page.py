@@ -185,6 +185,7 @@ def report_view(report: Report) -> dict[str, Any]:
                 "totals": cur_totals,
                 "days": [r for r in days if r["currency"] == cur],
                 "claims": claims,
+                "campaigns": [k for k in report.campaigns if k.currency == cur],
             }
         )
     quality = report.quality

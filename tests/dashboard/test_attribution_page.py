@@ -95,7 +95,7 @@ async def seed_orders(store: SQLiteStore, clock: FrozenClock) -> None:
     await send(
         _landing(
             clock.now(),
-            f"https://shop.example.com/?gclid={google_a}",
+            f"https://shop.example.com/?gclid={google_a}&utm_campaign=Winter%20Sale",
             fbp_a,
             {"gclid": google_a},
             3,
@@ -147,6 +147,9 @@ async def test_google_credited_meta_eligible_and_assisted(
     assert ids["attribution-assisted-meta-EUR"] == "1"
     assert ids["attribution-overlap-meta-EUR"] == "1"
     assert ids["attribution-co-eligible-google-meta"] == "google + meta 1"
+    # per campaign: the Google click's landing named its campaign
+    row = ids["attribution-campaign-google-winter-sale-EUR"]
+    assert row.startswith("google winter sale 1 120.00")
     # 1002 falls back to the channel of its last landing (a Meta click: paid social)
     assert ids["attribution-channel-paid_social-2027-01-25-EUR"].endswith("1 80.00")
     assert ids["attribution-actual-2027-01-17-EUR"] == "2027-01-17 EUR 1 120.00 120.00"
