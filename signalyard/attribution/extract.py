@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 import orjson
 
@@ -36,8 +37,9 @@ __all__ = ["ClickRow", "Evidence", "OrderRow", "TouchRow", "extract", "rows_of"]
 BROWSER_KEYS = ("fbp", "page_scoped_user_id", "ig_sid")
 """``user_data`` keys that are a browser's or a chat user's id (not hashed): the ``fbp``
 cookie, a Messenger user's page-scoped id, an Instagram-scoped id."""
-BROWSER_ID_KINDS = ("ga", "ttp", "scid", "rdt_uuid")
-"""``_browser_ids`` kinds (the platform tags' first-party cookies)."""
+BROWSER_ID_KINDS = ("ga", "ttp", "scid", "rdt_uuid", "cart")
+"""``_browser_ids`` kinds (first-party cookies: the platform tags', and a shop's cart token,
+which its order carries too)."""
 PERSON_KEYS = ("em", "ph", "external_id")
 """``user_data`` keys that identify a person (hashed)."""
 MAX_VALUES = 5
@@ -183,7 +185,7 @@ def _nodes(user: Mapping[str, Any], browser_ids: object, clicks: Mapping[Any, An
         for kind in BROWSER_ID_KINDS:
             value = browser_ids.get(kind)
             if isinstance(value, str) and 0 < len(value) <= MAX_NODE:
-                nodes.append(f"{kind}:{_ga_client(value) if kind == 'ga' else value}")
+                nodes.append(f"{kind}:{_browser_value(kind, value)}")
     for key in PERSON_KEYS:
         values = user.get(key)
         values = values if isinstance(values, list) else [values]
@@ -194,6 +196,14 @@ def _nodes(user: Mapping[str, Any], browser_ids: object, clicks: Mapping[Any, An
         if isinstance(kind, str) and isinstance(click_id, str) and len(click_id) <= MAX_NODE:
             nodes.append(click_node(kind, click_id))
     return nodes
+
+
+def _browser_value(kind: str, value: str) -> str:
+    if kind == "ga":
+        return _ga_client(value)
+    if kind == "cart":  # the cookie may add "?key=..." (URL-encoded or not) to the token
+        return unquote(value).split("?", 1)[0]
+    return value
 
 
 def _ga_client(value: str) -> str:

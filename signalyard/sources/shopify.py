@@ -12,6 +12,7 @@ Any other topic is acknowledged and ignored, so that Shopify does not retry it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -128,6 +129,10 @@ def parse_order(
     client = obj(body.get("client_details"))
     attributes = ((a.get("name"), a.get("value")) for a in items(body.get("note_attributes")))
     browser = browser_ids(attributes, at=created)
+    cart = text(body.get("cart_token"))
+    if cart and len(cart) <= 256 and "cart" not in browser.browser_ids:
+        # The storefront's cart cookie: attribution's link from the browser to this order.
+        browser = dataclasses.replace(browser, browser_ids={**browser.browser_ids, "cart": cart})
     pos = text(body.get("source_name")) == "pos"
     currency = text(body.get("currency"))
     status = "cancelled" if cancelled_at else "closed" if body.get("closed_at") else "open"

@@ -25,7 +25,7 @@ from signalyard.store.base import AttributionRows, Store
 from tests.conftest import in_thread
 from tests.dashboard.conftest import PASSWORD, login
 from tests.sources.conftest import DATASET, Gateway
-from tests.sources.test_shopify import ORDER_ID, Shop, fixture
+from tests.sources.test_shopify import ORDER_ID, PAID_TS, Shop, fixture
 
 pytestmark = pytest.mark.anyio
 
@@ -416,3 +416,25 @@ async def test_evidence_past_its_retention_is_pruned(gateway: Gateway) -> None:
     assert [r[0] for r in evidence.orders] == ["R-NEW"]
     assert evidence.touches == [] and evidence.clicks == []
     assert len(evidence.links) == 1  # links are kept
+
+
+async def test_the_cart_token_links_a_browser_to_its_shopify_order(shop: Shop) -> None:
+    """The browser sent Shopify's cart cookie with its events (browser_ids.cart, with the
+    "?key=" Shopify may add); the order webhook carries the cart token but no fbp of that
+    browser: the order is the click's."""
+    gw = shop.gw
+    paid = fixture("shopify_orders_paid.json")
+    paid["note_attributes"] = []  # no _fbp, no click id on the order
+    paid["email"] = paid["contact_email"] = None
+    paid["customer"] = {}
+    start = gw.clock.now()
+    gw.clock.advance(PAID_TS - 3600 - start)  # an hour before the order's payment
+    url = "https://shop.example.com/?ttclid=TT-cart"
+    event = landing(gw, url, fbp="fb.1.1.CART", clicks={"ttclid": "TT-cart"}, event_id="pv-c")
+    event["browser_ids"] = {"cart": paid["cart_token"] + "%3Fkey%3Dabc123"}
+    await send(gw, event)
+    gw.clock.advance(start - gw.clock.now())
+    assert (await shop.deliver("orders/paid", paid)).status_code == 200
+    result = await run(gw)
+    [a] = result.attributions
+    assert a.primary is not None and a.primary.platform == "tiktok"

@@ -883,9 +883,9 @@ def test_platform_tags_cookies_go_along_as_browser_and_click_ids(
     tab: Tab, shop: Site, gateway: Server
 ) -> None:
     """The cookies other platforms' tags set travel with the event: Google's _ga (GA4's
-    client id), Snapchat's _scid and Reddit's _rdt_uuid as browser_ids; Pinterest's _epik and
-    LinkedIn's li_fat_id as click ids when the landing URL gave none. The gateway accepts
-    them (every request answered 200, its events taken)."""
+    client id), Snapchat's _scid, Reddit's _rdt_uuid and Shopify's cart token as browser_ids;
+    Pinterest's _epik and LinkedIn's li_fat_id as click ids when the landing URL gave none.
+    The gateway accepts them (every request answered 200, its events taken)."""
     use_snippet(shop, gateway.url)
     tab.open()
     tab.js(
@@ -894,6 +894,7 @@ def test_platform_tags_cookies_go_along_as_browser_and_click_ids(
         " document.cookie = '_rdt_uuid=1700000000000.rdt-uuid; path=/';"
         " document.cookie = '_epik=dj0yJnU9epik; path=/';"
         " document.cookie = 'li_fat_id=2b7c1e2a-lifat; path=/';"
+        " document.cookie = 'cart=Z2NwLXVzLWVhc3QxOjAxSk1BQ0FSVA%3Fkey%3D9f1e; path=/';"
     )
     tab.js("signalyard.track('Lead', {})")
     (sent,) = tab.sent(1)
@@ -901,6 +902,7 @@ def test_platform_tags_cookies_go_along_as_browser_and_click_ids(
         "ga": "GA1.1.1234567890.1700000000",
         "scid": "5d2f9a1c-scid",
         "rdt_uuid": "1700000000000.rdt-uuid",
+        "cart": "Z2NwLXVzLWVhc3QxOjAxSk1BQ0FSVA?key=9f1e",  # Shopify's cart token, decoded
     }
     assert sent["click_ids"]["epik"]["id"] == "dj0yJnU9epik"
     assert sent["click_ids"]["li_fat_id"]["id"] == "2b7c1e2a-lifat"

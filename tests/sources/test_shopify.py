@@ -747,7 +747,8 @@ async def test_consent_and_click_ids_travel_from_the_cart(shop: Shop) -> None:
 async def test_platform_cookies_travel_from_the_cart_as_browser_ids(shop: Shop) -> None:
     """The tags' cookies the storefront copied to the cart (_ttp, _ga, _scid, _rdt_uuid) are
     kept with the order's event for the platforms that take them (TikTok, GA4, Snapchat,
-    Reddit); other attributes are not."""
+    Reddit), and the order's cart token (the storefront's cart cookie, attribution's link from
+    the browser to the order); other attributes are not."""
     paid = fixture("shopify_orders_paid.json")
     paid["note_attributes"] = [
         *paid["note_attributes"],
@@ -764,4 +765,5 @@ async def test_platform_cookies_travel_from_the_cart_as_browser_ids(shop: Shop) 
         "ga": "GA1.1.1234567890.1700000000",
         "scid": "scid-cookie",
         "rdt_uuid": "1700000000000.rdt",
+        "cart": paid["cart_token"],
     }

@@ -363,9 +363,12 @@
     return out;
   }
 
-  // Platform tags' first-party cookies, passed on when the page has the tag: TikTok's _ttp,
-  // Google's _ga (GA4's client id), Snapchat's _scid, Reddit's _rdt_uuid.
-  var BROWSER_COOKIES = { ttp: '_ttp', ga: '_ga', scid: '_scid', rdt_uuid: '_rdt_uuid' };
+  // First-party cookies passed on when the page has them: TikTok's _ttp, Google's _ga (GA4's
+  // client id), Snapchat's _scid, Reddit's _rdt_uuid, and Shopify's cart token (the order
+  // webhook carries it: the browser's link to its order).
+  var BROWSER_COOKIES = {
+    ttp: '_ttp', ga: '_ga', scid: '_scid', rdt_uuid: '_rdt_uuid', cart: 'cart'
+  };
   function browserIds() {
     var ids = {};
     Object.keys(BROWSER_COOKIES).forEach(function (k) {
