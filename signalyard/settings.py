@@ -356,7 +356,7 @@ def _check_attribution(a: AttributionSettings) -> None:
         raise ConfigError(f"setting attribution.lens must be one of {', '.join(LENSES)}")
     try:
         zoneinfo.ZoneInfo(a.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder
         raise ConfigError(
             "setting attribution.time_zone must be an IANA time zone such as Europe/Paris"
         ) from None

@@ -298,9 +298,19 @@ def _by_host(host: str) -> str:
     return "referral"
 
 
+MAX_HOST = 253
+"""A DNS name's longest; a longer "host" is not one (and is not looked at further)."""
+MAX_LABELS = 8
+"""Labels of a host compared with the lists: every pattern has fewer, so only a host's last
+ones can match (``a.b.c...google.com`` is read as its last eight labels)."""
+
+
 def _matches(host: str, patterns: frozenset[str]) -> bool:
-    """Whether ``host`` (normalized) is one of ``patterns`` or a subdomain of one."""
-    labels = host.split(".")
+    """Whether ``host`` (normalized) is one of ``patterns`` or a subdomain of one. Bounded:
+    at most :data:`MAX_LABELS` tails of at most :data:`MAX_LABELS` labels each."""
+    if len(host) > MAX_HOST:
+        return False
+    labels = host.split(".")[-MAX_LABELS:]
     for i in range(len(labels)):
         tail = labels[i:]
         if ".".join(tail) in patterns:

@@ -1,24 +1,26 @@
 """The invariants every run is checked against (docs/attribution.md, *Conservation*):
 
 - ``weights``: for every order the weights of its credits sum to exactly 1;
-- ``one_truth``: every order has exactly one primary, fallback or unattributed row;
-- ``amounts``: for every order its credited amounts sum to exactly its net revenue;
+- ``one_truth``: every order is credited once, with exactly one primary, fallback or
+  unattributed row;
+- ``amounts``: for every order its credited amounts sum to exactly its net revenue, none
+  below zero;
 - ``windows``: no credit for a click made at or after its order, or outside its platform's
   window in the run's profile;
 - ``revenue``: for every day and currency, credited + unattributed revenue = the actual net
-  revenue of the orders of that day, summed independently from the orders.
+  revenue of the orders of that day, summed on its own from the orders as loaded.
 
 A check that fails is shown red with how many orders (or days) break it; it is never hidden.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from signalyard.attribution.model import Attribution
+from signalyard.attribution.model import Attribution, Order
 
 __all__ = ["Check", "check"]
 
@@ -31,21 +33,31 @@ class Check:
 
 
 def check(
-    attributions: list[Attribution], windows: dict[str, int], day_of: Callable[[float], str]
+    attributions: list[Attribution],
+    windows: dict[str, int],
+    day_of: Callable[[float], str],
+    orders: Sequence[Order],
 ) -> list[Check]:
+    """``orders``: the orders as loaded, before crediting (the actual revenue is summed from
+    them, not from the credits)."""
     bad_weights = bad_truth = bad_amounts = bad_windows = 0
     actual: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for order in orders:
+        actual[(day_of(order.created_at), order.currency)] += order.net
     credited: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    seen = Counter(a.order.order_id for a in attributions)
+    bad_truth += sum(n - 1 for n in seen.values()) + sum(
+        1 for o in orders if o.order_id not in seen
+    )
     for a in attributions:
         order = a.order
         key = (day_of(order.created_at), order.currency)
-        actual[key] += order.net
         if sum((c.weight for c in a.credits), Decimal(0)) != 1:
             bad_weights += 1
         if sum(c.role in ("primary", "fallback", "unattributed") for c in a.credits) != 1:
             bad_truth += 1
         amounts = sum((c.amount for c in a.credits), Decimal(0))
-        if amounts != order.net:
+        if amounts != order.net or any(c.amount < 0 for c in a.credits):
             bad_amounts += 1
         credited[key] += amounts
         for c in a.credits:
@@ -57,15 +69,19 @@ def check(
                 bad_windows += 1
                 break
     bad_days = sorted(k for k in actual.keys() | credited.keys() if actual[k] != credited[k])
-    n = len(attributions)
+    n = len(orders)
     return [
         Check("weights", bad_weights == 0, _orders(bad_weights, n, "weights summing to 1")),
         Check(
             "one_truth",
             bad_truth == 0,
-            _orders(bad_truth, n, "one primary, fallback or unattributed row"),
+            _orders(bad_truth, n, "one credit: one primary, fallback or unattributed row"),
         ),
-        Check("amounts", bad_amounts == 0, _orders(bad_amounts, n, "credits summing to net")),
+        Check(
+            "amounts",
+            bad_amounts == 0,
+            _orders(bad_amounts, n, "credits summing to net, none below zero"),
+        ),
         Check("windows", bad_windows == 0, _orders(bad_windows, n, "credited clicks in window")),
         Check(
             "revenue",

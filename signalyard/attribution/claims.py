@@ -58,6 +58,9 @@ no case, spaces, dots, underscores, hyphens or brackets; ``Amount spent (USD)`` 
 ``Amount spent`` with its currency)."""
 _NUMBER = re.compile(r"-?[0-9][0-9,]*(\.[0-9]+)?|-?\.[0-9]+")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+"""Days as the report writes them (``date.fromisoformat`` alone also takes ``20261201`` and
+``2026-W49-2``, which would never meet a report's day)."""
 
 UPSERT = (
     "INSERT INTO attribution_claims(dataset_id, platform, day, campaign, currency, conversions,"
@@ -148,6 +151,8 @@ def parse_claims(
 
         day = cell("day")
         try:
+            if not _DAY.fullmatch(day):
+                raise ValueError(day)
             datetime.date.fromisoformat(day)
         except ValueError:
             raise InputError(

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 import anyio.to_thread
 
@@ -39,6 +40,9 @@ log = logging.getLogger("signalyard.attribution")
 
 SYNC_BATCH = 2000
 """Events read and taken in per transaction."""
+SETTLE_SECONDS = 60.0
+"""Events received this recently are read again at the next sync (see :meth:`Attributor.
+sync`)."""
 CENT = Decimal("0.01")
 
 
@@ -62,6 +66,8 @@ class Run:
     """Order id -> its person's journey (what :func:`explain` shows)."""
     shared_keys: int = 0
     """Person keys the identity guardrail left out (seen with too many browsers)."""
+    orders: list[Order] = field(default_factory=list)
+    """Every order as loaded, before crediting: what the revenue check sums on its own."""
 
 
 class Attributor:
@@ -84,7 +90,11 @@ class Attributor:
         return WindowTable.of(self.declared, profile)
 
     async def sync(self, dataset_id: str, *, batch: int = SYNC_BATCH) -> int:
-        """Take in the dataset's events stored since the last sync; how many were read."""
+        """Take in the dataset's events stored since the last sync; how many were read.
+
+        The cursor moves only past events received :data:`SETTLE_SECONDS` ago: on PostgreSQL
+        a transaction that took a smaller ``pk`` may commit after a larger one was seen, so
+        the recent events are read again next time (taking one in twice changes nothing)."""
         channels = self.windows("platform-default").channel_of_kind
         after = await self.store.attribution_cursor(dataset_id)
         total = 0
@@ -92,10 +102,17 @@ class Attributor:
             events = await self.store.attribution_events(dataset_id, after_pk=after, limit=batch)
             if not events:
                 return total
-            evidence = extract(events, click_channels=channels)
+            # CPU work on client input: off the event loop.
+            evidence = await anyio.to_thread.run_sync(partial(extract, events, channels))
+            settled_before = self.clock.now() - SETTLE_SECONDS
+            cursor = 0  # none settled: the stored cursor stays (it never moves back)
+            for e in events:
+                if e.received_at > settled_before:
+                    break
+                cursor = e.pk
             after = events[-1].pk
             await self.store.attribution_save(
-                dataset_id, rows_of(evidence), last_pk=after, now=self.clock.now()
+                dataset_id, rows_of(evidence), last_pk=cursor, now=self.clock.now()
             )
             total += len(events)
 
@@ -147,14 +164,17 @@ def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable,
     seconds, other = windows.seconds, windows.other().seconds
     for row in evidence.orders:
         order = _order(row)
+        run.orders.append(order)
         node = str(row[7])
         person = persons.of(node)
         clicks = tuple(sorted(clicks_of.get(person, ()), key=_click_key))
-        if order.kind == "chat":  # the chat's ad click, first seen on this order
+        if order.kind == "chat":
+            # The click-to-message ad of the latest chat opened by this sale or before it (a
+            # chat's ctwa_clid comes on its sales; a second sale in it carries it again).
             event_pk = int(row[1])
-            opener = next((c for c in clicks if c.evidence == "chat" and c.seq == event_pk), None)
-            if opener is not None:
-                order = dataclasses.replace(order, opened_by=opener)
+            openers = [c for c in clicks if c.evidence == "chat" and c.seq <= event_pk]
+            if openers:
+                order = dataclasses.replace(order, opened_by=max(openers, key=lambda c: c.seq))
         touches = tuple(sorted(touches_of.get(person, ()), key=lambda t: (t.at, t.seq)))
         run.journeys[order.order_id] = Journey(clicks, touches)
         run.attributions.append(attribute(order, clicks, touches, seconds, lens=lens))

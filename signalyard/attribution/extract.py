@@ -115,7 +115,7 @@ def click_node(kind: str, click_id: str) -> str:
     return f"click:{kind}:{click_id}"
 
 
-def extract(rows: Iterable[StoredEvent], *, click_channels: Mapping[str, str]) -> Evidence:
+def extract(rows: Iterable[StoredEvent], click_channels: Mapping[str, str]) -> Evidence:
     """The evidence of ``rows``. ``click_channels``: click id kind -> channel (from the
     platforms' declarations); a click id of another kind is not a click (it may still start
     a visit: :func:`~.channels.classify` sees the URL)."""
@@ -142,6 +142,7 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
             order = _order(row, payload, nodes[0] if nodes else f"event:{row.pk}")
             if order is not None:
                 out.orders.append(order)
+                out.links.append((order.node, f"order:{order.order_id}", row.pk))
         return
     user = payload.get("user_data")
     user = user if isinstance(user, dict) else {}
@@ -173,6 +174,8 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
         order = _order(row, payload, node)
         if order is not None:
             out.orders.append(order)
+            # Every Purchase of an order (the shop's server's, the webhook's) joins its ids.
+            out.links.append((node, f"order:{order.order_id}", row.pk))
 
 
 def _nodes(user: Mapping[str, Any], browser_ids: object, clicks: Mapping[Any, Any]) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 __all__ = [
     "DEFAULT_LENS",
@@ -41,8 +41,8 @@ TIME_DECAY_HALF_LIFE = 7 * 86400.0
 WEIGHT_QUANTUM = Decimal("0.000001")
 """Weights are kept to six decimals; the remainder goes to the primary."""
 AMOUNT_QUANTUM = Decimal("0.01")
-"""Credited amounts are kept to cents; the remainder goes to the primary, so an order's
-credits sum to its net revenue exactly."""
+"""Credited amounts are kept to cents, split by largest remainder, so an order's credits are
+never below zero and sum to its net revenue exactly."""
 
 DEFAULT_LENS = "last_click"
 LENSES = ("last_click", "first_click", "linear", "position_based", "time_decay")
@@ -304,8 +304,7 @@ def _click_credits(order: Order, eligible: Sequence[Click], lens: str) -> tuple[
     if lens == "first_click":  # the earliest; of the same instant, the first to arrive
         primary = min(range(len(eligible)), key=lambda i: (eligible[i].clicked_at, eligible[i].seq))
     weights[primary] += Decimal(1) - sum(weights)  # the quantization remainder
-    amounts = [(order.net * w).quantize(AMOUNT_QUANTUM, ROUND_HALF_EVEN) for w in weights]
-    amounts[primary] += order.net - sum(amounts)
+    amounts = _shares(order.net, weights, primary)
     reason_primary = "in_window_last_paid" if lens == DEFAULT_LENS else f"in_window_{lens}"
     out = []
     for i, click in enumerate(eligible):
@@ -323,6 +322,20 @@ def _click_credits(order: Order, eligible: Sequence[Click], lens: str) -> tuple[
         )
     out.sort(key=lambda c: c.role != "primary")
     return tuple(out)
+
+
+def _shares(net: Decimal, weights: Sequence[Decimal], primary: int) -> list[Decimal]:
+    """``net`` split by ``weights`` in whole cents, never below zero, summing to ``net``
+    exactly: each share rounded down, then the cents left over one each to the largest
+    remainders (ties: the primary, then the earlier click)."""
+    exact = [net * w for w in weights]
+    shares = [e.quantize(AMOUNT_QUANTUM, ROUND_FLOOR) for e in exact]
+    left = int((net - sum(shares)) / AMOUNT_QUANTUM)
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i != primary, i))
+    for i in order[:left]:
+        shares[i] += AMOUNT_QUANTUM
+    shares[primary] += net - sum(shares)  # a net with fractions of a cent keeps them
+    return shares
 
 
 def _weights(order: Order, eligible: Sequence[Click], lens: str) -> list[Decimal]:

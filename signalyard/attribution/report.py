@@ -324,7 +324,13 @@ def build_report(
                 for cur in sorted(claimed_value.keys() | net.keys())
             },
         }
-    report.checks = check(kept, run.windows.seconds, day)
+    in_range = [
+        o
+        for o in run.orders
+        if (since is None or day(o.created_at) >= since.isoformat())
+        and (until is None or day(o.created_at) <= until.isoformat())
+    ]
+    report.checks = check(kept, run.windows.seconds, day, in_range)
     return report
 
 

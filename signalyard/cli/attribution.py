@@ -247,7 +247,7 @@ def import_claims(
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OSError):  # OSError: a folder ("Europe"), too long a name
         raise click.BadParameter(
             f"{name} is not an IANA time zone (such as Europe/Paris)", param_hint="--time-zone"
         ) from None

@@ -13,7 +13,8 @@ from typing import Any
 from signalyard.store.base import AttributionEvidence, AttributionRows, StoredEvent
 
 EVENTS_AFTER = (
-    "SELECT pk, event_name, event_id, event_time, source, test_event_code, payload FROM events"
+    "SELECT pk, event_name, event_id, event_time, source, test_event_code, payload, received_at"
+    " FROM events"
     " WHERE dataset_id = ? AND pk > ? ORDER BY pk LIMIT ?"
 )
 """A dataset's events after a cursor, oldest first (``events_dataset_received`` does not
@@ -26,19 +27,28 @@ SET_CURSOR = (
 )
 ORDER = (
     "INSERT INTO attribution_orders(dataset_id, order_id, event_pk, created_at, currency, gross,"
-    " kind, source, node) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
+    " kind, source, node) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (dataset_id, order_id) DO UPDATE"
+    " SET event_pk = excluded.event_pk, created_at = excluded.created_at,"
+    " currency = excluded.currency, gross = excluded.gross, kind = excluded.kind,"
+    " source = excluded.source, node = excluded.node"
+    " WHERE (excluded.created_at, excluded.event_pk)"
+    " < (attribution_orders.created_at, attribution_orders.event_pk)"
 )
-"""An order's first Purchase is the order (a repeated one is a duplicate or a re-send)."""
+"""An order's earliest Purchase (by its time, then its arrival) is the order, whatever order
+they arrive in; every Purchase of it links its ids to the order (``order:<id>``)."""
 TOUCH = (
     "INSERT INTO attribution_touches(dataset_id, event_pk, at, channel, detail, campaign, node)"
     " VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
 )
 _CLICK_TIME = (
     "(SELECT CASE WHEN ? = 'order' AND event_pk = ? AND clicked_at = ? THEN NULL"
-    " ELSE clicked_at END FROM click_ledger WHERE dataset_id = ? AND kind = ? AND click_id = ?)"
+    " WHEN ? = 'event' THEN {lesser}(clicked_at, ?) ELSE clicked_at END"
+    " FROM click_ledger WHERE dataset_id = ? AND kind = ? AND click_id = ?)"
 )
-"""The ledger's click time; none when the click was first seen on an order with no time of
-its own (the ledger then took the order's time)."""
+"""The ledger's click time (its first sighting); none when that sighting was an order with no
+time of its own (the ledger then took the order's time); and for a click an event carried, no
+later than that event (a click is never after an event that carries it: a landing that
+arrives after its order still gives its click its own time)."""
 CLICK = (
     "INSERT INTO attribution_clicks(dataset_id, kind, click_id, clicked_at, first_pk, evidence,"
     f" campaign) VALUES (?,?,?,{_CLICK_TIME},?,?,?) ON CONFLICT (dataset_id, kind, click_id)"
@@ -50,21 +60,27 @@ CLICK = (
 it landed) and the campaign of its landing; seen again, the earliest known time is kept, and
 the first campaign known."""
 CLICK_SQLITE = CLICK.format(
+    lesser="min",
     earliest="coalesce(min(attribution_clicks.clicked_at, excluded.clicked_at),"
-    " excluded.clicked_at)"
+    " excluded.clicked_at)",
 )
-CLICK_PG = CLICK.format(earliest="least(attribution_clicks.clicked_at, excluded.clicked_at)")
+CLICK_PG = CLICK.format(
+    lesser="least", earliest="least(attribution_clicks.clicked_at, excluded.clicked_at)"
+)
 LINK = (
     "INSERT INTO attribution_links(dataset_id, a, b, first_pk) VALUES (?,?,?,?)"
     " ON CONFLICT DO NOTHING"
 )
 LOAD_ORDERS = (
     "SELECT o.order_id, o.event_pk, o.created_at, o.currency, o.gross, o.kind, o.source, o.node,"
-    " w.refunded_value, w.cancelled_at FROM attribution_orders o LEFT JOIN orders w"
-    " ON w.dataset_id = o.dataset_id AND w.platform = o.source AND w.order_id = o.order_id"
-    " WHERE o.dataset_id = ? ORDER BY o.created_at, o.order_id"
+    " (SELECT max(w.refunded_value) FROM orders w WHERE w.dataset_id = o.dataset_id"
+    " AND w.order_id = o.order_id),"
+    " (SELECT min(w.cancelled_at) FROM orders w WHERE w.dataset_id = o.dataset_id"
+    " AND w.order_id = o.order_id)"
+    " FROM attribution_orders o WHERE o.dataset_id = ? ORDER BY o.created_at, o.order_id"
 )
-"""Orders with their refunds and cancellation as the order webhooks recorded them."""
+"""Orders with their refunds and cancellation as the order webhooks recorded them (by the
+order's id, whichever source sent its Purchase first)."""
 LOAD_TOUCHES = (
     "SELECT event_pk, at, channel, detail, campaign, node FROM attribution_touches"
     " WHERE dataset_id = ? ORDER BY event_pk"
@@ -85,6 +101,8 @@ def click_args(dataset_id: str, rows: AttributionRows) -> list[tuple[Any, ...]]:
             evidence,
             pk,
             at,
+            evidence,
+            at,
             dataset_id,
             kind,
             click_id,
@@ -100,7 +118,7 @@ def events_sqlite(
     conn: sqlite3.Connection, dataset_id: str, after_pk: int, limit: int
 ) -> list[StoredEvent]:
     return [
-        StoredEvent(int(r[0]), r[1], r[2], float(r[3]), r[4], r[5], r[6])
+        StoredEvent(int(r[0]), r[1], r[2], float(r[3]), r[4], r[5], r[6], float(r[7]))
         for r in conn.execute(EVENTS_AFTER, (dataset_id, after_pk, limit))
     ]
 

@@ -197,6 +197,7 @@ class StoredEvent:
     source: str
     test_event_code: str | None
     payload: bytes | str
+    received_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

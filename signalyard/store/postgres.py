@@ -713,7 +713,10 @@ class PostgresStore:
         self, dataset_id: str, *, after_pk: int, limit: int
     ) -> list[StoredEvent]:
         rows = await self.pool.fetch(pg(_attribution_sql.EVENTS_AFTER), dataset_id, after_pk, limit)
-        return [StoredEvent(int(r[0]), r[1], r[2], float(r[3]), r[4], r[5], r[6]) for r in rows]
+        return [
+            StoredEvent(int(r[0]), r[1], r[2], float(r[3]), r[4], r[5], r[6], float(r[7]))
+            for r in rows
+        ]
 
     async def attribution_cursor(self, dataset_id: str) -> int:
         value = await self.pool.fetchval(pg(_attribution_sql.CURSOR), dataset_id)

@@ -1,0 +1,142 @@
+"""Defects found in review, each pinned: arrival order never changes credits (a Purchase of
+the shop's server before the order webhook's, a landing that arrives after its order), a
+second sale in a WhatsApp chat, rounding never below zero, odd time zones and claim days
+refused cleanly, and the revenue check summing the orders on its own."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from signalyard.attribution.channels import classify
+from signalyard.attribution.checks import check
+from signalyard.attribution.claims import parse_claims
+from signalyard.attribution.model import Click, Order, attribute
+from signalyard.attribution.report import day_function
+from signalyard.cli import main
+from signalyard.errors import ConfigError, InputError
+from signalyard.settings import load_settings
+from tests.attribution.test_engine import DAY, order, run, send
+from tests.sources.conftest import Gateway
+from tests.sources.test_shopify import ORDER_ID, PAID_TS, Shop, fixture
+
+pytestmark = pytest.mark.anyio
+UTC = ZoneInfo("UTC")
+
+
+async def test_a_refund_counts_when_the_shop_s_server_sent_the_purchase_first(shop: Shop) -> None:
+    gw = shop.gw
+    paid = fixture("shopify_orders_paid.json")
+    api = order(gw, ORDER_ID, 129.5, fbp="fb.1.1.API")
+    api["event_time"] = PAID_TS
+    await send(gw, api)  # the shop's server, before the webhook
+    assert (await shop.deliver("orders/paid", paid)).status_code == 200
+    assert (await shop.deliver("refunds/create", fixture("shopify_refunds_create.json"))).is_success
+    [a] = (await run(gw)).attributions
+    assert a.order.gross == Decimal("129.50") and a.order.net == Decimal("75.47")
+
+
+async def test_a_landing_arriving_after_its_order_still_gives_its_click_time(
+    gateway: Gateway,
+) -> None:
+    """The order (carrying its gclid, no click time) reaches the gateway before the landing
+    of an hour earlier: Google is credited as when they arrive the other way round."""
+    gw = gateway
+    gw.clock.advance(3600)
+    purchase = order(gw, "LATE-1", 30.0, fbp="fb.1.1.L")
+    purchase["click_ids"] = {"gclid": "Cj0-late"}
+    await send(gw, purchase)
+    landing_at = gw.clock.now() - 3600
+    late_landing: dict[str, Any] = {
+        "event_name": "PageView",
+        "event_time": int(landing_at),
+        "event_id": "pv-late",
+        "action_source": "website",
+        "event_source_url": "https://shop.example.com/?gclid=Cj0-late",
+        "user_data": {
+            "fbp": "fb.1.1.L",
+            "client_ip_address": "203.0.113.7",
+            "client_user_agent": "UA",
+        },
+        "click_ids": {"gclid": {"id": "Cj0-late", "at": int(landing_at * 1000)}},
+    }
+    await send(gw, late_landing)
+    [a] = (await run(gw)).attributions
+    assert a.primary is not None and a.primary.platform == "google"
+    assert a.primary.lag_seconds == 3600
+
+
+async def test_a_second_sale_in_the_same_whatsapp_chat_is_the_ad_s_too(gateway: Gateway) -> None:
+    gw = gateway
+
+    def sale(order_id: str) -> dict[str, Any]:
+        return {
+            "event_name": "Purchase",
+            "event_time": int(gw.clock.now()),
+            "event_id": order_id,
+            "action_source": "business_messaging",
+            "messaging_channel": "whatsapp",
+            "user_data": {
+                "whatsapp_business_account_id": "102290129340398",
+                "ctwa_clid": "ARAk-2",
+                "ph": "+84901234567",
+            },
+            "custom_data": {"currency": "VND", "value": 100000, "order_id": order_id},
+        }
+
+    await send(gw, sale("WA-A"))
+    gw.clock.advance(2 * DAY)
+    await send(gw, sale("WA-B"))
+    result = await run(gw)
+    assert [
+        (a.order.order_id, a.primary.reason if a.primary else None) for a in result.attributions
+    ] == [("WA-A", "click_to_message_ad"), ("WA-B", "click_to_message_ad")]
+
+
+def test_rounding_never_gives_a_negative_credit() -> None:
+    t = 1_800_000_000.0
+    clicks = [Click("meta", "fbclid", f"c{i}", t - 3600 * (i + 1), i) for i in range(6)]
+    o = Order("tiny", t, "EUR", Decimal("0.04"))
+    a = attribute(o, clicks, (), {"meta": 7 * 86400}, lens="linear")
+    assert sum(c.amount for c in a.credits) == Decimal("0.04")
+    assert min(c.amount for c in a.credits) >= 0
+
+
+def test_odd_time_zones_are_refused_cleanly() -> None:
+    for name in ("Europe", "x" * 300):
+        with pytest.raises(ConfigError, match="IANA"):
+            load_settings(environ={"SIGNALYARD_ATTRIBUTION_TIME_ZONE": name})
+    out = CliRunner().invoke(
+        main,
+        ["attribution", "report", "--time-zone", "Europe"],
+        env={"SIGNALYARD_DATABASE_URL": "sqlite:////nonexistent/x.db"},
+    )
+    assert out.exit_code == 2 and "IANA" in out.output and "Traceback" not in out.output
+
+
+@pytest.mark.parametrize("day", ["20261201", "2026-W49-2", "2026-12-1"])
+def test_claim_days_are_written_as_the_report_writes_them(day: str) -> None:
+    text = f"date,conversions,value,spend\n{day},1,2,3\n"
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        parse_claims(io.StringIO(text), platform="meta", currency="EUR")
+
+
+def test_the_revenue_check_sums_the_orders_on_their_own() -> None:
+    t = 1_800_000_000.0
+    orders = [Order("a", t, "EUR", Decimal("10.00")), Order("b", t, "EUR", Decimal("5.00"))]
+    credited = [attribute(o, (), (), {}) for o in orders]
+    day = day_function(UTC)
+    assert all(c.ok for c in check(credited, {}, day, orders))
+    failed = {c.name: c.ok for c in check(credited[:1], {}, day, orders)}
+    assert failed["revenue"] is False and failed["one_truth"] is False
+
+
+def test_a_huge_referrer_host_is_classified_without_trouble() -> None:
+    host = ".".join(["a"] * 2000) + ".com"
+    landing = classify("https://shop.example.com/", f"https://{host}/", click_channels={})
+    assert landing is not None and landing.channel in ("referral", "direct")
