@@ -105,8 +105,8 @@ def evidence(
             click_id = f"{kind}-{i}-{j}"
             pk = i * 20 + 15 + j
             clicked_at = float(at - rng.randrange(1, 40 * DAY))
-            clicks.append((kind, click_id, pk, "event", clicked_at))
-            links.append((node, f"click:{kind}:{click_id}", pk))
+            clicks.append((kind, click_id, pk, "event", clicked_at, None))
+            links.append((node, f"click:{kind}:{click_id}", pk, clicked_at))
             ledger.append((kind, click_id, clicked_at, pk))
     return AttributionRows(orders, touches, clicks, links), ledger
 

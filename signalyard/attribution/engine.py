@@ -145,7 +145,9 @@ class Attributor:
 
 def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable, lens: str) -> Run:
     """The run over loaded evidence (pure)."""
-    persons = Persons((str(a), str(b)) for a, b in evidence.links)
+    persons = Persons(
+        (str(a), str(b), float(at) if at is not None else None) for a, b, at in evidence.links
+    )
     platform_of = windows.platform_of_kind
     clicks_of: dict[str, list[Click]] = defaultdict(list)
     for kind, click_id, clicked_at, first_pk, how, campaign in evidence.clicks:

@@ -107,8 +107,8 @@ class Evidence:
     orders: list[OrderRow] = field(default_factory=list)
     touches: list[TouchRow] = field(default_factory=list)
     clicks: list[ClickRow] = field(default_factory=list)
-    links: list[tuple[str, str, int]] = field(default_factory=list)
-    """(node, node, event pk): seen together in that event."""
+    links: list[tuple[str, str, int, float]] = field(default_factory=list)
+    """(node, node, event pk, event time): seen together in that event."""
 
 
 def click_node(kind: str, click_id: str) -> str:
@@ -142,7 +142,7 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
             order = _order(row, payload, nodes[0] if nodes else f"event:{row.pk}")
             if order is not None:
                 out.orders.append(order)
-                out.links.append((order.node, f"order:{order.order_id}", row.pk))
+                out.links.append((order.node, f"order:{order.order_id}", row.pk, row.event_time))
         return
     user = payload.get("user_data")
     user = user if isinstance(user, dict) else {}
@@ -153,7 +153,7 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
         clicks = {**clicks, CHAT_CLICK: opener}  # the chat's ad click, on the order itself
     nodes = _nodes(user, payload.get("_browser_ids"), clicks)
     node = nodes[0] if nodes else f"event:{row.pk}"
-    out.links.extend((node, other, row.pk) for other in nodes[1:])
+    out.links.extend((node, other, row.pk, row.event_time) for other in nodes[1:])
     url = payload.get("event_source_url")
     landing = None
     if isinstance(url, str) and not is_order:
@@ -175,7 +175,7 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
         if order is not None:
             out.orders.append(order)
             # Every Purchase of an order (the shop's server's, the webhook's) joins its ids.
-            out.links.append((node, f"order:{order.order_id}", row.pk))
+            out.links.append((node, f"order:{order.order_id}", row.pk, row.event_time))
 
 
 def _nodes(user: Mapping[str, Any], browser_ids: object, clicks: Mapping[Any, Any]) -> list[str]:

@@ -4,8 +4,10 @@ Nodes are a browser's ids (``fbp:``, ``ga:``...), a person's hashed keys (``em:`
 ``external_id:``) and click ids (``click:<kind>:<id>``); two nodes are linked when one event
 carried both. No fingerprinting (IP and user agent never link).
 
-Guardrail: a person key seen with more than :data:`MAX_BROWSERS_PER_KEY` browsers (a shop's
-test e-mail address, a shared phone number) links nothing: it would merge strangers.
+Guardrail: a person key seen with more than :data:`MAX_BROWSERS_PER_KEY` browsers in one
+day (a shop's test e-mail address, a shared phone number) links nothing: it would merge
+strangers. Counted per day, so a loyal customer whose browser id a privacy feature renews
+every week keeps their e-mail's links.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Iterable
 __all__ = ["MAX_BROWSERS_PER_KEY", "Persons", "is_person_key"]
 
 MAX_BROWSERS_PER_KEY = 20
+"""Browsers a person key may be seen with in one day (UTC) before it links nothing."""
+DAY = 86400
 PERSON_PREFIXES = ("em:", "ph:", "external_id:")
 
 
@@ -31,20 +35,21 @@ def _is_browser(node: str) -> bool:
 class Persons:
     """Union-find over the links; :meth:`of` gives a node's person (a representative node)."""
 
-    def __init__(self, links: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, links: Iterable[tuple[str, str, float | None]]) -> None:
+        """``links``: (node, node, when first seen: UTC seconds, or None when unknown)."""
         pairs = list(links)
-        browsers: dict[str, set[str]] = defaultdict(set)
-        for a, b in pairs:
+        browsers: dict[tuple[str, int], set[str]] = defaultdict(set)
+        for a, b, at in pairs:
+            day = int(at // DAY) if at is not None else -1
             if is_person_key(a) and _is_browser(b):
-                browsers[a].add(b)
+                browsers[(a, day)].add(b)
             elif is_person_key(b) and _is_browser(a):
-                browsers[b].add(a)
-        self.shared = frozenset(
-            k for k, seen in browsers.items() if len(seen) > MAX_BROWSERS_PER_KEY
-        )
+                browsers[(b, day)].add(a)
+        limit = MAX_BROWSERS_PER_KEY
+        self.shared = frozenset(k for (k, _day), seen in browsers.items() if len(seen) > limit)
         """Person keys left out of linking by the guardrail."""
         self._parent: dict[str, str] = {}
-        for a, b in pairs:
+        for a, b, _at in pairs:
             if a in self.shared or b in self.shared:
                 continue
             self._union(a, b)

@@ -68,7 +68,7 @@ CLICK_PG = CLICK.format(
     lesser="least", earliest="least(attribution_clicks.clicked_at, excluded.clicked_at)"
 )
 LINK = (
-    "INSERT INTO attribution_links(dataset_id, a, b, first_pk) VALUES (?,?,?,?)"
+    "INSERT INTO attribution_links(dataset_id, a, b, first_pk, observed_at) VALUES (?,?,?,?,?)"
     " ON CONFLICT DO NOTHING"
 )
 LOAD_ORDERS = (
@@ -89,7 +89,9 @@ LOAD_CLICKS = (
     "SELECT kind, click_id, clicked_at, first_pk, evidence, campaign FROM attribution_clicks"
     " WHERE dataset_id = ? ORDER BY first_pk, kind, click_id"
 )
-LOAD_LINKS = "SELECT a, b FROM attribution_links WHERE dataset_id = ? ORDER BY first_pk, a, b"
+LOAD_LINKS = (
+    "SELECT a, b, observed_at FROM attribution_links WHERE dataset_id = ? ORDER BY first_pk, a, b"
+)
 
 
 def click_args(dataset_id: str, rows: AttributionRows) -> list[tuple[Any, ...]]:

@@ -211,8 +211,8 @@ class AttributionRows:
     clicks: Sequence[tuple[str, str, int, str, float, str | None]] = ()
     """(kind, click id, event pk, evidence, event time, campaign); the click time comes from
     the click ledger (none for a click first seen on an order, at the order's own time)."""
-    links: Sequence[tuple[str, str, int]] = ()
-    """(node, node, event pk)."""
+    links: Sequence[tuple[str, str, int, float]] = ()
+    """(node, node, event pk, the event's time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +227,7 @@ class AttributionEvidence:
     clicks: Sequence[tuple[Any, ...]]
     """(kind, click id, clicked at or None, first event pk, evidence, campaign or None)."""
     links: Sequence[tuple[Any, ...]]
-    """(node, node)."""
+    """(node, node, observed at or None)."""
 
 
 class Store(Protocol):

@@ -300,7 +300,7 @@ async def test_store_attribution_tables(backend_store: Store) -> None:
         orders=[("o1", 7, 100.0, "EUR", "10.50", "web", "api", "fbp:x")],
         touches=[(5, 90.0, "email", "newsletter", "dec", "fbp:x")],
         clicks=[("gclid", "G", 5, "event", 90.0, "dec"), ("ttclid", "T", 7, "order", 100.0, None)],
-        links=[("fbp:x", "click:gclid:G", 5)],
+        links=[("fbp:x", "click:gclid:G", 5, 90.0)],
     )
     await store.attribution_save("42", rows, last_pk=7, now=2.0)
     await store.attribution_save("42", rows, last_pk=3, now=3.0)  # never moves back
@@ -313,7 +313,7 @@ async def test_store_attribution_tables(backend_store: Store) -> None:
         ("gclid", "G", None, 5, "event", "dec"),  # not in the click ledger
         ("ttclid", "T", None, 7, "order", None),
     ]
-    assert [tuple(r) for r in loaded.links] == [("fbp:x", "click:gclid:G")]
+    assert [tuple(r) for r in loaded.links] == [("fbp:x", "click:gclid:G", 90.0)]
     assert [tuple(r) for r in loaded.touches] == [(5, 90.0, "email", "newsletter", "dec", "fbp:x")]
     assert await store.attribution_evidence("other") == type(loaded)([], [], [], [])
 
@@ -419,7 +419,8 @@ async def test_evidence_past_its_retention_is_pruned(gateway: Gateway) -> None:
     evidence = await gw.store.attribution_evidence(DATASET)
     assert [r[0] for r in evidence.orders] == ["R-NEW"]
     assert evidence.touches == [] and evidence.clicks == []
-    assert ("fb.1.1.R", "click:gclid:OLD") in [(a[4:], b) for a, b in evidence.links]  # kept
+    kept = [(a, b) for a, b, _at in evidence.links]
+    assert ("fbp:fb.1.1.R", "click:gclid:OLD") in kept  # links are kept
 
 
 async def test_the_cart_token_links_a_browser_to_its_shopify_order(shop: Shop) -> None:

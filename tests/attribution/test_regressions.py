@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from signalyard.attribution.channels import classify
 from signalyard.attribution.checks import check
 from signalyard.attribution.claims import parse_claims
+from signalyard.attribution.identity import Persons
 from signalyard.attribution.model import Click, Order, attribute
 from signalyard.attribution.report import day_function
 from signalyard.cli import main
@@ -140,3 +141,16 @@ def test_a_huge_referrer_host_is_classified_without_trouble() -> None:
     host = ".".join(["a"] * 2000) + ".com"
     landing = classify("https://shop.example.com/", f"https://{host}/", click_channels={})
     assert landing is not None and landing.channel in ("referral", "direct")
+
+
+def test_the_shared_key_guardrail_counts_browsers_per_day() -> None:
+    """A loyal customer whose browser id is renewed every week (Safari) keeps their e-mail's
+    links; a test address used from 21 browsers in one day links nothing."""
+    week, t0 = 7 * 86400, 1_800_000_000.0
+    loyal = [("em:loyal", f"fbp:{i}", t0 + i * week) for i in range(30)]
+    loyal.append(("fbp:29", "click:gclid:G", t0 + 29 * week))
+    persons = Persons(loyal)
+    assert persons.shared == frozenset()
+    assert persons.of("fbp:0") == persons.of("click:gclid:G")
+    staff = [("em:test", f"fbp:s{i}", t0 + i * 60) for i in range(21)]
+    assert Persons(staff).shared == frozenset({"em:test"})
