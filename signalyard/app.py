@@ -22,7 +22,7 @@ from signalyard.delivery.worker import Worker
 from signalyard.insights.alerts import AlertEngine
 from signalyard.insights.recorder import StatsRecorder
 from signalyard.metrics import Metrics
-from signalyard.runtime import make_attributor
+from signalyard.runtime import before_prune
 from signalyard.sandbox.registry import SANDBOXES, mount_path
 from signalyard.settings import Settings, is_loopback
 from signalyard.sinks import REGISTRY
@@ -371,9 +371,7 @@ def create_app(
                 sandbox_url=settings.resolved_sandbox_url,
                 metrics=metrics,
                 recorder=recorder,
-                before_prune=make_attributor(
-                    store, clock, retention_days=settings.attribution.retention_days
-                ).sync_all,
+                before_prune=before_prune(settings, store, clock),
             )
             state["worker"] = worker
             task = asyncio.create_task(worker.run(stop))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from signalyard import operator_key
@@ -99,6 +99,17 @@ async def bootstrap(
         now=now,
     )
     return Bootstrap(DEMO_DATASET, key.secret, country)
+
+
+def before_prune(
+    settings: Settings, store: Store, clock: Clock
+) -> Callable[[], Awaitable[int]] | None:
+    """The worker's step before each pruning: attribution takes the new events in (and prunes
+    its own evidence), unless ``attribution.enabled`` is off."""
+    if not settings.attribution.enabled:
+        return None
+    attributor = make_attributor(store, clock, retention_days=settings.attribution.retention_days)
+    return attributor.sync_all
 
 
 def make_attributor(store: Store, clock: Clock, *, retention_days: float = 400.0) -> Attributor:

@@ -16,7 +16,7 @@ from signalyard.cli import first_start
 from signalyard.cli._common import ensure_schema, settings_from, with_store
 from signalyard.cli._startup import key_lines, port_problem
 from signalyard.clock import SystemClock
-from signalyard.runtime import bootstrap, make_attributor, make_store
+from signalyard.runtime import before_prune, bootstrap, make_store
 from signalyard.settings import Settings, overrides_environ
 from signalyard.sinks import sandbox_base
 from signalyard.store.base import Store
@@ -151,11 +151,7 @@ def worker(ctx: click.Context) -> None:
                 client=client,
                 sandbox_url=settings.resolved_sandbox_url,
                 recorder=recorder,
-                before_prune=make_attributor(
-                    store,
-                    SystemClock(),
-                    retention_days=settings.attribution.retention_days,
-                ).sync_all,
+                before_prune=before_prune(settings, store, SystemClock()),
             )
             alerts = AlertEngine(store, SystemClock(), settings.alerts, client)
             click.echo(f"Worker {w.owner} delivering.")

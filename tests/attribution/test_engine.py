@@ -18,8 +18,15 @@ from signalyard.attribution.explain import explain_text
 from signalyard.attribution.report import build_report
 from signalyard.cli import main
 from signalyard.delivery.worker import Worker
+from signalyard.runtime import before_prune
 from signalyard.secret import Secret
-from signalyard.settings import AttributionSettings, DashboardSettings, DeliverySettings
+from signalyard.settings import (
+    AttributionSettings,
+    DashboardSettings,
+    DeliverySettings,
+    Settings,
+    load_settings,
+)
 from signalyard.sinks import REGISTRY
 from signalyard.store.base import AttributionRows, Store
 from tests.conftest import in_thread
@@ -443,3 +450,15 @@ async def test_the_cart_token_links_a_browser_to_its_shopify_order(shop: Shop) -
     result = await run(gw)
     [a] = result.attributions
     assert a.primary is not None and a.primary.platform == "tiktok"
+
+
+async def test_the_worker_s_attribution_step_can_be_turned_off(gateway: Gateway) -> None:
+    gw = gateway
+    off = Settings(attribution=AttributionSettings(enabled=False))
+    assert before_prune(off, gw.store, gw.clock) is None
+    assert load_settings(environ={"SIGNALYARD_ATTRIBUTION_ENABLED": "false"}).attribution == (
+        AttributionSettings(enabled=False)
+    )
+    await ad_click(gw, "gclid", "G-on", fbp="fb.1.1.ON", event_id="pv-on")
+    step = before_prune(Settings(), gw.store, gw.clock)
+    assert step is not None and await step() == 1
