@@ -47,8 +47,34 @@ def day_function(tz: ZoneInfo) -> Callable[[float], str]:
     return day
 
 
+class _Claimed:
+    """What a row with claims derives: the two ROAS figures, and how a claim adds to it."""
+
+    primary_revenue: Decimal
+    has_claims: bool
+    claimed: float
+    claimed_value: Decimal
+    spend: Decimal
+
+    @property
+    def true_roas(self) -> Decimal | None:
+        """Credited net revenue / spend."""
+        return _ratio(self.primary_revenue, self.spend)
+
+    @property
+    def claimed_roas(self) -> Decimal | None:
+        """The platform's own: claimed value / spend."""
+        return _ratio(self.claimed_value, self.spend) if self.has_claims else None
+
+    def add_claim(self, claim: Claim) -> None:
+        self.has_claims = True
+        self.claimed += claim.conversions
+        self.claimed_value += claim.value
+        self.spend += claim.spend
+
+
 @dataclass(slots=True)
-class PlatformRow:
+class PlatformRow(_Claimed):
     platform: str
     day: str
     currency: str
@@ -69,16 +95,6 @@ class PlatformRow:
     def overlap(self) -> int:
         """Eligible orders another platform's later click won."""
         return self.eligible - self.primary
-
-    @property
-    def true_roas(self) -> Decimal | None:
-        """Credited net revenue / spend."""
-        return _ratio(self.primary_revenue, self.spend)
-
-    @property
-    def claimed_roas(self) -> Decimal | None:
-        """The platform's own: claimed value / spend."""
-        return _ratio(self.claimed_value, self.spend) if self.has_claims else None
 
     @property
     def unverified(self) -> float | None:
@@ -108,7 +124,7 @@ NO_CAMPAIGN = ""
 
 
 @dataclass(slots=True)
-class CampaignRow:
+class CampaignRow(_Claimed):
     """One platform's campaign over the report's days: what it earned beside what it claims."""
 
     platform: str
@@ -120,14 +136,6 @@ class CampaignRow:
     claimed: float = 0.0
     claimed_value: Decimal = Decimal(0)
     spend: Decimal = Decimal(0)
-
-    @property
-    def true_roas(self) -> Decimal | None:
-        return _ratio(self.primary_revenue, self.spend)
-
-    @property
-    def claimed_roas(self) -> Decimal | None:
-        return _ratio(self.claimed_value, self.spend) if self.has_claims else None
 
 
 @dataclass(slots=True)
@@ -275,16 +283,8 @@ def build_report(
             until is not None and claim.day > until.isoformat()
         ):
             continue
-        r = row(claim.platform, claim.day, claim.currency)
-        r.has_claims = True
-        r.claimed += claim.conversions
-        r.claimed_value += claim.value
-        r.spend += claim.spend
-        k = campaign(claim.platform, _campaign_key(claim.campaign), claim.currency)
-        k.has_claims = True
-        k.claimed += claim.conversions
-        k.claimed_value += claim.value
-        k.spend += claim.spend
+        row(claim.platform, claim.day, claim.currency).add_claim(claim)
+        campaign(claim.platform, _campaign_key(claim.campaign), claim.currency).add_claim(claim)
         claimed_orders += claim.conversions
         claimed_value[claim.currency] += claim.value
     report.platforms = [platforms[k] for k in sorted(platforms)]

@@ -134,14 +134,20 @@ def stacked_bars(
             ' text-anchor="middle">nothing in this window</text>'
         )
     parts.append("</svg>")
-    legend = "".join(
-        f'<li><span class="sw {colour}"></span>{escape(name)} <b>{sum(values):,}</b></li>'
+    legend = [
+        (colour, f"{escape(name)} <b>{sum(values):,}</b>")
         for colour, (name, values) in zip(classes, drawn, strict=True)
-    )
+    ]
+    return _figure(chart_id, title, parts, legend)
+
+
+def _figure(chart_id: str, title: str, parts: list[str], legend: list[tuple[str, str]]) -> Markup:
+    """A chart's ``<figure>``: its caption, its SVG and its legend (colour class, HTML)."""
+    items = "".join(f'<li><span class="sw {colour}"></span>{html}</li>' for colour, html in legend)
     return Markup(
         f'<figure class="chart" id="{escape(chart_id)}" data-testid="{escape(chart_id)}">'
         f"<figcaption>{escape(title)}</figcaption>{''.join(parts)}"
-        f'<ul class="legend">{legend}</ul></figure>'
+        f'<ul class="legend">{items}</ul></figure>'
     )
 
 
@@ -209,12 +215,5 @@ def grouped_bars(
             ' text-anchor="middle">nothing in this period</text>'
         )
     parts.append("</svg>")
-    legend = "".join(
-        f'<li><span class="sw {colour}"></span>{escape(name)}</li>'
-        for colour, (name, _) in zip(classes, drawn, strict=True)
-    )
-    return Markup(
-        f'<figure class="chart" id="{escape(chart_id)}" data-testid="{escape(chart_id)}">'
-        f"<figcaption>{escape(title)}</figcaption>{''.join(parts)}"
-        f'<ul class="legend">{legend}</ul></figure>'
-    )
+    legend = [(colour, escape(name)) for colour, (name, _) in zip(classes, drawn, strict=True)]
+    return _figure(chart_id, title, parts, legend)

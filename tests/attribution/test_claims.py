@@ -183,3 +183,15 @@ async def test_campaigns_meet_their_claims(gateway: Gateway) -> None:
     assert any(
         line.startswith("campaign:google,winter sale") for line in report.to_csv().splitlines()
     )
+
+
+def test_import_claims_refuses_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("date,conversions,value,spend\n2027-01-15,1,2,3 €\n".encode("cp1252"))
+    out = CliRunner().invoke(
+        main,
+        ["attribution", "import-claims", str(path), "--platform", "meta", "--currency", "EUR"],
+        env={"SIGNALYARD_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"},
+    )
+    assert out.exit_code == 1 and "is not UTF-8 text" in out.output
+    assert "Traceback" not in out.output
