@@ -105,11 +105,34 @@ def before_prune(
     settings: Settings, store: Store, clock: Clock
 ) -> Callable[[], Awaitable[int]] | None:
     """The worker's step before each pruning: attribution takes the new events in (and prunes
-    its own evidence), unless ``attribution.enabled`` is off."""
-    if not settings.attribution.enabled:
+    its own evidence), unless ``attribution.enabled`` is off; then, every
+    ``attribution.fetch_claims_hours``, the platforms' claims are fetched (never failing the
+    pruning)."""
+    from signalyard.attribution.fetch import ClaimsRefresher
+
+    steps: list[Callable[[], Awaitable[int]]] = []
+    a = settings.attribution
+    if a.enabled:
+        steps.append(make_attributor(store, clock, retention_days=a.retention_days).sync_all)
+    if a.fetch_claims_hours > 0:
+        steps.append(
+            ClaimsRefresher(
+                store,
+                clock,
+                every_seconds=a.fetch_claims_hours * 3600,
+                days=a.fetch_claims_days,
+                sandbox_url=settings.resolved_sandbox_url,
+            )
+        )
+    if not steps:
         return None
-    attributor = make_attributor(store, clock, retention_days=settings.attribution.retention_days)
-    return attributor.sync_all
+    if len(steps) == 1:
+        return steps[0]
+
+    async def step() -> int:
+        return sum([await s() for s in steps])
+
+    return step
 
 
 def make_attributor(store: Store, clock: Clock, *, retention_days: float = 400.0) -> Attributor:

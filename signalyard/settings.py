@@ -122,6 +122,12 @@ class AttributionSettings:
     (reading a Purchase with full customer data costs about 50 µs of CPU, writing its
     evidence more). Off: it does not, and the attribution commands take in
     only the events still held when they run (events go after ``delivery.retention_days``)."""
+    fetch_claims_hours: float = 6.0
+    """How often the delivery worker fetches what each platform claims for the last
+    ``fetch_claims_days`` days, from the reporting API of every destination whose reporting
+    options are set (as ``signalyard attribution fetch-claims`` does); 0: never."""
+    fetch_claims_days: int = 7
+    """The days each fetch asks for, today included: platforms restate recent days."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +363,10 @@ def _check_attribution(a: AttributionSettings) -> None:
         )
     if not 0 < a.retention_days <= 3650:
         raise ConfigError("setting attribution.retention_days must be between 0 and 3650")
+    if not 0 <= a.fetch_claims_hours <= 24 * 31:
+        raise ConfigError("setting attribution.fetch_claims_hours must be between 0 and 744")
+    if not 1 <= a.fetch_claims_days <= 90:
+        raise ConfigError("setting attribution.fetch_claims_days must be between 1 and 90")
     if a.lens not in LENSES:
         raise ConfigError(f"setting attribution.lens must be one of {', '.join(LENSES)}")
     try:

@@ -34,7 +34,7 @@ from signalyard.errors import InputError
 from signalyard.store import dual
 from signalyard.store.base import Store
 
-__all__ = ["MAX_ROWS", "Claim", "load_claims", "parse_claims", "save_claims"]
+__all__ = ["MAX_ROWS", "Claim", "claim_rows", "load_claims", "parse_claims", "save_claims"]
 
 MAX_ROWS = 1_000_000
 MAX_FIELD = 500
@@ -178,25 +178,28 @@ def parse_claims(
 async def save_claims(
     store: Store, dataset_id: str, claims: Sequence[Claim], *, source: str, now: float
 ) -> None:
-    await dual.execute_many(
-        store,
-        UPSERT,
-        [
-            (
-                dataset_id,
-                c.platform,
-                c.day,
-                c.campaign,
-                c.currency,
-                c.conversions,
-                str(c.value),
-                str(c.spend),
-                source[:200],
-                now,
-            )
-            for c in claims
-        ],
-    )
+    await dual.execute_many(store, UPSERT, claim_rows(dataset_id, claims, source, now))
+
+
+def claim_rows(
+    dataset_id: str, claims: Iterable[Claim], source: str, now: float
+) -> list[tuple[object, ...]]:
+    """The :data:`UPSERT` arguments of ``claims``, kept from ``source`` at ``now``."""
+    return [
+        (
+            dataset_id,
+            c.platform,
+            c.day,
+            c.campaign,
+            c.currency,
+            c.conversions,
+            str(c.value),
+            str(c.spend),
+            source[:200],
+            now,
+        )
+        for c in claims
+    ]
 
 
 async def load_claims(store: Store, dataset_id: str) -> list[Claim]:

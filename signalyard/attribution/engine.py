@@ -15,11 +15,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
+from typing import TypeVar
 
 import anyio.to_thread
 
 from signalyard.attribution.extract import extract, rows_of
-from signalyard.attribution.identity import Persons
+from signalyard.attribution.identity import LINK_SETTLE_SECONDS, Persons
 from signalyard.attribution.model import (
     DEFAULT_LENS,
     Attribution,
@@ -44,6 +45,7 @@ SETTLE_SECONDS = 60.0
 """Events received this recently are read again at the next sync (see :meth:`Attributor.
 sync`)."""
 CENT = Decimal("0.01")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,33 +145,58 @@ class Attributor:
         return await anyio.to_thread.run_sync(lambda: credit(dataset_id, evidence, windows, lens))
 
 
+class _Evidence:
+    """The clicks and landings of each person as the persons grow: kept by representative,
+    a person's joined into the other's when a link joins them."""
+
+    def __init__(self) -> None:
+        self.clicks: dict[str, list[Click]] = defaultdict(list)
+        self.touches: dict[str, list[Touch]] = defaultdict(list)
+
+    def join(self, absorbed: str, into: str) -> None:
+        _join(self.clicks, absorbed, into)
+        _join(self.touches, absorbed, into)
+
+
+def _join(kept: dict[str, list[T]], absorbed: str, into: str) -> None:
+    moved = kept.pop(absorbed, None)
+    if moved:
+        target = kept[into]
+        if len(moved) > len(target):  # the shorter list goes to the longer one
+            moved, kept[into] = target, moved
+        kept[into].extend(moved)
+
+
 def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable, lens: str) -> Run:
-    """The run over loaded evidence (pure)."""
+    """The run over loaded evidence (pure). Orders are credited oldest first, each from the
+    identity links first seen up to its own time plus ``LINK_SETTLE_SECONDS``
+    (:class:`~.identity.Persons`): a later link never rewrites an older order's credit."""
     persons = Persons(
-        (str(a), str(b), float(at) if at is not None else None) for a, b, at in evidence.links
+        ((str(a), str(b), float(at) if at is not None else None) for a, b, at in evidence.links),
+        deferred=True,
     )
     platform_of = windows.platform_of_kind
-    clicks_of: dict[str, list[Click]] = defaultdict(list)
+    kept = _Evidence()
     for kind, click_id, clicked_at, first_pk, how, campaign in evidence.clicks:
         platform = platform_of.get(kind)
         if platform is None:
             continue
-        node = f"click:{kind}:{click_id}"
         at = float(clicked_at) if clicked_at is not None else None
-        clicks_of[persons.of(node)].append(
+        kept.clicks[f"click:{kind}:{click_id}"].append(
             Click(platform, kind, click_id, at, int(first_pk), str(how), campaign)
         )
-    touches_of: dict[str, list[Touch]] = defaultdict(list)
     for pk, at, channel, detail, _campaign, node in evidence.touches:
-        touches_of[persons.of(str(node))].append(Touch(float(at), channel, detail, int(pk)))
+        kept.touches[str(node)].append(Touch(float(at), channel, detail, int(pk)))
     run = Run(dataset_id, windows, lens, shared_keys=len(persons.shared))
     seconds, other = windows.seconds, windows.other().seconds
-    for row in evidence.orders:
+    rows = sorted(evidence.orders, key=lambda row: (float(str(row[2])), str(row[0])))
+    for row in rows:
         order = _order(row)
         run.orders.append(order)
-        node = str(row[7])
-        person = persons.of(node)
-        clicks = tuple(sorted(clicks_of.get(person, ()), key=_click_key))
+        for absorbed, into in persons.advance(order.created_at + LINK_SETTLE_SECONDS):
+            kept.join(absorbed, into)
+        person = persons.of(str(row[7]))
+        clicks = tuple(sorted(kept.clicks.get(person, ()), key=_click_key))
         if order.kind == "chat":
             # The click-to-message ad of the latest chat opened by this sale or before it (a
             # chat's ctwa_clid comes on its sales; a second sale in it carries it again).
@@ -177,7 +204,7 @@ def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable,
             openers = [c for c in clicks if c.evidence == "chat" and c.seq <= event_pk]
             if openers:
                 order = dataclasses.replace(order, opened_by=max(openers, key=lambda c: c.seq))
-        touches = tuple(sorted(touches_of.get(person, ()), key=lambda t: (t.at, t.seq)))
+        touches = tuple(sorted(kept.touches.get(person, ()), key=lambda t: (t.at, t.seq)))
         run.journeys[order.order_id] = Journey(clicks, touches)
         run.attributions.append(attribute(order, clicks, touches, seconds, lens=lens))
         run.eligible_other[order.order_id] = eligible_platforms(order, clicks, other)

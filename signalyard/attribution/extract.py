@@ -8,7 +8,12 @@
   referrer is another site, or it carries campaign parameters or a click id), classified into
   a channel (:mod:`.channels`).
 - **Clicks**: each click id the event carries (a landing's, or an order's own from its
-  attributes), to be given its click time from the click ledger.
+  attributes), to be given its click time from the click ledger; and the fbclid of a
+  well-formed ``fbc`` cookie (``fb.<n>.<ms>.<fbclid>``), clicked no later than the cookie's
+  creation time (Meta's ``fbc`` is set when the ad's link lands): what a shop's own server
+  events carry when no page of the shop sent the landing. An order's ``fbc`` made at or after
+  the order (from its own page's URL), made after the event (a clock ahead) or not in
+  milliseconds dates nothing: its click is the event's as any other it carries.
 - **Consent**: an event whose ad consent was declined gives no click, landing or link (its
   order still counts as revenue).
 - **Orders**: a ``Purchase`` that is not a test event, with its order id
@@ -58,6 +63,8 @@ KIND_OF_SOURCE = {
 call, other: not placed on the site). ``chat``: a sale closed in a conversation
 (``business_messaging``), credited to the click-to-message ad that opened it when it carries
 its click (``user_data.ctwa_clid``), else like a web order."""
+FBC_KIND = "fbclid"
+"""The click id an ``fbc`` cookie carries."""
 CHAT_CLICK = "ctwa_clid"
 """The click-to-message ad's click a chat sale carries in ``user_data``."""
 MAX_AMOUNT = Decimal("1e12")
@@ -151,6 +158,16 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
     opener = user.get(CHAT_CLICK) if payload.get("action_source") == "business_messaging" else None
     if is_order and isinstance(opener, str) and 0 < len(opener) <= MAX_NODE:
         clicks = {**clicks, CHAT_CLICK: opener}  # the chat's ad click, on the order itself
+    fbc = _fbc_click(user.get("fbc"))
+    if fbc is not None and FBC_KIND in click_channels and FBC_KIND not in clicks:
+        clicks = {**clicks, FBC_KIND: fbc[0]}
+        created = fbc[1]
+        if created is None or created > row.event_time or (is_order and created == row.event_time):
+            # No time to trust (a clock ahead, seconds for milliseconds), or made from the
+            # order's own page: the event's click as any other it carries.
+            fbc = None
+    else:
+        fbc = None
     nodes = _nodes(user, payload.get("_browser_ids"), clicks)
     node = nodes[0] if nodes else f"event:{row.pk}"
     out.links.extend((node, other, row.pk, row.event_time) for other in nodes[1:])
@@ -164,6 +181,9 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
     campaign = landing.campaign if landing is not None else None
     for kind, click_id in clicks.items():
         if isinstance(kind, str) and isinstance(click_id, str) and kind in click_channels:
+            if fbc is not None and fbc[1] is not None and kind == FBC_KIND and click_id == fbc[0]:
+                out.clicks.append(ClickRow(kind, click_id, row.pk, "fbc", fbc[1], campaign))
+                continue
             how = ("chat" if kind == CHAT_CLICK else "order") if is_order else "event"
             out.clicks.append(ClickRow(kind, click_id, row.pk, how, row.event_time, campaign))
     if landing is not None:
@@ -199,6 +219,23 @@ def _nodes(user: Mapping[str, Any], browser_ids: object, clicks: Mapping[Any, An
         if isinstance(kind, str) and isinstance(click_id, str) and len(click_id) <= MAX_NODE:
             nodes.append(click_node(kind, click_id))
     return nodes
+
+
+FBC_EARLIEST_MS = 10**12
+"""An ``fbc`` made before 2001-09-09 is not a time in milliseconds (a sender wrote seconds)."""
+
+
+def _fbc_click(value: object) -> tuple[str, float | None] | None:
+    """``(fbclid, creation time)`` of an ``fbc`` cookie (``fb.<n>.<creation ms>.<fbclid>``),
+    the time ``None`` when it cannot be milliseconds of this century; ``None`` for anything
+    that is not such a cookie."""
+    if not isinstance(value, str) or len(value) > MAX_NODE:
+        return None
+    parts = value.split(".", 3)
+    if len(parts) != 4 or parts[0] != "fb" or not parts[2].isdigit() or not parts[3]:
+        return None
+    ms = int(parts[2]) if len(parts[2]) <= 16 else 0
+    return parts[3], ms / 1000 if ms >= FBC_EARLIEST_MS else None
 
 
 def _browser_value(kind: str, value: str) -> str:

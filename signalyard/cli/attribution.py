@@ -3,7 +3,9 @@
 - ``sync``: take the events stored since the last sync in as evidence (the worker does it
   too, every ``attribution`` interval);
 - ``report``: the reconciliation report (table, ``--format csv`` or ``json``);
-- ``explain ORDER_ID``: one order's journey, its eligible clicks, the one chosen and why.
+- ``explain ORDER_ID``: one order's journey, its eligible clicks, the one chosen and why;
+- ``import-claims FILE``: what a platform claims, from its CSV export;
+- ``fetch-claims``: what each destination's platform claims, from its reporting API.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import time
 from zoneinfo import ZoneInfo
 
 import click
+import httpx
 import orjson
 
 from signalyard.attribution.claims import Claim, load_claims, parse_claims, save_claims
 from signalyard.attribution.engine import Attributor, Run
 from signalyard.attribution.explain import explain_json, explain_text, find
+from signalyard.attribution.fetch import Fetched, fetch_claims, fetched_lines
 from signalyard.attribution.model import LENSES
 from signalyard.attribution.report import build_report
 from signalyard.attribution.windows import PROFILES
@@ -28,6 +32,7 @@ from signalyard.errors import InputError
 from signalyard.runtime import make_attributor
 from signalyard.settings import Settings
 from signalyard.sinks import REGISTRY
+from signalyard.sinks.reporting import day_range
 from signalyard.store.base import Store
 
 __all__ = ["attribution"]
@@ -242,6 +247,67 @@ def import_claims(
     click.echo(
         f"dataset {dataset}: {len(claims)} row(s) of {platform} claims over {days} day(s) imported"
     )
+
+
+@attribution.command("fetch-claims")
+@_DATASET
+@click.option(
+    "--since",
+    type=click.DateTime(("%Y-%m-%d",)),
+    default=None,
+    help="First day (default: 6 days before --until).",
+)
+@click.option(
+    "--until", type=click.DateTime(("%Y-%m-%d",)), default=None, help="Last day (default: today)."
+)
+@click.option("--destination", default=None, help="Only this destination (by name).")
+@click.pass_context
+def fetch_claims_command(
+    ctx: click.Context,
+    dataset_id: str | None,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+    destination: str | None,
+) -> None:
+    """Fetch what each destination's platform claims (conversions, their value, ad spend per
+    day and campaign) from its reporting API, for the days asked (the ad accounts' days);
+    they replace the claims kept for those days. Exits 1 when a platform refused."""
+    settings = settings_from(ctx)
+    last = until.date() if until else datetime.datetime.now(datetime.UTC).date()
+    first = since.date() if since else last - datetime.timedelta(days=6)
+    try:
+        day_range(first, last)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since/--until") from None
+
+    async def go(store: Store) -> tuple[str, list[Fetched]]:
+        dataset = await _dataset(store, dataset_id)
+        async with httpx.AsyncClient() as client:
+            results = await fetch_claims(
+                store,
+                dataset,
+                client=client,
+                since=first,
+                until=last,
+                sandbox_url=settings.resolved_sandbox_url,
+                now=time.time(),
+                destination=destination,
+            )
+        return dataset, results
+
+    dataset, results = with_store(settings, go)
+    if destination is not None and not results:
+        raise click.ClickException(f"no destination {destination} in dataset {dataset}")
+    click.echo(f"dataset {dataset}: claims of {first} .. {last}")
+    for line in fetched_lines(results):
+        click.echo(line)
+    if any(r.error for r in results) or not any(r.report for r in results):
+        if not any(r.report or r.error for r in results):
+            click.echo(
+                "No destination could report: set each one's reporting options"
+                " (docs/attribution.md, Claims)."
+            )
+        ctx.exit(1)
 
 
 def _zone(name: str) -> ZoneInfo:

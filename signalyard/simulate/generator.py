@@ -13,10 +13,12 @@ for accuracy: it counts in the degradation figures instead.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from signalyard.attribution.identity import LINK_SETTLE_SECONDS
 from signalyard.attribution.model import FALLBACK_SECONDS
 from signalyard.simulate.steps import Expected, Identify, Journey, Purchase, Visit
 
@@ -107,7 +109,8 @@ def generate(
         person = f"p{n:06d}"
         journey = Journey(person)
         phone, laptop = f"{person}-phone", f"{person}-laptop"
-        emailed: set[str] = set()
+        emailed: dict[str, float] = {}
+        """Device -> when it was first seen with the e-mail (an identify, an order)."""
         email = f"{person}@example.org"
         clicks: list[_Click] = []
         landings: list[_Landing] = []
@@ -136,7 +139,7 @@ def generate(
         captured, at = rng.random() < population.email_capture, start + rng.randrange(horizon)
         if captured:  # drawn either way: other settings keep the same population
             journey.steps.append(Identify(at, phone, email))
-            emailed.add(phone)
+            emailed[phone] = at
         placed: list[tuple[float, str, str]] = []
         if rng.random() < population.purchase_rate:
             orders = 2 if rng.random() < 0.15 else 1
@@ -145,14 +148,14 @@ def generate(
                 device = laptop if rng.random() < population.second_device else phone
                 with_email = rng.random() < population.email_at_order
                 if with_email:
-                    emailed.add(device)
+                    emailed[device] = min(at, emailed.get(device, at))
                 order_id = f"{person}-o{k}"
                 value = f"{rng.randint(500, 30000) / 100:.2f}"
                 journey.steps.append(
                     Purchase(at, device, order_id, value, email=email if with_email else None)
                 )
                 placed.append((at, device, order_id))
-        for at, device, order_id in placed:  # identity links do not depend on time
+        for at, device, order_id in placed:
             journey.expected[order_id] = _expected(
                 at, device, clicks, landings, platforms, emailed, phone
             )
@@ -172,11 +175,16 @@ def _expected(
     clicks: list[_Click],
     landings: list[_Landing],
     platforms: Mapping[str, tuple[str, int, str]],
-    emailed: set[str],
+    emailed: Mapping[str, float],
     browsing: str,
 ) -> Expected:
-    """The rule with full observability; why the gateway may miss it."""
-    linked = device == browsing or (device in emailed and browsing in emailed)
+    """The rule with full observability; why the gateway may miss it. The devices are linked
+    by the e-mail only when both were seen with it by the order's time plus the settle
+    period (a later login does not rewrite history)."""
+    settled = at + LINK_SETTLE_SECONDS
+    linked = device == browsing or (
+        emailed.get(device, math.inf) <= settled and emailed.get(browsing, math.inf) <= settled
+    )
     eligible = [c for c in clicks if c.at < at and at - c.at <= platforms[c.platform][1]]
     if eligible:
         primary = max(eligible, key=lambda c: c.at)

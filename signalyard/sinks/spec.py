@@ -16,6 +16,7 @@ from signalyard.event import ServerEvent
 from signalyard.insights.quality import MatchModel
 from signalyard.secret import Secret
 from signalyard.sinks.base import Sink
+from signalyard.sinks.reporting import ReportingSpec
 from signalyard.sinks.secret_fields import SecretField
 
 __all__ = ["ConfigFromMapping", "SinkConfig", "SinkSpec", "own_config"]
@@ -96,3 +97,7 @@ class SinkSpec:
     """Which click ids are this platform's clicks and its click windows
     (``sinks/<platform>/attribution.py``): what attribution credits to it. ``None``: no
     order is ever credited to this kind."""
+    reporting: ReportingSpec | None = None
+    """How the platform's reporting API is asked what it claims (conversions, value, spend
+    per day and campaign; ``sinks/<platform>/reporting.py``). ``None``: its claims can only
+    be imported from a CSV export."""

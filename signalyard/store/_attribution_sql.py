@@ -41,14 +41,16 @@ TOUCH = (
     " VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
 )
 _CLICK_TIME = (
-    "(SELECT CASE WHEN ? = 'order' AND event_pk = ? AND clicked_at = ? THEN NULL"
-    " WHEN ? = 'event' THEN {lesser}(clicked_at, ?) ELSE clicked_at END"
-    " FROM click_ledger WHERE dataset_id = ? AND kind = ? AND click_id = ?)"
+    "coalesce((SELECT CASE WHEN ? = 'order' AND event_pk = ? AND clicked_at = ? THEN NULL"
+    " WHEN ? IN ('event', 'fbc') THEN {lesser}(clicked_at, ?) ELSE clicked_at END"
+    " FROM click_ledger WHERE dataset_id = ? AND kind = ? AND click_id = ?),"
+    " CASE WHEN ? = 'fbc' THEN CAST(? AS DOUBLE PRECISION) END)"
 )
 """The ledger's click time (its first sighting); none when that sighting was an order with no
 time of its own (the ledger then took the order's time); and for a click an event carried, no
 later than that event (a click is never after an event that carries it: a landing that
-arrives after its order still gives its click its own time)."""
+arrives after its order still gives its click its own time). An ``fbc`` cookie's click is no
+later than the cookie's creation, which is its time when the ledger never saw it."""
 CLICK = (
     "INSERT INTO attribution_clicks(dataset_id, kind, click_id, clicked_at, first_pk, evidence,"
     f" campaign) VALUES (?,?,?,{_CLICK_TIME},?,?,?) ON CONFLICT (dataset_id, kind, click_id)"
@@ -69,8 +71,11 @@ CLICK_PG = CLICK.format(
 )
 LINK = (
     "INSERT INTO attribution_links(dataset_id, a, b, first_pk, observed_at) VALUES (?,?,?,?,?)"
-    " ON CONFLICT DO NOTHING"
+    " ON CONFLICT (dataset_id, a, b) DO UPDATE SET observed_at = excluded.observed_at"
+    " WHERE excluded.observed_at < attribution_links.observed_at"
 )
+"""A link keeps the earliest time an event that carried it says (``event_time``), whichever
+arrived first (a late webhook dated before the events already in); written again only then."""
 LOAD_ORDERS = (
     "SELECT o.order_id, o.event_pk, o.created_at, o.currency, o.gross, o.kind, o.source, o.node,"
     " (SELECT max(w.refunded_value) FROM orders w WHERE w.dataset_id = o.dataset_id"
@@ -108,6 +113,8 @@ def click_args(dataset_id: str, rows: AttributionRows) -> list[tuple[Any, ...]]:
             dataset_id,
             kind,
             click_id,
+            evidence,
+            at,
             pk,
             evidence,
             campaign,

@@ -15,7 +15,7 @@ from signalyard.store.sqlite import SQLiteStore
 if TYPE_CHECKING:
     import asyncpg
 
-__all__ = ["execute", "execute_many", "fetch", "pg"]
+__all__ = ["execute", "execute_many", "fetch", "pg", "replace"]
 
 
 def _pool(store: Store) -> asyncpg.Pool:
@@ -55,3 +55,25 @@ async def execute_many(store: Store, sql: str, rows: Sequence[Sequence[Any]]) ->
         return
     async with _pool(store).acquire() as conn, conn.transaction():
         await conn.executemany(pg(sql), [tuple(r) for r in rows])
+
+
+async def replace(
+    store: Store,
+    delete: str,
+    delete_args: Sequence[Any],
+    insert: str,
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """``delete`` once, then ``insert`` for each row, in one transaction: what a reader sees
+    is either the old rows or the new ones."""
+    if isinstance(store, SQLiteStore):
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(delete, tuple(delete_args))
+            conn.executemany(insert, [tuple(r) for r in rows])
+
+        await store.run_job(job)
+        return
+    async with _pool(store).acquire() as conn, conn.transaction():
+        await conn.execute(pg(delete), *delete_args)
+        await conn.executemany(pg(insert), [tuple(r) for r in rows])

@@ -306,21 +306,38 @@ async def test_store_attribution_tables(backend_store: Store) -> None:
     rows = AttributionRows(
         orders=[("o1", 7, 100.0, "EUR", "10.50", "web", "api", "fbp:x")],
         touches=[(5, 90.0, "email", "newsletter", "dec", "fbp:x")],
-        clicks=[("gclid", "G", 5, "event", 90.0, "dec"), ("ttclid", "T", 7, "order", 100.0, None)],
+        clicks=[
+            ("gclid", "G", 5, "event", 90.0, "dec"),
+            ("ttclid", "T", 7, "order", 100.0, None),
+            ("fbclid", "F", 7, "fbc", 42.5, None),
+        ],
         links=[("fbp:x", "click:gclid:G", 5, 90.0)],
     )
     await store.attribution_save("42", rows, last_pk=7, now=2.0)
     await store.attribution_save("42", rows, last_pk=3, now=3.0)  # never moves back
     assert await store.attribution_cursor("42") == 7
+    # a link seen again later keeps its time; seen again dated earlier, it takes that time
+    later = AttributionRows([], [], [], [("fbp:x", "click:gclid:G", 8, 95.0)])
+    earlier = AttributionRows([], [], [], [("fbp:x", "click:gclid:G", 9, 80.0)])
+    await store.attribution_save("42", later, last_pk=8, now=4.0)
+    assert [tuple(r) for r in (await store.attribution_evidence("42")).links] == [
+        ("fbp:x", "click:gclid:G", 90.0)
+    ]
+    await store.attribution_save("42", earlier, last_pk=9, now=5.0)
+    assert [tuple(r) for r in (await store.attribution_evidence("42")).links] == [
+        ("fbp:x", "click:gclid:G", 80.0)
+    ]
+    await store.attribution_save("42", rows, last_pk=9, now=6.0)
     loaded = await store.attribution_evidence("42")
     assert [tuple(r) for r in loaded.orders] == [
         ("o1", 7, 100.0, "EUR", "10.50", "web", "api", "fbp:x", None, None)
     ]
     assert [tuple(r) for r in loaded.clicks] == [
         ("gclid", "G", None, 5, "event", "dec"),  # not in the click ledger
+        ("fbclid", "F", 42.5, 7, "fbc", None),  # the cookie's creation time
         ("ttclid", "T", None, 7, "order", None),
     ]
-    assert [tuple(r) for r in loaded.links] == [("fbp:x", "click:gclid:G", 90.0)]
+    assert [tuple(r) for r in loaded.links] == [("fbp:x", "click:gclid:G", 80.0)]
     assert [tuple(r) for r in loaded.touches] == [(5, 90.0, "email", "newsletter", "dec", "fbp:x")]
     assert await store.attribution_evidence("other") == type(loaded)([], [], [], [])
 
@@ -454,11 +471,74 @@ async def test_the_cart_token_links_a_browser_to_its_shopify_order(shop: Shop) -
 
 async def test_the_worker_s_attribution_step_can_be_turned_off(gateway: Gateway) -> None:
     gw = gateway
-    off = Settings(attribution=AttributionSettings(enabled=False))
+    off = Settings(attribution=AttributionSettings(enabled=False, fetch_claims_hours=0))
     assert before_prune(off, gw.store, gw.clock) is None
+    claims_only = before_prune(
+        Settings(attribution=AttributionSettings(enabled=False)), gw.store, gw.clock
+    )
+    assert claims_only is not None  # the claims are still fetched (no destination reports)
+    await ad_click(gw, "gclid", "G-before", fbp="fb.1.1.BEFORE", event_id="pv-before")
+    assert await claims_only() == 0
     assert load_settings(environ={"SIGNALYARD_ATTRIBUTION_ENABLED": "false"}).attribution == (
         AttributionSettings(enabled=False)
     )
     await ad_click(gw, "gclid", "G-on", fbp="fb.1.1.ON", event_id="pv-on")
     step = before_prune(Settings(), gw.store, gw.clock)
-    assert step is not None and await step() == 1
+    assert step is not None and await step() == 2  # both events: the first was not taken in
+
+
+@pytest.mark.parametrize(("login_after", "credited"), [(2 * 3600, "meta"), (3 * DAY, None)])
+async def test_a_link_seen_after_the_settle_period_does_not_rewrite_an_order(
+    gateway: Gateway, login_after: float, credited: str | None
+) -> None:
+    """A Meta click on the phone, an order on the laptop with the e-mail; the phone logs in
+    with that e-mail later. Within a day (late evidence of the same purchase) the link pulls
+    the click in; days later it does not rewrite the order, but credits the next one."""
+    gw = gateway
+    email = hashlib.sha256(b"grace@example.org").hexdigest()
+    await ad_click(gw, "fbclid", "IwAR_settle", fbp="fb.1.1.PHONE", event_id="pv-settle")
+    gw.clock.advance(3600)
+    await send(gw, order(gw, "5001", 50.0, fbp="fb.1.1.LAPTOP", em=email))
+    gw.clock.advance(login_after)
+    login = landing(
+        gw, "https://shop.example.com/account", fbp="fb.1.1.PHONE", em=email, event_id="login"
+    )
+    await send(gw, login)
+    gw.clock.advance(3600)
+    await send(gw, order(gw, "5002", 30.0, fbp="fb.1.1.LAPTOP", em=email))
+    result = await run(gw)
+    by_id = {a.order.order_id: a for a in result.attributions}
+    first = by_id["5001"].primary
+    assert (first.platform if first else None) == credited
+    if credited is None:
+        assert [(c.role, c.reason) for c in by_id["5001"].credits] == [("unattributed", "no_touch")]
+    second = by_id["5002"].primary  # the click is within Meta's 7 days of it either way
+    assert second is not None and second.platform == "meta"
+
+
+async def test_a_server_purchase_s_fbc_gives_meta_its_click_and_the_click_s_time(
+    gateway: Gateway,
+) -> None:
+    """A shop whose server alone sends events: the Purchase's ``fbc`` (made when the ad's link
+    landed, its creation time in ms) is Meta's click, at that time."""
+    gw = gateway
+    now = gw.clock.now()
+    recent = order(gw, "6001", 40.0, fbp="fb.1.1.SRV1")
+    recent["user_data"]["fbc"] = f"fb.1.{int((now - 2 * DAY) * 1000)}.IwAR_server_recent"
+    old = order(gw, "6002", 60.0, fbp="fb.1.1.SRV2")
+    old["user_data"]["fbc"] = f"fb.1.{int((now - 10 * DAY) * 1000)}.IwAR_server_old"
+    ahead = order(gw, "6003", 10.0, fbp="fb.1.1.SRV3")  # made at the order: it dates nothing
+    ahead["user_data"]["fbc"] = f"fb.1.{int((now + 600) * 1000)}.IwAR_server_ahead"
+    await send(gw, recent, old, ahead)
+    result = await run(gw)
+    by_id = {a.order.order_id: a for a in result.attributions}
+    first = by_id["6001"].primary
+    assert first is not None and first.platform == "meta"
+    assert first.lag_seconds == 2 * DAY
+    assert [(c.click_id, why) for c, why in by_id["6002"].not_eligible] == [
+        ("IwAR_server_old", "out_of_window")
+    ]
+    assert by_id["6002"].primary is None
+    assert result.eligible_other["6002"] == frozenset({"meta"})  # 28 days under max
+    [(click, why)] = by_id["6003"].not_eligible
+    assert (click.clicked_at, why) == (None, "time_unknown")

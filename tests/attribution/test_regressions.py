@@ -154,3 +154,54 @@ def test_the_shared_key_guardrail_counts_browsers_per_day() -> None:
     assert persons.of("fbp:0") == persons.of("click:gclid:G")
     staff = [("em:test", f"fbp:s{i}", t0 + i * 60) for i in range(21)]
     assert Persons(staff).shared == frozenset({"em:test"})
+
+
+def test_persons_grow_in_the_order_links_were_seen() -> None:
+    t0 = 1_800_000_000.0
+    links = [
+        ("fbp:a", "em:x", t0 + 100),
+        ("fbp:b", "em:x", t0 + 10),
+        ("fbp:c", "click:gclid:G", None),  # time unknown: there from the start
+    ]
+    persons = Persons(links, deferred=True)
+    assert persons.advance(t0) == [("fbp:c", "click:gclid:G")]
+    assert persons.of("fbp:a") != persons.of("fbp:b")
+    joined = persons.advance(t0 + 50)
+    assert joined == [("fbp:b", "em:x")] and persons.of("fbp:b") == persons.of("em:x")
+    assert persons.of("fbp:a") == "fbp:a"
+    assert persons.advance(t0 + 50) == []  # nothing twice
+    persons.advance(t0 + 100)
+    assert persons.of("fbp:a") == persons.of("fbp:b")
+    all_at_once = Persons(links)
+    assert all_at_once.of("fbp:a") == all_at_once.of("fbp:b")
+
+
+def test_a_key_stops_linking_from_the_day_it_was_shared_not_before() -> None:
+    day, t0 = 86400, 1_800_000_000.0 - 1_800_000_000.0 % 86400
+    early = [("em:s", "fbp:own", t0), ("fbp:own", "click:gclid:G", t0)]
+    shared = [("em:s", f"fbp:s{i}", t0 + 3 * day + i) for i in range(21)]
+    persons = Persons(early + shared)
+    assert persons.shared == frozenset({"em:s"})
+    assert persons.of("em:s") == persons.of("click:gclid:G")  # its first day's link stands
+    assert all(persons.of(f"fbp:s{i}") == f"fbp:s{i}" for i in range(21))
+
+
+@pytest.mark.parametrize(
+    ("fbc", "expected"),
+    [
+        ("fb.1.1764000000123.IwAR1", ("IwAR1", 1764000000.123)),
+        ("fb.2.1764000000123.Iw.AR.dots", ("Iw.AR.dots", 1764000000.123)),
+        ("fb.1.1764000000.IwAR1", ("IwAR1", None)),  # seconds, not milliseconds
+        ("fb.1." + "9" * 400 + ".IwAR1", None),  # over MAX_NODE
+        ("fb.1." + "9" * 30 + ".IwAR1", ("IwAR1", None)),
+        ("fb.1.12x.IwAR1", None),
+        ("fb.1.1764000000123.", None),
+        ("fb.1.1764000000123", None),
+        ("xx.1.1764000000123.IwAR1", None),
+        (1764000000123, None),
+    ],
+)
+def test_fbc_cookies_are_read_strictly(fbc: object, expected: object) -> None:
+    from signalyard.attribution.extract import _fbc_click
+
+    assert _fbc_click(fbc) == expected

@@ -1,5 +1,7 @@
 """Google sandbox: a faithful local emulator of the Google Data Manager API
-(``events:ingest``, ``requestStatus:retrieve``) and of Google's OAuth 2.0 token endpoint.
+(``events:ingest``, ``requestStatus:retrieve``), of Google's OAuth 2.0 token endpoint, and of
+the Google Ads API reporting its claims are read from (``googleAds:searchStream``,
+:mod:`.reporting`).
 
 The test double of a Google sink and a destination users test against before going live.
 See :mod:`.app` for the routes and ``docs/sandbox-google.md``.

@@ -7,10 +7,15 @@ gateway, or ``/`` standalone):
 * ``POST /token``: the token endpoint (:mod:`.oauth`);
 * ``POST /v1/events:ingest`` and ``GET /v1/requestStatus:retrieve``: the API
   (:mod:`.endpoint`, :mod:`.schema`, :mod:`.validate`);
-* ``/_sandbox/...``: inspection, reset and fault injection (:mod:`.control`, :mod:`.faults`);
+* ``POST /{version}/customers/{customer_id}/googleAds:searchStream``: the Google Ads API's
+  reporting, Signalyard's three queries of it (:mod:`.reporting`);
+* ``/_sandbox/...``: inspection, reset and fault injection (:mod:`.control`, :mod:`.faults`),
+  and ``/_sandbox/reporting``, the Ads account the reporting answers for;
 * any other path: Google's 404 ``NOT_FOUND``.
 
-The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox``.
+The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox``, the
+:class:`~signalyard.sandbox.reporting_common.ReportingBook` on ``app.state.reporting`` and the
+reporting route (its ``batch_rows``) on ``app.state.search_stream``.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from ...clock import Clock
 from ...sources.body import BodyReader
 from ..app_common import ALL_METHODS, app_defaults, sandbox_app
 from ..control_common import control_routes
+from ..reporting_common import ReportingBook, reporting_routes
 from .body import MAX_BODY_BYTES
 from .control import control
 from .endpoint import IngestEndpoint
 from .oauth import TokenEndpoint
 from .recorder import SandboxState
+from .reporting import SearchStream
 
 
 def create_app(
@@ -51,11 +58,23 @@ def create_app(
     state, clock, bodies = app_defaults(state, clock, SandboxState, bodies, max_body_bytes)
     api = IngestEndpoint(state, clock, max_body_bytes, bodies)
     oauth = TokenEndpoint(state, clock, bodies)
+    book = ReportingBook(window_days=30)
+    reporting = SearchStream(state, clock, book, bodies)
+    plane = control(state, clock, bodies)
     routes = [
         Route("/token", oauth.token, methods=["POST"]),
         Route("/v1/events:ingest", api.ingest, methods=["POST"]),
         Route("/v1/requestStatus:retrieve", api.request_status, methods=["GET"]),
-        *control_routes(control(state, clock, bodies)),
+        Route(
+            "/{version}/customers/{customer_id}/googleAds:searchStream",
+            reporting.search_stream,
+            methods=["POST"],
+        ),
+        *control_routes(plane),
+        *reporting_routes(book, plane),
         Route("/{path:path}", api.unknown, methods=ALL_METHODS),
     ]
-    return sandbox_app(routes, state=state, clock=clock)
+    app = sandbox_app(routes, state=state, clock=clock)
+    app.state.reporting = book
+    app.state.search_stream = reporting
+    return app

@@ -19,6 +19,7 @@ from ...errors import InputError
 from ...sources.body import BodyReader
 from ..bodies import MAX_CONTROL_BODY
 from ..control_common import FAULT_ENDPOINTS, BadControlRequest, Control, query, refused_body
+from ..reporting_common import REPORTING_ENDPOINTS
 from .body import body_error
 from .recorder import RecordedEvent, RequestRecord, SandboxState
 
@@ -26,12 +27,15 @@ ENDPOINTS = {
     "POST /token": "the emulated OAuth 2.0 token endpoint (refresh_token, jwt-bearer)",
     "POST /v1/events:ingest": "the emulated Data Manager API events:ingest",
     "GET /v1/requestStatus:retrieve": "per destination status of an accepted request",
+    "POST /{version}/customers/{customer_id}/googleAds:searchStream": "the emulated Google Ads"
+    " API reporting: currency and time zone, cost and all_conversions per day and campaign",
     "GET /_sandbox/events": "recorded events, newest first "
     "(conversion_action, transaction_id, request_id, status, limit)",
     "GET /_sandbox/summary": "per conversion action: counts, dedup, invalid, key coverage",
     "GET /_sandbox/requests": "recent requests (limit)",
     "DELETE /_sandbox/state": "reset recordings (faults and issued tokens are kept)",
     **FAULT_ENDPOINTS,
+    **REPORTING_ENDPOINTS,
 }
 _EVENT_FILTERS = ("conversion_action", "transaction_id", "request_id", "status")
 

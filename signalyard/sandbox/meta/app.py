@@ -5,8 +5,11 @@ prefix, e.g. ``Mount("/sandbox/meta", app=create_app())``):
 
 * ``POST /{version}/{dataset_id}/events``: behaves as Graph's edge does (see
   :mod:`.endpoint`, :mod:`.validate`, :mod:`.errors`);
+* ``GET /{version}/act_{account_id}`` and ``.../insights``: the ad account and its Ads
+  Insights, claims computed from the purchases received (see :mod:`.reporting`);
 * ``/_sandbox/...``: inspection, reset and fault injection (see :mod:`.control`,
-  :mod:`.faults`);
+  :mod:`.faults`), the ad account's settings (``/_sandbox/reporting``,
+  :mod:`..reporting_common`);
 * any other path: Graph's "Unknown path components" error.
 
 The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection.
@@ -21,10 +24,12 @@ from ...clock import Clock
 from ...sources.body import BodyReader
 from ..app_common import ALL_METHODS, app_defaults, sandbox_app
 from ..control_common import control_routes
+from ..reporting_common import ReportingBook, reporting_routes
 from .control import BrowserEvents, control
 from .endpoint import GraphEndpoint
 from .parse import MAX_BODY_BYTES
 from .recorder import SandboxState
+from .reporting import Insights
 
 
 def create_app(
@@ -57,11 +62,18 @@ def create_app(
     graph = GraphEndpoint(state, clock, app_secret, max_body_bytes, bodies)
     plane = control(state, clock, bodies)
     browser = BrowserEvents(state, plane)
+    book = ReportingBook(window_days=7)
+    insights = Insights(state, book, graph, clock)
     routes = [
         *control_routes(plane),
+        *reporting_routes(book, plane),
         Route("/_sandbox/browser-events", browser.post, methods=["POST"]),
+        Route("/{version}/act_{account_id}", insights.account, methods=["GET"]),
+        Route("/{version}/act_{account_id}/insights", insights.insights, methods=["GET"]),
         Route("/{version}/{dataset_id}/events", graph.events, methods=ALL_METHODS),
         Route("/{version}/{dataset_id:int}", graph.dataset_object, methods=["GET"]),
         Route("/{path:path}", graph.unknown_path, methods=ALL_METHODS),
     ]
-    return sandbox_app(routes, state=state, clock=clock)
+    app = sandbox_app(routes, state=state, clock=clock)
+    app.state.reporting = book
+    return app

@@ -30,6 +30,7 @@ from ..control_common import (
     query,
     refused_as,
 )
+from ..reporting_common import REPORTING_ENDPOINTS
 from .parse import body_error
 from .recorder import RecordedEvent, RequestRecord, SandboxState
 
@@ -41,7 +42,9 @@ ENDPOINTS = {
     "POST /_sandbox/browser-events": "simulate Pixel events for deduplication",
     "DELETE /_sandbox/state": "reset recordings (faults are kept)",
     **FAULT_ENDPOINTS,
+    **REPORTING_ENDPOINTS,
     "POST /{version}/{dataset_id}/events": "the emulated Conversions API endpoint",
+    "GET /{version}/act_{account_id}/insights": "the ad account's Ads Insights (claims)",
 }
 _EVENT_FILTERS = ("dataset_id", "event_name", "event_id", "test_event_code", "source", "dedup")
 

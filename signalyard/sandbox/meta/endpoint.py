@@ -242,13 +242,20 @@ class GraphEndpoint:
                 raise errors.unsupported_request(
                     "get", version, f"{version!r} is not a Graph API version like v26.0."
                 )
-            async with read_body(self.bodies, request, self.max_body_bytes) as body:
-                async with self.bodies.turns.decode(len(body)):
-                    req = await parse_request(request, body)
-                self._check_token(req, _Outcome())
+            await self.authorize(request)
         except GraphError as error:
             return graph_error(error, trace_id=trace_id, api_version=api_version)
         return graph_json(200, {"id": dataset_id}, trace_id=trace_id, api_version=api_version)
+
+    async def authorize(self, request: Request) -> GraphRequest:
+        """The request's parameters, once its token (and ``appsecret_proof``) pass the
+        checks of the events edge; raises :class:`GraphError`. For the sandbox's other
+        Graph objects (the dataset, the ad account and its insights)."""
+        async with read_body(self.bodies, request, self.max_body_bytes) as body:
+            async with self.bodies.turns.decode(len(body)):
+                req = await parse_request(request, body)
+            self._check_token(req, _Outcome())
+        return req
 
     async def unknown_path(self, request: Request) -> Response:
         trace_id = new_trace_id()

@@ -6,10 +6,15 @@ prefix, e.g. ``Mount("/sandbox/tiktok", app=create_app())``):
 * ``POST /open_api/v1.3/event/track/`` (with or without the final slash): behaves as
   TikTok's edge does (see :mod:`.endpoint`, :mod:`.validate`, :mod:`.answer`,
   :mod:`.errors`);
-* ``/_sandbox/...``: inspection, reset and fault injection (see :mod:`.control`,
-  :mod:`.faults`).
+* ``GET /open_api/v1.3/report/integrated/get/`` and ``GET /open_api/v1.3/advertiser/info/``
+  (with or without the final slash): TikTok's reporting, the claims of the advertiser of a
+  :class:`~..reporting_common.ReportingBook` (click window 7 days) over the purchases
+  received (see :mod:`.reporting`);
+* ``/_sandbox/...``: inspection, reset, fault injection and the reporting book (see
+  :mod:`.control`, :mod:`.faults`, ``/_sandbox/reporting``).
 
-The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection.
+The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection,
+the reporting book on ``app.state.reporting``.
 """
 
 from __future__ import annotations
@@ -21,10 +26,15 @@ from ...clock import Clock
 from ...sources.body import BodyReader
 from ..app_common import app_defaults, sandbox_app
 from ..control_common import control_routes
+from ..reporting_common import ReportingBook, reporting_routes
 from .body import MAX_BODY_BYTES
-from .control import TRACK_PATH, control
+from .control import ADVERTISER_PATH, REPORT_PATH, TRACK_PATH, control
 from .endpoint import TrackEndpoint
 from .recorder import SandboxState
+from .reporting import ReportingEndpoint
+
+CLICK_WINDOW_DAYS = 7
+"""TikTok's default click-through attribution window, the reporting book's."""
 
 
 def create_app(
@@ -50,9 +60,21 @@ def create_app(
     """
     state, clock, bodies = app_defaults(state, clock, SandboxState, bodies, max_body_bytes)
     track = TrackEndpoint(state, clock, max_body_bytes, bodies)
+    book = ReportingBook(window_days=CLICK_WINDOW_DAYS)
+    reporting = ReportingEndpoint(state, clock, book)
+    plane = control(state, clock, bodies)
     routes = [
-        *control_routes(control(state, clock, bodies)),
+        *control_routes(plane),
+        *reporting_routes(book, plane),
         Route(TRACK_PATH, track.track, methods=["POST"]),
         Route(TRACK_PATH.rstrip("/"), track.track, methods=["POST"]),
     ]
-    return sandbox_app(routes, state=state, clock=clock)
+    for path, handler in (
+        (REPORT_PATH, reporting.report),
+        (ADVERTISER_PATH, reporting.advertiser_info),
+    ):
+        routes.append(Route(path, handler, methods=["GET"]))
+        routes.append(Route(path.rstrip("/"), handler, methods=["GET"]))
+    app = sandbox_app(routes, state=state, clock=clock)
+    app.state.reporting = book
+    return app

@@ -7,7 +7,9 @@ TikTok-shaped; the routes all sandboxes share are :mod:`signalyard.sandbox.contr
 * ``GET /_sandbox/summary``: per event source and event name, received, accepted, invalid,
   deduplicated, diagnostics, match-key coverage;
 * ``GET /_sandbox/requests`` filter: ``event_source_id`` (no tokens shown);
-* ``DELETE /_sandbox/state`` forgets events, requests, dedup keys and statistics.
+* ``DELETE /_sandbox/state`` forgets events, requests, dedup keys and statistics;
+* ``GET|POST|DELETE /_sandbox/reporting``: the advertiser the reporting routes answer for
+  (:mod:`signalyard.sandbox.reporting_common`, :mod:`.reporting`).
 """
 
 from __future__ import annotations
@@ -23,12 +25,18 @@ from ..control_common import (
     query,
     refused_as,
 )
+from ..reporting_common import REPORTING_ENDPOINTS
 from .body import refused
 from .recorder import RecordedEvent, RequestRecord, SandboxState
 
 TRACK_PATH = "/open_api/v1.3/event/track/"
+REPORT_PATH = "/open_api/v1.3/report/integrated/get/"
+ADVERTISER_PATH = "/open_api/v1.3/advertiser/info/"
 ENDPOINTS = {
     f"POST {TRACK_PATH}": "the emulated Events API 2.0 endpoint (header Access-Token)",
+    f"GET {REPORT_PATH}": "the emulated reporting endpoint: the advertiser's claims per day"
+    " and campaign (header Access-Token)",
+    f"GET {ADVERTISER_PATH}": "the advertiser's currency and time zone (header Access-Token)",
     "GET /_sandbox/events": "recorded events, newest first (event_source_id, event, "
     "event_id, test_event_code, test, status, dedup, limit)",
     "GET /_sandbox/summary": "per event source and event name: counts, dedup, diagnostics, "
@@ -36,6 +44,7 @@ ENDPOINTS = {
     "GET /_sandbox/requests": "recent requests (event_source_id, limit)",
     "DELETE /_sandbox/state": "reset recordings (faults are kept)",
     **FAULT_ENDPOINTS,
+    **REPORTING_ENDPOINTS,
 }
 _FILTERS = ("event_source_id", "event", "event_id", "test_event_code", "status", "dedup")
 

@@ -19,6 +19,11 @@ answers becomes an outcome for the send that needed the token (:class:`TokenProb
   the command that replaces the credential;
 - 5xx, 408, 429, no answer: ``Retry``.
 
+A source asks for one ``scope``: the Data Manager's (sending events, the default) or the
+Google Ads API's (``sinks/google/reporting.py`` reading the claims). A service account's
+assertion names it; a refresh token is narrowed to it with the ``scope`` parameter when it is
+not the Data Manager's (the token must have been authorized for it).
+
 google-auth's own transports are synchronous; the exchange itself goes through the gateway's
 async httpx client, so tests and the sandbox reach it in-process.
 """
@@ -102,8 +107,10 @@ class TokenSource:
         client: httpx.AsyncClient,
         clock: Clock,
         timeout: float,
+        scope: str = DATAMANAGER_SCOPE,
     ) -> None:
         self._credential = credential
+        self.scope = scope
         self._endpoint = token_endpoint
         self._client = client
         self._clock = clock
@@ -187,18 +194,21 @@ class TokenSource:
     def _form(self, now: float) -> dict[str, str]:
         cred = self._credential
         if isinstance(cred, UserCredential):
-            return {
+            form = {
                 "grant_type": "refresh_token",
                 "client_id": cred.client_id.reveal(),
                 "client_secret": cred.client_secret.reveal(),
                 "refresh_token": cred.refresh_token.reveal(),
             }
+            if self.scope != DATAMANAGER_SCOPE:
+                form["scope"] = self.scope
+            return form
         if self._signer is None:
             self._signer = load_signer(cred.private_key.reveal(), cred.private_key_id)
         issued = int(now)
         claims = {
             "iss": cred.client_email,
-            "scope": DATAMANAGER_SCOPE,
+            "scope": self.scope,
             "aud": self._endpoint,
             "iat": issued,
             "exp": issued + JWT_LIFETIME,

@@ -11,6 +11,11 @@ repr or a message:
 
 Exactly one kind must be given: both, or a part of the user credential, is a
 :class:`~signalyard.errors.ConfigError` naming what is missing or extra.
+
+Reading the destination's claims (``sinks/google/reporting.py``) goes through the Google Ads
+API instead, with the same credential (authorized for :data:`ADWORDS_SCOPE` too) and one more
+secret, the optional ``developer_token``; its options ``ads_api_url`` and ``ads_api_version``
+have defaults.
 """
 
 from __future__ import annotations
@@ -28,8 +33,11 @@ from signalyard.sinks.options import base_url, changed, check_known, flag, timeo
 from signalyard.sinks.secret_fields import SecretField, checked_secrets
 
 __all__ = [
+    "ADS_API_VERSION",
+    "ADWORDS_SCOPE",
     "API_VERSION",
     "DATAMANAGER_SCOPE",
+    "DEFAULT_ADS_API_URL",
     "DEFAULT_API_URL",
     "DEFAULT_TOKEN_URL",
     "EVENT_SOURCES",
@@ -48,6 +56,13 @@ DEFAULT_API_URL = "https://datamanager.googleapis.com"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com"
 """Google's OAuth 2.0 token endpoint is ``{token_url}/token``."""
 DATAMANAGER_SCOPE = "https://www.googleapis.com/auth/datamanager"
+ADWORDS_SCOPE = "https://www.googleapis.com/auth/adwords"
+"""The Google Ads API's OAuth scope: reading the claims (reporting) needs it."""
+DEFAULT_ADS_API_URL = "https://googleads.googleapis.com"
+ADS_API_VERSION = "v26"
+"""The Google Ads API version in the reporting path (``/v26/customers/...``): the newest
+major version (released 2026-10-14); Google sunsets a major version about a year after its
+release, so the option ``ads_api_version`` can name a newer one without a code change."""
 
 MAX_BATCH = 2000
 """The Data Manager API takes at most 2,000 events in one ``events:ingest`` request."""
@@ -89,12 +104,21 @@ SECRET_FIELDS = (
         help="a refresh token for that client, of a Google user with access to the Google Ads"
         " account, authorized for the scope https://www.googleapis.com/auth/datamanager"
         " (e.g. `gcloud auth application-default login --client-id-file=client.json"
-        " --scopes=https://www.googleapis.com/auth/datamanager`)",
+        " --scopes=https://www.googleapis.com/auth/datamanager`; add"
+        " https://www.googleapis.com/auth/adwords to the scopes to fetch the claims too)",
+    ),
+    SecretField(
+        "developer_token",
+        required=False,
+        help="only to fetch the claims (Google Ads API): the developer token of the manager"
+        " account, Google Ads → Tools → Setup → API Center (22 characters; Basic or Standard"
+        " access to read a production account)",
     ),
 )
 
 _USER_FIELDS = ("client_id", "client_secret", "refresh_token")
 _ACCOUNT_ID = re.compile(r"[0-9]{1,20}")
+_ADS_VERSION = re.compile(r"v[1-9][0-9]{0,2}")
 _DEFAULTS: dict[str, object] = {
     "login_account_id": None,
     "event_source": "WEB",
@@ -102,6 +126,8 @@ _DEFAULTS: dict[str, object] = {
     "token_url": DEFAULT_TOKEN_URL,
     "validate_only": False,
     "timeout_seconds": 10.0,
+    "ads_api_url": DEFAULT_ADS_API_URL,
+    "ads_api_version": ADS_API_VERSION,
 }
 """Defaults of the stored options; the dataclass fields below repeat them."""
 
@@ -136,7 +162,8 @@ class GoogleConfig:
     conversion_action_id: str
     """The conversion action's id: the destination's ``productDestinationId``."""
     secrets: Mapping[str, Secret]
-    """The credential's secret fields as given (``to_secrets``); see :attr:`credential`."""
+    """The credential's secret fields as given, and ``developer_token`` when set
+    (``to_secrets``); see :attr:`credential`."""
     login_account_id: str | None = None
     """The manager (MCC) account the credential signs in with, when not the operating one."""
     event_source: str = "WEB"
@@ -147,6 +174,11 @@ class GoogleConfig:
     validate_only: bool = False
     """Every request is only validated by Google, nothing is recorded (for testing)."""
     timeout_seconds: float = 10.0
+    ads_api_url: str = DEFAULT_ADS_API_URL
+    """Where the Google Ads API is (reading the claims); may carry a path prefix (the
+    sandbox's)."""
+    ads_api_version: str = ADS_API_VERSION
+    """The Google Ads API version in the reporting path (``v26``)."""
 
     def __repr__(self) -> str:
         return (
@@ -154,7 +186,7 @@ class GoogleConfig:
             f" conversion_action_id={self.conversion_action_id!r},"
             f" login_account_id={self.login_account_id!r}, credential={self.credential_kind!r},"
             f" api_url={self.api_url!r}, token_url={self.token_url!r},"
-            f" validate_only={self.validate_only!r})"
+            f" validate_only={self.validate_only!r}, ads_api_url={self.ads_api_url!r})"
         )
 
     @property
@@ -167,6 +199,19 @@ class GoogleConfig:
         if "service_account_key" in self.secrets:
             return _service_account(self.secrets["service_account_key"])
         return UserCredential(*(self.secrets[name] for name in _USER_FIELDS))
+
+    @property
+    def developer_token(self) -> Secret | None:
+        """The Google Ads API developer token (reading the claims), when set."""
+        return self.secrets.get("developer_token")
+
+    @property
+    def search_stream_url(self) -> str:
+        """``POST`` here to query the operating account with GAQL (Google Ads API)."""
+        return (
+            f"{self.ads_api_url.rstrip('/')}/{self.ads_api_version}/customers/"
+            f"{self.operating_account_id}/googleAds:searchStream"
+        )
 
     @property
     def ingest_url(self) -> str:
@@ -184,7 +229,10 @@ class GoogleConfig:
         the option or secret."""
         known = {f.name for f in fields(cls)} - {"secrets"}
         check_known("google", options, known)
-        present = _credential_secrets(checked_secrets("google", SECRET_FIELDS, secrets))
+        given = checked_secrets("google", SECRET_FIELDS, secrets)
+        present = _credential_secrets(given)
+        if "developer_token" in given:
+            present["developer_token"] = _developer_token(given["developer_token"])
         merged = {**_DEFAULTS, **options}
         return cls(
             operating_account_id=_account_id(
@@ -204,6 +252,10 @@ class GoogleConfig:
             token_url=base_url("google", "token_url", merged["token_url"], DEFAULT_TOKEN_URL),
             validate_only=flag("google", "validate_only", merged["validate_only"]),
             timeout_seconds=timeout("google", merged["timeout_seconds"], text=True),
+            ads_api_url=base_url(
+                "google", "ads_api_url", merged["ads_api_url"], DEFAULT_ADS_API_URL
+            ),
+            ads_api_version=_ads_version(merged["ads_api_version"]),
         )
 
     def to_mapping(self) -> dict[str, object]:
@@ -219,7 +271,8 @@ class GoogleConfig:
 
     @classmethod
     def example(cls) -> GoogleConfig:
-        """A valid configuration with placeholder ids and a placeholder user credential."""
+        """A valid configuration with placeholder ids, a placeholder user credential and
+        developer token (its claims are fetched from a fresh sandbox with it)."""
         return cls(
             operating_account_id="1234567890",
             conversion_action_id="987654321",
@@ -227,6 +280,7 @@ class GoogleConfig:
                 "client_id": Secret("123456789012-example.apps.googleusercontent.com"),
                 "client_secret": Secret("GOCSPX-example-secret"),
                 "refresh_token": Secret("1//0example-refresh-token"),
+                "developer_token": Secret("EXAMPLE-developer-token"),
             },
         )
 
@@ -255,6 +309,27 @@ def _credential_secrets(present: dict[str, Secret]) -> dict[str, Secret]:
             " (client_id, client_secret and refresh_token go together)"
         )
     return {name: present[name] for name in _USER_FIELDS}
+
+
+def _developer_token(secret: Secret) -> Secret:
+    """The developer token, checked without showing it: one line of printable characters."""
+    text = secret.reveal()
+    if text != text.strip() or not text.isprintable() or len(text) > 200:
+        raise ConfigError(
+            "google destination: developer_token must be the token as the API Center shows"
+            " it (one line, no spaces around it)"
+        )
+    return secret
+
+
+def _ads_version(value: object) -> str:
+    text = value.strip().lower() if isinstance(value, str) else value
+    if not isinstance(text, str) or not _ADS_VERSION.fullmatch(text):
+        raise ConfigError(
+            f"google destination: ads_api_version must be a Google Ads API version such as"
+            f" {ADS_API_VERSION!r} (got {value!r})"
+        )
+    return text
 
 
 def _service_account(secret: Secret) -> ServiceAccountKey:

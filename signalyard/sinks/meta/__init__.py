@@ -6,6 +6,7 @@ from signalyard.sinks.meta.attribution import CLICK_WINDOWS
 from signalyard.sinks.meta.config import API_VERSION, MAX_AGE_SECONDS, SECRET_FIELDS, MetaConfig
 from signalyard.sinks.meta.consent import apply_consent
 from signalyard.sinks.meta.quality import MODEL as MATCH_MODEL
+from signalyard.sinks.meta.reporting import REPORTING
 from signalyard.sinks.meta.sink import MetaSink
 from signalyard.sinks.spec import SinkSpec
 
@@ -23,4 +24,5 @@ SPEC = SinkSpec(
     invalid_code=100,  # Graph's "invalid parameter"
     match_model=MATCH_MODEL,
     click_attribution=CLICK_WINDOWS,
+    reporting=REPORTING,
 )

@@ -19,6 +19,7 @@ from signalyard.sinks.secret_fields import SecretField
 
 __all__ = [
     "API_VERSION",
+    "CLAIMS_WINDOWS",
     "DEFAULT_GRAPH_URL",
     "MAX_AGE_SECONDS",
     "MAX_BATCH",
@@ -59,6 +60,9 @@ _DEFAULTS: dict[str, object] = {
     "test_event_code": None,
     "partner_agent": "signalyard",
     "timeout_seconds": 10.0,
+    "ad_account_id": None,
+    "claims_action_type": "offsite_conversion.fb_pixel_purchase",
+    "claims_window": "7d_click",
 }
 """Defaults of the stored options; the dataclass fields below repeat them."""
 
@@ -77,6 +81,15 @@ class MetaConfig:
     """Sends every event to Events Manager → Test Events. Remove it in production."""
     partner_agent: str | None = "signalyard"
     timeout_seconds: float = 10.0
+    ad_account_id: str | None = None
+    """The ad account whose Ads Insights give Meta's claims (digits, without ``act_``);
+    ``None``: claims are not fetched (``signalyard attribution fetch-claims``)."""
+    claims_action_type: str = "offsite_conversion.fb_pixel_purchase"
+    """The one action type counted as a claimed purchase (Insights lists the same purchases
+    under several: ``purchase``, ``omni_purchase``, the pixel's; adding them counts twice)."""
+    claims_window: str = "7d_click"
+    """The attribution window the claims are read with (``1d_click``, ``7d_click``,
+    ``28d_click``, ``1d_view``)."""
 
     @classmethod
     def from_mapping(
@@ -96,6 +109,9 @@ class MetaConfig:
             test_event_code=optional_code("meta", "test_event_code", merged["test_event_code"]),
             partner_agent=optional_code("meta", "partner_agent", merged["partner_agent"]),
             timeout_seconds=timeout("meta", merged["timeout_seconds"]),
+            ad_account_id=_ad_account_id(merged["ad_account_id"]),
+            claims_action_type=_action_type(merged["claims_action_type"]),
+            claims_window=_claims_window(merged["claims_window"]),
         )
 
     def to_mapping(self) -> dict[str, object]:
@@ -139,3 +155,40 @@ def _api_version(value: object) -> str:
             f"meta destination: api_version must look like {API_VERSION!r} (got {value!r})"
         )
     return value.strip()
+
+
+CLAIMS_WINDOWS = ("1d_click", "7d_click", "28d_click", "1d_view")
+"""The windows Ads Insights still reports (``action_attribution_windows``)."""
+_AD_ACCOUNT = re.compile(r"(?:act_)?([0-9]{1,32})")
+_ACTION_TYPE = re.compile(r"[a-z0-9_.]{1,100}")
+
+
+def _ad_account_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    match = _AD_ACCOUNT.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ConfigError(
+            "meta destination: ad_account_id must be the ad account's numeric id (with or"
+            " without act_), as Ads Manager shows it"
+        )
+    return match.group(1)
+
+
+def _action_type(value: object) -> str:
+    if not isinstance(value, str) or not _ACTION_TYPE.fullmatch(value.strip()):
+        raise ConfigError(
+            "meta destination: claims_action_type must be an Insights action type such as"
+            " offsite_conversion.fb_pixel_purchase"
+        )
+    return value.strip()
+
+
+def _claims_window(value: object) -> str:
+    if value not in CLAIMS_WINDOWS:
+        raise ConfigError(
+            f"meta destination: claims_window must be one of {', '.join(CLAIMS_WINDOWS)}"
+        )
+    return str(value)

@@ -1,4 +1,6 @@
-"""TikTok Events API 2.0: ``POST {api_url}/open_api/v1.3/event/track/``."""
+"""TikTok Events API 2.0: ``POST {api_url}/open_api/v1.3/event/track/``; its claims from
+TikTok API for Business reporting (``GET {api_url}/open_api/v1.3/report/integrated/get/``,
+:mod:`signalyard.sinks.tiktok.reporting`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from signalyard.sinks.tiktok.config import API_VERSION, MAX_AGE_SECONDS, SECRET_
 from signalyard.sinks.tiktok.consent import apply_consent
 from signalyard.sinks.tiktok.payload import EVENT_NAMES, PHONE_VARIANT
 from signalyard.sinks.tiktok.quality import MODEL as MATCH_MODEL
+from signalyard.sinks.tiktok.reporting import REPORTING
 from signalyard.sinks.tiktok.sink import TikTokSink
 
 __all__ = ["API_VERSION", "EVENT_NAMES", "SECRET_FIELDS", "SPEC", "TikTokConfig", "TikTokSink"]
@@ -26,4 +29,5 @@ SPEC = SinkSpec(
     identity=frozenset({PHONE_VARIANT}),
     match_model=MATCH_MODEL,
     click_attribution=CLICK_WINDOWS,
+    reporting=REPORTING,
 )

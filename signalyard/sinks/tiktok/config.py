@@ -1,9 +1,11 @@
 """Settings of a TikTok Events API 2.0 destination, its API version and its limits.
 
 Options are stored with the destination (``to_mapping``) and read back with ``from_mapping``;
-the access token is its one secret field (``SECRET_FIELDS``), stored apart and encrypted, as a
-:class:`~signalyard.secret.Secret`, and never appears in an option mapping, a repr or a
-message.
+the secrets (``SECRET_FIELDS``: the Events API ``access_token``, and the optional
+``reporting_access_token`` that reads the advertiser's reports) are stored apart and
+encrypted, as :class:`~signalyard.secret.Secret`, and never appear in an option mapping, a
+repr or a message. ``advertiser_id`` (optional) names the ad account whose claims
+:mod:`signalyard.sinks.tiktok.reporting` reads.
 """
 
 from __future__ import annotations
@@ -60,16 +62,27 @@ SECRET_FIELDS = (
             "Generate access token"
         ),
     ),
+    SecretField(
+        "reporting_access_token",
+        required=False,
+        help=(
+            "a Marketing API access token with the Reporting and Ad Account Management"
+            " scopes, to read the advertiser's reports (TikTok API for Business → My Apps →"
+            " the app, authorized by the advertiser); unset: access_token is tried"
+        ),
+    ),
 )
 
 _SOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TOKEN_LIKE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+_ADVERTISER_ID = re.compile(r"[0-9]{1,32}")
 _DEFAULTS: dict[str, object] = {
     "event_source": "web",
     "api_url": DEFAULT_API_URL,
     "test_event_code": None,
     "partner_name": None,
     "timeout_seconds": 10.0,
+    "advertiser_id": None,
 }
 """Defaults of the stored options; the dataclass fields below repeat them."""
 
@@ -88,6 +101,12 @@ class TikTokConfig:
     partner_name: str | None = None
     """TikTok's ``partner_name``, for registered integration partners only."""
     timeout_seconds: float = 10.0
+    advertiser_id: str | None = None
+    """The ad account (TikTok Ads Manager → the account's id, digits) whose reports give the
+    claims; ``None``: no claims are fetched."""
+    reporting_access_token: Secret | None = None
+    """The Marketing API token that reads the reports; ``None``: ``access_token`` is tried
+    (an Events API token usually cannot read reports)."""
 
     @classmethod
     def from_mapping(
@@ -104,6 +123,8 @@ class TikTokConfig:
             test_event_code=optional_code("tiktok", "test_event_code", merged["test_event_code"]),
             partner_name=optional_code("tiktok", "partner_name", merged["partner_name"]),
             timeout_seconds=timeout("tiktok", merged["timeout_seconds"]),
+            advertiser_id=_advertiser_id(merged["advertiser_id"]),
+            reporting_access_token=present.get("reporting_access_token"),
         )
 
     def to_mapping(self) -> dict[str, object]:
@@ -114,7 +135,10 @@ class TikTokConfig:
 
     def to_secrets(self) -> dict[str, Secret]:
         """The secrets to store (encrypted), by field name."""
-        return {"access_token": self.access_token}
+        secrets = {"access_token": self.access_token}
+        if self.reporting_access_token:
+            secrets["reporting_access_token"] = self.reporting_access_token
+        return secrets
 
     @classmethod
     def example(cls) -> TikTokConfig:
@@ -143,5 +167,18 @@ def _event_source(value: object) -> str:
         raise ConfigError(
             f"tiktok destination: event_source must be one of {', '.join(EVENT_SOURCES)}"
             f" (got {value!r})"
+        )
+    return value.strip()
+
+
+def _advertiser_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # an id may be given as a number
+    if not isinstance(value, str) or not _ADVERTISER_ID.fullmatch(value.strip()):
+        raise ConfigError(
+            "tiktok destination: advertiser_id must be the ad account's id, digits only"
+            " (TikTok Ads Manager → the account's id, such as '7012345678901234567'), or unset"
         )
     return value.strip()

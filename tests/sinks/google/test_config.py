@@ -20,12 +20,13 @@ IDS = {"operating_account_id": "123-456-7890", "conversion_action_id": "98765432
 def test_spec() -> None:
     assert spec_for("google") is SPEC
     assert SPEC.identity == frozenset({"ph.e164", "em.gmail"})
-    assert SPEC.url_options == ("api_url", "token_url")
+    assert SPEC.url_options == ("api_url", "token_url", "ads_api_url")
     assert {f.name for f in SPEC.secret_fields} == {
         "service_account_key",
         "client_id",
         "client_secret",
         "refresh_token",
+        "developer_token",
     }
     assert all(f.help for f in SPEC.secret_fields)
 

@@ -36,9 +36,10 @@ def test_the_spec_is_registered_with_its_identity_variant() -> None:
     assert REGISTRY["tiktok"] is SPEC
     assert SPEC.identity == frozenset({"ph.e164"})
     assert SPEC.url_options == ("api_url",)
-    assert [f.name for f in SPEC.secret_fields] == ["access_token"]
-    (field,) = SECRET_FIELDS
+    assert [f.name for f in SPEC.secret_fields] == ["access_token", "reporting_access_token"]
+    field, reporting = SECRET_FIELDS
     assert field.required and "Generate access token" in field.help
+    assert not reporting.required  # the claims' token, when the events' one cannot read them
 
 
 def test_defaults() -> None:
