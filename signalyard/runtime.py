@@ -10,6 +10,7 @@ from signalyard.attribution.engine import Attributor
 from signalyard.clock import Clock
 from signalyard.country import CountryChoice
 from signalyard.errors import ConfigError
+from signalyard.sandbox.reporting_common import DEFAULT_ACCOUNT
 from signalyard.secret import Secret
 from signalyard.secret_box import SecretBox
 from signalyard.settings import Settings
@@ -21,6 +22,8 @@ from signalyard.store.sqlite import SQLiteStore
 DEMO_DATASET = "1234567890"
 """The dataset a new install starts with (numeric, as Meta dataset ids are)."""
 SANDBOX_DESTINATION = "meta-sandbox"
+SANDBOX_AD_ACCOUNT = DEFAULT_ACCOUNT
+"""The sandbox destination's ad account: the one the sandboxes answer for by default."""
 
 
 def make_store(settings: Settings, *, verify_key: bool = True) -> Store:
@@ -75,7 +78,9 @@ async def bootstrap(
     choose_country: Callable[[], CountryChoice] | None = None,
 ) -> Bootstrap | None:
     """On an empty store: a ``demo`` dataset, an ingest key, and the built-in Meta sandbox as
-    its destination, so events flow with no Meta account. Returns the key (shown once).
+    its destination, so events flow with no Meta account, and its claims can be fetched from
+    the sandbox's ad account (``ad_account_id``: the sandbox's default account). Returns the
+    key (shown once).
 
     The dataset's default country is what ``choose_country`` gives (asked only when the store
     is empty; the ``default_country`` setting when not given)."""
@@ -94,7 +99,11 @@ async def bootstrap(
         DEMO_DATASET,
         name=SANDBOX_DESTINATION,
         kind="meta",
-        options={"pixel_id": DEMO_DATASET, "graph_url": "sandbox"},
+        options={
+            "pixel_id": DEMO_DATASET,
+            "graph_url": "sandbox",
+            "ad_account_id": SANDBOX_AD_ACCOUNT,
+        },
         secrets={"access_token": Secret("sandbox-" + new_key().secret)},
         now=now,
     )

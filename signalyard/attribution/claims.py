@@ -34,7 +34,16 @@ from signalyard.errors import InputError
 from signalyard.store import dual
 from signalyard.store.base import Store
 
-__all__ = ["MAX_ROWS", "Claim", "claim_rows", "load_claims", "parse_claims", "save_claims"]
+__all__ = [
+    "MAX_ROWS",
+    "Claim",
+    "ClaimSource",
+    "claim_rows",
+    "load_claims",
+    "load_sources",
+    "parse_claims",
+    "save_claims",
+]
 
 MAX_ROWS = 1_000_000
 MAX_FIELD = 500
@@ -74,6 +83,26 @@ SELECT = (
     "SELECT platform, day, campaign, currency, conversions, value, spend FROM attribution_claims"
     " WHERE dataset_id = ? ORDER BY platform, day, campaign, currency"
 )
+
+
+SOURCES = (
+    "SELECT platform, source, min(day), max(day), count(*), max(imported_at)"
+    " FROM attribution_claims WHERE dataset_id = ? GROUP BY platform, source"
+    " ORDER BY platform, source"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSource:
+    """Where a platform's kept claims came from: a file's name or the platform's reporting
+    API, the days they cover, and when they were last kept."""
+
+    platform: str
+    source: str
+    first_day: str
+    last_day: str
+    rows: int
+    kept_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,4 +235,11 @@ async def load_claims(store: Store, dataset_id: str) -> list[Claim]:
     return [
         Claim(str(p), str(d), str(c), str(cur), float(n), Decimal(str(v)), Decimal(str(s)))
         for p, d, c, cur, n, v, s in await dual.fetch(store, SELECT, (dataset_id,))
+    ]
+
+
+async def load_sources(store: Store, dataset_id: str) -> list[ClaimSource]:
+    return [
+        ClaimSource(str(p), str(src), str(a), str(b), int(n), float(at))
+        for p, src, a, b, n, at in await dual.fetch(store, SOURCES, (dataset_id,))
     ]

@@ -5,7 +5,8 @@ credited and, when claims were imported (:mod:`signalyard.attribution.claims`), 
 conversions the platform claims), the per-platform table (totals over the period, with the
 claims, spend and both ROAS; the days behind a details element), then the fallback channels,
 the unattributed orders by reason, the actual orders, the co-eligible pairs, the claims
-summary and data quality.
+summary with where each platform's claims came from (a CSV file, its reporting API) and when,
+and data quality.
 
 Unlike the other pages it does not read the statistics rollups: it takes the new events in as
 evidence and credits every order of the dataset again (as the CLI's report does). The report
@@ -25,13 +26,13 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signalyard.attribution.claims import load_claims
+from signalyard.attribution.claims import load_claims, load_sources
 from signalyard.attribution.engine import Attributor
 from signalyard.attribution.model import LENSES
 from signalyard.attribution.report import PlatformRow, Report, build_report
 from signalyard.attribution.windows import PROFILES
 from signalyard.dashboard.charts import grouped_bars
-from signalyard.dashboard.format import slug
+from signalyard.dashboard.format import slug, utc
 from signalyard.dashboard.pages import Pages
 from signalyard.runtime import make_attributor
 from signalyard.settings import AttributionSettings
@@ -249,6 +250,7 @@ class AttributionPage:
             lenses=[(k, LENS_LABELS.get(k, k)) for k in LENSES],
             time_zone=self.settings.time_zone,
             view=None,
+            claim_sources=[],
         )
         status = 400 if errors else 200
         if ctx["dataset"] is not None and not errors:
@@ -263,6 +265,16 @@ class AttributionPage:
                 claims=await load_claims(self.pages.store, ctx["dataset_id"]),
             )
             ctx["view"] = report_view(report)
+            ctx["claim_sources"] = [
+                {
+                    "platform": c.platform,
+                    "source": c.source,
+                    "days": f"{c.first_day} .. {c.last_day}",
+                    "rows": c.rows,
+                    "kept": utc(c.kept_at),
+                }
+                for c in await load_sources(self.pages.store, ctx["dataset_id"])
+            ]
         ctx.update(money=money, amount=amount, ratio=ratio)
         return self.pages.web.render(
             request, "attribution.html", ctx, session=session, status=status

@@ -51,6 +51,7 @@ from starlette.routing import Route
 from .control_common import BadControlRequest, Control, control_json, error_json
 
 __all__ = [
+    "DEFAULT_ACCOUNT",
     "DEFAULT_CAMPAIGN",
     "MAX_CAMPAIGNS",
     "MAX_CLICKS",
@@ -65,6 +66,8 @@ __all__ = [
 MAX_CAMPAIGNS = 1000
 MAX_CLICKS = 200_000
 MAX_SPEND_ROWS = 100_000
+DEFAULT_ACCOUNT = "1234567890"
+"""The ad account id a sandbox answers for until ``/_sandbox/reporting`` says another."""
 DEFAULT_CAMPAIGN = ("1", "Sandbox campaign")
 """The campaign a click the book was not told about is credited to: ``(id, name)``."""
 REPORTING_ENDPOINTS = {
@@ -145,7 +148,7 @@ class ReportingBook:
         self._reset()
 
     def _reset(self) -> None:
-        self.account_id = "1234567890"
+        self.account_id = DEFAULT_ACCOUNT
         self.currency = self._default_currency
         self.time_zone = "UTC"
         self.window_days = self._default_window

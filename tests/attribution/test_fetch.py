@@ -340,3 +340,27 @@ async def test_the_same_claims_are_fetched_once_and_an_account_s_spend_counted_o
     [claim] = await load_claims(sqlite_store, DATASET)
     # both windows' conversions (2 each), the account's spend once
     assert (claim.conversions, claim.value, claim.spend) == (4.0, Decimal("170.0"), Decimal(7))
+
+
+async def test_a_fresh_install_s_sandbox_destination_fetches_its_claims(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    from signalyard.runtime import DEMO_DATASET, SANDBOX_DESTINATION, bootstrap
+    from signalyard.settings import Settings
+
+    assert await bootstrap(sqlite_store, Settings(), clock) is not None
+    state = SANDBOXES["meta"].new_state(clock=clock)
+    app = served({"meta": SANDBOXES["meta"].create_app(clock=clock, state=state)})
+    today = datetime.datetime.fromtimestamp(clock.now(), datetime.UTC).date()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        (fetched,) = await fetch_claims(
+            sqlite_store,
+            DEMO_DATASET,
+            client=client,
+            since=today,
+            until=today,
+            sandbox_url=SANDBOX_URL,
+            now=clock.now(),
+        )
+    assert fetched.destination == SANDBOX_DESTINATION
+    assert fetched.report is not None and fetched.report.currency == "USD"

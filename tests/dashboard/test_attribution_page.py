@@ -334,6 +334,10 @@ async def test_page_shows_imported_claims(
     assert ids["attribution-claims-actual_orders"] == "2"
     assert ids["attribution-claims-EUR"].startswith("EUR 400")
     assert all(v.startswith("OK ") for k, v in ids.items() if k.startswith("check-"))
+    assert (
+        ids["attribution-claim-source-meta"]
+        == "meta meta.csv 2027-01-17 .. 2027-01-17 1 1970-01-01 00:00 UTC"
+    )
     # the days outside the claims' day: no claim columns
     _, ids = await show(authed, since="2027-01-20")
     assert "attribution-claimed-meta-EUR" not in ids
