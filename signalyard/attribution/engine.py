@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
 
@@ -168,11 +168,16 @@ def _join(kept: dict[str, list[T]], absorbed: str, into: str) -> None:
 
 
 def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable, lens: str) -> Run:
-    """The run over loaded evidence (pure). Orders are credited oldest first, each from the
+    """The run over loaded evidence, whose landings and links it empties as it reads them
+    (held once in memory, as they become persons and journeys); pure otherwise. Orders are
+    credited oldest first, each from the
     identity links first seen up to its own time plus ``LINK_SETTLE_SECONDS``
     (:class:`~.identity.Persons`): a later link never rewrites an older order's credit."""
     persons = Persons(
-        ((str(a), str(b), float(at) if at is not None else None) for a, b, at in evidence.links),
+        (
+            (str(a), str(b), float(at) if at is not None else None)
+            for a, b, at in _drain(evidence.links)
+        ),
         deferred=True,
     )
     platform_of = windows.platform_of_kind
@@ -185,7 +190,7 @@ def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable,
         kept.clicks[f"click:{kind}:{click_id}"].append(
             Click(platform, kind, click_id, at, int(first_pk), str(how), campaign)
         )
-    for pk, at, channel, detail, _campaign, node in evidence.touches:
+    for pk, at, channel, detail, _campaign, node in _drain(evidence.touches):
         kept.touches[str(node)].append(Touch(float(at), channel, detail, int(pk)))
     run = Run(dataset_id, windows, lens, shared_keys=len(persons.shared))
     seconds, other = windows.seconds, windows.other().seconds
@@ -209,6 +214,16 @@ def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable,
         run.attributions.append(attribute(order, clicks, touches, seconds, lens=lens))
         run.eligible_other[order.order_id] = eligible_platforms(order, clicks, other)
     return run
+
+
+def _drain(rows: Sequence[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """``rows``, emptied as they are read when they are a list (last first): the evidence of a
+    year is large, and each row read is then held once, as what it became."""
+    if isinstance(rows, list):
+        while rows:
+            yield rows.pop()
+    else:
+        yield from rows
 
 
 def _click_key(click: Click) -> tuple[float, int]:

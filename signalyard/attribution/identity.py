@@ -94,6 +94,8 @@ class Persons:
                 joined.append(merged)
             i += 1
         self._applied = i
+        if i == len(pending) and pending:
+            self._pending, self._applied = [], 0  # all applied: let them go
         return joined
 
     def _find(self, node: str) -> str:

@@ -7,7 +7,7 @@ is :mod:`signalyard.attribution`'s business.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from signalyard.store.base import AttributionEvidence, AttributionRows, StoredEvent
@@ -142,9 +142,21 @@ def save_sqlite(
     conn.execute(SET_CURSOR, (dataset_id, last_pk, now))
 
 
+def shared_rows(rows: Iterable[Sequence[Any]], seen: dict[str, str]) -> list[tuple[Any, ...]]:
+    """``rows`` as tuples whose equal strings are one object (``seen``: those met so far): a
+    browser's node, a channel, a campaign recur across thousands of rows, and the driver
+    makes a new string for each (a year of a shop's evidence is held in memory at once)."""
+    out = []
+    for row in rows:
+        out.append(tuple(seen.setdefault(v, v) if type(v) is str else v for v in row))
+    return out
+
+
 def load_sqlite(conn: sqlite3.Connection, dataset_id: str) -> AttributionEvidence:
+    seen: dict[str, str] = {}
+
     def rows(sql: str) -> Sequence[tuple[Any, ...]]:
-        return [tuple(r) for r in conn.execute(sql, (dataset_id,))]
+        return shared_rows(conn.execute(sql, (dataset_id,)), seen)
 
     return AttributionEvidence(
         orders=rows(LOAD_ORDERS),

@@ -735,9 +735,10 @@ class PostgresStore:
 
     async def attribution_evidence(self, dataset_id: str) -> AttributionEvidence:
         sql = _attribution_sql
+        seen: dict[str, str] = {}
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             loaded = [
-                [tuple(r) for r in await conn.fetch(pg(q), dataset_id)]
+                sql.shared_rows(await conn.fetch(pg(q), dataset_id), seen)
                 for q in (sql.LOAD_ORDERS, sql.LOAD_TOUCHES, sql.LOAD_CLICKS, sql.LOAD_LINKS)
             ]
         return AttributionEvidence(*loaded)
