@@ -40,8 +40,10 @@ def test_the_platforms_with_a_reporting_api() -> None:
 
 
 def _event(i: int, now: float) -> dict[str, Any]:
+    """The conformance suite's Purchase, with every platform's click id."""
     event = raw_event(i, now)
     event["user_data"]["fbc"] = f"fb.1.{int((now - 3600) * 1000)}.fbclid-{i}"
+    event["click_ids"].update({"ScCid": f"sc-{i}", "epik": f"dj0y-{i}", "rdt_cid": f"rdt-{i}"})
     return event
 
 
