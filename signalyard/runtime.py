@@ -113,33 +113,30 @@ async def bootstrap(
 def before_prune(
     settings: Settings, store: Store, clock: Clock
 ) -> Callable[[], Awaitable[int]] | None:
-    """The worker's step before each pruning: attribution takes the new events in (and prunes
-    its own evidence), unless ``attribution.enabled`` is off; then, every
-    ``attribution.fetch_claims_hours``, the platforms' claims are fetched (never failing the
-    pruning)."""
+    """The worker's step before each pruning, unless ``attribution.enabled`` is off:
+    attribution takes the new events in (and prunes its own evidence); and, every
+    ``attribution.fetch_claims_hours``, a round fetching the platforms' claims starts in the
+    background (it never holds the pruning up)."""
     from signalyard.attribution.fetch import ClaimsRefresher
 
-    steps: list[Callable[[], Awaitable[int]]] = []
     a = settings.attribution
-    if a.enabled:
-        steps.append(make_attributor(store, clock, retention_days=a.retention_days).sync_all)
-    if a.fetch_claims_hours > 0:
-        steps.append(
-            ClaimsRefresher(
-                store,
-                clock,
-                every_seconds=a.fetch_claims_hours * 3600,
-                days=a.fetch_claims_days,
-                sandbox_url=settings.resolved_sandbox_url,
-            )
-        )
-    if not steps:
+    if not a.enabled:
         return None
-    if len(steps) == 1:
-        return steps[0]
+    sync = make_attributor(store, clock, retention_days=a.retention_days).sync_all
+    if a.fetch_claims_hours <= 0:
+        return sync
+    refresh = ClaimsRefresher(
+        store,
+        clock,
+        every_seconds=a.fetch_claims_hours * 3600,
+        days=a.fetch_claims_days,
+        sandbox_url=settings.resolved_sandbox_url,
+    )
 
     async def step() -> int:
-        return sum([await s() for s in steps])
+        taken = await sync()
+        await refresh()
+        return taken
 
     return step
 

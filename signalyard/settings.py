@@ -125,7 +125,8 @@ class AttributionSettings:
     fetch_claims_hours: float = 6.0
     """How often the delivery worker fetches what each platform claims for the last
     ``fetch_claims_days`` days, from the reporting API of every destination whose reporting
-    options are set (as ``signalyard attribution fetch-claims`` does); 0: never."""
+    options are set (as ``signalyard attribution fetch-claims`` does), in the background;
+    0 (or ``enabled`` off): never."""
     fetch_claims_days: int = 7
     """The days each fetch asks for, today included: platforms restate recent days."""
 

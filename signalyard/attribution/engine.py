@@ -140,7 +140,7 @@ class Attributor:
         if sync:
             await self.sync(dataset_id)
         evidence = await self.store.attribution_evidence(dataset_id)
-        # CPU work (about 180 µs an order): in a thread, so that a gateway serving the
+        # CPU work (60-130 µs an order): in a thread, so that a gateway serving the
         # dashboard keeps answering meanwhile.
         return await anyio.to_thread.run_sync(lambda: credit(dataset_id, evidence, windows, lens))
 

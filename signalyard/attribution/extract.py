@@ -26,6 +26,7 @@ Nothing here is plaintext personal data: the person keys are the hashes the stor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -221,6 +222,8 @@ def _nodes(user: Mapping[str, Any], browser_ids: object, clicks: Mapping[Any, An
     return nodes
 
 
+_DIGITS = re.compile(r"[0-9]+")
+"""ASCII digits (``str.isdigit`` also takes "²", which ``int`` refuses)."""
 FBC_EARLIEST_MS = 10**12
 """An ``fbc`` made before 2001-09-09 is not a time in milliseconds (a sender wrote seconds)."""
 
@@ -232,7 +235,7 @@ def _fbc_click(value: object) -> tuple[str, float | None] | None:
     if not isinstance(value, str) or len(value) > MAX_NODE:
         return None
     parts = value.split(".", 3)
-    if len(parts) != 4 or parts[0] != "fb" or not parts[2].isdigit() or not parts[3]:
+    if len(parts) != 4 or parts[0] != "fb" or not _DIGITS.fullmatch(parts[2]) or not parts[3]:
         return None
     ms = int(parts[2]) if len(parts[2]) <= 16 else 0
     return parts[3], ms / 1000 if ms >= FBC_EARLIEST_MS else None

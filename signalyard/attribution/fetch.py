@@ -5,15 +5,17 @@ For every destination of a dataset whose platform declares a reporting API
 (:class:`~signalyard.sinks.reporting.ReportingSpec`) and whose options name the ad account,
 the platform folder fetches the claims of the days asked (the account's days, in its
 currency). When every such destination of a platform answered, they replace, for that
-platform and those days, whatever claims were kept before (an earlier fetch or a CSV import):
-the platform's later numbers win, as its reports restate past days; when one refused (or was
-not asked), the platform's earlier claims stay as they were. Destinations reading the same
-claims (the spec's ``scope``: an account and what is counted in it) are fetched once; the
-claims of several are added up, each account's spend once.
+platform and those days, the claims fetched before: the platform's later numbers win, as its
+reports restate past days (rows imported from a CSV export stay, but where a fetch gives the
+same day, campaign and currency); when one refused, was refused its config, or was not asked,
+the platform's earlier claims stay as they were. Destinations reading the same claims (the
+spec's ``scope``) are fetched once; one reading per ad account is kept (its windows and
+action types count the same purchases); several accounts' claims are added up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import logging
@@ -38,7 +40,8 @@ __all__ = ["ClaimsRefresher", "Fetched", "fetch_claims", "fetched_lines"]
 log = logging.getLogger(__name__)
 
 DELETE = (
-    "DELETE FROM attribution_claims WHERE dataset_id = ? AND platform = ? AND day >= ? AND day <= ?"
+    "DELETE FROM attribution_claims WHERE dataset_id = ? AND platform = ? AND day >= ?"
+    " AND day <= ? AND source = ?"
 )
 
 
@@ -81,8 +84,8 @@ def _plan(d: Destination, sandbox_url: str) -> _Plan:
 
 
 def _claims(kind: str, reports: Sequence[AccountReport]) -> list[Claim]:
-    """The reports of one platform added up by day, campaign and currency; an account's
-    spend once, however many of its conversion actions were read."""
+    """The reports of one platform (one per ad account) added up by day, campaign and
+    currency; an account's spend once."""
     totals: dict[tuple[str, str, str], list[Decimal]] = {}
     spent: set[str] = set()
     for report in reports:
@@ -100,6 +103,63 @@ def _claims(kind: str, reports: Sequence[AccountReport]) -> list[Claim]:
         Claim(kind, day, campaign, currency, float(t[0]), t[1], t[2])
         for (day, campaign, currency), t in sorted(totals.items())
     ]
+
+
+async def _keep(
+    store: Store,
+    dataset_id: str,
+    kind: str,
+    plans: Sequence[_Plan],
+    first: str,
+    last: str,
+    now: float,
+) -> None:
+    """Keep what ``kind``'s destinations answered, when all of them that can report did (a
+    destination whose config is refused counts as not answering): it replaces the claims
+    fetched before for those days (rows imported from a file stay, but where the fetch has
+    the same day, campaign and currency). One reading per ad account: a second destination
+    reading the same account in another window or action type counts the same purchases."""
+    mine = [p for p in plans if p.destination.kind == kind]
+    answered = [p for p in mine if p.result is not None and p.result.report is not None]
+    if not answered:
+        return
+    lacking = sorted(
+        p.destination.name
+        for p in mine
+        if (
+            p.scope is not None
+            and (p.result is None or (p.result.report is None and p.result.same_as is None))
+        )
+        or (p.scope is None and p.result is not None and p.result.error is not None)
+    )
+    if lacking:
+        why = (
+            f"{', '.join(lacking)} did not answer or was not asked: a platform's claims are"
+            " replaced only when all its destinations answer"
+        )
+        for p in answered:
+            assert p.result is not None
+            p.result = dataclasses.replace(p.result, not_kept=why)
+        return
+    reading: dict[str, str] = {}  # account id -> the destination whose reading is kept
+    reports: list[AccountReport] = []
+    for p in answered:
+        assert p.result is not None and p.result.report is not None
+        report = p.result.report
+        account = report.account_id
+        if account in reading:
+            p.result = dataclasses.replace(
+                p.result,
+                not_kept=f"{reading[account]} reads account {account} already: one reading"
+                " per account (its windows and action types count the same purchases)",
+            )
+            continue
+        reading[account] = p.destination.name
+        reports.append(report)
+    claims = [c for c in _claims(kind, reports) if first <= c.day <= last]
+    source = f"{kind} reporting API"
+    rows = claim_rows(dataset_id, claims, source, now)
+    await dual.replace(store, DELETE, (dataset_id, kind, first, last, source), UPSERT, rows)
 
 
 async def fetch_claims(
@@ -144,24 +204,7 @@ async def fetch_claims(
         plan.result = Fetched(d.name, d.kind, report=report)
     first, last = since.isoformat(), until.isoformat()
     for kind in sorted({p.destination.kind for p in plans}):
-        ready = [p for p in plans if p.destination.kind == kind and p.scope is not None]
-        answered = {p.scope for p in ready if p.result is not None and p.result.report}
-        reports = [p.result.report for p in ready if p.result is not None and p.result.report]
-        if not reports:
-            continue
-        lacking = sorted({p.destination.name for p in ready if p.scope not in answered})
-        if lacking:
-            why = (
-                f"{', '.join(lacking)} did not answer or was not asked: a platform's claims"
-                " are replaced only when all its destinations answer"
-            )
-            for p in ready:
-                if p.result is not None and p.result.report is not None:
-                    p.result = dataclasses.replace(p.result, not_kept=why)
-            continue
-        claims = [c for c in _claims(kind, reports) if first <= c.day <= last]
-        rows = claim_rows(dataset_id, claims, f"{kind} reporting API", now)
-        await dual.replace(store, DELETE, (dataset_id, kind, first, last), UPSERT, rows)
+        await _keep(store, dataset_id, kind, plans, first, last, now)
     return [
         p.result
         for p in plans
@@ -202,8 +245,12 @@ def fetched_lines(results: Sequence[Fetched]) -> list[str]:
 class ClaimsRefresher:
     """The delivery worker's fetch of every dataset's claims, at most every ``every_seconds``
     (the first call fetches), for the last ``days`` days (today, by the clock's UTC day,
-    included). It never raises: a platform's refusal is logged with its fix, and the earlier
-    claims are kept."""
+    included).
+
+    Calling it starts a round in the background and returns at once (0), so the worker's
+    pruning and its stop never wait on a platform; a round still running when the next is
+    due is left to finish. A round never raises: a platform's refusal is logged with its
+    fix (the earlier claims are kept), and a round over ``deadline_seconds`` stops."""
 
     def __init__(
         self,
@@ -223,16 +270,25 @@ class ClaimsRefresher:
         self.sandbox_url = sandbox_url
         self.client = client
         self.deadline_seconds = deadline_seconds
-        """The longest one round may take (the worker prunes after it): what is not
-        fetched by then waits for the next round."""
+        """The longest one round may take: what is not fetched by then waits for the next."""
         self._next: float | None = None
+        self.running: asyncio.Task[int] | None = None
+        """The round in the background, if one was started."""
 
     async def __call__(self) -> int:
-        """The destinations fetched (0 when it was not time yet)."""
+        """Start a round when one is due and none is running; 0 (the rounds count their own
+        fetches: :meth:`run_round`)."""
         now = self.clock.monotonic()
         if self._next is not None and now < self._next:
             return 0
+        if self.running is not None and not self.running.done():
+            return 0
         self._next = now + self.every_seconds
+        self.running = asyncio.get_running_loop().create_task(self.run_round())
+        return 0
+
+    async def run_round(self) -> int:
+        """One round, now: the destinations whose claims were fetched and kept."""
         until = datetime.datetime.fromtimestamp(self.clock.now(), datetime.UTC).date()
         since = until - datetime.timedelta(days=self.days - 1)
         fetched = 0
@@ -245,7 +301,7 @@ class ClaimsRefresher:
                     " next round",
                     self.deadline_seconds,
                 )
-        except Exception:  # the worker's pruning goes on; the next round tries again
+        except Exception:  # the next round tries again
             log.exception("fetching the platforms' claims failed")
         return fetched
 

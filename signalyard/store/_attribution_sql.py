@@ -7,7 +7,7 @@ is :mod:`signalyard.attribution`'s business.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from signalyard.store.base import AttributionEvidence, AttributionRows, StoredEvent
@@ -72,10 +72,12 @@ CLICK_PG = CLICK.format(
 LINK = (
     "INSERT INTO attribution_links(dataset_id, a, b, first_pk, observed_at) VALUES (?,?,?,?,?)"
     " ON CONFLICT (dataset_id, a, b) DO UPDATE SET observed_at = excluded.observed_at"
-    " WHERE excluded.observed_at < attribution_links.observed_at"
+    " WHERE attribution_links.observed_at IS NULL"
+    " OR excluded.observed_at < attribution_links.observed_at"
 )
 """A link keeps the earliest time an event that carried it says (``event_time``), whichever
-arrived first (a late webhook dated before the events already in); written again only then."""
+arrived first (a late webhook dated before the events already in), and a link stored before
+link times were kept (migration 0011) takes its first known time; written again only then."""
 LOAD_ORDERS = (
     "SELECT o.order_id, o.event_pk, o.created_at, o.currency, o.gross, o.kind, o.source, o.node,"
     " (SELECT max(w.refunded_value) FROM orders w WHERE w.dataset_id = o.dataset_id"
@@ -142,25 +144,42 @@ def save_sqlite(
     conn.execute(SET_CURSOR, (dataset_id, last_pk, now))
 
 
-def shared_rows(rows: Iterable[Sequence[Any]], seen: dict[str, str]) -> list[tuple[Any, ...]]:
-    """``rows`` as tuples whose equal strings are one object (``seen``: those met so far): a
-    browser's node, a channel, a campaign recur across thousands of rows, and the driver
-    makes a new string for each (a year of a shop's evidence is held in memory at once)."""
+def shared_rows(
+    rows: Iterable[Sequence[Any]], seen: dict[str, str], columns: Collection[int]
+) -> list[tuple[Any, ...]]:
+    """``rows`` as tuples whose equal strings in ``columns`` are one object (``seen``: those
+    met so far): a browser's node, a channel, a campaign recur across thousands of rows, and
+    the driver makes a new string for each (a year of a shop's evidence is held in memory at
+    once). Unique values (order ids, click ids) are left as they are."""
     out = []
     for row in rows:
-        out.append(tuple(seen.setdefault(v, v) if type(v) is str else v for v in row))
+        out.append(
+            tuple(
+                seen.setdefault(v, v) if i in columns and type(v) is str else v
+                for i, v in enumerate(row)
+            )
+        )
     return out
+
+
+SHARED_COLUMNS = {
+    "orders": frozenset({3, 5, 6, 7}),  # currency, kind, source, node
+    "touches": frozenset({2, 3, 4, 5}),  # channel, detail, campaign, node
+    "clicks": frozenset({0, 4, 5}),  # kind, evidence, campaign
+    "links": frozenset({0, 1}),  # the two nodes
+}
+"""The columns of each loaded table whose values recur (:func:`shared_rows`)."""
 
 
 def load_sqlite(conn: sqlite3.Connection, dataset_id: str) -> AttributionEvidence:
     seen: dict[str, str] = {}
 
-    def rows(sql: str) -> Sequence[tuple[Any, ...]]:
-        return shared_rows(conn.execute(sql, (dataset_id,)), seen)
+    def rows(sql: str, table: str) -> Sequence[tuple[Any, ...]]:
+        return shared_rows(conn.execute(sql, (dataset_id,)), seen, SHARED_COLUMNS[table])
 
     return AttributionEvidence(
-        orders=rows(LOAD_ORDERS),
-        touches=rows(LOAD_TOUCHES),
-        clicks=rows(LOAD_CLICKS),
-        links=rows(LOAD_LINKS),
+        orders=rows(LOAD_ORDERS, "orders"),
+        touches=rows(LOAD_TOUCHES, "touches"),
+        clicks=rows(LOAD_CLICKS, "clicks"),
+        links=rows(LOAD_LINKS, "links"),
     )

@@ -738,8 +738,13 @@ class PostgresStore:
         seen: dict[str, str] = {}
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             loaded = [
-                sql.shared_rows(await conn.fetch(pg(q), dataset_id), seen)
-                for q in (sql.LOAD_ORDERS, sql.LOAD_TOUCHES, sql.LOAD_CLICKS, sql.LOAD_LINKS)
+                sql.shared_rows(await conn.fetch(pg(q), dataset_id), seen, sql.SHARED_COLUMNS[t])
+                for q, t in (
+                    (sql.LOAD_ORDERS, "orders"),
+                    (sql.LOAD_TOUCHES, "touches"),
+                    (sql.LOAD_CLICKS, "clicks"),
+                    (sql.LOAD_LINKS, "links"),
+                )
             ]
         return AttributionEvidence(*loaded)
 

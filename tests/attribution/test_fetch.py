@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -256,20 +257,47 @@ async def test_the_worker_refreshes_the_claims_on_its_schedule_and_never_fails(
     refresh = ClaimsRefresher(
         sqlite_store, clock, every_seconds=3600, days=7, sandbox_url=SANDBOX_URL, client=client
     )
-    assert await refresh() == 1
+    assert await refresh() == 0  # started in the background: the worker goes on
+    assert refresh.running is not None and await refresh.running == 1
     [claim] = await load_claims(sqlite_store, DATASET)
     assert (claim.conversions, claim.value) == (2.0, Decimal("85.0"))
-    assert await refresh() == 0  # not yet
+    first = refresh.running
+    await refresh()
+    assert refresh.running is first  # not yet due
     async with client() as c:
         await c.post(
             f"{SANDBOX_URL}/sandbox/meta/_sandbox/reporting", json={"account": {"id": "42"}}
         )
     clock.advance(3600)
     with caplog.at_level("WARNING"):
-        assert await refresh() == 0
+        await refresh()
+        assert refresh.running is not first and await refresh.running == 0
     assert "claims of destination meta-claims (meta) not kept" in caplog.text
     assert "fix: check ad_account_id" in caplog.text
     assert await load_claims(sqlite_store, DATASET) == [claim]  # kept
+
+
+async def test_a_round_over_its_deadline_stops_and_says_so(
+    sqlite_store: SQLiteStore, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _delivered("meta", sqlite_store, clock, 1)
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(30)
+        return httpx.Response(500)
+
+    refresh = ClaimsRefresher(
+        sqlite_store,
+        clock,
+        every_seconds=3600,
+        days=1,
+        sandbox_url=SANDBOX_URL,
+        client=lambda: httpx.AsyncClient(transport=httpx.MockTransport(slow)),
+        deadline_seconds=0.2,
+    )
+    with caplog.at_level("WARNING"):
+        assert await refresh.run_round() == 0
+    assert "took over 0 s: stopped" in caplog.text
 
 
 async def _add_meta(store: SQLiteStore, clock: FrozenClock, name: str, **options: str) -> None:
@@ -327,7 +355,7 @@ async def test_a_platform_s_claims_are_replaced_only_when_all_its_accounts_answe
     assert any(line.startswith("      not kept: meta-other did not answer") for line in lines)
 
 
-async def test_the_same_claims_are_fetched_once_and_an_account_s_spend_counted_once(
+async def test_the_same_claims_are_fetched_once_and_an_account_read_once(
     sqlite_store: SQLiteStore, clock: FrozenClock
 ) -> None:
     app = await _delivered("meta", sqlite_store, clock, 2)
@@ -337,11 +365,39 @@ async def test_the_same_claims_are_fetched_once_and_an_account_s_spend_counted_o
     )
     first, twin, wide = await _fetch(app, sqlite_store, clock)
     assert (twin.same_as, twin.report) == ("meta-claims", None)
-    assert first.report is not None and wide.report is not None
-    assert first.not_kept is None and wide.not_kept is None
+    assert first.report is not None and first.not_kept is None
+    # the 28-day window counts the same two purchases again: one reading per account
+    assert wide.report is not None and wide.not_kept is not None
+    assert "meta-claims reads account 1234567890 already" in wide.not_kept
     [claim] = await load_claims(sqlite_store, DATASET)
-    # both windows' conversions (2 each), the account's spend once
-    assert (claim.conversions, claim.value, claim.spend) == (4.0, Decimal("170.0"), Decimal(7))
+    assert (claim.conversions, claim.value, claim.spend) == (2.0, Decimal("85.0"), Decimal(7))
+
+
+async def test_a_refused_config_keeps_the_claims_and_a_file_s_rows_stay(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    app = await _delivered("meta", sqlite_store, clock, 1)
+    today = datetime.datetime.fromtimestamp(clock.now(), datetime.UTC).date().isoformat()
+    imported = Claim("meta", today, "from a file", "USD", 5, Decimal(5), Decimal(5))
+    await save_claims(sqlite_store, DATASET, [imported], source="meta.csv", now=0)
+    broken = await sqlite_store.add_destination(
+        DATASET,
+        name="meta-broken",
+        kind="meta",
+        options={"pixel_id": "1", "graph_url": SANDBOX, "claims_window": "9d_click"},
+        secrets=REGISTRY["meta"].example().to_secrets(),
+        now=clock.now(),
+    )
+    refused, answered = await _fetch(app, sqlite_store, clock)  # in name order
+    assert refused.error is not None and "claims_window" in refused.error
+    assert answered.not_kept is not None and "meta-broken" in answered.not_kept
+    assert await load_claims(sqlite_store, DATASET) == [imported]
+    await sqlite_store.remove_destination(broken.id, drop_queue=True)
+    [answered] = await _fetch(app, sqlite_store, clock)
+    assert answered.not_kept is None
+    kept = await load_claims(sqlite_store, DATASET)
+    assert imported in kept  # the file's row stays beside the fetched one
+    assert [c.campaign for c in kept] == ["Sandbox campaign", "from a file"]
 
 
 async def test_a_fresh_install_s_sandbox_destination_fetches_its_claims(

@@ -195,6 +195,8 @@ def test_a_key_stops_linking_from_the_day_it_was_shared_not_before() -> None:
         ("fb.1." + "9" * 400 + ".IwAR1", None),  # over MAX_NODE
         ("fb.1." + "9" * 30 + ".IwAR1", ("IwAR1", None)),
         ("fb.1.12x.IwAR1", None),
+        ("fb.1.²³.IwAR1", None),  # digits to str.isdigit, not to int(): was a crash
+        ("fb.1.١٢٣٤٥٦٧٨٩٠١٢٣.IwAR1", None),
         ("fb.1.1764000000123.", None),
         ("fb.1.1764000000123", None),
         ("xx.1.1764000000123.IwAR1", None),

@@ -335,7 +335,7 @@ async def test_page_shows_imported_claims(
     assert ids["attribution-claims-EUR"].startswith("EUR 400")
     assert all(v.startswith("OK ") for k, v in ids.items() if k.startswith("check-"))
     assert (
-        ids["attribution-claim-source-meta"]
+        ids["attribution-claim-source-meta-meta-csv"]
         == "meta meta.csv 2027-01-17 .. 2027-01-17 1 1970-01-01 00:00 UTC"
     )
     # the days outside the claims' day: no claim columns

@@ -57,7 +57,9 @@ def _fbc(user_data: object) -> tuple[str, float | None] | None:
     if not isinstance(fbc, str):
         return None
     parts = fbc.split(".", 3)
-    if len(parts) != 4 or parts[0] != "fb" or not parts[2].isdigit() or not parts[3]:
+    if len(parts) != 4 or parts[0] != "fb" or not parts[2].isascii() or not parts[3]:
+        return None
+    if not parts[2].isdigit():
         return None
     if len(parts[2]) > 16:  # not milliseconds of a real time (and int() of it may refuse)
         return parts[3], None

@@ -203,7 +203,7 @@ def refusal(
         return _unexpected(f"HTTP {status} without a Graph error")
     code = error.get("code") if isinstance(error.get("code"), int) else None
     subcode = error.get("error_subcode") if isinstance(error.get("error_subcode"), int) else None
-    message = scrub(hide(str(error.get("message") or "")[:2000], secrets))
+    message = scrub(hide(str(error.get("message") or ""), secrets))
     ref = f"code {code}" + (f", subcode {subcode}" if subcode is not None else "")
     said = f"Meta refused the Insights request ({ref}): {message}"
     act = f"act_{account}" if account else "the ad account"
