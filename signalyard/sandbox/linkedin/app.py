@@ -5,10 +5,15 @@ prefix, e.g. ``Mount("/sandbox/linkedin", app=create_app())``):
 
 * ``POST /rest/conversionEvents`` and ``GET /rest/conversions/{id}``: behave as LinkedIn's
   REST API does (see :mod:`.endpoint`, :mod:`.validate`, :mod:`.errors`);
-* ``/_sandbox/...``: inspection, reset, conversion rules and fault injection (see
-  :mod:`.control`, :mod:`.faults`).
+* ``GET /rest/adAccounts/{id}``, ``GET /rest/adAccounts/{id}/adCampaigns?q=search`` and
+  ``GET /rest/adAnalytics?q=analytics&pivot=CAMPAIGN``: LinkedIn's reporting, the claims of
+  the ad account of a :class:`~..reporting_common.ReportingBook` (click window 30 days) over
+  the conversions received (see :mod:`.reporting`);
+* ``/_sandbox/...``: inspection, reset, conversion rules, fault injection and the reporting
+  book (see :mod:`.control`, :mod:`.faults`, ``/_sandbox/reporting``).
 
-The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection.
+The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection,
+the reporting book on ``app.state.reporting``.
 """
 
 from __future__ import annotations
@@ -20,10 +25,15 @@ from ...clock import Clock
 from ...sources.body import BodyReader
 from ..app_common import app_defaults, sandbox_app
 from ..control_common import control_routes
+from ..reporting_common import ReportingBook, reporting_routes
 from .body import MAX_BODY_BYTES
 from .control import EVENTS_PATH, RULE_PATH, control, rules_handler
 from .endpoint import Endpoints
 from .recorder import SandboxState
+from .reporting import ACCOUNT_PATH, ANALYTICS_PATH, CAMPAIGNS_PATH, Reporting
+
+CLICK_WINDOW_DAYS = 30
+"""LinkedIn's default post-click attribution window, the reporting book's."""
 
 
 def create_app(
@@ -47,10 +57,18 @@ def create_app(
     state, clock, bodies = app_defaults(state, clock, SandboxState, bodies, max_body_bytes)
     endpoints = Endpoints(state, clock, max_body_bytes, bodies)
     ctl = control(state, clock, bodies)
+    book = ReportingBook(window_days=CLICK_WINDOW_DAYS)
+    reporting = Reporting(state, clock, book)
     routes = [
         *control_routes(ctl),
+        *reporting_routes(book, ctl),
         Route("/_sandbox/rules/{rule_id}", rules_handler(state, ctl), methods=["GET", "PUT"]),
         Route(EVENTS_PATH, endpoints.conversion_events, methods=["POST"]),
         Route(RULE_PATH, endpoints.conversion_rule, methods=["GET"]),
+        Route(ACCOUNT_PATH, reporting.account, methods=["GET"]),
+        Route(CAMPAIGNS_PATH, reporting.campaigns, methods=["GET"]),
+        Route(ANALYTICS_PATH, reporting.analytics, methods=["GET"]),
     ]
-    return sandbox_app(routes, state=state, clock=clock)
+    app = sandbox_app(routes, state=state, clock=clock)
+    app.state.reporting = book
+    return app

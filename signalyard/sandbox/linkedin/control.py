@@ -29,6 +29,7 @@ from ..control_common import (
     query,
     refused_as,
 )
+from ..reporting_common import REPORTING_ENDPOINTS
 from .body import refused
 from .recorder import RecordedEvent, RequestRecord, SandboxState
 
@@ -44,7 +45,13 @@ ENDPOINTS = {
     "GET /_sandbox/requests": "recent requests (conversion_rule_id, limit)",
     "PUT /_sandbox/rules/{id}": "set a rule's conversionMethod, enabled, type or name",
     "DELETE /_sandbox/state": "reset recordings (faults and rules are kept)",
+    "GET /rest/adAccounts/{id}": "the reporting book's ad account (its currency)",
+    "GET /rest/adAccounts/{id}/adCampaigns?q=search": "the reporting book's campaigns"
+    " (pageSize, pageToken)",
+    "GET /rest/adAnalytics?q=analytics&pivot=CAMPAIGN": "the ad account's claims per day and"
+    " campaign (timeGranularity, dateRange, accounts, fields)",
     **FAULT_ENDPOINTS,
+    **REPORTING_ENDPOINTS,
 }
 _FILTERS = ("conversion_rule_id", "event_id", "dedup")
 

@@ -13,6 +13,7 @@ from signalyard.sinks.linkedin.config import (
 from signalyard.sinks.linkedin.consent import apply_consent
 from signalyard.sinks.linkedin.payload import CONVERSION_TYPES
 from signalyard.sinks.linkedin.quality import MODEL as MATCH_MODEL
+from signalyard.sinks.linkedin.reporting import REPORTING
 from signalyard.sinks.linkedin.sink import LinkedInSink
 from signalyard.sinks.spec import SinkSpec
 
@@ -39,4 +40,5 @@ SPEC = SinkSpec(
     identity=frozenset(),  # SHA256_EMAIL is Meta's em rule: the stored hash is sent
     match_model=MATCH_MODEL,
     click_attribution=CLICK_WINDOWS,
+    reporting=REPORTING,
 )
