@@ -4,11 +4,17 @@
 prefix, e.g. ``Mount("/sandbox/pinterest", app=create_app())``):
 
 * ``POST /v5/ad_accounts/{ad_account_id}/events``: behaves as Pinterest does (see
-  :mod:`.endpoint`, :mod:`.validate`, :mod:`.errors`); any other path answers 404;
-* ``/_sandbox/...``: inspection, reset and fault injection (see :mod:`.control`,
-  :mod:`.faults`).
+  :mod:`.endpoint`, :mod:`.validate`, :mod:`.errors`);
+* ``GET /v5/ad_accounts/{ad_account_id}``, ``.../campaigns`` and
+  ``.../campaigns/analytics``: Pinterest's ad account analytics, the claims of the ad
+  account of a :class:`~..reporting_common.ReportingBook` (click window 30 days) over the
+  checkouts received (see :mod:`.reporting`);
+* ``/_sandbox/...``: inspection, reset, fault injection and the reporting book (see
+  :mod:`.control`, :mod:`.faults`, ``/_sandbox/reporting``);
+* any other path answers 404.
 
-The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection.
+The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection,
+the reporting book on ``app.state.reporting``.
 """
 
 from __future__ import annotations
@@ -20,10 +26,15 @@ from ...clock import Clock
 from ...sources.body import BodyReader
 from ..app_common import ALL_METHODS, app_defaults, sandbox_app
 from ..control_common import control_routes
+from ..reporting_common import ReportingBook, reporting_routes
 from .body import MAX_BODY_BYTES
-from .control import EVENTS_PATH, control
+from .control import ACCOUNT_PATH, ANALYTICS_PATH, CAMPAIGNS_PATH, EVENTS_PATH, control
 from .endpoint import EventsEndpoint, unknown_path
 from .recorder import SandboxState
+from .reporting import ReportingEndpoint
+
+CLICK_WINDOW_DAYS = 30
+"""Pinterest's default click-through attribution window, the reporting book's."""
 
 
 def create_app(
@@ -43,9 +54,18 @@ def create_app(
     """
     state, clock, bodies = app_defaults(state, clock, SandboxState, bodies, max_body_bytes)
     endpoint = EventsEndpoint(state, clock, max_body_bytes, bodies)
+    book = ReportingBook(window_days=CLICK_WINDOW_DAYS)
+    reporting = ReportingEndpoint(state, clock, book)
+    plane = control(state, clock, bodies)
     routes = [
-        *control_routes(control(state, clock, bodies)),
+        *control_routes(plane),
+        *reporting_routes(book, plane),
         Route(EVENTS_PATH, endpoint.events, methods=["POST"]),
+        Route(ACCOUNT_PATH, reporting.ad_account, methods=["GET"]),
+        Route(CAMPAIGNS_PATH, reporting.campaigns, methods=["GET"]),
+        Route(ANALYTICS_PATH, reporting.analytics, methods=["GET"]),
         Route("/{path:path}", unknown_path, methods=ALL_METHODS),
     ]
-    return sandbox_app(routes, state=state, clock=clock)
+    app = sandbox_app(routes, state=state, clock=clock)
+    app.state.reporting = book
+    return app

@@ -1,5 +1,7 @@
-"""Pinterest Conversions API (API v5): ``POST {api_url}/v5/ad_accounts/{ad_account_id}/events``.
-See ``docs/destinations/pinterest.md``."""
+"""Pinterest Conversions API (API v5): ``POST {api_url}/v5/ad_accounts/{ad_account_id}/events``;
+its claims from the ad account's campaign analytics
+(``GET {api_url}/v5/ad_accounts/{ad_account_id}/campaigns/analytics``,
+:mod:`signalyard.sinks.pinterest.reporting`). See ``docs/destinations/pinterest.md``."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from signalyard.sinks.pinterest.config import (
 from signalyard.sinks.pinterest.consent import apply_consent
 from signalyard.sinks.pinterest.payload import EVENT_NAMES
 from signalyard.sinks.pinterest.quality import MODEL as MATCH_MODEL
+from signalyard.sinks.pinterest.reporting import REPORTING
 from signalyard.sinks.pinterest.sink import PinterestSink
 from signalyard.sinks.spec import SinkSpec
 
@@ -39,4 +42,5 @@ SPEC = SinkSpec(
     invalid_code=INVALID,
     match_model=MATCH_MODEL,
     click_attribution=CLICK_WINDOWS,
+    reporting=REPORTING,
 )

@@ -1,9 +1,11 @@
 """Settings of a Pinterest Conversions API destination, its API version and its limits.
 
 Options are stored with the destination (``to_mapping``) and read back with ``from_mapping``;
-the conversion access token is its one secret field (``SECRET_FIELDS``), stored apart and
-encrypted, as a :class:`~signalyard.secret.Secret`, and never appears in an option mapping, a
-repr or a message.
+the conversion access token and the optional ``reporting_access_token`` (a token with the
+``ads:read`` scope, that reads the ad account's analytics for
+:mod:`signalyard.sinks.pinterest.reporting`) are its secret fields (``SECRET_FIELDS``), stored
+apart and encrypted, as :class:`~signalyard.secret.Secret`, and never appear in an option
+mapping, a repr or a message.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ SECRET_FIELDS = (
             " access token → Generate new token"
         ),
     ),
+    SecretField(
+        "reporting_access_token",
+        required=False,
+        help=(
+            "an API v5 access token with the ads:read scope, to read the ad account's"
+            " analytics (Pinterest Developers → My apps → the app, authorized by a user with"
+            " Admin, Analyst or Campaign Manager access to the ad account); unset:"
+            " access_token is tried"
+        ),
+    ),
 )
 
 _AD_ACCOUNT = re.compile(r"[0-9]{1,32}")
@@ -82,6 +94,9 @@ class PinterestConfig:
     """Every request is sent with ``?test=true``: Pinterest checks the events and answers as
     usual, but records nothing. Remove it in production."""
     timeout_seconds: float = 10.0
+    reporting_access_token: Secret | None = None
+    """The API v5 token (scope ``ads:read``) that reads the ad account's analytics; ``None``:
+    ``access_token`` is tried (a conversion access token usually cannot read analytics)."""
 
     @classmethod
     def from_mapping(
@@ -96,6 +111,7 @@ class PinterestConfig:
             api_url=base_url("pinterest", "api_url", merged["api_url"], DEFAULT_API_URL),
             test=flag("pinterest", "test", merged["test"]),
             timeout_seconds=timeout("pinterest", merged["timeout_seconds"], text=True),
+            reporting_access_token=present.get("reporting_access_token"),
         )
 
     def to_mapping(self) -> dict[str, object]:
@@ -106,7 +122,10 @@ class PinterestConfig:
 
     def to_secrets(self) -> dict[str, Secret]:
         """The secrets to store (encrypted), by field name."""
-        return {"access_token": self.access_token}
+        secrets = {"access_token": self.access_token}
+        if self.reporting_access_token:
+            secrets["reporting_access_token"] = self.reporting_access_token
+        return secrets
 
     @classmethod
     def example(cls) -> PinterestConfig:

@@ -72,6 +72,8 @@ def test_the_spec() -> None:
     assert SPEC.kind == "pinterest" and SPEC.url_options == ("api_url",)
     assert SPEC.test_options == ("test",) and SPEC.invalid_code == 400
     assert SPEC.max_age_seconds == 7 * 86400 and SPEC.identity == frozenset()
-    assert [f.name for f in SPEC.secret_fields] == ["access_token"]
+    assert [f.name for f in SPEC.secret_fields] == ["access_token", "reporting_access_token"]
+    assert [f.required for f in SPEC.secret_fields] == [True, False]
+    assert SPEC.reporting is not None
     example = SPEC.example()
     assert SPEC.config_from_mapping(example.to_mapping(), example.to_secrets()) == example
