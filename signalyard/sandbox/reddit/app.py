@@ -5,10 +5,15 @@ prefix, e.g. ``Mount("/sandbox/reddit", app=create_app())``):
 
 * ``POST /api/v2.0/conversions/events/{ad_account_id}``: behaves as Reddit's API does (see
   :mod:`.endpoint`, :mod:`.validate`, :mod:`.errors`);
-* ``/_sandbox/...``: inspection, reset and fault injection (see :mod:`.control`,
-  :mod:`.faults`).
+* ``GET /api/v3/ad_accounts/{ad_account_id}``, ``GET .../campaigns`` and
+  ``POST .../reports``: the Ads API v3 reporting, the claims of the ad account of a
+  :class:`~..reporting_common.ReportingBook` (click window 28 days) over the purchases
+  received (see :mod:`.reporting`);
+* ``/_sandbox/...``: inspection, reset, fault injection and the reporting book (see
+  :mod:`.control`, :mod:`.faults`, ``/_sandbox/reporting``).
 
-The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection.
+The :class:`~.recorder.SandboxState` is also on ``app.state.sandbox`` for direct inspection,
+the reporting book on ``app.state.reporting``.
 """
 
 from __future__ import annotations
@@ -20,10 +25,15 @@ from ...clock import Clock
 from ...sources.body import BodyReader
 from ..app_common import app_defaults, sandbox_app
 from ..control_common import control_routes
+from ..reporting_common import ReportingBook, reporting_routes
 from .body import MAX_BODY_BYTES
 from .control import EVENTS_PATH, control
 from .endpoint import EventsEndpoint
 from .recorder import SandboxState
+from .reporting import ACCOUNT_PATH, CAMPAIGNS_PATH, REPORTS_PATH, ReportingEndpoint
+
+CLICK_WINDOW_DAYS = 28
+"""Reddit's default click-through attribution window, the reporting book's."""
 
 
 def create_app(
@@ -47,9 +57,18 @@ def create_app(
     """
     state, clock, bodies = app_defaults(state, clock, SandboxState, bodies, max_body_bytes)
     endpoint = EventsEndpoint(state, clock, max_body_bytes, bodies)
+    book = ReportingBook(window_days=CLICK_WINDOW_DAYS)
+    reporting = ReportingEndpoint(state, clock, book, bodies)
+    plane = control(state, clock, bodies)
     routes = [
-        *control_routes(control(state, clock, bodies)),
+        *control_routes(plane),
+        *reporting_routes(book, plane),
         Route(EVENTS_PATH, endpoint.events, methods=["POST"]),
         Route(EVENTS_PATH + "/", endpoint.events, methods=["POST"]),
+        Route(ACCOUNT_PATH, reporting.account, methods=["GET"]),
+        Route(CAMPAIGNS_PATH, reporting.campaigns, methods=["GET"]),
+        Route(REPORTS_PATH, reporting.reports, methods=["POST"]),
     ]
-    return sandbox_app(routes, state=state, clock=clock)
+    app = sandbox_app(routes, state=state, clock=clock)
+    app.state.reporting = book
+    return app

@@ -6,7 +6,9 @@ Reddit-shaped; the routes all sandboxes share are :mod:`signalyard.sandbox.contr
 * ``GET /_sandbox/summary``: per ad account and event name, received, accepted, invalid,
   deduplicated, diagnostics, match-key coverage;
 * ``GET /_sandbox/requests`` filter: ``ad_account_id`` (no tokens shown);
-* ``DELETE /_sandbox/state`` forgets events, requests, dedup keys and statistics.
+* ``DELETE /_sandbox/state`` forgets events, requests, dedup keys and statistics;
+* ``GET|POST|DELETE /_sandbox/reporting``: the ad account the reporting routes answer for
+  (:mod:`signalyard.sandbox.reporting_common`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,18 @@ from ..control_common import (
     query,
     refused_as,
 )
+from ..reporting_common import REPORTING_ENDPOINTS
 from .body import refused
 from .recorder import RecordedEvent, RequestRecord, SandboxState
+from .reporting import ACCOUNT_PATH, CAMPAIGNS_PATH, REPORTS_PATH
 
 EVENTS_PATH = "/api/v2.0/conversions/events/{ad_account_id}"
 ENDPOINTS = {
     f"POST {EVENTS_PATH}": "the emulated Conversions API (header Authorization: Bearer)",
+    f"GET {ACCOUNT_PATH}": "the emulated Ads API v3 ad account: currency, time_zone_id",
+    f"GET {CAMPAIGNS_PATH}": "the emulated Ads API v3 campaigns (page.size, page.token)",
+    f"POST {REPORTS_PATH}": "the emulated Ads API v3 report: spend and purchase claims per"
+    " DATE and CAMPAIGN_ID (page.size, page.token)",
     "GET /_sandbox/events": "recorded events, newest first (ad_account_id, event, "
     "conversion_id, test, dedup, limit)",
     "GET /_sandbox/summary": "per ad account and event name: counts, dedup, diagnostics, "
@@ -35,6 +43,7 @@ ENDPOINTS = {
     "GET /_sandbox/requests": "recent requests (ad_account_id, limit)",
     "DELETE /_sandbox/state": "reset recordings (faults are kept)",
     **FAULT_ENDPOINTS,
+    **REPORTING_ENDPOINTS,
 }
 _FILTERS = ("ad_account_id", "event", "conversion_id", "dedup")
 

@@ -1,4 +1,5 @@
-"""Reddit Conversions API v2.0: ``POST {api_url}/api/v2.0/conversions/events/{ad_account_id}``."""
+"""Reddit Conversions API v2.0: ``POST {api_url}/api/v2.0/conversions/events/{ad_account_id}``;
+its claims from the Ads API v3 reports (:mod:`.reporting`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from signalyard.sinks.reddit.config import (
 from signalyard.sinks.reddit.consent import apply_consent
 from signalyard.sinks.reddit.payload import EMAIL_VARIANT, PHONE_VARIANT, TRACKING_TYPES
 from signalyard.sinks.reddit.quality import MODEL as MATCH_MODEL
+from signalyard.sinks.reddit.reporting import REPORTING
 from signalyard.sinks.reddit.sink import RedditSink
 from signalyard.sinks.spec import SinkSpec
 
@@ -32,4 +34,5 @@ SPEC = SinkSpec(
     identity=frozenset({EMAIL_VARIANT, PHONE_VARIANT}),
     match_model=MATCH_MODEL,
     click_attribution=CLICK_WINDOWS,
+    reporting=REPORTING,
 )

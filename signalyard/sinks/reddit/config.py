@@ -1,9 +1,10 @@
 """Settings of a Reddit Conversions API destination, its API version and its limits.
 
 Options are stored with the destination (``to_mapping``) and read back with ``from_mapping``;
-the conversion access token is its one secret field (``SECRET_FIELDS``), stored apart and
-encrypted, as a :class:`~signalyard.secret.Secret`, and never appears in an option mapping,
-a repr or a message.
+the secret fields (``SECRET_FIELDS``: the conversion access token, and the optional
+``reporting_access_token`` that reads the ad account's reports) are stored apart and
+encrypted, as :class:`~signalyard.secret.Secret`, and never appear in an option mapping, a
+repr or a message.
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ SECRET_FIELDS = (
             " Settings → Conversions API → Generate access token"
         ),
     ),
+    SecretField(
+        "reporting_access_token",
+        required=False,
+        help=(
+            "an Ads API OAuth access token with the adsread scope, to read the ad account's"
+            " reports (Reddit for Business → Developer applications → the app, authorized by"
+            " a member of the ad account); unset: access_token is tried"
+        ),
+    ),
 )
 
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -77,6 +87,9 @@ class RedditConfig:
     """Send every request with ``test_mode: true``: Reddit checks the events and shows them
     in Events Manager's test view without counting them. Remove it in production."""
     timeout_seconds: float = 10.0
+    reporting_access_token: Secret | None = None
+    """An Ads API token that reads reports (the conversion token usually cannot); unset,
+    reporting sends ``access_token``."""
 
     @classmethod
     def from_mapping(
@@ -91,6 +104,7 @@ class RedditConfig:
             api_url=base_url("reddit", "api_url", merged["api_url"], DEFAULT_API_URL),
             test_mode=flag("reddit", "test_mode", merged["test_mode"]),
             timeout_seconds=timeout("reddit", merged["timeout_seconds"]),
+            reporting_access_token=present.get("reporting_access_token"),
         )
 
     def to_mapping(self) -> dict[str, object]:
@@ -101,7 +115,10 @@ class RedditConfig:
 
     def to_secrets(self) -> dict[str, Secret]:
         """The secrets to store (encrypted), by field name."""
-        return {"access_token": self.access_token}
+        secrets = {"access_token": self.access_token}
+        if self.reporting_access_token:
+            secrets["reporting_access_token"] = self.reporting_access_token
+        return secrets
 
     @property
     def events_url(self) -> str:

@@ -76,4 +76,4 @@ def test_the_spec() -> None:
     assert SPEC.max_age_seconds == 7 * 86400
     example = SPEC.example()
     assert SPEC.config_from_mapping(example.to_mapping(), example.to_secrets()) == example
-    assert [f.name for f in SPEC.secret_fields] == ["access_token"]
+    assert [f.name for f in SPEC.secret_fields] == ["access_token", "reporting_access_token"]
