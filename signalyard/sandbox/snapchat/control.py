@@ -6,7 +6,9 @@ Snap-shaped; the routes all sandboxes share are :mod:`signalyard.sandbox.control
 * ``GET /_sandbox/summary``: per asset and event name, received, accepted, invalid,
   deduplicated, diagnostics, match-key coverage;
 * ``GET /_sandbox/requests`` filter: ``asset_id`` (no tokens shown);
-* ``DELETE /_sandbox/state`` forgets events, requests, dedup keys and statistics.
+* ``DELETE /_sandbox/state`` forgets events, requests, dedup keys and statistics;
+* ``GET|POST|DELETE /_sandbox/reporting``: the ad account the Marketing API reporting routes
+  answer for (:mod:`signalyard.sandbox.reporting_common`, :mod:`.reporting`).
 """
 
 from __future__ import annotations
@@ -22,15 +24,24 @@ from ..control_common import (
     query,
     refused_as,
 )
+from ..reporting_common import REPORTING_ENDPOINTS
 from .endpoint import refused
 from .recorder import RecordedEvent, RequestRecord, SandboxState
 
 EVENTS_PATH = "/v3/{asset_id}/events"
+ACCOUNT_PATH = "/v1/adaccounts/{ad_account_id}"
+CAMPAIGNS_PATH = f"{ACCOUNT_PATH}/campaigns"
+STATS_PATH = f"{ACCOUNT_PATH}/stats"
 ENDPOINTS = {
     f"POST {EVENTS_PATH}": "the emulated Conversions API v3 endpoint (query access_token)",
     f"POST {EVENTS_PATH}/validate": "Snap's test facility: one log per event, nothing counted",
     f"GET {EVENTS_PATH}/validate/logs": "the validated test events",
     f"GET {EVENTS_PATH}/validate/stats": "test and live events of the past hour",
+    f"GET {ACCOUNT_PATH}": "the Marketing API's ad account: currency and time zone"
+    " (header Authorization: Bearer)",
+    f"GET {CAMPAIGNS_PATH}": "the ad account's campaigns, paged (header Authorization: Bearer)",
+    f"GET {STATS_PATH}": "the emulated reporting endpoint: the ad account's claims per day"
+    " and campaign (granularity=DAY, breakdown=campaign; header Authorization: Bearer)",
     "GET /_sandbox/events": "recorded events, newest first (asset_id, event_name, event_id,"
     " test, status, dedup, limit)",
     "GET /_sandbox/summary": "per asset and event name: counts, dedup, diagnostics, "
@@ -38,6 +49,7 @@ ENDPOINTS = {
     "GET /_sandbox/requests": "recent requests (asset_id, limit)",
     "DELETE /_sandbox/state": "reset recordings (faults are kept)",
     **FAULT_ENDPOINTS,
+    **REPORTING_ENDPOINTS,
 }
 _FILTERS = ("asset_id", "event_name", "event_id", "status", "dedup")
 
