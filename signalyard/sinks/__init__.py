@@ -125,13 +125,15 @@ Mode = Literal["sandbox", "test", "live"]
 
 def delivery_mode(destination: Destination, *, sandbox_url: str) -> Mode:
     """Where a destination's events end up: ``sandbox`` when one of its base URLs
-    (``url_options`` of its kind) is ``"sandbox"``, its kind's sandbox where sandboxes are
-    served (``sandbox_url``) or any URL with a ``sandbox`` path segment; ``test`` when one
-    of its kind's ``test_options`` is set (the platform's test facility: ``test_event_code``,
-    ``validate_only``...); ``live`` otherwise."""
+    (``url_options`` of its kind, but those its reporting alone reads) is ``"sandbox"``, its
+    kind's sandbox where sandboxes are served (``sandbox_url``) or any URL with a
+    ``sandbox`` path segment; ``test`` when one of its kind's ``test_options`` is set (the
+    platform's test facility: ``test_event_code``, ``validate_only``...); ``live``
+    otherwise."""
     options = destination.options
     spec = REGISTRY.get(destination.kind)
-    keys = spec.url_options if spec is not None else ()
+    claims_only = spec.reporting.url_options if spec and spec.reporting else ()
+    keys = [k for k in spec.url_options if k not in claims_only] if spec is not None else []
     own = sandbox_base(sandbox_url, destination.kind)
     for key in keys:
         url = str(options.get(key) or "").strip()

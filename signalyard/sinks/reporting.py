@@ -101,6 +101,10 @@ class ReportingSpec:
     """``scope(config)``: what the config's claims are of (an ad account, and what is counted
     in it: Meta's action type and window, Google's conversion action): two destinations of
     one scope give the same claims and are fetched once."""
+    url_options: tuple[str, ...] = ()
+    """The base-URL options used only to read claims (a reporting API on a host of its own:
+    Google Ads, Snap's Marketing API). They are among the ``SinkSpec``'s ``url_options`` too,
+    so that ``sandbox`` resolves; where a destination's events go is told by the others."""
     example: Mapping[str, object] = field(default_factory=dict)
     """Options that, added to the kind's example config (``SinkSpec.example``), make it
     fetch from a fresh sandbox (whose account id is ``1234567890``): for tests and docs."""

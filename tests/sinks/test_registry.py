@@ -231,3 +231,19 @@ def test_each_kind_says_which_options_make_it_a_test_destination(
         (option,) = options
         assert mode_option(d) == option
         assert f"--unset {option}`" in mode_note("test", "shop-dest", mode_option(d))
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "mode"),
+    [
+        ("google", {"ads_api_url": "sandbox"}, "live"),  # only its claims come from a sandbox
+        ("google", {"api_url": "sandbox", "ads_api_url": "sandbox"}, "sandbox"),
+        ("snapchat", {"ads_api_url": "sandbox"}, "live"),
+        ("snapchat", {"api_url": "sandbox"}, "sandbox"),
+    ],
+)
+def test_a_reporting_only_base_url_does_not_make_a_sandbox_destination(
+    kind: str, options: dict[str, object], mode: str
+) -> None:
+    d = dataclasses.replace(_destination(options), kind=kind)
+    assert delivery_mode(d, sandbox_url="http://gw") == mode

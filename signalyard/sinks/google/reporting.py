@@ -522,6 +522,13 @@ def scope(config: GoogleConfig) -> str:
     return f"{config.operating_account_id}/conversionActions/{config.conversion_action_id}"
 
 
-REPORTING = ReportingSpec(fetch=fetch, missing=missing, counted=COUNTED, scope=scope, example={})
+REPORTING = ReportingSpec(
+    fetch=fetch,
+    missing=missing,
+    counted=COUNTED,
+    scope=scope,
+    url_options=("ads_api_url",),
+    example={},
+)
 """No option to add for a fresh sandbox: the operating account is the Ads account, and the
 example config has a developer token."""

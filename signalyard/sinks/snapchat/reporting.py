@@ -568,5 +568,6 @@ REPORTING = ReportingSpec(
     missing=missing,
     counted=COUNTED,
     scope=_scope,
+    url_options=("ads_api_url",),
     example={"ad_account_id": "1234567890"},
 )
