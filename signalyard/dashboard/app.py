@@ -64,6 +64,7 @@ def create_dashboard(
     )
     models = {kind: spec.match_model for kind, spec in REGISTRY.items() if spec.match_model}
     pages = Pages(web, store, on_replay=on_replay, sandbox_url=sandbox_url, models=models)
+    attribution_page = AttributionPage(pages, attribution)
     css = STYLESHEET.read_bytes()
 
     async def stylesheet(request: Request) -> Response:
@@ -76,7 +77,8 @@ def create_dashboard(
             Route("/", pages.overview, name="overview"),
             Route("/quality", pages.quality, name="quality"),
             Route("/dedup", pages.dedup, name="dedup"),
-            Route("/attribution", AttributionPage(pages, attribution).show, name="attribution"),
+            Route("/attribution", attribution_page.show, name="attribution"),
+            Route("/attribution/claims", attribution_page.fetch_claims, methods=["POST"]),
             Route("/delivery", pages.delivery, name="delivery"),
             Route("/delivery/replay", pages.replay, methods=["POST"], name="replay"),
             Route("/diagnostics", pages.diagnostics, name="diagnostics"),

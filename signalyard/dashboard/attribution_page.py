@@ -5,8 +5,8 @@ credited and, when claims were imported (:mod:`signalyard.attribution.claims`), 
 conversions the platform claims), the per-platform table (totals over the period, with the
 claims, spend and both ROAS; the days behind a details element), then the fallback channels,
 the unattributed orders by reason, the actual orders, the co-eligible pairs, the claims
-summary with where each platform's claims came from (a CSV file, its reporting API) and when,
-and data quality.
+summary with where each platform's claims came from (a CSV file, its reporting API) and when
+(and a button fetching them now: ``POST /attribution/claims``), and data quality.
 
 Unlike the other pages it does not read the statistics rollups: it takes the new events in as
 evidence and credits every order of the dataset again (as the CLI's report does). The report
@@ -22,12 +22,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from signalyard.attribution.claims import load_claims, load_sources
 from signalyard.attribution.engine import Attributor
+from signalyard.attribution.fetch import fetch_claims, fetched_lines
 from signalyard.attribution.model import LENSES
 from signalyard.attribution.report import PlatformRow, Report, build_report
 from signalyard.attribution.windows import PROFILES
@@ -40,6 +42,8 @@ from signalyard.settings import AttributionSettings
 __all__ = ["AttributionPage", "Choice", "parse_choice", "report_view"]
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_FLASH = 1500
+"""The longest message a fetch leaves for the page (it travels in the session cookie)."""
 COLOURS = {"eligible": "s4", "credited": "s0", "claimed": "s1"}
 """The chart's series: eligible light blue, credited (primary) blue, claimed orange."""
 LENS_LABELS = {
@@ -226,13 +230,16 @@ class AttributionPage:
         settings: AttributionSettings | None = None,
         *,
         attributor: Callable[[], Attributor] | None = None,
+        client: Callable[[], httpx.AsyncClient] = httpx.AsyncClient,
     ) -> None:
         """``settings``: the defaults of the form and the report's time zone (the
         ``[attribution]`` settings); ``attributor``: makes the attributor (default: every
-        registered platform's click windows over the pages' store)."""
+        registered platform's click windows over the pages' store); ``client``: the HTTP
+        client the claims are fetched with."""
         self.pages = pages
         self.settings = settings or AttributionSettings()
         self.attributor = attributor or self._default_attributor
+        self.client = client
 
     def _default_attributor(self) -> Attributor:
         return make_attributor(self.pages.store, self.pages.web.clock)
@@ -279,3 +286,40 @@ class AttributionPage:
         return self.pages.web.render(
             request, "attribution.html", ctx, session=session, status=status
         )
+
+    async def fetch_claims(self, request: Request) -> Response:
+        """``POST /attribution/claims``: fetch the dataset's claims of the last
+        ``fetch_claims_days`` days now (as ``signalyard attribution fetch-claims``), and say
+        what each destination gave."""
+        web = self.pages.web
+        session = await web.session(request)
+        if session is None or not session.authenticated:
+            return web.to_login(request)
+        form = await web.checked_form(request, session)
+        if form is None:
+            return web.forbidden()
+        dataset_id = str(form.get("dataset", ""))[:200]
+        if not any(d.id == dataset_id for d in await self.pages.store.list_datasets()):
+            message = "No such dataset: no claims fetched."
+        else:
+            clock = web.clock
+            until = datetime.datetime.fromtimestamp(clock.now(), datetime.UTC).date()
+            since = until - datetime.timedelta(days=self.settings.fetch_claims_days - 1)
+            async with self.client() as client:
+                results = await fetch_claims(
+                    self.pages.store,
+                    dataset_id,
+                    client=client,
+                    since=since,
+                    until=until,
+                    sandbox_url=self.pages.sandbox_url,
+                    now=clock.now(),
+                )
+            said = "; ".join(" ".join(line.split()) for line in fetched_lines(results))
+            message = f"Claims of {since} .. {until}: {said or 'no destination'}."
+            if len(message) > MAX_FLASH:
+                message = message[: MAX_FLASH - 1] + "…"
+        url = web.url_maker(request)("/attribution", dataset=dataset_id)
+        response = web.redirect(url + "#attribution-claim-sources")
+        web.set_session(request, response, session.with_flash(message))
+        return response

@@ -360,3 +360,50 @@ def test_grouped_bars() -> None:
     assert re.search(r'<text class="tick"[^>]*>google</text>', chart)
     empty = str(grouped_bars("e", "none", [], [("eligible", [])], y_title="orders"))
     assert "nothing in this period" in empty and "<rect " not in empty
+
+
+async def test_the_claims_can_be_fetched_from_the_page(
+    orders: None, authed: httpx.AsyncClient, store: SQLiteStore, clock: FrozenClock
+) -> None:
+    from signalyard.secret import Secret
+
+    from .conftest import csrf_of
+
+    secrets = {"access_token": Secret("EAAB-claims-page-token")}
+    for name, options in (
+        ("meta-no-account", {"pixel_id": DATASET}),
+        # nothing listens on port 1 of this machine: a refusal, never the internet
+        (
+            "meta-down",
+            {"pixel_id": DATASET, "ad_account_id": "42", "graph_url": "http://127.0.0.1:1"},
+        ),
+    ):
+        await store.add_destination(
+            DATASET, name=name, kind="meta", options=options, secrets=secrets, now=clock.now()
+        )
+    page = await authed.get(PATH, params={"dataset": DATASET})
+    assert 'data-testid="attribution-fetch-claims"' in page.text
+    assert "No claims kept yet" in page.text
+    form = {"csrf": csrf_of(page.text), "dataset": DATASET}
+    r = await authed.post("/dashboard/attribution/claims", data=form)
+    assert r.status_code == 303
+    assert r.headers["location"].endswith(
+        f"/dashboard/attribution?dataset={DATASET}#attribution-claim-sources"
+    )
+    shown = await authed.get(PATH, params={"dataset": DATASET})
+    flash = text_by_testid(shown.text)["flash"]
+    assert flash.startswith("Claims of ")
+    assert "meta-down (meta): FAILED: no answer from Meta's Ads Insights (ConnectError)" in flash
+    assert "meta-no-account (meta): skipped: set the option ad_account_id" in flash
+    assert "EAAB-claims-page-token" not in shown.text
+    forged = await authed.post("/dashboard/attribution/claims", data={"dataset": DATASET})
+    assert forged.status_code == 403
+    unknown = await authed.post(
+        "/dashboard/attribution/claims", data={"csrf": form["csrf"], "dataset": "nope"}
+    )
+    assert unknown.status_code == 303
+
+
+async def test_fetching_claims_needs_a_login(client: httpx.AsyncClient) -> None:
+    r = await client.post("/dashboard/attribution/claims", data={"dataset": DATASET})
+    assert r.status_code in (302, 303) and "/dashboard/login" in r.headers["location"]
