@@ -98,11 +98,14 @@ def body_text(body: bytes) -> str:
 
 
 def code_of(value: object) -> int | None:
-    """A code in an answer: an ``int``, or digits written as text; None otherwise."""
+    """A code in an answer: an ``int``, or up to 18 ASCII digits written as text; None
+    otherwise."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 18:  # "²" is a digit to isdigit
+            return int(text)
     return None
 
 

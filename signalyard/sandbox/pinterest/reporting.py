@@ -331,7 +331,8 @@ class ReportingEndpoint:
 
 
 def _micros(amount: Decimal) -> int:
-    return int((amount * 10**6).to_integral_value())
+    """``amount`` in micro-units, at most the largest 64-bit integer (JSON's)."""
+    return min(int((amount * 10**6).to_integral_value()), 2**63 - 1)
 
 
 def _rows(claims: list[SandboxClaim], columns: list[str], granularity: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ Three routes, in the Ads API v3 shape (``{"data": ...}``, ``pagination.next_url`
 
 ``GET /api/v3/ad_accounts/{ad_account_id}``
     ``data``: ``id``, ``name``, ``currency``, ``time_zone_id`` (the book's IANA zone),
-    ``click_attribution_window``/``view_attribution_window`` (the book's window in days).
+    ``click_attribution_window_days`` (the book's window).
 
 ``GET /api/v3/ad_accounts/{ad_account_id}/campaigns``
     ``data``: the book's campaigns (``id``, ``name``, ``ad_account_id``,

@@ -204,10 +204,12 @@ def _time(request: Request, name: str, zone: ZoneInfo, zone_name: str) -> dateti
         moment = datetime.datetime.fromisoformat(raw)
         if moment.tzinfo is None:
             raise ValueError(raw)
-    except ValueError:
+        local = moment.astimezone(zone)
+        first = datetime.datetime(local.year, local.month, local.day, tzinfo=zone)
+        first = first.astimezone(datetime.UTC).astimezone(zone)  # a skipped midnight: 01:00
+    except (ValueError, OverflowError):
         raise invalid(name, "must be an ISO 8601 time with an offset") from None
-    local = moment.astimezone(zone)
-    if local.time() != datetime.time(0):
+    if local != first:
         raise AdsError(
             400,
             INVALID_PARAMETER,

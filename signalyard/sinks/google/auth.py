@@ -31,7 +31,7 @@ async httpx client, so tests and the sandbox reach it in-process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -43,6 +43,8 @@ from google.auth import jwt as google_jwt
 from signalyard import outbound
 from signalyard.clock import Clock
 from signalyard.outcome import DESTINATION, Outcome, Paused, Retry
+from signalyard.sinks.answers import scrub
+from signalyard.sinks.exchange import hide
 from signalyard.sinks.google.config import (
     DATAMANAGER_SCOPE,
     ServiceAccountKey,
@@ -189,7 +191,8 @@ class TokenSource:
                 if isinstance(lifetime, bool) or not isinstance(lifetime, int | float):
                     lifetime = DEFAULT_LIFETIME
                 return AccessToken(value, self._clock.now() + float(lifetime))
-        raise TokenProblem(self._problem(reply.status, answer), reply.status)
+        sent = [v for k, v in form.items() if k not in ("grant_type", "scope")]
+        raise TokenProblem(self._problem(reply.status, answer, sent), reply.status)
 
     def _form(self, now: float) -> dict[str, str]:
         cred = self._credential
@@ -216,11 +219,14 @@ class TokenSource:
         assertion: bytes = google_jwt.encode(self._signer, claims)  # type: ignore[no-untyped-call]
         return {"grant_type": JWT_BEARER, "assertion": assertion.decode("ascii")}
 
-    def _problem(self, status: int, answer: Any) -> Outcome:
+    def _problem(self, status: int, answer: Any, sent: Sequence[str] = ()) -> Outcome:
+        """What the endpoint's refusal means; what the request ``sent`` (the client's secret,
+        the refresh token, the signed assertion) is masked in its words before they are
+        cut."""
         error = description = ""
         if isinstance(answer, dict):
-            error = str(answer.get("error") or "")[:_MAX_TEXT]
-            description = str(answer.get("error_description") or "")[:_MAX_TEXT]
+            error = scrub(hide(str(answer.get("error") or ""), sent))[:_MAX_TEXT]
+            description = scrub(hide(str(answer.get("error_description") or ""), sent))[:_MAX_TEXT]
         said = ": ".join(p for p in (error, description) if p)
         reason = f"Google's token endpoint answered HTTP {status}" + (f" ({said})" if said else "")
         if status >= 500 or status in (408, 429):

@@ -47,7 +47,7 @@ import httpx
 from signalyard import outbound
 from signalyard.outcome import DESTINATION
 from signalyard.sinks.answers import code_of, json_or_none, scrub
-from signalyard.sinks.exchange import hide
+from signalyard.sinks.exchange import hide, hide_bytes
 from signalyard.sinks.linkedin.config import (
     API_VERSION,
     RESTLI_PROTOCOL_VERSION,
@@ -94,6 +94,9 @@ FIELDS = (
 PAGE_SIZE = 1000
 TIME_ZONE = "UTC"
 """LinkedIn's Ad Analytics days are UTC days."""
+MAX_ELEMENTS = 15_000
+"""The most rows LinkedIn's adAnalytics answers for one request (it does not page): an
+answer of this many may be cut short, so it is refused rather than kept."""
 COUNTED = (
     "externalWebsiteConversions of every conversion rule of the ad account (post-click and"
     " post-view, each rule's windows: 30-day click, 7-day view by default), value"
@@ -209,11 +212,12 @@ def refusal(what: str, status: int, body: bytes, secrets: Sequence[str] = ()) ->
     """What LinkedIn's error answer (HTTP ``status``, ``{status, serviceErrorCode?, code?,
     message}``) to the ``what`` request means for the operator; ``secrets`` are masked in
     LinkedIn's message."""
+    body = hide_bytes(body, secrets)  # masked whole, before anything of it is cut
     answer = json_or_none(body)
     error = answer if isinstance(answer, dict) else {}
-    code = str(error.get("code") or "")[:60]
+    code = scrub(hide(str(error.get("code") or ""), secrets))[:60]
     service = code_of(error.get("serviceErrorCode"))
-    message = scrub(hide(str(error.get("message") or "")[:2000], secrets))
+    message = scrub(hide(str(error.get("message") or ""), secrets))
     named = ", ".join(x for x in (code, "" if service is None else str(service)) if x)
     said = f": {message}" if message else ""
     reason = f"LinkedIn's {what} refused the request (HTTP {status}" + (
@@ -318,6 +322,12 @@ def parse_analytics(
     elements = answer.get("elements")
     if not isinstance(elements, list):
         raise _unexpected("adAnalytics", "no elements list")
+    if len(elements) >= MAX_ELEMENTS:
+        raise ReportingError(
+            f"LinkedIn's adAnalytics answered {len(elements):,} rows, its most for one request:"
+            " the answer may be cut short",
+            "fetch fewer days at a time (`signalyard attribution fetch-claims --since --until`)",
+        )
     totals: dict[tuple[str, str], list[Decimal]] = {}
     for i, item in enumerate(elements):
         where = f"elements[{i}]"

@@ -47,7 +47,7 @@ from signalyard import outbound
 from signalyard.outcome import DESTINATION
 from signalyard.secret import Secret
 from signalyard.sinks.answers import body_text, code_of, json_or_none, scrub
-from signalyard.sinks.exchange import hide
+from signalyard.sinks.exchange import hide, hide_bytes
 from signalyard.sinks.pinterest.config import API_VERSION, PinterestConfig
 from signalyard.sinks.reporting import (
     MAX_AMOUNT,
@@ -274,13 +274,15 @@ def _answer(
     config: PinterestConfig, what: str, status: int, body: bytes, secrets: tuple[str, ...]
 ) -> Any:
     """The JSON of a 2xx answer, else :class:`ReportingError`."""
+    if not 200 <= status < 300:
+        body = hide_bytes(body, secrets)  # masked whole, before anything of it is cut
     answer = json_or_none(body)
     if 200 <= status < 300:
         if answer is None:
             raise _unexpected(what, f"HTTP {status}, not JSON")
         return answer
     if isinstance(answer, dict) and ("code" in answer or "message" in answer):
-        message = hide(scrub(str(answer.get("message") or "")[:2000]), secrets)
+        message = scrub(hide(str(answer.get("message") or ""), secrets))
         raise _refused(config, what, status, code_of(answer.get("code")), message)
     text = hide(body_text(body), secrets) if body.strip() else ""
     raise _refused(config, what, status, None, text)

@@ -52,7 +52,7 @@ from signalyard import outbound
 from signalyard.outcome import DESTINATION
 from signalyard.secret import Secret
 from signalyard.sinks.answers import body_text, code_of, json_or_none, scrub
-from signalyard.sinks.exchange import hide
+from signalyard.sinks.exchange import hide, hide_bytes
 from signalyard.sinks.reddit.config import RedditConfig
 from signalyard.sinks.reporting import (
     MAX_AMOUNT,
@@ -259,6 +259,7 @@ def refusal(
     config: RedditConfig, what: str, status: int, body: bytes, secrets: tuple[str, ...] = ()
 ) -> ReportingError:
     """What a refused request (HTTP ``status``, not 2xx) means for the operator."""
+    body = hide_bytes(body, secrets)  # masked whole, before anything of it is cut
     said = _said(json_or_none(body), body, secrets)
     reason = f"Reddit's {what} refused the request (HTTP {status}{': ' + said if said else ''})"
     if status == 401:

@@ -191,9 +191,12 @@ def campaigns_request(config: SnapchatConfig, cursor: str | None = None) -> Repo
 
 def midnight(day: datetime.date, zone: str) -> str:
     """The start of ``day`` in ``zone`` as Snap wants it: ISO 8601 with that day's offset
-    (``2026-12-01T00:00:00-08:00``)."""
-    start = datetime.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone))
-    return start.isoformat(timespec="seconds")
+    (``2026-12-01T00:00:00-08:00``); on a day whose clocks jump forward at midnight, its
+    first real instant (``01:00``: there is no ``00:00``)."""
+    tz = ZoneInfo(zone)
+    start = datetime.datetime(day.year, day.month, day.day, tzinfo=tz)
+    real = start.astimezone(datetime.UTC).astimezone(tz)  # a skipped midnight moves on
+    return real.isoformat(timespec="seconds")
 
 
 def stats_request(
@@ -402,9 +405,9 @@ def _day(value: object, zone: ZoneInfo, where: str) -> str:
         moment = datetime.datetime.fromisoformat(value)
         if moment.tzinfo is None:
             raise ValueError(value)
-    except ValueError:
+        return moment.astimezone(zone).date().isoformat()
+    except (ValueError, OverflowError):
         raise _unexpected("stats", f"{where}.start_time is not a time with an offset") from None
-    return moment.astimezone(zone).date().isoformat()
 
 
 def parse_stats(

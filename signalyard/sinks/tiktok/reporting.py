@@ -49,7 +49,7 @@ from signalyard import outbound
 from signalyard.outcome import DESTINATION
 from signalyard.secret import Secret
 from signalyard.sinks.answers import body_text, code_of, json_or_none, scrub
-from signalyard.sinks.exchange import hide
+from signalyard.sinks.exchange import hide, hide_bytes
 from signalyard.sinks.reporting import (
     MAX_PAGES,
     AccountReport,
@@ -273,12 +273,12 @@ def _answer_data(
     config: TikTokConfig, what: str, status: int, body: bytes, secrets: tuple[str, ...]
 ) -> dict[str, Any]:
     """The ``data`` of an answer TikTok gave with code 0, else :class:`ReportingError`."""
-    answer = json_or_none(body)
+    answer = json_or_none(hide_bytes(body, secrets))  # masked whole, before any cut
     code = code_of(answer.get("code")) if isinstance(answer, dict) else None
     if not isinstance(answer, dict) or code is None:
         if 200 <= status < 300:
             raise _unexpected(what, f"HTTP {status}, no JSON code")
-        text = hide(body_text(body), secrets) if body.strip() else ""
+        text = body_text(hide_bytes(body, secrets)) if body.strip() else ""
         said = f": {text}" if text else ""
         reason = f"TikTok's {what} answered HTTP {status} without its JSON body{said}"
         if status in (401, 403):
@@ -290,7 +290,7 @@ def _answer_data(
         if status >= 500:
             raise ReportingError(reason, "TikTok had an internal error: fetch again later")
         raise _unexpected(what, f"HTTP {status}")
-    message = hide(scrub(str(answer.get("message") or "")), secrets)
+    message = scrub(hide(str(answer.get("message") or ""), secrets))
     if code != OK or not 200 <= status < 300:
         raise _refused(config, what, status, code, message)
     data = answer.get("data")
@@ -330,11 +330,13 @@ def parse_account(
     account = found[0]
     currency = account.get("currency")
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
-        raise _unexpected(what, f"currency {currency!r}")
+        raise _unexpected(what, f"currency {str(currency)[:20]!r}")
     zone = _zone(account.get("timezone")) or _zone(account.get("display_timezone"))
     if zone is None:
         shown = account.get("timezone"), account.get("display_timezone")
-        raise _unexpected(what, f"no IANA time zone in timezone/display_timezone {shown!r}")
+        raise _unexpected(
+            what, f"no IANA time zone in timezone/display_timezone {str(shown)[:140]!r}"
+        )
     return currency.upper(), zone
 
 

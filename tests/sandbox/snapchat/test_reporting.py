@@ -437,3 +437,10 @@ async def test_the_sink_reads_the_sandbox_s_refusal(client: httpx.AsyncClient) -
         await fetch(sink_config(), client, datetime.date(2027, 1, 15), datetime.date(2027, 1, 15))
     assert "HTTP 403, ACCESS_DENIED" in caught.value.reason
     assert ACCOUNT in caught.value.fix and MARKETING not in caught.value.reason
+
+
+async def test_a_time_out_of_range_is_a_400_not_a_500(client: httpx.AsyncClient) -> None:
+    await set_book(client)
+    r = await stats(client, start_time="0001-01-01T00:00:00+14:00")
+    assert r.status_code == 400
+    assert "start_time" in r.text

@@ -405,3 +405,17 @@ async def test_fetch_refuses_another_kinds_config() -> None:
     async with httpx.AsyncClient() as client:
         with pytest.raises(Exception, match="linkedin"):
             await fetch(object(), client, D(2026, 12, 1), D(2026, 12, 1))
+
+
+def test_an_answer_of_linkedins_most_rows_may_be_cut_and_is_refused() -> None:
+    from signalyard.sinks.linkedin.reporting import MAX_ELEMENTS
+
+    item = {
+        "dateRange": {"start": {"year": 2026, "month": 12, "day": 1}},
+        "pivotValues": ["urn:li:sponsoredCampaign:11"],
+        "costInLocalCurrency": "1",
+    }
+    body = orjson.dumps({"elements": [item] * MAX_ELEMENTS})
+    with pytest.raises(ReportingError, match="may be cut short") as error:
+        parse_analytics(200, body, {})
+    assert "fewer days" in error.value.fix

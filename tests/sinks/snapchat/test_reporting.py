@@ -534,3 +534,14 @@ def test_a_day_is_the_account_s_whatever_offset_snap_writes() -> None:
     body = stats_body({"c1": [entry("2026-12-02T15:00:00.000Z", conversion_purchases=1)]})
     (row,), _ = parse_stats(config(), 200, body, "Asia/Tokyo")
     assert row.day == "2026-12-03"  # Tokyo's midnight, written in UTC
+
+
+def test_a_day_whose_clocks_jump_at_midnight_starts_at_its_first_instant() -> None:
+    import datetime as dt
+
+    from signalyard.sinks.snapchat.reporting import midnight
+
+    # Santiago skips 00:00 on 2026-09-06: the day starts at 01:00, UTC-3
+    assert midnight(dt.date(2026, 9, 6), "America/Santiago") == "2026-09-06T01:00:00-03:00"
+    assert midnight(dt.date(2026, 9, 5), "America/Santiago") == "2026-09-05T00:00:00-04:00"
+    assert midnight(dt.date(2026, 12, 1), "America/Los_Angeles") == "2026-12-01T00:00:00-08:00"

@@ -385,7 +385,7 @@ def test_the_account_is_read() -> None:
     [
         (account(timezone=None, display_timezone="Mars/Olympus"), "no IANA time zone"),
         (account(currency="EURO"), "currency 'EURO'"),
-        (account(currency=None), "currency None"),
+        (account(currency=None), "currency 'None'"),
         (answer(data={"items": []}), "no data.list"),
     ],
 )
