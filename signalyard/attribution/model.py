@@ -32,6 +32,7 @@ __all__ = [
     "Touch",
     "attribute",
     "eligible_platforms",
+    "shares",
 ]
 
 FALLBACK_SECONDS = 90 * 86400
@@ -304,7 +305,7 @@ def _click_credits(order: Order, eligible: Sequence[Click], lens: str) -> tuple[
     if lens == "first_click":  # the earliest; of the same instant, the first to arrive
         primary = min(range(len(eligible)), key=lambda i: (eligible[i].clicked_at, eligible[i].seq))
     weights[primary] += Decimal(1) - sum(weights)  # the quantization remainder
-    amounts = _shares(order.net, weights, primary)
+    amounts = shares(order.net, weights, primary)
     reason_primary = "in_window_last_paid" if lens == DEFAULT_LENS else f"in_window_{lens}"
     out = []
     for i, click in enumerate(eligible):
@@ -324,7 +325,7 @@ def _click_credits(order: Order, eligible: Sequence[Click], lens: str) -> tuple[
     return tuple(out)
 
 
-def _shares(net: Decimal, weights: Sequence[Decimal], primary: int) -> list[Decimal]:
+def shares(net: Decimal, weights: Sequence[Decimal], primary: int) -> list[Decimal]:
     """``net`` split by ``weights`` in whole cents, never below zero, summing to ``net``
     exactly: each share rounded down, then the cents left over one each to the largest
     remainders (ties: the primary, then the earlier click)."""

@@ -5,13 +5,15 @@
 - ``report``: the reconciliation report (table, ``--format csv`` or ``json``);
 - ``explain ORDER_ID``: one order's journey, its eligible clicks, the one chosen and why;
 - ``import-claims FILE``: what a platform claims, from its CSV export;
-- ``fetch-claims``: what each destination's platform claims, from its reporting API.
+- ``fetch-claims``: what each destination's platform claims, from its reporting API;
+- ``import-rates FILE``: exchange rates, for ``report --currency``.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import re
 import time
 from zoneinfo import ZoneInfo
 
@@ -20,10 +22,12 @@ import httpx
 import orjson
 
 from signalyard.attribution.claims import Claim, load_claims, parse_claims, save_claims
+from signalyard.attribution.convert import MissingRates, convert
 from signalyard.attribution.engine import Attributor, Run
 from signalyard.attribution.explain import explain_json, explain_text, find
 from signalyard.attribution.fetch import Fetched, fetch_claims, fetched_lines
 from signalyard.attribution.model import LENSES
+from signalyard.attribution.rates import load_rates, parse_rates, save_rates
 from signalyard.attribution.report import build_report
 from signalyard.attribution.windows import PROFILES
 from signalyard.cli._common import settings_from, with_store
@@ -36,6 +40,8 @@ from signalyard.sinks.reporting import day_range
 from signalyard.store.base import Store
 
 __all__ = ["attribution"]
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def attributor(store: Store) -> Attributor:
@@ -135,6 +141,17 @@ def sync(ctx: click.Context, dataset_id: str | None) -> None:
 @click.option(
     "--time-zone", default=None, help="Days in this IANA zone (default: attribution.time_zone)."
 )
+@click.option(
+    "--currency",
+    default=None,
+    help="Every amount in this currency, at each day's rate (see import-rates).",
+)
+@click.option(
+    "--rates-base",
+    default="EUR",
+    show_default=True,
+    help="The base currency of the imported rates to convert with.",
+)
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -146,13 +163,27 @@ def report(
     since: datetime.datetime | None,
     until: datetime.datetime | None,
     time_zone: str | None,
+    currency: str | None,
+    rates_base: str,
 ) -> None:
     """The reconciliation report: per platform and day, eligible, primary, assisted and
     overlapping orders; fallback channels; unattributed orders by reason; actual revenue; the
     checks. Exits 1 when a check fails."""
     settings = settings_from(ctx)
     tz = _zone(time_zone or settings.attribution.time_zone)
+    for name, code in (("--currency", currency), ("--rates-base", rates_base)):
+        if code is not None and not _CURRENCY.fullmatch(code):
+            raise click.BadParameter("must be an ISO 4217 code such as EUR", param_hint=name)
     run, claims = _run(settings, dataset_id, profile, lens, no_sync)
+    if currency is not None:
+        rates = with_store(settings, lambda store: load_rates(store, rates_base))
+        try:
+            run, claims = convert(run, claims, rates, currency, tz)
+        except MissingRates as error:
+            raise click.ClickException(
+                f"{error}: import rates of base {rates_base} covering them"
+                " (`signalyard attribution import-rates FILE`)"
+            ) from None
     built = build_report(
         run,
         tz=tz,
@@ -308,6 +339,44 @@ def fetch_claims_command(
                 " (docs/attribution.md, Claims)."
             )
         ctx.exit(1)
+
+
+@attribution.command("import-rates")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--base",
+    default="EUR",
+    show_default=True,
+    help="The currency one unit of which each rate is worth (the ECB's files: EUR).",
+)
+@click.pass_context
+def import_rates(ctx: click.Context, file: str, base: str) -> None:
+    """Import exchange rates (a CSV: the ECB's history file, ``Date,USD,JPY,...``, or
+    ``Date,Currency,Rate``), for reports in one currency (``report --currency``); a day and
+    currency imported again is replaced."""
+    settings = settings_from(ctx)
+    if os.path.getsize(file) > CLAIMS_MAX_BYTES:
+        raise click.ClickException(f"{file} is over {CLAIMS_MAX_BYTES // 2**20} MiB: split it")
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as fh:
+            rates = parse_rates(fh, base=base.upper())
+    except InputError as error:
+        raise click.ClickException(f"{file}: {error.field}: {error.rule}") from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file}: is not UTF-8 text") from None
+
+    async def go(store: Store) -> None:
+        await save_rates(
+            store, rates, base=base.upper(), source=os.path.basename(file), now=time.time()
+        )
+
+    with_store(settings, go)
+    currencies = len({r.currency for r in rates})
+    days = len({r.day for r in rates})
+    click.echo(
+        f"{len(rates)} rate(s) of {base.upper()} in {currencies} currency(ies) over"
+        f" {days} day(s) imported"
+    )
 
 
 def _zone(name: str) -> ZoneInfo:
