@@ -129,6 +129,12 @@ class AttributionSettings:
     0 (or ``enabled`` off): never."""
     fetch_claims_days: int = 7
     """The days each fetch asks for, today included: platforms restate recent days."""
+    reporting_currency: str = ""
+    """Every amount of the reports (the dashboard's page, ``attribution report``) in this
+    currency, at each day's imported rate (``signalyard attribution import-rates``); empty:
+    each currency apart."""
+    rates_base: str = "EUR"
+    """The base currency of the imported rates to convert with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +374,9 @@ def _check_attribution(a: AttributionSettings) -> None:
         raise ConfigError("setting attribution.fetch_claims_hours must be between 0 and 744")
     if not 1 <= a.fetch_claims_days <= 90:
         raise ConfigError("setting attribution.fetch_claims_days must be between 1 and 90")
+    for name, code in (("reporting_currency", a.reporting_currency), ("rates_base", a.rates_base)):
+        if code and not re.fullmatch(r"[A-Z]{3}", code):
+            raise ConfigError(f"setting attribution.{name} must be an ISO 4217 code such as EUR")
     if a.lens not in LENSES:
         raise ConfigError(f"setting attribution.lens must be one of {', '.join(LENSES)}")
     try:

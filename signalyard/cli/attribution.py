@@ -144,13 +144,13 @@ def sync(ctx: click.Context, dataset_id: str | None) -> None:
 @click.option(
     "--currency",
     default=None,
-    help="Every amount in this currency, at each day's rate (see import-rates).",
+    help="Every amount in this currency, at each day's rate (see import-rates; default: the"
+    " attribution.reporting_currency setting, else each currency apart).",
 )
 @click.option(
     "--rates-base",
-    default="EUR",
-    show_default=True,
-    help="The base currency of the imported rates to convert with.",
+    default=None,
+    help="The base currency of the imported rates (default: attribution.rates_base, EUR).",
 )
 @click.pass_context
 def report(
@@ -164,13 +164,15 @@ def report(
     until: datetime.datetime | None,
     time_zone: str | None,
     currency: str | None,
-    rates_base: str,
+    rates_base: str | None,
 ) -> None:
     """The reconciliation report: per platform and day, eligible, primary, assisted and
     overlapping orders; fallback channels; unattributed orders by reason; actual revenue; the
     checks. Exits 1 when a check fails."""
     settings = settings_from(ctx)
     tz = _zone(time_zone or settings.attribution.time_zone)
+    currency = currency or settings.attribution.reporting_currency or None
+    rates_base = rates_base or settings.attribution.rates_base
     for name, code in (("--currency", currency), ("--rates-base", rates_base)):
         if code is not None and not _CURRENCY.fullmatch(code):
             raise click.BadParameter("must be an ISO 4217 code such as EUR", param_hint=name)

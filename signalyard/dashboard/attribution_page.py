@@ -28,9 +28,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signalyard.attribution.claims import load_claims, load_sources
+from signalyard.attribution.convert import MissingRates, convert
 from signalyard.attribution.engine import Attributor
 from signalyard.attribution.fetch import fetch_claims, fetched_lines
 from signalyard.attribution.model import LENSES
+from signalyard.attribution.rates import load_rates
 from signalyard.attribution.report import PlatformRow, Report, build_report
 from signalyard.attribution.windows import PROFILES
 from signalyard.dashboard.charts import grouped_bars
@@ -264,14 +266,25 @@ class AttributionPage:
             run = await self.attributor().run(
                 ctx["dataset_id"], profile=choice.profile, lens=choice.lens, sync=True
             )
-            report = build_report(
-                run,
-                tz=ZoneInfo(self.settings.time_zone),
-                since=choice.since,
-                until=choice.until,
-                claims=await load_claims(self.pages.store, ctx["dataset_id"]),
-            )
-            ctx["view"] = report_view(report)
+            tz = ZoneInfo(self.settings.time_zone)
+            claims = await load_claims(self.pages.store, ctx["dataset_id"])
+            to = self.settings.reporting_currency
+            try:
+                if to:
+                    rates = await load_rates(self.pages.store, self.settings.rates_base)
+                    run, claims = convert(run, claims, rates, to, tz)
+            except MissingRates as error:
+                ctx["errors"] = [
+                    f"{error} (attribution.reporting_currency is {to}): import rates of base"
+                    f" {self.settings.rates_base} covering them with `signalyard attribution"
+                    " import-rates FILE`"
+                ]
+                status = 409
+            else:
+                report = build_report(
+                    run, tz=tz, since=choice.since, until=choice.until, claims=claims
+                )
+                ctx["view"] = report_view(report)
             ctx["claim_sources"] = [
                 {
                     "platform": c.platform,

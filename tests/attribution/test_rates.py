@@ -133,3 +133,10 @@ async def test_import_rates_and_a_report_in_one_currency(gateway: Gateway, tmp_p
     assert ",USD," not in out.output
     bad = invoke("attribution", "report", "--currency", "euro")
     assert bad.exit_code == 2 and "ISO 4217" in bad.output
+    env["SIGNALYARD_ATTRIBUTION_REPORTING_CURRENCY"] = "EUR"  # the setting, no option
+    by_setting = invoke("attribution", "report", "--format", "csv")
+    assert by_setting.exit_code == 0 and ",USD," not in by_setting.output
+    env["SIGNALYARD_ATTRIBUTION_REPORTING_CURRENCY"] = "euro"
+    refused = invoke("attribution", "report")
+    assert refused.exit_code != 0
+    assert "attribution.reporting_currency must be an ISO 4217 code" in refused.output

@@ -407,3 +407,45 @@ async def test_the_claims_can_be_fetched_from_the_page(
 async def test_fetching_claims_needs_a_login(client: httpx.AsyncClient) -> None:
     r = await client.post("/dashboard/attribution/claims", data={"dataset": DATASET})
     assert r.status_code in (302, 303) and "/dashboard/login" in r.headers["location"]
+
+
+async def test_the_page_in_one_currency(
+    store: SQLiteStore, clock: FrozenClock, orders: None
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from signalyard.attribution.rates import Rate, save_rates
+    from signalyard.dashboard import create_dashboard
+    from signalyard.secret import Secret
+    from signalyard.settings import DashboardSettings
+
+    settings = AttributionSettings(reporting_currency="USD")
+    app = Starlette(
+        routes=[
+            Mount(
+                "/dashboard",
+                app=create_dashboard(
+                    store,
+                    clock,
+                    DashboardSettings(password=Secret("correct horse battery")),
+                    attribution=settings,
+                ),
+            )
+        ]
+    )
+    async with client_for(app) as client:
+        assert (await login(client, "correct horse battery")).status_code == 303
+        r = await client.get(PATH)
+        assert r.status_code == 409
+        error = text_by_testid(r.text)["attribution-error"]
+        assert "no exchange rate for USD on" in error and "import-rates" in error
+        days = {
+            datetime.datetime.fromtimestamp(clock.now() - d * 86400, datetime.UTC).date()
+            for d in range(40)
+        }
+        rates = [Rate("USD", day.isoformat(), Decimal("1.25")) for day in days]
+        await save_rates(store, rates, base="EUR", source="test", now=clock.now())
+        _, ids = await show(client)
+        assert "attribution-section-USD" in ids and "attribution-section-EUR" not in ids
+        assert all(v.startswith("OK ") for k, v in ids.items() if k.startswith("check-"))
