@@ -20,8 +20,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+import orjson
+
+from signalyard import outbound
+from signalyard.outcome import DESTINATION
 
 __all__ = [
     "MAX_AMOUNT",
@@ -29,11 +34,15 @@ __all__ = [
     "MAX_PAGES",
     "AccountReport",
     "ClaimRow",
+    "ReportRequest",
     "ReportingError",
     "ReportingSpec",
     "checked_amount",
     "checked_day",
+    "day_chunks",
     "day_range",
+    "iana_zone",
+    "send",
 ]
 
 MAX_DAYS = 400
@@ -147,3 +156,76 @@ def day_range(since: datetime.date, until: datetime.date) -> list[str]:
     if days > MAX_DAYS:
         raise ValueError(f"{days} days: fetch at most {MAX_DAYS} at a time")
     return [(since + datetime.timedelta(days=i)).isoformat() for i in range(days)]
+
+
+def day_chunks(
+    since: datetime.date, until: datetime.date, most: int
+) -> list[tuple[datetime.date, datetime.date]]:
+    """``since`` .. ``until`` cut into ranges of at most ``most`` days (a platform's limit
+    per request); ``ValueError`` for a range backwards or too long (:func:`day_range`)."""
+    day_range(since, until)
+    chunks: list[tuple[datetime.date, datetime.date]] = []
+    start = since
+    while start <= until:
+        end = min(until, start + datetime.timedelta(days=most - 1))
+        chunks.append((start, end))
+        start = end + datetime.timedelta(days=1)
+    return chunks
+
+
+def iana_zone(value: object) -> str | None:
+    """``value`` when it is an IANA time zone name this machine knows, else ``None``."""
+    if not isinstance(value, str) or not value or len(value) > 64:
+        return None
+    try:
+        ZoneInfo(value)
+    except (KeyError, ValueError, OSError):
+        return None
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """One request of a claims fetch: its method, URL, query, headers (the token is in
+    ``headers`` only, and never in a repr) and JSON body, if any."""
+
+    method: str
+    url: str
+    params: dict[str, str]
+    headers: dict[str, str] = field(repr=False)
+    body: dict[str, Any] | None = None
+
+
+async def send(
+    client: httpx.AsyncClient,
+    request: ReportRequest,
+    *,
+    timeout: float,
+    label: str,
+    url_option: str = "api_url",
+) -> tuple[int, bytes]:
+    """Send ``request``: the answer's status and body, or :class:`ReportingError` when none
+    came (``label`` names the API in the message: "TikTok's advertiser/info";
+    ``url_option``: the destination's option that says where it is)."""
+    try:
+        reply = await outbound.request(
+            client,
+            request.method,
+            request.url,
+            params=request.params,
+            headers=request.headers,
+            content=None if request.body is None else orjson.dumps(request.body),
+            timeout=timeout,
+        )
+    except httpx.TimeoutException:
+        raise ReportingError(
+            f"no answer from {label} within {timeout:g}s",
+            "fetch again later, or raise the option timeout_seconds",
+        ) from None
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        raise ReportingError(
+            f"{label} could not be reached ({type(error).__name__})",
+            f"check the network and the option {url_option} (`signalyard destinations show"
+            f" {DESTINATION}`)",
+        ) from None
+    return reply.status, reply.body

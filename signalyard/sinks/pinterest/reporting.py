@@ -36,16 +36,15 @@ answers (:func:`parse_account`, :func:`parse_campaigns`, :func:`parse_analytics`
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
-from signalyard import outbound
 from signalyard.outcome import DESTINATION
 from signalyard.secret import Secret
+from signalyard.sinks import reporting
 from signalyard.sinks.answers import body_text, code_of, json_or_none, scrub
 from signalyard.sinks.exchange import hide, hide_bytes
 from signalyard.sinks.pinterest.config import API_VERSION, PinterestConfig
@@ -56,9 +55,11 @@ from signalyard.sinks.reporting import (
     ClaimRow,
     ReportingError,
     ReportingSpec,
+    ReportRequest,
     checked_amount,
     checked_day,
-    day_range,
+    iana_zone,
+    send,
 )
 from signalyard.sinks.spec import own_config
 
@@ -109,17 +110,6 @@ COUNTED = (
 )
 _MICROS = Decimal(10**6)
 _ONE_DAY = datetime.timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRequest:
-    """One GET to send: its URL, query and headers (the token is in ``headers`` only, and
-    never in a repr)."""
-
-    method: str
-    url: str
-    params: dict[str, str]
-    headers: dict[str, str] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,16 +186,8 @@ def analytics_request(
 def day_chunks(
     since: datetime.date, until: datetime.date
 ) -> list[tuple[datetime.date, datetime.date]]:
-    """``since`` .. ``until`` cut into ranges of at most :data:`MAX_DAYS_PER_REQUEST` days;
-    ``ValueError`` for a range backwards or too long (:func:`day_range`)."""
-    day_range(since, until)
-    chunks: list[tuple[datetime.date, datetime.date]] = []
-    start = since
-    while start <= until:
-        end = min(until, start + datetime.timedelta(days=MAX_DAYS_PER_REQUEST - 1))
-        chunks.append((start, end))
-        start = end + _ONE_DAY
-    return chunks
+    """``since`` .. ``until`` in ranges of at most :data:`MAX_DAYS_PER_REQUEST` days."""
+    return reporting.day_chunks(since, until, MAX_DAYS_PER_REQUEST)
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -288,16 +270,6 @@ def _answer(
     raise _refused(config, what, status, None, text)
 
 
-def _zone(value: object) -> str | None:
-    if not isinstance(value, str) or not value or len(value) > 64:
-        return None
-    try:
-        ZoneInfo(value)
-    except (KeyError, ValueError, OSError):
-        return None
-    return value
-
-
 def parse_account(
     config: PinterestConfig, status: int, body: bytes, secrets: tuple[str, ...] = ()
 ) -> tuple[str, str]:
@@ -315,7 +287,7 @@ def parse_account(
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         raise _unexpected(what, f"currency {str(currency)[:20]!r}")
     given = answer.get("time_zone")
-    zone = _zone(given)
+    zone = iana_zone(given)
     if given is not None and zone is None:
         raise _unexpected(what, f"time_zone {str(given)[:70]!r} is not an IANA name")
     return currency.upper(), zone or "UTC"
@@ -406,28 +378,13 @@ def parse_analytics(
 async def _send(
     client: httpx.AsyncClient, config: PinterestConfig, request: ReportRequest, what: str
 ) -> tuple[int, bytes]:
-    try:
-        reply = await outbound.request(
-            client,
-            request.method,
-            request.url,
-            params=request.params,
-            headers=request.headers,
-            timeout=config.timeout_seconds,
-        )
-    except httpx.TimeoutException:
-        raise ReportingError(
-            f"no answer from Pinterest's {what} within {config.timeout_seconds:g}s",
-            "fetch again later, or raise the option timeout_seconds",
-        ) from None
-    except (httpx.HTTPError, httpx.InvalidURL) as error:
-        name = type(error).__name__
-        raise ReportingError(
-            f"Pinterest's {what} could not be reached ({name})",
-            f"check the network and the option api_url (`signalyard destinations show"
-            f" {DESTINATION}`)",
-        ) from None
-    return reply.status, reply.body
+    return await send(
+        client,
+        request,
+        timeout=config.timeout_seconds,
+        label=f"Pinterest's {what}",
+        url_option="api_url",
+    )
 
 
 def _too_many_pages() -> ReportingError:

@@ -40,15 +40,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import httpx
-import orjson
 
-from signalyard import outbound
 from signalyard.outcome import DESTINATION
 from signalyard.secret import Secret
 from signalyard.sinks.answers import body_text, code_of, json_or_none, scrub
@@ -61,8 +58,11 @@ from signalyard.sinks.reporting import (
     ClaimRow,
     ReportingError,
     ReportingSpec,
+    ReportRequest,
     checked_amount,
     day_range,
+    iana_zone,
+    send,
 )
 from signalyard.sinks.spec import own_config
 
@@ -104,18 +104,6 @@ COUNTED = (
     " (default 28 days)"
 )
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRequest:
-    """One request to send: method, URL, query, JSON body (``None``: none) and headers (the
-    token is in ``headers`` only, never in a repr)."""
-
-    method: str
-    url: str
-    params: dict[str, str]
-    headers: dict[str, str] = field(repr=False)
-    body: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,16 +313,6 @@ def _next_token(pagination: Any, what: str) -> str | None:
     return token
 
 
-def _zone(value: object) -> str | None:
-    if not isinstance(value, str) or not value or len(value) > 64:
-        return None
-    try:
-        ZoneInfo(value)
-    except (KeyError, ValueError, OSError):
-        return None
-    return value
-
-
 def parse_account(
     config: RedditConfig, status: int, body: bytes, secrets: tuple[str, ...] = ()
 ) -> tuple[str, str]:
@@ -347,7 +325,7 @@ def parse_account(
     currency = data.get("currency")
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         raise _unexpected(what, f"currency {str(currency)[:20]!r}")
-    zone = _zone(data.get("time_zone_id"))
+    zone = iana_zone(data.get("time_zone_id"))
     if zone is None:
         raise _unexpected(what, f"time_zone_id {str(data.get('time_zone_id'))[:70]!r}")
     return currency.upper(), zone
@@ -437,28 +415,13 @@ def parse_report(
 async def _send(
     client: httpx.AsyncClient, config: RedditConfig, request: ReportRequest, what: str
 ) -> tuple[int, bytes]:
-    try:
-        reply = await outbound.request(
-            client,
-            request.method,
-            request.url,
-            params=request.params,
-            headers=request.headers,
-            content=None if request.body is None else orjson.dumps(request.body),
-            timeout=config.timeout_seconds,
-        )
-    except httpx.TimeoutException:
-        raise ReportingError(
-            f"no answer from Reddit's {what} within {config.timeout_seconds:g}s",
-            "fetch again later, or raise the option timeout_seconds",
-        ) from None
-    except (httpx.HTTPError, httpx.InvalidURL) as error:
-        raise ReportingError(
-            f"Reddit's {what} could not be reached ({type(error).__name__})",
-            f"check the network and the option api_url (`signalyard destinations show"
-            f" {DESTINATION}`)",
-        ) from None
-    return reply.status, reply.body
+    return await send(
+        client,
+        request,
+        timeout=config.timeout_seconds,
+        label=f"Reddit's {what}",
+        url_option="api_url",
+    )
 
 
 async def _pages(

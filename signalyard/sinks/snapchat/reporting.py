@@ -35,7 +35,7 @@ pure; :func:`fetch` sends.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -43,9 +43,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from signalyard import outbound
 from signalyard.outcome import DESTINATION
 from signalyard.secret import Secret
+from signalyard.sinks import reporting
 from signalyard.sinks.answers import body_text, json_or_none, scrub
 from signalyard.sinks.exchange import hide, hide_bytes
 from signalyard.sinks.reporting import (
@@ -55,8 +55,10 @@ from signalyard.sinks.reporting import (
     ClaimRow,
     ReportingError,
     ReportingSpec,
+    ReportRequest,
     checked_amount,
-    day_range,
+    iana_zone,
+    send,
 )
 from signalyard.sinks.snapchat.config import ADS_API_VERSION, SnapchatConfig
 from signalyard.sinks.spec import own_config
@@ -107,17 +109,6 @@ _SET_TOKEN = (
     " account) and set it with `signalyard destinations set-secret"
     f" {DESTINATION} reporting_access_token`"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRequest:
-    """One GET to send: its URL, query and headers (the token is in ``headers`` only, and
-    never in a repr)."""
-
-    method: str
-    url: str
-    params: dict[str, str]
-    headers: dict[str, str] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,16 +217,8 @@ def stats_request(
 def day_chunks(
     since: datetime.date, until: datetime.date
 ) -> list[tuple[datetime.date, datetime.date]]:
-    """``since`` .. ``until`` cut into ranges of at most :data:`MAX_DAYS_PER_REQUEST` days;
-    ``ValueError`` for a range backwards or too long (:func:`day_range`)."""
-    day_range(since, until)
-    chunks: list[tuple[datetime.date, datetime.date]] = []
-    start = since
-    while start <= until:
-        end = min(until, start + datetime.timedelta(days=MAX_DAYS_PER_REQUEST - 1))
-        chunks.append((start, end))
-        start = end + datetime.timedelta(days=1)
-    return chunks
+    """``since`` .. ``until`` in ranges of at most :data:`MAX_DAYS_PER_REQUEST` days."""
+    return reporting.day_chunks(since, until, MAX_DAYS_PER_REQUEST)
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -343,16 +326,6 @@ def _items(answer: dict[str, Any], key: str, one: str, what: str) -> list[dict[s
     return out
 
 
-def _zone(value: object) -> str | None:
-    if not isinstance(value, str) or not value or len(value) > 64:
-        return None
-    try:
-        ZoneInfo(value)
-    except (KeyError, ValueError, OSError):
-        return None
-    return value
-
-
 def parse_account(
     config: SnapchatConfig, status: int, body: bytes, secrets: tuple[str, ...] = ()
 ) -> tuple[str, str]:
@@ -369,7 +342,7 @@ def parse_account(
     currency = account.get("currency")
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         raise _unexpected(what, f"currency {_clip(repr(currency))}")
-    zone = _zone(account.get("timezone"))
+    zone = iana_zone(account.get("timezone"))
     if zone is None:
         raise _unexpected(what, f"timezone {_clip(repr(account.get('timezone')))}")
     return currency.upper(), zone
@@ -481,27 +454,13 @@ def claim_rows(
 async def _send(
     client: httpx.AsyncClient, config: SnapchatConfig, request: ReportRequest, what: str
 ) -> tuple[int, bytes]:
-    try:
-        reply = await outbound.request(
-            client,
-            request.method,
-            request.url,
-            params=request.params,
-            headers=request.headers,
-            timeout=config.timeout_seconds,
-        )
-    except httpx.TimeoutException:
-        raise ReportingError(
-            f"no answer from Snap's Marketing API ({what}) within {config.timeout_seconds:g}s",
-            "fetch again later, or raise the option timeout_seconds",
-        ) from None
-    except (httpx.HTTPError, httpx.InvalidURL) as error:
-        raise ReportingError(
-            f"Snap's Marketing API ({what}) could not be reached ({type(error).__name__})",
-            f"check the network and the option ads_api_url (`signalyard destinations show"
-            f" {DESTINATION}`)",
-        ) from None
-    return reply.status, reply.body
+    return await send(
+        client,
+        request,
+        timeout=config.timeout_seconds,
+        label=f"Snap's Marketing API ({what})",
+        url_option="ads_api_url",
+    )
 
 
 class _Pages:

@@ -37,17 +37,16 @@ from __future__ import annotations
 
 import datetime
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
 
-from signalyard import outbound
 from signalyard.outcome import DESTINATION
 from signalyard.secret import Secret
+from signalyard.sinks import reporting
 from signalyard.sinks.answers import body_text, code_of, json_or_none, scrub
 from signalyard.sinks.exchange import hide, hide_bytes
 from signalyard.sinks.reporting import (
@@ -56,8 +55,10 @@ from signalyard.sinks.reporting import (
     ClaimRow,
     ReportingError,
     ReportingSpec,
+    ReportRequest,
     checked_amount,
-    day_range,
+    iana_zone,
+    send,
 )
 from signalyard.sinks.spec import own_config
 from signalyard.sinks.tiktok.config import API_VERSION, TikTokConfig
@@ -107,17 +108,6 @@ TOKEN_MISSING = 40104
 TOKEN_INVALID = 40105
 _TOKEN_CODES = (TOKEN_EXPIRED, TOKEN_MISSING, TOKEN_INVALID)
 _ONE_DAY = datetime.timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRequest:
-    """One GET to send: its URL, query and headers (the token is in ``headers`` only, and
-    never in a repr)."""
-
-    method: str
-    url: str
-    params: dict[str, str]
-    headers: dict[str, str] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,16 +192,8 @@ def report_request(
 def day_chunks(
     since: datetime.date, until: datetime.date
 ) -> list[tuple[datetime.date, datetime.date]]:
-    """``since`` .. ``until`` cut into ranges of at most :data:`MAX_DAYS_PER_REQUEST` days;
-    ``ValueError`` for a range backwards or too long (:func:`day_range`)."""
-    day_range(since, until)
-    chunks: list[tuple[datetime.date, datetime.date]] = []
-    start = since
-    while start <= until:
-        end = min(until, start + datetime.timedelta(days=MAX_DAYS_PER_REQUEST - 1))
-        chunks.append((start, end))
-        start = end + _ONE_DAY
-    return chunks
+    """``since`` .. ``until`` in ranges of at most :data:`MAX_DAYS_PER_REQUEST` days."""
+    return reporting.day_chunks(since, until, MAX_DAYS_PER_REQUEST)
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -299,16 +281,6 @@ def _answer_data(
     return data
 
 
-def _zone(value: object) -> str | None:
-    if not isinstance(value, str) or not value or len(value) > 64:
-        return None
-    try:
-        ZoneInfo(value)
-    except (KeyError, ValueError, OSError):
-        return None
-    return value
-
-
 def parse_account(
     config: TikTokConfig, status: int, body: bytes, secrets: tuple[str, ...] = ()
 ) -> tuple[str, str]:
@@ -331,7 +303,7 @@ def parse_account(
     currency = account.get("currency")
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         raise _unexpected(what, f"currency {str(currency)[:20]!r}")
-    zone = _zone(account.get("timezone")) or _zone(account.get("display_timezone"))
+    zone = iana_zone(account.get("timezone")) or iana_zone(account.get("display_timezone"))
     if zone is None:
         shown = account.get("timezone"), account.get("display_timezone")
         raise _unexpected(
@@ -408,28 +380,13 @@ def parse_page(
 async def _send(
     client: httpx.AsyncClient, config: TikTokConfig, request: ReportRequest, what: str
 ) -> tuple[int, bytes]:
-    try:
-        reply = await outbound.request(
-            client,
-            request.method,
-            request.url,
-            params=request.params,
-            headers=request.headers,
-            timeout=config.timeout_seconds,
-        )
-    except httpx.TimeoutException:
-        raise ReportingError(
-            f"no answer from TikTok's {what} within {config.timeout_seconds:g}s",
-            "fetch again later, or raise the option timeout_seconds",
-        ) from None
-    except (httpx.HTTPError, httpx.InvalidURL) as error:
-        name = type(error).__name__
-        raise ReportingError(
-            f"TikTok's {what} could not be reached ({name})",
-            f"check the network and the option api_url (`signalyard destinations show"
-            f" {DESTINATION}`)",
-        ) from None
-    return reply.status, reply.body
+    return await send(
+        client,
+        request,
+        timeout=config.timeout_seconds,
+        label=f"TikTok's {what}",
+        url_option="api_url",
+    )
 
 
 async def fetch(
