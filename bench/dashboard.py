@@ -153,10 +153,21 @@ async def measure(path: Path, now: float, repeat: int) -> dict[str, Any]:
     return results
 
 
-async def pages(store: SQLiteStore, now: float, repeat: int) -> dict[str, Any]:
-    """Each dashboard page through the real ASGI app, logged in: what a browser waits for."""
+async def login(client: Any, password: str) -> None:
+    """Log ``client`` (an httpx client of an app with the dashboard at ``/dashboard``) in."""
     import re
 
+    form = await client.get("/dashboard/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None, "no CSRF token on the login page"
+    done = await client.post(
+        "/dashboard/login", data={"csrf": token[1], "password": password, "next": ""}
+    )
+    assert done.status_code == 303, done.text
+
+
+async def pages(store: SQLiteStore, now: float, repeat: int) -> dict[str, Any]:
+    """Each dashboard page through the real ASGI app, logged in: what a browser waits for."""
     import httpx
 
     from signalyard.dashboard import create_dashboard
@@ -173,13 +184,7 @@ async def pages(store: SQLiteStore, now: float, repeat: int) -> dict[str, Any]:
     transport = httpx.ASGITransport(app=Starlette(routes=[Mount("/dashboard", app=dashboard)]))
     out: dict[str, Any] = {}
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-        form = await client.get("/dashboard/login")
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert token is not None, "no CSRF token on the login page"
-        done = await client.post(
-            "/dashboard/login", data={"csrf": token[1], "password": password, "next": ""}
-        )
-        assert done.status_code == 303, done.text
+        await login(client, password)
         for label, path in (
             ("page overview 7d", f"/?dataset={DATASET}&window=7d"),
             ("page overview 30d", f"/?dataset={DATASET}&window=30d"),

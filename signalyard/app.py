@@ -285,6 +285,15 @@ def create_app(
             return JSONResponse({"status": "store unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    dashboard = create_dashboard(
+        store,
+        clock,
+        settings.dashboard,
+        client_ip=collect.client_ip,
+        on_replay=wake,
+        sandbox_url=settings.resolved_sandbox_url,
+        attribution=settings.attribution,
+    )
     routes: list[BaseRoute] = [
         Route("/sy.js", collect.serve_script, methods=["GET", "HEAD"]),
         Route("/collect/{dataset_id}", metrics.timed("browser", collect.collect), methods=["POST"]),
@@ -306,18 +315,7 @@ def create_app(
             metrics.timed("woocommerce", woocommerce.handle),
             methods=["POST"],
         ),
-        Mount(
-            "/dashboard",
-            app=create_dashboard(
-                store,
-                clock,
-                settings.dashboard,
-                client_ip=collect.client_ip,
-                on_replay=wake,
-                sandbox_url=settings.resolved_sandbox_url,
-                attribution=settings.attribution,
-            ),
-        ),
+        Mount("/dashboard", app=dashboard),
         Route(
             "/{version}/{dataset_id}/events",
             metrics.timed("graph_api", graph.handle),
@@ -388,6 +386,9 @@ def create_app(
                 await task
             if alert_task is not None:
                 await alert_task
+            close = getattr(dashboard.state, "aclose", None)
+            if close is not None:
+                await close()  # attribution reports computing for a page
             await stats  # its last flush, before the store closes
             if collector is not None:
                 await collector

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from signalyard import operator_key
@@ -114,31 +114,71 @@ def before_prune(
     settings: Settings, store: Store, clock: Clock
 ) -> Callable[[], Awaitable[int]] | None:
     """The worker's step before each pruning, unless ``attribution.enabled`` is off:
-    attribution takes the new events in (and prunes its own evidence); and, every
+    attribution takes the new events in (and prunes its own evidence); every
     ``attribution.fetch_claims_hours``, a round fetching the platforms' claims starts in the
-    background (it never holds the pruning up)."""
+    background; every ``attribution.report_refresh_minutes``, a round computing the stale
+    kept reports again (neither holds the pruning up)."""
+    from zoneinfo import ZoneInfo
+
     from signalyard.attribution.fetch import ClaimsRefresher
+    from signalyard.attribution.snapshot import ReportRefresher
 
     a = settings.attribution
     if not a.enabled:
         return None
-    sync = make_attributor(store, clock, retention_days=a.retention_days).sync_all
-    if a.fetch_claims_hours <= 0:
+    attributor = make_attributor(store, clock, retention_days=a.retention_days)
+    sync = attributor.sync_all
+    rounds: list[Callable[[], Awaitable[int]]] = []
+    if a.fetch_claims_hours > 0:
+        rounds.append(
+            ClaimsRefresher(
+                store,
+                clock,
+                every_seconds=a.fetch_claims_hours * 3600,
+                days=a.fetch_claims_days,
+                sandbox_url=settings.resolved_sandbox_url,
+            )
+        )
+    if a.report_refresh_minutes > 0:
+        rounds.append(
+            ReportRefresher(
+                store,
+                attributor,
+                clock,
+                every_seconds=a.report_refresh_minutes * 60,
+                tz=ZoneInfo(a.time_zone),
+                profile=a.window_profile,
+                lens=a.lens,
+                currency=a.reporting_currency,
+                rates_base=a.rates_base,
+            )
+        )
+    if not rounds:
         return sync
-    refresh = ClaimsRefresher(
-        store,
-        clock,
-        every_seconds=a.fetch_claims_hours * 3600,
-        days=a.fetch_claims_days,
-        sandbox_url=settings.resolved_sandbox_url,
-    )
+    return AttributionStep(sync, rounds)
 
-    async def step() -> int:
-        taken = await sync()
-        await refresh()
+
+class AttributionStep:
+    """The worker's attribution step: take the new events in, then start the rounds that are
+    due in the background; :meth:`aclose` (the worker stopping) cancels the rounds running."""
+
+    def __init__(
+        self, sync: Callable[[], Awaitable[int]], rounds: Sequence[Callable[[], Awaitable[int]]]
+    ) -> None:
+        self.sync = sync
+        self.rounds = tuple(rounds)
+
+    async def __call__(self) -> int:
+        taken = await self.sync()
+        for start in self.rounds:
+            await start()
         return taken
 
-    return step
+    async def aclose(self) -> None:
+        for started in self.rounds:
+            close = getattr(started, "aclose", None)
+            if close is not None:
+                await close()
 
 
 def make_attributor(store: Store, clock: Clock, *, retention_days: float = 400.0) -> Attributor:

@@ -135,6 +135,11 @@ class AttributionSettings:
     each currency apart."""
     rates_base: str = "EUR"
     """The base currency of the imported rates to convert with."""
+    report_refresh_minutes: float = 10.0
+    """How often the delivery worker computes again, in the background, the kept reports
+    (the dashboard's page reads them) that new events made stale: the one of
+    ``window_profile``, ``lens`` and ``reporting_currency``, and every other a page asked for;
+    0 (or ``enabled`` off): never (the page then computes them itself)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,6 +377,8 @@ def _check_attribution(a: AttributionSettings) -> None:
         raise ConfigError("setting attribution.retention_days must be between 0 and 3650")
     if not 0 <= a.fetch_claims_hours <= 24 * 31:
         raise ConfigError("setting attribution.fetch_claims_hours must be between 0 and 744")
+    if not 0 <= a.report_refresh_minutes <= 24 * 60:
+        raise ConfigError("setting attribution.report_refresh_minutes must be between 0 and 1440")
     if not 1 <= a.fetch_claims_days <= 90:
         raise ConfigError("setting attribution.fetch_claims_days must be between 1 and 90")
     for name, code in (("reporting_currency", a.reporting_currency), ("rates_base", a.rates_base)):

@@ -52,7 +52,10 @@ PG_TABLES = (
     " webhook_sources, orders, imports, consent_holds, consent_subjects, browser_sources,"
     " click_ledger,"
     " stats_events, stats_masks, stats_rejections, stats_delivery, alerts, datasets,"
-    " dashboard_revoked_sessions, secret_key_check"
+    " dashboard_revoked_sessions, secret_key_check,"
+    " attribution_cursor, attribution_orders, attribution_touches, attribution_clicks,"
+    " attribution_links, attribution_claims, attribution_rates, attribution_reports,"
+    " attribution_report_days, attribution_report_leases"
 )
 
 

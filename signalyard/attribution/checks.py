@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from signalyard.attribution.model import Attribution, Order
 
-__all__ = ["Check", "check"]
+__all__ = ["Check", "check", "checks_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +68,21 @@ def check(
             if lag <= 0 or window is None or lag > window:
                 bad_windows += 1
                 break
-    bad_days = sorted(k for k in actual.keys() | credited.keys() if actual[k] != credited[k])
-    n = len(orders)
+    keys = actual.keys() | credited.keys()
+    bad_days = sorted(k for k in keys if actual.get(k, 0) != credited.get(k, 0))
+    return checks_of(
+        [bad_weights, bad_truth, bad_amounts, bad_windows], len(orders), len(keys), bad_days
+    )
+
+
+def checks_of(
+    bad: Sequence[int], orders: int, revenue_keys: int, bad_days: Sequence[tuple[str, str]]
+) -> list[Check]:
+    """The checks from what fails them: ``bad`` the orders failing weights, one truth,
+    amounts and windows; ``orders`` how many were loaded; ``revenue_keys`` the days x
+    currencies compared, ``bad_days`` those that differ (sorted)."""
+    bad_weights, bad_truth, bad_amounts, bad_windows = bad
+    n = orders
     return [
         Check("weights", bad_weights == 0, _orders(bad_weights, n, "weights summing to 1")),
         Check(
@@ -86,7 +99,7 @@ def check(
         Check(
             "revenue",
             not bad_days,
-            f"{len(actual)} day(s) x currency: credited + unattributed = actual"
+            f"{revenue_keys} day(s) x currency: credited + unattributed = actual"
             if not bad_days
             else f"{len(bad_days)} day(s) x currency differ: "
             + ", ".join(f"{d} {c}" for d, c in bad_days[:5]),

@@ -35,7 +35,7 @@ from signalyard.attribution.windows import ClickWindows, WindowTable
 from signalyard.clock import Clock
 from signalyard.store.base import AttributionEvidence, Store
 
-__all__ = ["SYNC_BATCH", "Attributor", "Run"]
+__all__ = ["SYNC_BATCH", "Attributor", "Crediting", "Run"]
 
 log = logging.getLogger("signalyard.attribution")
 
@@ -167,52 +167,76 @@ def _join(kept: dict[str, list[T]], absorbed: str, into: str) -> None:
         kept[into].extend(moved)
 
 
-def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable, lens: str) -> Run:
-    """The run over loaded evidence, whose landings and links it empties as it reads them
-    (held once in memory, as they become persons and journeys); pure otherwise. Orders are
-    credited oldest first, each from the
-    identity links first seen up to its own time plus ``LINK_SETTLE_SECONDS``
-    (:class:`~.identity.Persons`): a later link never rewrites an older order's credit."""
-    persons = Persons(
-        (
-            (str(a), str(b), float(at) if at is not None else None)
-            for a, b, at in _drain(evidence.links)
-        ),
-        deferred=True,
-    )
-    platform_of = windows.platform_of_kind
-    kept = _Evidence()
-    for kind, click_id, clicked_at, first_pk, how, campaign in evidence.clicks:
-        platform = platform_of.get(kind)
-        if platform is None:
-            continue
-        at = float(clicked_at) if clicked_at is not None else None
-        kept.clicks[f"click:{kind}:{click_id}"].append(
-            Click(platform, kind, click_id, at, int(first_pk), str(how), campaign)
+class Crediting:
+    """The orders of loaded evidence, oldest first, each with its person's journey as the
+    identity links of its time allow: iterating gives ``(order as loaded, order as credited,
+    journey, platforms eligible under the other window profile)``. It empties the evidence's
+    landings and links as it reads them (held once in memory, as they become persons and
+    journeys).
+
+    Orders are taken oldest first, each from the identity links first seen up to its own
+    time plus ``LINK_SETTLE_SECONDS`` (:class:`~.identity.Persons`): a later link never
+    rewrites an older order's credit."""
+
+    def __init__(self, evidence: AttributionEvidence, windows: WindowTable) -> None:
+        self.evidence = evidence
+        self.windows = windows
+        self.persons = Persons(
+            (
+                (str(a), str(b), float(at) if at is not None else None)
+                for a, b, at in _drain(evidence.links)
+            ),
+            deferred=True,
         )
-    for pk, at, channel, detail, _campaign, node in _drain(evidence.touches):
-        kept.touches[str(node)].append(Touch(float(at), channel, detail, int(pk)))
-    run = Run(dataset_id, windows, lens, shared_keys=len(persons.shared))
-    seconds, other = windows.seconds, windows.other().seconds
-    rows = sorted(evidence.orders, key=lambda row: (float(str(row[2])), str(row[0])))
-    for row in rows:
-        order = _order(row)
-        run.orders.append(order)
-        for absorbed, into in persons.advance(order.created_at + LINK_SETTLE_SECONDS):
-            kept.join(absorbed, into)
-        person = persons.of(str(row[7]))
-        clicks = tuple(sorted(kept.clicks.get(person, ()), key=_click_key))
-        if order.kind == "chat":
-            # The click-to-message ad of the latest chat opened by this sale or before it (a
-            # chat's ctwa_clid comes on its sales; a second sale in it carries it again).
-            event_pk = int(row[1])
-            openers = [c for c in clicks if c.evidence == "chat" and c.seq <= event_pk]
-            if openers:
-                order = dataclasses.replace(order, opened_by=max(openers, key=lambda c: c.seq))
-        touches = tuple(sorted(kept.touches.get(person, ()), key=lambda t: (t.at, t.seq)))
-        run.journeys[order.order_id] = Journey(clicks, touches)
-        run.attributions.append(attribute(order, clicks, touches, seconds, lens=lens))
-        run.eligible_other[order.order_id] = eligible_platforms(order, clicks, other)
+        self.shared_keys = len(self.persons.shared)
+
+    def __iter__(self) -> Iterator[tuple[Order, Order, Journey, frozenset[str]]]:
+        evidence, windows, persons = self.evidence, self.windows, self.persons
+        platform_of = windows.platform_of_kind
+        kept = _Evidence()
+        for kind, click_id, clicked_at, first_pk, how, campaign in evidence.clicks:
+            platform = platform_of.get(kind)
+            if platform is None:
+                continue
+            at = float(clicked_at) if clicked_at is not None else None
+            kept.clicks[f"click:{kind}:{click_id}"].append(
+                Click(platform, kind, click_id, at, int(first_pk), str(how), campaign)
+            )
+        for pk, at, channel, detail, _campaign, node in _drain(evidence.touches):
+            kept.touches[str(node)].append(Touch(float(at), channel, detail, int(pk)))
+        other = windows.other().seconds
+        rows = sorted(evidence.orders, key=lambda row: (float(str(row[2])), str(row[0])))
+        for row in rows:
+            loaded = order = _order(row)
+            for absorbed, into in persons.advance(order.created_at + LINK_SETTLE_SECONDS):
+                kept.join(absorbed, into)
+            person = persons.of(str(row[7]))
+            clicks = tuple(sorted(kept.clicks.get(person, ()), key=_click_key))
+            if order.kind == "chat":
+                # The click-to-message ad of the latest chat opened by this sale or before it
+                # (a chat's ctwa_clid comes on its sales; a second sale in it carries it
+                # again).
+                event_pk = int(row[1])
+                openers = [c for c in clicks if c.evidence == "chat" and c.seq <= event_pk]
+                if openers:
+                    order = dataclasses.replace(order, opened_by=max(openers, key=lambda c: c.seq))
+            touches = tuple(sorted(kept.touches.get(person, ()), key=lambda t: (t.at, t.seq)))
+            yield loaded, order, Journey(clicks, touches), eligible_platforms(order, clicks, other)
+
+
+def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable, lens: str) -> Run:
+    """The run over loaded evidence (:class:`Crediting`, which empties its landings and
+    links); pure otherwise."""
+    each = Crediting(evidence, windows)
+    run = Run(dataset_id, windows, lens, shared_keys=each.shared_keys)
+    seconds = windows.seconds
+    for loaded, order, journey, other in each:
+        run.orders.append(loaded)
+        run.journeys[order.order_id] = journey
+        run.attributions.append(
+            attribute(order, journey.clicks, journey.touches, seconds, lens=lens)
+        )
+        run.eligible_other[order.order_id] = other
     return run
 
 

@@ -15,7 +15,6 @@ action types count the same purchases); several accounts' claims are added up.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime
 import logging
@@ -27,6 +26,7 @@ import anyio
 import httpx
 
 from signalyard.attribution.claims import UPSERT, Claim, claim_rows
+from signalyard.attribution.rounds import Rounds
 from signalyard.clock import Clock
 from signalyard.errors import ConfigError
 from signalyard.sinks import checked_config, spec_for
@@ -242,7 +242,7 @@ def fetched_lines(results: Sequence[Fetched]) -> list[str]:
     return lines
 
 
-class ClaimsRefresher:
+class ClaimsRefresher(Rounds):
     """The delivery worker's fetch of every dataset's claims, at most every ``every_seconds``
     (the first call fetches), for the last ``days`` days (today, by the clock's UTC day,
     included).
@@ -263,29 +263,13 @@ class ClaimsRefresher:
         client: Callable[[], httpx.AsyncClient] = httpx.AsyncClient,
         deadline_seconds: float = 300.0,
     ) -> None:
+        super().__init__(clock, every_seconds)
         self.store = store
-        self.clock = clock
-        self.every_seconds = every_seconds
         self.days = days
         self.sandbox_url = sandbox_url
         self.client = client
         self.deadline_seconds = deadline_seconds
         """The longest one round may take: what is not fetched by then waits for the next."""
-        self._next: float | None = None
-        self.running: asyncio.Task[int] | None = None
-        """The round in the background, if one was started."""
-
-    async def __call__(self) -> int:
-        """Start a round when one is due and none is running; 0 (the rounds count their own
-        fetches: :meth:`run_round`)."""
-        now = self.clock.monotonic()
-        if self._next is not None and now < self._next:
-            return 0
-        if self.running is not None and not self.running.done():
-            return 0
-        self._next = now + self.every_seconds
-        self.running = asyncio.get_running_loop().create_task(self.run_round())
-        return 0
 
     async def run_round(self) -> int:
         """One round, now: the destinations whose claims were fetched and kept."""

@@ -41,6 +41,7 @@ UPSERT = (
     " rate = excluded.rate, source = excluded.source, imported_at = excluded.imported_at"
 )
 SELECT = "SELECT currency, day, rate FROM attribution_rates WHERE base = ? ORDER BY currency, day"
+SELECT_SOME = "SELECT currency, day, rate FROM attribution_rates WHERE base = ? AND currency IN "
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +144,16 @@ class Rates:
         return self._rates[currency][i]
 
 
-async def load_rates(store: Store, base: str) -> Rates:
-    return Rates(
-        base,
-        (
-            Rate(str(c), str(d), Decimal(str(r)))
-            for c, d, r in await dual.fetch(store, SELECT, (base,))
-        ),
-    )
+async def load_rates(store: Store, base: str, currencies: Iterable[str] | None = None) -> Rates:
+    """The rates of ``base``; only those of ``currencies`` when given (what a page converting
+    a few claims needs, not every currency's history)."""
+    if currencies is None:
+        rows = await dual.fetch(store, SELECT, (base,))
+    else:
+        wanted = sorted(set(currencies) - {base})
+        rows = []
+        for i in range(0, len(wanted), 100):
+            chunk = wanted[i : i + 100]
+            sql = SELECT_SOME + "(" + ",".join("?" * len(chunk)) + ") ORDER BY currency, day"
+            rows.extend(await dual.fetch(store, sql, (base, *chunk)))
+    return Rates(base, (Rate(str(c), str(d), Decimal(str(r))) for c, d, r in rows))

@@ -9,21 +9,35 @@ actual orders and net revenue; who was co-eligible with whom; data quality; and 
 from __future__ import annotations
 
 import datetime
-import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from signalyard.attribution.checks import Check, check
+from signalyard.attribution.checks import Check, checks_of
 from signalyard.attribution.claims import Claim
 from signalyard.attribution.engine import Run
-from signalyard.attribution.model import Attribution
 from signalyard.attribution.report_output import report_csv, report_json, report_table, text
+from signalyard.attribution.rollup import (
+    NO_CAMPAIGN,
+    Accumulator,
+    DayPart,
+    campaign_key,
+    lag_quantiles,
+)
 
-__all__ = ["Report", "build_report", "day_function"]
+__all__ = [
+    "NO_CAMPAIGN",
+    "Report",
+    "ReportMeta",
+    "accumulate",
+    "assemble",
+    "build_report",
+    "day_function",
+    "meta_of",
+]
 
 
 QUARTER_HOUR = 900
@@ -119,10 +133,6 @@ def _ratio(a: Decimal, b: Decimal) -> Decimal | None:
     return (a / b).quantize(Decimal("0.01")) if b else None
 
 
-NO_CAMPAIGN = ""
-"""A click whose landing named no campaign; claims imported without one."""
-
-
 @dataclass(slots=True)
 class CampaignRow(_Claimed):
     """One platform's campaign over the report's days: what it earned beside what it claims."""
@@ -189,6 +199,48 @@ class Report:
         return report_table(self)
 
 
+@dataclass(frozen=True, slots=True)
+class ReportMeta:
+    """What a report says of the run it comes from, beside its days."""
+
+    dataset_id: str
+    profile: str
+    other_profile: str
+    lens: str
+    tz: str
+    shared_keys: int
+
+
+def meta_of(run: Run, tz: ZoneInfo) -> ReportMeta:
+    return ReportMeta(
+        run.dataset_id,
+        run.windows.profile,
+        run.windows.other().profile,
+        run.lens,
+        str(tz),
+        run.shared_keys,
+    )
+
+
+def accumulate(run: Run, tz: ZoneInfo) -> dict[str, DayPart]:
+    """The day parts (:mod:`.rollup`) of every order of ``run``, by day in ``tz``."""
+    acc = Accumulator(day_function(tz), run.windows.seconds)
+    times = Counter(a.order.order_id for a in run.attributions)
+    for order in run.orders:
+        acc.loaded(order)
+        n = times.get(order.order_id, 0)
+        if n != 1:
+            acc.uncredited(order, n)
+    for a in run.attributions:
+        journey = run.journeys.get(a.order.order_id)
+        acc.add(
+            a,
+            run.eligible_other.get(a.order.order_id, frozenset()),
+            bool(journey and journey.clicks),
+        )
+    return acc.days
+
+
 def build_report(
     run: Run,
     *,
@@ -199,16 +251,26 @@ def build_report(
 ) -> Report:
     """The report of ``run`` for the orders whose day (in ``tz``) lies in [since, until];
     ``claims`` (:mod:`.claims`) of those days beside them, by the platforms' own days."""
-    day = day_function(tz)
-    kept: list[Attribution] = [
-        a
-        for a in run.attributions
-        if (since is None or day(a.order.created_at) >= since.isoformat())
-        and (until is None or day(a.order.created_at) <= until.isoformat())
-    ]
-    report = Report(
-        run.dataset_id, run.windows.profile, run.windows.other().profile, run.lens, str(tz)
-    )
+    return assemble(meta_of(run, tz), accumulate(run, tz), since=since, until=until, claims=claims)
+
+
+def assemble(
+    meta: ReportMeta,
+    days: Mapping[str, DayPart],
+    *,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    claims: Sequence[Claim] = (),
+) -> Report:
+    """The report of the day parts of ``days`` in [since, until] (the days of a run,
+    :func:`accumulate`, or those kept in the store, :mod:`.snapshot`), with ``claims``."""
+    first = since.isoformat() if since is not None else None
+    last = until.isoformat() if until is not None else None
+
+    def in_range(d: str) -> bool:
+        return (first is None or d >= first) and (last is None or d <= last)
+
+    report = Report(meta.dataset_id, meta.profile, meta.other_profile, meta.lens, meta.tz)
     platforms: dict[tuple[str, str, str], PlatformRow] = {}
 
     def row(platform: str, d: str, cur: str) -> PlatformRow:
@@ -227,84 +289,61 @@ def build_report(
             found = campaigns[key] = CampaignRow(platform, name, cur)
         return found
 
-    channels: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
-    reasons: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
-    actual: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
-    co: Counter[tuple[str, str]] = Counter()
-    lags: dict[str, list[float]] = defaultdict(list)
-    with_click = linked = 0
-    for a in kept:
-        order = a.order
-        d, cur = day(order.created_at), order.currency
-        totals = actual[(d, cur)]
-        totals[0] += 1
-        totals[1] += order.net
-        totals[2] += order.gross if order.gross is not None else order.net
-        linked += order.linked
-        eligible = sorted(a.eligible_platforms)
-        for p in eligible:
-            row(p, d, cur).eligible += 1
-        for p in sorted(run.eligible_other.get(order.order_id, frozenset())):
-            row(p, d, cur).eligible_other += 1
-        for i, p in enumerate(eligible):
-            for q in eligible[i + 1 :]:
-                co[(p, q)] += 1
-        if run.journeys.get(order.order_id) and run.journeys[order.order_id].clicks:
-            with_click += 1
-        assisted: set[str] = set()
-        for c in a.credits:
-            if c.role == "primary" and c.platform is not None:
-                r = row(c.platform, d, cur)
-                r.primary += 1
-                r.primary_revenue += c.amount
-                name = _campaign_key((c.click.campaign if c.click else None) or NO_CAMPAIGN)
-                k = campaign(c.platform, name, cur)
-                k.primary += 1
-                k.primary_revenue += c.amount
-                if c.lag_seconds is not None:
-                    lags[c.platform].append(c.lag_seconds)
-            elif c.role == "assist" and c.platform is not None:
-                assisted.add(c.platform)
-            elif c.role == "fallback" and c.channel is not None:
-                channels[(c.channel, d, cur)][0] += 1
-                channels[(c.channel, d, cur)][1] += c.amount
-            elif c.role == "unattributed":
-                reasons[(c.reason, d, cur)][0] += 1
-                reasons[(c.reason, d, cur)][1] += c.amount
-        primary = a.primary
-        for p in assisted - ({primary.platform} if primary and primary.platform else set()):
+    total = DayPart()
+    channels: list[tuple[str, str, str, int, Decimal]] = []
+    reasons: list[tuple[str, str, str, int, Decimal]] = []
+    actual: list[tuple[str, str, int, Decimal, Decimal]] = []
+    revenue_keys = 0
+    bad_days: list[tuple[str, str]] = []
+    zero = Decimal(0)
+    for d in sorted(k for k in days if in_range(k)):
+        part = days[d]
+        for (p, cur), (e, eo, pr, prv, a, av) in part.platforms.items():
             r = row(p, d, cur)
-            r.assisted += 1
-            r.assisted_revenue += order.net
+            r.eligible += e
+            r.eligible_other += eo
+            r.primary += pr
+            r.primary_revenue += prv
+            r.assisted += a
+            r.assisted_revenue += av
+        for (p, name, cur), (n, v) in part.campaigns.items():
+            k = campaign(p, name, cur)
+            k.primary += n
+            k.primary_revenue += v
+        channels.extend((c, d, cur, n, v) for (c, cur), (n, v) in part.channels.items())
+        reasons.extend((why, d, cur, n, v) for (why, cur), (n, v) in part.reasons.items())
+        actual.extend((d, cur, n, net, g) for cur, (n, net, g) in part.actual.items())
+        currencies = part.loaded.keys() | part.credited.keys()
+        revenue_keys += len(currencies)
+        bad_days.extend(
+            (d, cur)
+            for cur in sorted(currencies)
+            if part.loaded.get(cur, zero) != part.credited.get(cur, zero)
+        )
+        total.add_counts(part)
     claimed_orders = 0.0
     claimed_value: dict[str, Decimal] = defaultdict(Decimal)
     for claim in claims:
-        if (since is not None and claim.day < since.isoformat()) or (
-            until is not None and claim.day > until.isoformat()
-        ):
+        if not in_range(claim.day):
             continue
         row(claim.platform, claim.day, claim.currency).add_claim(claim)
-        campaign(claim.platform, _campaign_key(claim.campaign), claim.currency).add_claim(claim)
+        campaign(claim.platform, campaign_key(claim.campaign), claim.currency).add_claim(claim)
         claimed_orders += claim.conversions
         claimed_value[claim.currency] += claim.value
     report.platforms = [platforms[k] for k in sorted(platforms)]
     report.campaigns = [campaigns[k] for k in sorted(campaigns)]
-    report.channels = [(c, d, cur, v[0], v[1]) for (c, d, cur), v in sorted(channels.items())]
-    report.unattributed = [(r, d, cur, v[0], v[1]) for (r, d, cur), v in sorted(reasons.items())]
-    report.actual = [(d, cur, v[0], v[1], v[2]) for (d, cur), v in sorted(actual.items())]
-    report.co_eligible = dict(co)
-    n = len(kept)
+    report.channels = sorted(channels, key=lambda t: (t[0], t[1], t[2]))
+    report.unattributed = sorted(reasons, key=lambda t: (t[0], t[1], t[2]))
+    report.actual = sorted(actual, key=lambda t: (t[0], t[1]))
+    report.co_eligible = dict(total.co)
+    n = total.orders
     report.quality = {
         "orders": n,
-        "orders_with_identity": _share(linked, n),
-        "orders_with_a_click": _share(with_click, n),
-        "identity_keys_left_out": run.shared_keys,
+        "orders_with_identity": _share(total.linked, n),
+        "orders_with_a_click": _share(total.with_click, n),
+        "identity_keys_left_out": meta.shared_keys,
         "click_to_order_lag_hours": {
-            p: {
-                "median": round(statistics.median(v) / 3600, 1),
-                "p90": round(_p90(v) / 3600, 1),
-            }
-            for p, v in sorted(lags.items())
+            p: lag_quantiles(hist) for p, hist in sorted(total.lags.items()) if hist
         },
     }
     if claimed_value or claimed_orders:
@@ -324,26 +363,9 @@ def build_report(
                 for cur in sorted(claimed_value.keys() | net.keys())
             },
         }
-    in_range = [
-        o
-        for o in run.orders
-        if (since is None or day(o.created_at) >= since.isoformat())
-        and (until is None or day(o.created_at) <= until.isoformat())
-    ]
-    report.checks = check(kept, run.windows.seconds, day, in_range)
+    report.checks = checks_of(total.bad, total.loaded_orders, revenue_keys, sorted(bad_days))
     return report
-
-
-def _campaign_key(name: str) -> str:
-    """Campaigns meet without case or surrounding spaces: a landing's ``utm_campaign`` is
-    lowercased, an export keeps the name as the platform shows it."""
-    return " ".join(name.split()).lower()
 
 
 def _share(part: int, whole: int) -> str:
     return f"{part} ({part / whole:.0%})" if whole else "0"
-
-
-def _p90(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]

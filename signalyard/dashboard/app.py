@@ -45,7 +45,9 @@ def create_dashboard(
     connection's peer; pass the gateway's trusted-proxy aware resolver); ``on_replay`` is
     called after dead letters are queued again (wake the delivery worker); ``sandbox_url``,
     where ``graph_url = "sandbox"`` sends, tells the delivery page which destinations are
-    sandboxes; ``attribution``: the attribution page's defaults (profile, lens, time zone)."""
+    sandboxes; ``attribution``: the attribution page's defaults (profile, lens, time zone).
+    ``app.state.aclose()`` stops what its pages started in the background (call it before the
+    store closes)."""
     password = settings.password.reveal()
     if not password:
         return Starlette(routes=[])
@@ -72,7 +74,7 @@ def create_dashboard(
             css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
         )
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", pages.overview, name="overview"),
             Route("/quality", pages.quality, name="quality"),
@@ -89,3 +91,7 @@ def create_dashboard(
             Route("/static/dashboard.css", stylesheet, name="stylesheet"),
         ]
     )
+    # What the gateway's lifespan calls before the store closes: the attribution reports
+    # computing in the background stop.
+    app.state.aclose = attribution_page.aclose
+    return app

@@ -8,9 +8,12 @@ the unattributed orders by reason, the actual orders, the co-eligible pairs, the
 summary with where each platform's claims came from (a CSV file, its reporting API) and when
 (and a button fetching them now: ``POST /attribution/claims``), and data quality.
 
-Unlike the other pages it does not read the statistics rollups: it takes the new events in as
-evidence and credits every order of the dataset again (as the CLI's report does). The report
-holds no personal data and no click id; the page shows nothing else."""
+It reads the report kept in the store for the chosen profile, lens and reporting currency
+(:mod:`signalyard.attribution.snapshot`: one row per day), so that a year answers in well under
+a second: a kept report that new events made stale is computed again while the page waits
+when its last computation was short, else in the background while the page shows the kept
+one and says when it was computed. The report holds no personal data and no click id; the
+page shows nothing else."""
 
 from __future__ import annotations
 
@@ -28,12 +31,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signalyard.attribution.claims import load_claims, load_sources
-from signalyard.attribution.convert import MissingRates, convert
+from signalyard.attribution.convert import Converter, MissingRates
 from signalyard.attribution.engine import Attributor
 from signalyard.attribution.fetch import fetch_claims, fetched_lines
 from signalyard.attribution.model import LENSES
 from signalyard.attribution.rates import load_rates
-from signalyard.attribution.report import PlatformRow, Report, build_report
+from signalyard.attribution.report import PlatformRow, Report
+from signalyard.attribution.snapshot import WAIT_SECONDS, Got, Reports
 from signalyard.attribution.windows import PROFILES
 from signalyard.dashboard.charts import grouped_bars
 from signalyard.dashboard.format import slug, utc
@@ -222,6 +226,23 @@ def report_view(report: Report) -> dict[str, Any]:
     }
 
 
+def _kept_view(got: Got, now: float) -> dict[str, Any]:
+    """What the page says of the kept report it shows: when it was computed, from how many
+    orders, and whether a newer one is being computed."""
+    k = got.kept
+    if k is None:
+        return {"first": True, "fresh": False, "refreshing": got.refreshing}
+    return {
+        "first": False,
+        "computed_at": utc(k.computed_at),
+        "age_minutes": max(0, int((now - k.computed_at) // 60)),
+        "seconds": round(k.seconds, 1),
+        "orders": k.orders,
+        "fresh": got.fresh,
+        "refreshing": got.refreshing,
+    }
+
+
 # the handler -----------------------------------------------------------------------------
 
 
@@ -233,18 +254,41 @@ class AttributionPage:
         *,
         attributor: Callable[[], Attributor] | None = None,
         client: Callable[[], httpx.AsyncClient] = httpx.AsyncClient,
+        wait_seconds: float = WAIT_SECONDS,
     ) -> None:
         """``settings``: the defaults of the form and the report's time zone (the
         ``[attribution]`` settings); ``attributor``: makes the attributor (default: every
         registered platform's click windows over the pages' store); ``client``: the HTTP
-        client the claims are fetched with."""
+        client the claims are fetched with; ``wait_seconds``: a stale kept report whose last
+        computation took less is computed again while the page waits
+        (:class:`~signalyard.attribution.snapshot.Reports`)."""
         self.pages = pages
         self.settings = settings or AttributionSettings()
         self.attributor = attributor or self._default_attributor
         self.client = client
+        self.wait_seconds = wait_seconds
+        self._reports: Reports | None = None
 
     def _default_attributor(self) -> Attributor:
         return make_attributor(self.pages.store, self.pages.web.clock)
+
+    async def aclose(self) -> None:
+        """Stop the reports computing in the background (the gateway stopping)."""
+        if self._reports is not None:
+            await self._reports.aclose()
+
+    def reports(self) -> Reports:
+        """The kept reports (:mod:`signalyard.attribution.snapshot`), made on first use."""
+        if self._reports is None:
+            self._reports = Reports(
+                self.pages.store,
+                self.attributor(),
+                self.pages.web.clock,
+                tz=ZoneInfo(self.settings.time_zone),
+                rates_base=self.settings.rates_base,
+                wait_seconds=self.wait_seconds,
+            )
+        return self._reports
 
     async def show(self, request: Request) -> Response:
         got = await self.pages._common(request, "attribution")
@@ -259,20 +303,25 @@ class AttributionPage:
             lenses=[(k, LENS_LABELS.get(k, k)) for k in LENSES],
             time_zone=self.settings.time_zone,
             view=None,
+            kept=None,
             claim_sources=[],
         )
         status = 400 if errors else 200
         if ctx["dataset"] is not None and not errors:
-            run = await self.attributor().run(
-                ctx["dataset_id"], profile=choice.profile, lens=choice.lens, sync=True
-            )
             tz = ZoneInfo(self.settings.time_zone)
+            to = self.settings.reporting_currency or ""
+            found = await self.reports().get(ctx["dataset_id"], choice.profile, choice.lens, to)
+            ctx["kept"] = _kept_view(found, self.pages.web.clock.now())
             claims = await load_claims(self.pages.store, ctx["dataset_id"])
-            to = self.settings.reporting_currency
             try:
-                if to:
-                    rates = await load_rates(self.pages.store, self.settings.rates_base)
-                    run, claims = convert(run, claims, rates, to, tz)
+                if found.kept is not None and found.kept.error:
+                    raise MissingRates([], message=found.kept.error)
+                if to and claims:
+                    needed = {c.currency for c in claims} | {to}
+                    rates = await load_rates(self.pages.store, self.settings.rates_base, needed)
+                    converter = Converter(rates, to, tz)
+                    claims = [converter.claim(c) for c in claims]
+                    converter.check()
             except MissingRates as error:
                 ctx["errors"] = [
                     f"{error} (attribution.reporting_currency is {to}): import rates of base"
@@ -281,10 +330,11 @@ class AttributionPage:
                 ]
                 status = 409
             else:
-                report = build_report(
-                    run, tz=tz, since=choice.since, until=choice.until, claims=claims
-                )
-                ctx["view"] = report_view(report)
+                if found.kept is not None:
+                    report = await self.reports().report(
+                        found.kept, since=choice.since, until=choice.until, claims=claims
+                    )
+                    ctx["view"] = report_view(report)
             ctx["claim_sources"] = [
                 {
                     "platform": c.platform,

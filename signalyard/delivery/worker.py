@@ -181,6 +181,11 @@ class Worker:
                 for task in loops.values():
                     task.cancel()
             await asyncio.gather(*loops.values(), return_exceptions=True)
+            # The before-prune step's background rounds (attribution's), before the store
+            # closes.
+            close = getattr(self.before_prune, "aclose", None)
+            if close is not None:
+                await close()
 
     async def _destination_loop(self, destination_id: int, stop: asyncio.Event) -> None:
         """One destination's deliveries, cycle after cycle, until ``stop`` or its removal."""

@@ -12,10 +12,12 @@ A database file the store creates is readable by its owner only (0600, and so ar
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import anyio.to_thread
 import orjson
 
 from signalyard import operator_key
@@ -115,6 +117,7 @@ class SQLiteStore:
         if cache_mb < 1:
             raise ConfigError(f"sqlite_cache_mb must be at least 1, not {cache_mb}")
         self.path = sqlite_path(database_url)
+        self._cache_mb = cache_mb
         self._db = DBThread(_connect(self.path, cache_mb))
         self._box_given = secret_box
         self._verify_key = verify_key
@@ -609,7 +612,28 @@ class SQLiteStore:
         )
 
     async def attribution_evidence(self, dataset_id: str) -> AttributionEvidence:
-        return await self._db.run(lambda conn: _attribution_sql.load_sqlite(conn, dataset_id))
+        """Read on a connection of its own in a worker thread, in one read transaction: a
+        year's evidence takes a minute or two to read, and the store's thread (every ingest's
+        commit) must not wait on it. Cancelled, the read is interrupted."""
+        if self.path == ":memory:" or self.path.startswith("file::memory:"):
+            return await self._db.run(lambda c: _attribution_sql.load_sqlite(c, dataset_id))
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+
+        def read() -> AttributionEvidence:
+            try:
+                conn.execute("PRAGMA busy_timeout=30000")
+                conn.execute(f"PRAGMA cache_size=-{int(self._cache_mb) * 1024}")
+                conn.execute("BEGIN")  # the four reads see one state
+                return _attribution_sql.load_sqlite(conn, dataset_id)
+            finally:
+                conn.close()
+
+        try:
+            return await anyio.to_thread.run_sync(read, abandon_on_cancel=True)
+        except BaseException:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # closed already
+                conn.interrupt()
+            raise
 
     async def event_count(self, dataset_id: str | None = None) -> int:
         def job(conn: sqlite3.Connection) -> int:

@@ -299,10 +299,14 @@ def test_view_shows_the_platforms_claims() -> None:
 async def test_failed_check_is_red(
     authed: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from signalyard.dashboard import attribution_page
+    from signalyard.attribution import snapshot
 
     failed = claimed_report(Check("revenue", False, "1 day(s) x currency differ"))
-    monkeypatch.setattr(attribution_page, "build_report", lambda run, **kw: failed)
+
+    async def report(self: object, kept: object, **kw: object) -> Report:
+        return failed
+
+    monkeypatch.setattr(snapshot.Reports, "report", report)
     r = await authed.get(PATH)
     assert r.status_code == 200
     assert '<li class="check failed" data-testid="check-revenue" data-ok="false">' in r.text
