@@ -43,9 +43,9 @@ __all__ = ["ClickRow", "Evidence", "OrderRow", "TouchRow", "extract", "rows_of"]
 BROWSER_KEYS = ("fbp", "page_scoped_user_id", "ig_sid")
 """``user_data`` keys that are a browser's or a chat user's id (not hashed): the ``fbp``
 cookie, a Messenger user's page-scoped id, an Instagram-scoped id."""
-BROWSER_ID_KINDS = ("ga", "ttp", "scid", "rdt_uuid", "cart")
-"""``_browser_ids`` kinds (first-party cookies: the platform tags', and a shop's cart token,
-which its order carries too)."""
+BROWSER_ID_KINDS = ("ga", "ttp", "scid", "rdt_uuid", "cart", "checkout")
+"""``_browser_ids`` kinds (first-party cookies: the platform tags', and a shop's cart and
+checkout tokens, which its order carries too)."""
 PERSON_KEYS = ("em", "ph", "external_id")
 """``user_data`` keys that identify a person (hashed)."""
 MAX_VALUES = 5
@@ -68,6 +68,13 @@ FBC_KIND = "fbclid"
 """The click id an ``fbc`` cookie carries."""
 CHAT_CLICK = "ctwa_clid"
 """The click-to-message ad's click a chat sale carries in ``user_data``."""
+REFERRAL = "referral_ad_id"
+"""``click_ids.referral_ad_id``: the ad of a Messenger or Instagram Direct chat opened from a
+click-to-message ad (the ``referral.ad_id`` of the chat's webhook), on a ``business_messaging``
+event of that chat (the sale itself, or any earlier one): the click that opened the chat,
+one per chat user and ad."""
+CHAT_USERS = ("page_scoped_user_id", "ig_sid")
+"""The chat user's id a referral is that user's by (Messenger's PSID, Instagram's IGSID)."""
 MAX_AMOUNT = Decimal("1e12")
 
 
@@ -156,9 +163,12 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
     user = user if isinstance(user, dict) else {}
     clicks = payload.get("_click_ids")
     clicks = clicks if isinstance(clicks, dict) else {}
-    opener = user.get(CHAT_CLICK) if payload.get("action_source") == "business_messaging" else None
+    chat = payload.get("action_source") == "business_messaging"
+    opener = user.get(CHAT_CLICK) if chat else None
     if is_order and isinstance(opener, str) and 0 < len(opener) <= MAX_NODE:
         clicks = {**clicks, CHAT_CLICK: opener}  # the chat's ad click, on the order itself
+    if REFERRAL in clicks:
+        clicks = _referral(clicks, user if chat else {})
     fbc = _fbc_click(user.get("fbc"))
     if fbc is not None and FBC_KIND in click_channels and FBC_KIND not in clicks:
         clicks = {**clicks, FBC_KIND: fbc[0]}
@@ -185,7 +195,10 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
             if fbc is not None and fbc[1] is not None and kind == FBC_KIND and click_id == fbc[0]:
                 out.clicks.append(ClickRow(kind, click_id, row.pk, "fbc", fbc[1], campaign))
                 continue
-            how = ("chat" if kind == CHAT_CLICK else "order") if is_order else "event"
+            if kind == REFERRAL:
+                how = "chat"  # it opened the chat, whichever event of the chat carries it
+            else:
+                how = ("chat" if kind == CHAT_CLICK else "order") if is_order else "event"
             out.clicks.append(ClickRow(kind, click_id, row.pk, how, row.event_time, campaign))
     if landing is not None:
         out.touches.append(
@@ -197,6 +210,18 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
             out.orders.append(order)
             # Every Purchase of an order (the shop's server's, the webhook's) joins its ids.
             out.links.append((node, f"order:{order.order_id}", row.pk, row.event_time))
+
+
+def _referral(clicks: Mapping[str, Any], user: Mapping[str, Any]) -> dict[str, Any]:
+    """``clicks`` with the referral's ad id made the click of this chat user (``<ad id>/<chat
+    user id>``: the same ad opens many users' chats, each its own click), or without it when
+    the event names no chat user (outside a chat, a referral ties nothing)."""
+    out = dict(clicks)
+    ad = out.pop(REFERRAL)
+    who = next((v for k in CHAT_USERS if isinstance(v := user.get(k), str) and v), None)
+    if isinstance(ad, str) and ad and who is not None and len(ad) + len(who) < MAX_NODE:
+        out[REFERRAL] = f"{ad}/{who}"
+    return out
 
 
 def _nodes(user: Mapping[str, Any], browser_ids: object, clicks: Mapping[Any, Any]) -> list[str]:

@@ -37,8 +37,11 @@ def is_person_key(node: str) -> bool:
 
 
 def _is_browser(node: str) -> bool:
-    """A browser's id (not a click, an event, a cart: a shopper has one per order)."""
-    return not node.startswith(("click:", "event:", "cart:", "order:")) and not is_person_key(node)
+    """A browser's id (not a click, an event, a cart or a checkout: a shopper has one per
+    order)."""
+    return not node.startswith(
+        ("click:", "event:", "cart:", "checkout:", "order:")
+    ) and not is_person_key(node)
 
 
 class Persons:

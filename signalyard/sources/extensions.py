@@ -45,15 +45,18 @@ CLICK_ID_KINDS = (
     "epik",
     "rdt_cid",
     "li_fat_id",
+    "referral_ad_id",
 )
 _KINDS = frozenset(CLICK_ID_KINDS)
 _MAX_CLICK_ID = 512
-BROWSER_ID_KINDS = ("ttp", "ga", "scid", "rdt_uuid", "cart")
+BROWSER_ID_KINDS = ("ttp", "ga", "scid", "rdt_uuid", "cart", "checkout")
 """Browser ids a page may pass on, each a first-party cookie: ``ttp`` (``_ttp``, TikTok's
 pixel), ``ga`` (``_ga``, Google Analytics: ``GA1.1.<client id>`` or the client id itself),
 ``scid`` (``_scid``, Snapchat's pixel), ``rdt_uuid`` (``_rdt_uuid``, Reddit's pixel), ``cart``
 (Shopify's ``cart`` cookie: the cart's token, which the order webhook carries as
-``cart_token``; attribution links the browser to its order by it)."""
+``cart_token``; attribution links the browser to its order by it); and ``checkout``, a
+checkout's token (Shopify's checkout ``token``, which the order webhook carries as
+``checkout_token``: the same link, for a checkout the cart cookie does not reach)."""
 _MAX_BROWSER_ID = 256
 
 

@@ -129,10 +129,15 @@ def parse_order(
     client = obj(body.get("client_details"))
     attributes = ((a.get("name"), a.get("value")) for a in items(body.get("note_attributes")))
     browser = browser_ids(attributes, at=created)
-    cart = text(body.get("cart_token"))
-    if cart and len(cart) <= 256 and "cart" not in browser.browser_ids:
-        # The storefront's cart cookie: attribution's link from the browser to this order.
-        browser = dataclasses.replace(browser, browser_ids={**browser.browser_ids, "cart": cart})
+    tokens = {}
+    for kind, field in (("cart", "cart_token"), ("checkout", "checkout_token")):
+        # The storefront's cart cookie, the checkout's token: attribution's links from the
+        # browser that sent them to this order.
+        token = text(body.get(field))
+        if token and len(token) <= 256 and kind not in browser.browser_ids:
+            tokens[kind] = token
+    if tokens:
+        browser = dataclasses.replace(browser, browser_ids={**browser.browser_ids, **tokens})
     pos = text(body.get("source_name")) == "pos"
     currency = text(body.get("currency"))
     status = "cancelled" if cancelled_at else "closed" if body.get("closed_at") else "open"

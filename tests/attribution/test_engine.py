@@ -425,6 +425,88 @@ async def test_a_sale_closed_in_a_chat_is_the_click_to_message_ad_s(gateway: Gat
     assert "click-to-message ad" in explain_text(result, whatsapp, UTC)
 
 
+async def test_a_chat_opened_from_a_messenger_or_instagram_ad_is_that_ad_s(
+    gateway: Gateway,
+) -> None:
+    """The referral's ad id (click_ids.referral_ad_id) on an event of the chat (the chat's
+    opening, days before) or on the sale itself makes the sale Meta's, whole, past Meta's
+    7-day window. The same ad opening another user's chat credits nothing here; a referral
+    outside a chat (a website event) ties nothing; a chat sale without a referral follows
+    the web rules."""
+    gw = gateway
+
+    def chat_event(
+        name: str, event_id: str, channel: str, user: dict[str, Any], **extra: Any
+    ) -> dict[str, Any]:
+        return {
+            "event_name": name,
+            "event_time": int(gw.clock.now()),
+            "event_id": event_id,
+            "action_source": "business_messaging",
+            "messaging_channel": channel,
+            "user_data": user,
+            **extra,
+        }
+
+    page = {"page_id": "1122334455"}
+    ig = {"ig_account_id": "17841400000000001"}
+    await send(
+        gw,
+        chat_event(
+            "Contact",
+            "open-1",
+            "messenger",
+            {**page, "page_scoped_user_id": "PSID-1"},
+            click_ids={"referral_ad_id": "6045246247433"},
+        ),
+        chat_event(
+            "Contact",
+            "open-2",
+            "messenger",
+            {**page, "page_scoped_user_id": "PSID-2"},
+            click_ids={"referral_ad_id": "6045246247433"},
+        ),
+        # a website event naming a referral: no chat, nothing tied
+        {
+            **landing(gw, "https://shop.example.com/", fbp="fb.1.1.WEB", event_id="pv-web"),
+            "click_ids": {"referral_ad_id": "6045246247433"},
+        },
+    )
+    gw.clock.advance(9 * DAY)
+
+    def sale(order_id: str, channel: str, user: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        custom = {"currency": "USD", "value": 40, "order_id": order_id}
+        return chat_event("Purchase", order_id, channel, user, custom_data=custom, **extra)
+
+    await send(
+        gw,
+        sale("MS-1", "messenger", {**page, "page_scoped_user_id": "PSID-1"}),
+        sale(
+            "IG-1",
+            "instagram",
+            {**ig, "ig_sid": "IGSID-1"},
+            click_ids={"referral_ad_id": "120210000000001"},
+        ),
+        sale("MS-3", "messenger", {**page, "page_scoped_user_id": "PSID-3"}),
+        order(gw, "WEB-1", 10.0, fbp="fb.1.1.WEB"),
+    )
+    result = await run(gw)
+    by_id = {a.order.order_id: a for a in result.attributions}
+    for order_id in ("MS-1", "IG-1"):
+        a = by_id[order_id]
+        assert a.order.kind == "chat"
+        assert a.primary is not None, order_id
+        assert (a.primary.platform, a.primary.reason) == ("meta", "click_to_message_ad")
+        assert a.primary.amount == Decimal("40.00")
+    [unrelated] = by_id["MS-3"].credits
+    assert unrelated.role == "unattributed"
+    web = by_id["WEB-1"]
+    assert web.primary is None and not web.eligible_platforms
+    report = build_report(result, tz=UTC)
+    assert report.ok
+    assert [(r.platform, r.primary) for r in report.totals()] == [("meta", 2)]
+
+
 async def test_evidence_past_its_retention_is_pruned(gateway: Gateway) -> None:
     gw = gateway
     await ad_click(gw, "gclid", "OLD", fbp="fb.1.1.R", event_id="pv-old")
@@ -445,6 +527,37 @@ async def test_evidence_past_its_retention_is_pruned(gateway: Gateway) -> None:
     assert evidence.touches == [] and evidence.clicks == []
     kept = [(a, b) for a, b, _at in evidence.links]
     assert ("fbp:fb.1.1.R", "click:gclid:OLD") in kept  # links are kept
+
+
+@pytest.mark.parametrize("token", ["checkout", "none"])
+async def test_the_checkout_token_links_a_browser_to_its_shopify_order(
+    shop: Shop, token: str
+) -> None:
+    """A checkout's page sent the checkout's token with its event (browser_ids.checkout, as
+    `signalyard.track(..., {checkout: token})` does); the order webhook carries it as
+    checkout_token and neither the browser's fbp nor its cart: the order is the browser's
+    click's. Without the token nothing joins them."""
+    gw = shop.gw
+    paid = fixture("shopify_orders_paid.json")
+    paid["note_attributes"] = []
+    paid["email"] = paid["contact_email"] = None
+    paid["customer"] = {}
+    paid["cart_token"] = None
+    start = gw.clock.now()
+    gw.clock.advance(PAID_TS - 3600 - start)
+    url = "https://shop.example.com/?gclid=G-checkout"
+    event = landing(gw, url, fbp="fb.1.1.CHECKOUT", clicks={"gclid": "G-checkout"}, event_id="pv-k")
+    if token == "checkout":
+        event["browser_ids"] = {"checkout": paid["checkout_token"]}
+    await send(gw, event)
+    gw.clock.advance(start - gw.clock.now())
+    assert (await shop.deliver("orders/paid", paid)).status_code == 200
+    result = await run(gw)
+    [a] = result.attributions
+    if token == "checkout":
+        assert a.primary is not None and a.primary.platform == "google"
+    else:
+        assert a.primary is None
 
 
 async def test_the_cart_token_links_a_browser_to_its_shopify_order(shop: Shop) -> None:

@@ -906,3 +906,21 @@ def test_platform_tags_cookies_go_along_as_browser_and_click_ids(
     }
     assert sent["click_ids"]["epik"]["id"] == "dj0yJnU9epik"
     assert sent["click_ids"]["li_fat_id"]["id"] == "2b7c1e2a-lifat"
+
+
+def test_a_checkout_token_passed_to_track_goes_along_as_a_browser_id(
+    tab: Tab, shop: Site, gateway: Server
+) -> None:
+    """`signalyard.track(name, data, {checkout: token})` (a checkout page that knows its
+    token) sends it as browser_ids.checkout beside the cookies' ids; a token that is not a
+    string of at most 256 characters is left out. The gateway accepts it."""
+    use_snippet(shop, gateway.url)
+    tab.open()
+    tab.js("document.cookie = '_scid=5d2f9a1c-scid; path=/';")
+    tab.js("signalyard.track('InitiateCheckout', {}, {checkout: '5f0e1a2b3c4d5e6f7a8b9c0d'})")
+    (sent,) = tab.sent(1)
+    assert sent["browser_ids"] == {"scid": "5d2f9a1c-scid", "checkout": "5f0e1a2b3c4d5e6f7a8b9c0d"}
+    tab.js("signalyard.track('Lead', {}, {checkout: 12})")
+    tab.js("signalyard.track('Lead', {}, {checkout: 'x'.repeat(257)})")
+    _, second, third = tab.sent(3)
+    assert second["browser_ids"] == third["browser_ids"] == {"scid": "5d2f9a1c-scid"}

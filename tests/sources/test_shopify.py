@@ -766,4 +766,5 @@ async def test_platform_cookies_travel_from_the_cart_as_browser_ids(shop: Shop) 
         "scid": "scid-cookie",
         "rdt_uuid": "1700000000000.rdt",
         "cart": paid["cart_token"],
+        "checkout": paid["checkout_token"],
     }

@@ -359,6 +359,13 @@
     if (ev.referrer) out.referrer_url = ev.referrer;
     if (ev.custom && typeof ev.custom === 'object') out.custom_data = ev.custom;
     if (Object.keys(clicks).length) out.click_ids = clicks;
+    if (ev.checkout) {
+      // The checkout's token the page passed: the order webhook carries it too.
+      var own = {};
+      Object.keys(ids).forEach(function (k) { own[k] = ids[k]; });
+      own.checkout = ev.checkout;
+      ids = own;
+    }
     if (Object.keys(ids).length) out.browser_ids = ids;
     return out;
   }
@@ -480,6 +487,7 @@
       referrer: d.referrer || '',
       custom: customData,
       user: o.user_data,
+      checkout: typeof o.checkout === 'string' && o.checkout.length <= 256 ? o.checkout : null,
       pixel: o.pixel !== false
     });
     if (consent.state === 'granted') schedule();
