@@ -6,7 +6,8 @@
 - ``amounts``: for every order its credited amounts sum to exactly its net revenue, none
   below zero;
 - ``windows``: no credit for a click made at or after its order, or outside its platform's
-  window in the run's profile;
+  window in the run's profile (but the click-to-message ad that opened the chat a sale was
+  closed in, credited however old, from the chat's event that carried it);
 - ``revenue``: for every day and currency, credited + unattributed revenue = the actual net
   revenue of the orders of that day, summed on its own from the orders as loaded.
 
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from signalyard.attribution.model import Attribution, Order
+from signalyard.attribution.model import CHAT_OPENER, Attribution, Order
 
 __all__ = ["Check", "check", "checks_of"]
 
@@ -61,7 +62,7 @@ def check(
             bad_amounts += 1
         credited[key] += amounts
         for c in a.credits:
-            if c.click is None or c.click.clicked_at is None:
+            if c.click is None or c.click.clicked_at is None or c.reason == CHAT_OPENER:
                 continue
             window = windows.get(c.click.platform)
             lag = order.created_at - c.click.clicked_at

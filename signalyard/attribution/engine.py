@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from signalyard.attribution.extract import extract, rows_of
+from signalyard.attribution.extract import CHAT_USERS, REFERRAL, extract, rows_of
 from signalyard.attribution.identity import LINK_SETTLE_SECONDS, Persons
 from signalyard.attribution.model import (
     DEFAULT_LENS,
@@ -45,6 +45,7 @@ SETTLE_SECONDS = 60.0
 """Events received this recently are read again at the next sync (see :meth:`Attributor.
 sync`)."""
 CENT = Decimal("0.01")
+CHAT_USER_NODES = tuple(f"{key}:" for key in CHAT_USERS)
 T = TypeVar("T")
 
 
@@ -215,9 +216,15 @@ class Crediting:
             if order.kind == "chat":
                 # The click-to-message ad of the latest chat opened by this sale or before it
                 # (a chat's ctwa_clid comes on its sales; a second sale in it carries it
-                # again).
+                # again); a Messenger or Instagram referral only for its own chat user's
+                # sales.
                 event_pk = int(row[1])
-                openers = [c for c in clicks if c.evidence == "chat" and c.seq <= event_pk]
+                node = str(row[7])
+                openers = [
+                    c
+                    for c in clicks
+                    if c.evidence == "chat" and c.seq <= event_pk and _same_chat(c, node)
+                ]
                 if openers:
                     order = dataclasses.replace(order, opened_by=max(openers, key=lambda c: c.seq))
             touches = tuple(sorted(kept.touches.get(person, ()), key=lambda t: (t.at, t.seq)))
@@ -248,6 +255,15 @@ def _drain(rows: Sequence[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
             yield rows.pop()
     else:
         yield from rows
+
+
+def _same_chat(click: Click, node: str) -> bool:
+    """Whether a chat's click may open the sale whose first id is ``node``: a referral
+    (``<ad id>/<chat user id>``) only for that chat user's sale."""
+    if click.kind != REFERRAL:
+        return True
+    user = node.partition(":")[2] if node.startswith(CHAT_USER_NODES) else None
+    return user is not None and click.click_id.endswith("/" + user)
 
 
 def _click_key(click: Click) -> tuple[float, int]:

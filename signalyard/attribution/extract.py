@@ -167,8 +167,8 @@ def _one(row: StoredEvent, out: Evidence, click_channels: Mapping[str, str]) -> 
     opener = user.get(CHAT_CLICK) if chat else None
     if is_order and isinstance(opener, str) and 0 < len(opener) <= MAX_NODE:
         clicks = {**clicks, CHAT_CLICK: opener}  # the chat's ad click, on the order itself
-    if REFERRAL in clicks:
-        clicks = _referral(clicks, user if chat else {})
+    if REFERRAL in clicks:  # a chat's (a test event's ties nothing)
+        clicks = _referral(clicks, user if chat and not row.test_event_code else {})
     fbc = _fbc_click(user.get("fbc"))
     if fbc is not None and FBC_KIND in click_channels and FBC_KIND not in clicks:
         clicks = {**clicks, FBC_KIND: fbc[0]}
@@ -219,6 +219,8 @@ def _referral(clicks: Mapping[str, Any], user: Mapping[str, Any]) -> dict[str, A
     out = dict(clicks)
     ad = out.pop(REFERRAL)
     who = next((v for k in CHAT_USERS if isinstance(v := user.get(k), str) and v), None)
+    if who is not None and "/" in who:
+        who = None  # the click id would not say whose it is
     if isinstance(ad, str) and ad and who is not None and len(ad) + len(who) < MAX_NODE:
         out[REFERRAL] = f"{ad}/{who}"
     return out

@@ -44,6 +44,31 @@ def _is_browser(node: str) -> bool:
     ) and not is_person_key(node)
 
 
+TOKEN_PREFIXES = ("cart:", "checkout:")
+"""A shop's cart and checkout tokens: one per order, linking the browser that sent it to
+the order that carries it."""
+
+
+def _browsers_behind_tokens(pairs: Iterable[tuple[str, str, float | None]]) -> dict[str, set[str]]:
+    """Token node -> the browsers linked to it, or to a token linked to it (an order links
+    its cart and its checkout)."""
+    behind: dict[str, set[str]] = defaultdict(set)
+    tokens: list[tuple[str, str]] = []
+    for a, b, _at in pairs:
+        if a.startswith(TOKEN_PREFIXES):
+            if _is_browser(b):
+                behind[a].add(b)
+            elif b.startswith(TOKEN_PREFIXES):
+                tokens.append((a, b))
+        if b.startswith(TOKEN_PREFIXES) and _is_browser(a):
+            behind[b].add(a)
+    for a, b in tokens:
+        joined = behind.get(a, set()) | behind.get(b, set())
+        if joined:
+            behind[a] = behind[b] = joined
+    return behind
+
+
 class Persons:
     """Union-find over the links; :meth:`of` gives a node's person (a representative node)."""
 
@@ -54,13 +79,19 @@ class Persons:
         are applied, unless ``deferred``: then none yet, and :meth:`advance` applies them in
         the order they were seen (those of unknown time first)."""
         pairs = list(links)
+        behind = _browsers_behind_tokens(pairs)
         browsers: dict[tuple[str, int], set[str]] = defaultdict(set)
         for a, b, at in pairs:
             day = int(at // DAY) if at is not None else -1
-            if is_person_key(a) and _is_browser(b):
-                browsers[(a, day)].add(b)
-            elif is_person_key(b) and _is_browser(a):
-                browsers[(b, day)].add(a)
+            for key, other in ((a, b), (b, a)):
+                if not is_person_key(key):
+                    continue
+                if _is_browser(other):
+                    browsers[(key, day)].add(other)
+                elif other.startswith(TOKEN_PREFIXES):
+                    # An order linked by its cart or checkout token: the browsers that sent
+                    # the token count as seen with the key.
+                    browsers[(key, day)].update(behind.get(other, ()))
         limit = MAX_BROWSERS_PER_KEY
         shared_from: dict[str, int] = {}
         for (key, day), seen in browsers.items():

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 __all__ = [
+    "CHAT_OPENER",
     "DEFAULT_LENS",
     "FALLBACK_SECONDS",
     "LENSES",
@@ -45,6 +46,8 @@ AMOUNT_QUANTUM = Decimal("0.01")
 """Credited amounts are kept to cents, split by largest remainder, so an order's credits are
 never below zero and sum to its net revenue exactly."""
 
+CHAT_OPENER = "click_to_message_ad"
+"""The reason of a chat sale's credit to the ad that opened the chat (no window applies)."""
 DEFAULT_LENS = "last_click"
 LENSES = ("last_click", "first_click", "linear", "position_based", "time_decay")
 
@@ -211,7 +214,7 @@ def _chat(
         "primary",
         Decimal(1),
         order.net,
-        "click_to_message_ad",
+        CHAT_OPENER,
         platform=opener.platform,
         click=opener,
     )

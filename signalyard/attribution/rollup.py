@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from signalyard.attribution.model import Attribution, Order
+from signalyard.attribution.model import CHAT_OPENER, Attribution, Order
 
 __all__ = [
     "NO_CAMPAIGN",
@@ -242,7 +242,12 @@ class Accumulator:
             amounts += c.amount
             main += c.role in MAIN_ROLES
             below_zero = below_zero or c.amount < 0
-            if not out_of_window and c.click is not None and c.click.clicked_at is not None:
+            if (
+                not out_of_window
+                and c.click is not None
+                and c.click.clicked_at is not None
+                and c.reason != CHAT_OPENER
+            ):
                 window = self.windows.get(c.click.platform)
                 lag = order.created_at - c.click.clicked_at
                 out_of_window = lag <= 0 or window is None or lag > window

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from signalyard.errors import ConfigError, InputError
+from signalyard.sources.extensions import CLICK_ID_KINDS
 from signalyard.transforms.user_data import HASHED_KEYS, PLAINTEXT_KEYS
 
 __all__ = [
@@ -89,6 +90,7 @@ user_data.external_id: customer_id client_id member_id
 user_data.lead_id: meta_lead_id fb_lead_id facebook_lead_id
 user_data.page_scoped_user_id: psid
 user_data.whatsapp_business_account_id: waba_id
+click_ids.referral_ad_id: referral_ad_id
 user_data.client_ip_address: ip_address ip
 user_data.client_user_agent: user_agent
 custom_data.value: amount total order_total revenue sale_amount
@@ -151,10 +153,13 @@ def check_target(target: str) -> str:
         return text
     if head == "custom_data" and _CUSTOM_KEY.fullmatch(key):
         return text
+    if head == "click_ids" and key in CLICK_ID_KINDS:
+        return text
     raise ConfigError(
         f"{target!r} is not a field an import can set: use one of {', '.join(sorted(TOP_LEVEL))},"
         " user_data.<key> (em, ph, fn, ln, ..., lead_id, page_id, ctwa_clid...),"
-        " custom_data.<name>, or - to ignore the column"
+        " custom_data.<name>, click_ids.<kind> (gclid, ..., referral_ad_id), or - to ignore"
+        " the column"
     )
 
 

@@ -20,8 +20,12 @@ import orjson
 from signalyard.sources.extensions import BROWSER_ID_KINDS, CLICK_ID_KINDS
 from signalyard.transforms.phone import phone_e164
 
-CLICK_IDS = {kind.lower(): kind for kind in CLICK_ID_KINDS}
-"""Click ids read from the order's attributes (with or without a leading ``_``, any case)."""
+CLICK_IDS = {kind.lower(): kind for kind in CLICK_ID_KINDS if kind != "referral_ad_id"}
+"""Click ids read from the order's attributes (with or without a leading ``_``, any case);
+not a chat's referral (it belongs to a chat's events, not a web order's cart)."""
+ATTRIBUTE_BROWSER_IDS = tuple(kind for kind in BROWSER_ID_KINDS if kind != "checkout")
+"""Browser ids read from the order's attributes: not a checkout token (a cart's attributes
+are written before its checkout exists; the order carries its own)."""
 CONSENT_KEYS = ("sy_consent",)
 """Attribute names (with or without a leading ``_``) holding the browser's consent state."""
 EVENT_ID_KEYS = ("sy_eid", "sy_event_id")
@@ -136,7 +140,9 @@ def browser_ids(pairs: Iterable[tuple[object, object]], *, at: float | None) -> 
     consent = next((found[k].lower() for k in CONSENT_KEYS if k in found), None)
     if consent not in ("granted", "denied", "pending"):
         consent = None
-    browser = {kind: found[kind][:_MAX_BROWSER_ID] for kind in BROWSER_ID_KINDS if kind in found}
+    browser = {
+        kind: found[kind][:_MAX_BROWSER_ID] for kind in ATTRIBUTE_BROWSER_IDS if kind in found
+    }
     return BrowserIds(event_id, found.get("fbp"), fbc, clicks, consent, browser)
 
 

@@ -134,7 +134,7 @@ def parse_order(
         # The storefront's cart cookie, the checkout's token: attribution's links from the
         # browser that sent them to this order.
         token = text(body.get(field))
-        if token and len(token) <= 256 and kind not in browser.browser_ids:
+        if token and len(token) <= 256:  # the order's own token wins over an attribute
             tokens[kind] = token
     if tokens:
         browser = dataclasses.replace(browser, browser_ids={**browser.browser_ids, **tokens})

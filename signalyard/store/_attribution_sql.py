@@ -44,13 +44,15 @@ _CLICK_TIME = (
     "coalesce((SELECT CASE WHEN ? = 'order' AND event_pk = ? AND clicked_at = ? THEN NULL"
     " WHEN ? IN ('event', 'fbc') THEN {lesser}(clicked_at, ?) ELSE clicked_at END"
     " FROM click_ledger WHERE dataset_id = ? AND kind = ? AND click_id = ?),"
-    " CASE WHEN ? = 'fbc' THEN CAST(? AS DOUBLE PRECISION) END)"
+    " CASE WHEN ? IN ('fbc', 'chat') THEN CAST(? AS DOUBLE PRECISION) END)"
 )
 """The ledger's click time (its first sighting); none when that sighting was an order with no
 time of its own (the ledger then took the order's time); and for a click an event carried, no
 later than that event (a click is never after an event that carries it: a landing that
 arrives after its order still gives its click its own time). An ``fbc`` cookie's click is no
-later than the cookie's creation, which is its time when the ledger never saw it."""
+later than the cookie's creation, which is its time when the ledger never saw it; and a chat's
+click (a click-to-message ad's, never in the ledger under its own id) the time of the chat's
+event that carried it."""
 CLICK = (
     "INSERT INTO attribution_clicks(dataset_id, kind, click_id, clicked_at, first_pk, evidence,"
     f" campaign) VALUES (?,?,?,{_CLICK_TIME},?,?,?) ON CONFLICT (dataset_id, kind, click_id)"

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
@@ -18,11 +19,12 @@ from signalyard.attribution.checks import check
 from signalyard.attribution.claims import parse_claims
 from signalyard.attribution.identity import Persons
 from signalyard.attribution.model import Click, Order, attribute
-from signalyard.attribution.report import day_function
+from signalyard.attribution.report import build_report, day_function
 from signalyard.cli import main
 from signalyard.errors import ConfigError, InputError
 from signalyard.settings import load_settings
 from tests.attribution.test_engine import DAY, order, run, send
+from tests.sources.conftest import DATASET as DATASET_ID
 from tests.sources.conftest import Gateway
 from tests.sources.test_shopify import ORDER_ID, PAID_TS, Shop, fixture
 
@@ -207,3 +209,96 @@ def test_fbc_cookies_are_read_strictly(fbc: object, expected: object) -> None:
     from signalyard.attribution.extract import _fbc_click
 
     assert _fbc_click(fbc) == expected
+
+
+@pytest.mark.parametrize("token", ["checkout", "cart"])
+def test_the_guardrail_sees_browsers_behind_an_order_s_tokens(token: str) -> None:
+    """25 browsers each send a checkout (or cart) token; the 25 orders carrying them share one
+    test e-mail and no browser id: the e-mail was seen with 25 browsers, so it links nothing
+    (it once joined them all through the tokens, which the count left out)."""
+    t0 = 1_800_000_000.0
+    links = []
+    for i in range(25):
+        links.append((f"fbp:{i}", f"{token}:T{i}", t0 + i))  # the browser's checkout page
+        links.append((f"{token}:T{i}", "em:shared", t0 + i + 30))  # its order
+    links.append(("fbp:0", "click:gclid:G", t0))
+    persons = Persons(links)
+    assert persons.shared == frozenset({"em:shared"})
+    assert persons.of("fbp:0") == persons.of("click:gclid:G")
+    assert persons.of(f"{token}:T5") != persons.of("click:gclid:G")
+    # an order linking its cart and its checkout: the browsers behind either count
+    few = [("fbp:a", "checkout:K", t0), ("cart:C", "checkout:K", t0), ("cart:C", "em:x", t0)]
+    assert Persons(few).shared == frozenset()
+
+
+def _chat(
+    gw: Gateway, name: str, event_id: str, channel: str, user: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "event_name": name,
+        "event_time": int(gw.clock.now()),
+        "event_id": event_id,
+        "action_source": "business_messaging",
+        "messaging_channel": channel,
+        "user_data": user,
+        **extra,
+    }
+
+
+def _sale(gw: Gateway, order_id: str, channel: str, user: dict[str, Any]) -> dict[str, Any]:
+    custom = {"currency": "USD", "value": 30, "order_id": order_id}
+    return _chat(gw, "Purchase", order_id, channel, user, custom_data=custom)
+
+
+async def test_a_referral_opens_only_its_own_chat_user_s_sales(gateway: Gateway) -> None:
+    """A Messenger user opened a chat from an ad; 80 days later the same customer (linked by
+    the e-mail) buys in an Instagram chat they started: not the Messenger ad's. The referral
+    click has the chat's time (so Meta's windows and retention apply to it), and the
+    Messenger sale itself is still the ad's however old the chat."""
+    gw = gateway
+    email = "0" * 63 + "e"  # a hashed e-mail (64 hex characters)
+    opened = int(gw.clock.now())
+    await send(
+        gw,
+        _chat(
+            gw,
+            "Contact",
+            "open-ms",
+            "messenger",
+            {"page_id": "11", "page_scoped_user_id": "PSID-7", "em": email},
+            click_ids={"referral_ad_id": "6045"},
+        ),
+    )
+    gw.clock.advance(80 * DAY)
+    await send(
+        gw,
+        _sale(gw, "IG-80", "instagram", {"ig_account_id": "17", "ig_sid": "IG-9", "em": email}),
+        _sale(gw, "MS-80", "messenger", {"page_id": "11", "page_scoped_user_id": "PSID-7"}),
+    )
+    result = await run(gw)
+    by_id = {a.order.order_id: a for a in result.attributions}
+    assert by_id["IG-80"].primary is None  # Meta's click is 80 days old: out of its windows
+    ms = by_id["MS-80"].primary
+    assert ms is not None and (ms.platform, ms.reason) == ("meta", "click_to_message_ad")
+    assert ms.click is not None and ms.click.clicked_at == opened
+    evidence = await gw.store.attribution_evidence(DATASET_ID)
+    [click] = [c for c in evidence.clicks if c[0] == "referral_ad_id"]
+    assert click[1] == "6045/PSID-7" and click[2] == opened
+    assert build_report(result, tz=ZoneInfo("UTC")).ok  # the opener is not window-checked
+
+
+async def test_a_test_event_s_referral_ties_nothing(gateway: Gateway) -> None:
+    gw = gateway
+    user = {"page_id": "11", "page_scoped_user_id": "PSID-T"}
+    opening = _chat(
+        gw, "Contact", "open-t", "messenger", user, click_ids={"referral_ad_id": "6046"}
+    )
+    response = await gw.post(
+        content=orjson.dumps({"data": [opening], "test_event_code": "TEST123"}),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    gw.clock.advance(3600)
+    await send(gw, _sale(gw, "MS-T", "messenger", user))
+    [a] = (await run(gw)).attributions
+    assert a.primary is None

@@ -922,5 +922,9 @@ def test_a_checkout_token_passed_to_track_goes_along_as_a_browser_id(
     assert sent["browser_ids"] == {"scid": "5d2f9a1c-scid", "checkout": "5f0e1a2b3c4d5e6f7a8b9c0d"}
     tab.js("signalyard.track('Lead', {}, {checkout: 12})")
     tab.js("signalyard.track('Lead', {}, {checkout: 'x'.repeat(257)})")
-    _, second, third = tab.sent(3)
-    assert second["browser_ids"] == third["browser_ids"] == {"scid": "5d2f9a1c-scid"}
+    tab.js("signalyard.track('Lead', {}, {checkout: '   '})")  # blank: the gateway refuses it
+    tab.js("signalyard.track('Lead', {}, {checkout: ' tok '})")
+    _, second, third, fourth, fifth = tab.sent(5)
+    assert second["browser_ids"] == third["browser_ids"] == fourth["browser_ids"]
+    assert fourth["browser_ids"] == {"scid": "5d2f9a1c-scid"}
+    assert fifth["browser_ids"] == {"scid": "5d2f9a1c-scid", "checkout": "tok"}

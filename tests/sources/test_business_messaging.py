@@ -533,3 +533,26 @@ def test_an_export_of_chat_orders(cli: Cli, sqlite_url: str, tmp_path: Path) -> 
         assert sent["user_data"] == payloads[order_id]["user_data"]
         assert sent["messaging_channel"] == payloads[order_id]["messaging_channel"]
         assert sent["event_id"] == payloads[order_id]["event_id"]
+
+
+def test_an_export_carries_the_chat_s_ad_referral(
+    cli: Cli, sqlite_url: str, tmp_path: Path
+) -> None:
+    """A referral_ad_id column (the click-to-Messenger ad that opened the chat) maps by its
+    name to click_ids.referral_ad_id: kept with the event for attribution, never sent."""
+    sold_at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 3600))
+    path = tmp_path / "referrals.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(
+            ["order_id", "sold_at", "total", "currency", "messaging_channel", "page_id", "psid",
+             "referral_ad_id"]
+        )  # fmt: skip
+        writer.writerow(
+            ["MS-2001", sold_at, "120000", "VND", "messenger", PAGE_ID, PSID, "6045246247433"]
+        )
+    result = import_chat_orders(cli, path, tmp_path / "errors.csv", code=0)
+    assert "1 rows read, 1 imported" in result.stdout or "1 row read, 1 imported" in result.stdout
+    [payload] = stored_payloads(sqlite_url)
+    assert payload["_click_ids"] == {"referral_ad_id": "6045246247433"}
+    assert "click_ids" not in payload and "referral_ad_id" not in payload["user_data"]

@@ -768,3 +768,22 @@ async def test_platform_cookies_travel_from_the_cart_as_browser_ids(shop: Shop) 
         "cart": paid["cart_token"],
         "checkout": paid["checkout_token"],
     }
+
+
+async def test_the_order_s_own_tokens_win_over_attributes_of_those_names(shop: Shop) -> None:
+    """A cart attribute named ``checkout`` (say a checkout mode, the same on many orders) is
+    not the checkout's token, nor does a ``cart`` attribute replace the order's own
+    cart_token: tokens shared by many orders would join their buyers."""
+    paid = fixture("shopify_orders_paid.json")
+    paid["note_attributes"] = [
+        *paid["note_attributes"],
+        {"name": "checkout", "value": "express"},
+        {"name": "_cart", "value": "same-for-everyone"},
+        {"name": "referral_ad_id", "value": "6045"},
+    ]
+    assert (await shop.deliver("orders/paid", paid)).status_code == 200
+    [purchase] = shop.purchases()
+    ids = purchase["payload"]["_browser_ids"]
+    assert ids["checkout"] == paid["checkout_token"]
+    assert ids["cart"] == paid["cart_token"]
+    assert "referral_ad_id" not in purchase["payload"].get("_click_ids", {})

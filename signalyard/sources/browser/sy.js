@@ -487,7 +487,8 @@
       referrer: d.referrer || '',
       custom: customData,
       user: o.user_data,
-      checkout: typeof o.checkout === 'string' && o.checkout.length <= 256 ? o.checkout : null,
+      checkout: typeof o.checkout === 'string' && o.checkout.trim() &&
+        o.checkout.trim().length <= 256 ? o.checkout.trim() : null,
       pixel: o.pixel !== false
     });
     if (consent.state === 'granted') schedule();
