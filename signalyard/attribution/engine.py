@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -45,6 +45,8 @@ SETTLE_SECONDS = 60.0
 """Events received this recently are read again at the next sync (see :meth:`Attributor.
 sync`)."""
 CENT = Decimal("0.01")
+QUARTER = 900
+"""Landings are counted per quarter hour: every time zone's day starts on one."""
 CHAT_USER_NODES = tuple(f"{key}:" for key in CHAT_USERS)
 T = TypeVar("T")
 
@@ -71,6 +73,10 @@ class Run:
     """Person keys the identity guardrail left out (seen with too many browsers)."""
     orders: list[Order] = field(default_factory=list)
     """Every order as loaded, before crediting: what the revenue check sums on its own."""
+    landings: Counter[int] = field(default_factory=Counter)
+    """Landings per quarter hour (UTC seconds // :data:`QUARTER`), for data quality."""
+    landings_with_click: Counter[int] = field(default_factory=Counter)
+    """Of them, those whose URL carried a registered platform's click id."""
 
 
 class Attributor:
@@ -190,6 +196,9 @@ class Crediting:
             deferred=True,
         )
         self.shared_keys = len(self.persons.shared)
+        self.landings: Counter[int] = Counter()
+        """Landings per quarter hour (complete once iteration began)."""
+        self.landings_with_click: Counter[int] = Counter()
 
     def __iter__(self) -> Iterator[tuple[Order, Order, Journey, frozenset[str]]]:
         evidence, windows, persons = self.evidence, self.windows, self.persons
@@ -203,8 +212,13 @@ class Crediting:
             kept.clicks[f"click:{kind}:{click_id}"].append(
                 Click(platform, kind, click_id, at, int(first_pk), str(how), campaign)
             )
+        landings, with_click = self.landings, self.landings_with_click
         for pk, at, channel, detail, _campaign, node in _drain(evidence.touches):
             kept.touches[str(node)].append(Touch(float(at), channel, detail, int(pk)))
+            quarter = int(float(at) // QUARTER)
+            landings[quarter] += 1
+            if detail in platform_of:  # the landing's URL carried a click id (channels.py)
+                with_click[quarter] += 1
         other = windows.other().seconds
         rows = sorted(evidence.orders, key=lambda row: (float(str(row[2])), str(row[0])))
         for row in rows:
@@ -244,6 +258,7 @@ def credit(dataset_id: str, evidence: AttributionEvidence, windows: WindowTable,
             attribute(order, journey.clicks, journey.touches, seconds, lens=lens)
         )
         run.eligible_other[order.order_id] = other
+    run.landings, run.landings_with_click = each.landings, each.landings_with_click
     return run
 
 

@@ -42,7 +42,7 @@ its retention is pruned; a day's boundaries are the time zone's)."""
 RECOMPUTE_FACTOR = 10.0
 """A stale report is computed again at most every this many times as long as its last
 computation took (a year's 5 minutes: every 50 minutes at most, a tenth of a core)."""
-FORMAT = f"2/{__version__}"
+FORMAT = f"3/{__version__}"
 """The day parts' format and the crediting code's release: a kept report of another is
 computed again."""
 

@@ -237,7 +237,9 @@ def accumulate(run: Run, tz: ZoneInfo) -> dict[str, DayPart]:
             a,
             run.eligible_other.get(a.order.order_id, frozenset()),
             bool(journey and journey.clicks),
+            bool(journey and (journey.clicks or journey.touches)),
         )
+    acc.add_landings(run.landings, run.landings_with_click)
     return acc.days
 
 
@@ -341,6 +343,9 @@ def assemble(
         "orders": n,
         "orders_with_identity": _share(total.linked, n),
         "orders_with_a_click": _share(total.with_click, n),
+        "orders_with_a_browser": _share(total.with_browser, n),
+        "landings": total.landings,
+        "landings_with_a_click_id": _share(total.landings_with_click, total.landings),
         "identity_keys_left_out": meta.shared_keys,
         "click_to_order_lag_hours": {
             p: lag_quantiles(hist) for p, hist in sorted(total.lags.items()) if hist

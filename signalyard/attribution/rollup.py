@@ -12,13 +12,14 @@ percentile are read.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from signalyard.attribution.engine import QUARTER
 from signalyard.attribution.model import CHAT_OPENER, Attribution, Order
 
 __all__ = [
@@ -104,6 +105,11 @@ class DayPart:
     loaded_orders: int = 0
     linked: int = 0
     with_click: int = 0
+    with_browser: int = 0
+    """Orders whose person has a browser's evidence (a landing or a click)."""
+    landings: int = 0
+    landings_with_click: int = 0
+    """Landings of the day, and those whose URL carried a click id."""
     lags: dict[str, Counter[int]] = field(default_factory=dict)
     """platform -> lag bucket (:func:`lag_bucket`) -> primary credits."""
     bad: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
@@ -127,6 +133,9 @@ class DayPart:
         self.loaded_orders += other.loaded_orders
         self.linked += other.linked
         self.with_click += other.with_click
+        self.with_browser += other.with_browser
+        self.landings += other.landings
+        self.landings_with_click += other.landings_with_click
         for platform, hist in other.lags.items():
             self.lags.setdefault(platform, Counter()).update(hist)
         self.bad = [a + b for a, b in zip(self.bad, other.bad, strict=True)]
@@ -142,7 +151,15 @@ class DayPart:
                 "l": [[k, str(v)] for k, v in self.loaded.items()],
                 "r": [[k, str(v)] for k, v in self.credited.items()],
                 "co": [[p, q, n] for (p, q), n in self.co.items()],
-                "n": [self.orders, self.loaded_orders, self.linked, self.with_click],
+                "n": [
+                    self.orders,
+                    self.loaded_orders,
+                    self.linked,
+                    self.with_click,
+                    self.with_browser,
+                    self.landings,
+                    self.landings_with_click,
+                ],
                 "lag": [[p, [[b, n] for b, n in h.items()]] for p, h in self.lags.items()],
                 "bad": self.bad,
             }
@@ -166,7 +183,15 @@ class DayPart:
             lags={p: Counter({int(b): n for b, n in h}) for p, h in d["lag"]},
             bad=list(d["bad"]),
         )
-        part.orders, part.loaded_orders, part.linked, part.with_click = d["n"]
+        (
+            part.orders,
+            part.loaded_orders,
+            part.linked,
+            part.with_click,
+            part.with_browser,
+            part.landings,
+            part.landings_with_click,
+        ) = d["n"]
         return part
 
 
@@ -198,6 +223,7 @@ class Accumulator:
         run's profile's click windows (the windows check)."""
         self.day_of = day_of
         self.windows = windows
+        self.quarter = QUARTER
         self.days: dict[str, DayPart] = defaultdict(DayPart)
 
     def loaded(self, order: Order) -> None:
@@ -206,13 +232,28 @@ class Accumulator:
         part.loaded_orders += 1
         part.loaded[order.currency] = part.loaded.get(order.currency, Decimal(0)) + order.net
 
+    def add_landings(self, landings: Mapping[int, int], with_click: Mapping[int, int]) -> None:
+        """Landings per quarter hour (UTC seconds // ``quarter``), and those whose URL carried
+        a click id, into their days."""
+        for quarter, n in landings.items():
+            part = self.days[self.day_of(quarter * self.quarter)]
+            part.landings += n
+            part.landings_with_click += with_click.get(quarter, 0)
+
     def uncredited(self, order: Order, times: int) -> None:
         """An order as loaded credited ``times`` times other than once (the one-truth check)."""
         self.days[self.day_of(order.created_at)].bad[1] += abs(times - 1) if times else 1
 
-    def add(self, a: Attribution, eligible_other: Iterable[str], has_click: bool) -> None:
+    def add(
+        self,
+        a: Attribution,
+        eligible_other: Iterable[str],
+        has_click: bool,
+        has_browser: bool = False,
+    ) -> None:
         """One order's attribution, with the platforms it is eligible for under the other
-        window profile and whether its journey has any click."""
+        window profile, whether its journey has any click, and any browser's evidence (a
+        landing or a click)."""
         order = a.order
         cur = order.currency
         part = self.days[self.day_of(order.created_at)]
@@ -225,6 +266,7 @@ class Accumulator:
         totals[2] += order.gross if order.gross is not None else order.net
         part.linked += order.linked
         part.with_click += has_click
+        part.with_browser += has_browser
         eligible = sorted(a.eligible_platforms)
         for p in eligible:
             _row(part, p, cur)[0] += 1

@@ -125,6 +125,7 @@ def _credit_days(
         if not orders % STOP_EVERY and stop.is_set():
             raise Stopped
         has_click = bool(journey.clicks)
+        has_browser = has_click or bool(journey.touches)
         loaded_c = order_c = None
         if converter is not None:
             loaded_c = converter.order(loaded)
@@ -133,12 +134,14 @@ def _credit_days(
             a = attribute(order, journey.clicks, journey.touches, seconds, lens=lens)
             if converter is not None and loaded_c is not None:
                 acc.loaded(loaded_c)
-                acc.add(converter.attribution(a, order_c), other, has_click)
+                acc.add(converter.attribution(a, order_c), other, has_click, has_browser)
             else:
                 acc.loaded(loaded)
-                acc.add(a, other, has_click)
+                acc.add(a, other, has_click, has_browser)
         if converter is not None:
             converter.forget()
+    for acc in accs.values():
+        acc.add_landings(each.landings, each.landings_with_click)
     return orders, each.shared_keys, {lens: dict(acc.days) for lens, acc in accs.items()}
 
 

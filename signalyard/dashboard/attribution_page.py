@@ -68,6 +68,9 @@ QUALITY_LABELS = {
     "orders": "orders",
     "orders_with_identity": "orders with any id",
     "orders_with_a_click": "orders with a click",
+    "orders_with_a_browser": "orders linked to a browser (a landing or a click)",
+    "landings": "landings",
+    "landings_with_a_click_id": "landings with an ad click id",
     "identity_keys_left_out": "identity keys left out (shared by too many browsers)",
 }
 

@@ -4,6 +4,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from decimal import Decimal
 from typing import Any
@@ -653,3 +654,48 @@ async def test_a_server_purchase_s_fbc_gives_meta_its_click_and_the_click_s_time
     assert result.eligible_other["6002"] == frozenset({"meta"})  # 28 days under max
     [(click, why)] = by_id["6003"].not_eligible
     assert (click.clicked_at, why) == (None, "time_unknown")
+
+
+async def test_data_quality_counts_landings_with_a_click_id_and_orders_linked_to_a_browser(
+    gateway: Gateway,
+) -> None:
+    """Three landings (one from a Google ad, one from a search engine, one a newsletter's
+    link, on two days) and two orders: one linked to that browser, one from a server with
+    only an e-mail nobody else gave. Landings count by their own day (``since``)."""
+    gw = gateway
+    await send(
+        gw,
+        landing(
+            gw,
+            "https://shop.example.com/?gclid=G-q",
+            fbp="fb.1.1.Q",
+            clicks={"gclid": "G-q"},
+            event_id="pv-q1",
+        ),
+        landing(
+            gw,
+            "https://shop.example.com/",
+            fbp="fb.1.1.Q",
+            referrer="https://www.google.com/",
+            event_id="pv-q2",
+        ),
+    )
+    gw.clock.advance(DAY)
+    await send(
+        gw,
+        landing(
+            gw, "https://shop.example.com/?utm_medium=email&utm_source=news", fbp="fb.1.1.Q",
+            event_id="pv-q3",
+        ),
+        order(gw, "Q-1", 20.0, fbp="fb.1.1.Q"),
+        order(gw, "Q-2", 30.0, fbp=None, em="f" * 64),
+    )  # fmt: skip
+    result = await run(gw)
+    quality = build_report(result, tz=UTC).quality
+    assert quality["landings"] == 3
+    assert quality["landings_with_a_click_id"] == "1 (33%)"
+    assert quality["orders_with_a_browser"] == "1 (50%)"
+    assert quality["orders_with_a_click"] == "1 (50%)"
+    today = datetime.datetime.fromtimestamp(gw.clock.now(), datetime.UTC).date()
+    second = build_report(result, tz=UTC, since=today).quality
+    assert second["landings"] == 1 and second["landings_with_a_click_id"] == "0 (0%)"
