@@ -121,7 +121,7 @@ def before_prune(
     from zoneinfo import ZoneInfo
 
     from signalyard.attribution.fetch import ClaimsRefresher
-    from signalyard.attribution.snapshot import ReportRefresher
+    from signalyard.attribution.refresh import ReportRefresher
 
     a = settings.attribution
     if not a.enabled:

@@ -8,6 +8,7 @@ process takes to compute one.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +29,7 @@ __all__ = [
     "Busy",
     "Kept",
     "basis_of",
+    "find_kept",
     "is_due",
     "is_fresh",
     "load_days",
@@ -195,6 +197,11 @@ def is_due(kept: Kept, *, now: float, every: float = 0.0) -> bool:
     """Whether a stale ``kept`` may be computed again now: ``every`` seconds after its run
     began, and :data:`RECOMPUTE_FACTOR` times as long as the run took."""
     return now >= kept.computed_at + max(every, RECOMPUTE_FACTOR * kept.seconds)
+
+
+def find_kept(kept: Iterable[Kept], key: tuple[str, str, str, str]) -> Kept | None:
+    """The one of ``kept`` with ``key`` (dataset, profile, lens, currency), if any."""
+    return next((k for k in kept if k.key == key), None)
 
 
 async def load_kept(store: Store, dataset_id: str) -> list[Kept]:

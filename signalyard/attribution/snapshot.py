@@ -10,11 +10,11 @@ delivery when the run began: :func:`newest_event`). It is **fresh** (:func:`is_f
 both still hold, it is under :data:`MAX_AGE_SECONDS` old, and no late commit can be missing
 from it (:data:`SETTLE_SECONDS`).
 
-A stale report is computed again (:func:`compute`), at most every
-:data:`RECOMPUTE_FACTOR` times as long as it took (a year's minutes of CPU are not spent
-every few minutes on a busy shop), by the delivery worker (:class:`ReportRefresher`) and by
-the page (:class:`Reports`): while the page waits when its last computation was short
-(:data:`WAIT_SECONDS`), else in the background while the page shows the kept one. One
+A stale report is computed again (:func:`compute`), at most every :data:`RECOMPUTE_FACTOR`
+times as long as it took (a year's minutes of CPU are not spent every few minutes on a busy
+shop): by the page (:class:`Reports`) while it waits when its last computation was short
+(:data:`WAIT_SECONDS`), else in the background while it shows the kept one; and by the
+delivery worker (:class:`~.refresh.ReportRefresher`). One
 computation at a time per process (a year's evidence takes gigabytes), and one per report
 across processes (a lease in the store): the others show the kept report meanwhile.
 """
@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,6 +47,7 @@ from signalyard.attribution.kept import (
     Busy,
     Kept,
     basis_of,
+    find_kept,
     is_due,
     is_fresh,
     load_days,
@@ -58,7 +59,7 @@ from signalyard.attribution.model import attribute
 from signalyard.attribution.rates import load_rates
 from signalyard.attribution.report import Report, assemble, day_function
 from signalyard.attribution.rollup import Accumulator, DayPart
-from signalyard.attribution.rounds import Rounds, cancel
+from signalyard.attribution.rounds import cancel
 from signalyard.clock import Clock
 from signalyard.store import dual
 from signalyard.store.base import AttributionEvidence, Store
@@ -69,7 +70,6 @@ __all__ = [
     "Busy",
     "Got",
     "Kept",
-    "ReportRefresher",
     "Reports",
     "Stopped",
     "compute",
@@ -85,9 +85,6 @@ WAIT_SECONDS = 2.0
 page waits; a longer one in the background."""
 FIRST_WAIT_SECONDS = 20.0
 """How long a page waits for a report never kept before it says it is being computed."""
-ASKED_DAYS = 7.0
-"""The worker keeps fresh the reports a page asked for within these days (and always the
-settings' one)."""
 LEASE_SECONDS = 300.0
 """How long a process's lease on computing a report lasts: renewed while it computes, given
 back when done; a process that died holding it holds it this long at most."""
@@ -192,7 +189,7 @@ async def compute(
         stale = [
             lens
             for lens in lenses
-            if (k := _find(kept, (dataset_id, profile, lens, currency))) is None
+            if (k := find_kept(kept, (dataset_id, profile, lens, currency))) is None
             or not is_fresh(k, through=through, basis=basis, now=now)
         ]
         if not stale:
@@ -345,7 +342,7 @@ class Reports:
         and its last computation was short (and nothing else computes in this process);
         else the kept one, while a new one is computed in the background when due."""
         key = (dataset_id, profile, lens, currency)
-        kept = _find(await load_kept(self.store, dataset_id), key)
+        kept = find_kept(await load_kept(self.store, dataset_id), key)
         now = self.clock.now()
         if kept is not None:
             if kept.asked_at is None or kept.asked_at < now - 3600:
@@ -364,7 +361,7 @@ class Reports:
             await asyncio.wait_for(asyncio.shield(task), wait)
         except (TimeoutError, Busy):
             return Got(kept, False, True)
-        computed = _find(await load_kept(self.store, dataset_id), key)
+        computed = find_kept(await load_kept(self.store, dataset_id), key)
         if computed is None:
             return Got(None, False, True)
         return Got(computed, True, False)
@@ -411,10 +408,6 @@ class Reports:
         await cancel(list(self._running.values()))
 
 
-def _find(kept: Iterable[Kept], key: tuple[str, str, str, str]) -> Kept | None:
-    return next((k for k in kept if k.key == key), None)
-
-
 def _log_failure(task: asyncio.Task[Any]) -> None:
     if task.cancelled():
         return
@@ -423,86 +416,3 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
         log.info("%s", error)
     elif error is not None:
         log.error("computing an attribution report failed", exc_info=error)
-
-
-class ReportRefresher(Rounds):
-    """The delivery worker's refresh of the kept reports, at most every ``every_seconds``
-    (the first call refreshes): for every dataset, the report of the settings' profile, lens
-    and currency, and every report a page asked for within :data:`ASKED_DAYS`, when it is no
-    longer fresh and is due (:func:`is_due`); each profile and currency's lenses in one
-    pass. Calling it starts a round in the background and returns at once; a round never
-    raises (a failure is logged, the next round tries again); :meth:`aclose` cancels it."""
-
-    def __init__(
-        self,
-        store: Store,
-        attributor: Attributor,
-        clock: Clock,
-        *,
-        every_seconds: float,
-        tz: ZoneInfo,
-        profile: str,
-        lens: str,
-        currency: str,
-        rates_base: str,
-    ) -> None:
-        super().__init__(clock, every_seconds)
-        self.store = store
-        self.attributor = attributor
-        self.tz = tz
-        self.rates_base = rates_base
-        self.default = (profile, lens, currency)
-
-    async def run_round(self) -> int:
-        """One round, now: how many reports were computed again."""
-        done = 0
-        try:
-            for dataset in await self.store.list_datasets():
-                done += await self._dataset(dataset.id)
-        except Exception:  # the next round tries again
-            log.exception("refreshing the attribution reports failed")
-        return done
-
-    async def _dataset(self, dataset_id: str) -> int:
-        now = self.clock.now()
-        through = await newest_event(self.store, dataset_id)
-        bases: dict[str, str] = {}
-        wanted: dict[tuple[str, str], set[str]] = {}
-        profile, lens, currency = self.default
-        kept = await load_kept(self.store, dataset_id)
-        if _find(kept, (dataset_id, profile, lens, currency)) is None:
-            wanted.setdefault((profile, currency), set()).add(lens)
-        for k in kept:
-            default = (k.profile, k.lens, k.currency) == self.default
-            asked = k.asked_at is not None and k.asked_at >= now - ASKED_DAYS * 86400
-            if not (default or asked) or not is_due(k, now=now, every=self.every_seconds):
-                continue
-            if k.currency not in bases:
-                bases[k.currency] = await basis_of(
-                    self.store,
-                    self.attributor,
-                    tz=self.tz,
-                    currency=k.currency,
-                    rates_base=self.rates_base,
-                )
-            if not is_fresh(k, through=through, basis=bases[k.currency], now=now):
-                wanted.setdefault((k.profile, k.currency), set()).add(k.lens)
-        done = 0
-        for (p, cur), lenses in sorted(wanted.items()):
-            try:
-                done += len(
-                    await compute(
-                        self.store,
-                        self.attributor,
-                        dataset_id,
-                        profile=p,
-                        lenses=sorted(lenses),
-                        tz=self.tz,
-                        currency=cur,
-                        rates_base=self.rates_base,
-                        clock=self.clock,
-                    )
-                )
-            except Busy as busy:
-                log.info("%s", busy)
-        return done

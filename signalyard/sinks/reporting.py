@@ -92,6 +92,23 @@ class ReportingError(Exception):
         self.fix = fix
 
 
+def throttled(reason: str, platform: str) -> ReportingError:
+    """The platform throttled the requests (HTTP 429, or its own code for it)."""
+    return ReportingError(
+        reason, f"{platform} throttled the requests: fetch again in a few minutes"
+    )
+
+
+def platform_failed(reason: str, platform: str) -> ReportingError:
+    """The platform failed on its side (HTTP 5xx, or its own code for it)."""
+    return ReportingError(reason, f"{platform} had an internal error: fetch again later")
+
+
+def unexplained(reason: str, platform: str) -> ReportingError:
+    """A refusal the platform folder has no better fix for."""
+    return ReportingError(reason, f"fetch again later; if it persists, read {platform}'s message")
+
+
 Fetch = Callable[[Any, httpx.AsyncClient, datetime.date, datetime.date], Awaitable[AccountReport]]
 """``fetch(config, client, since, until)``: the claims of the days ``since`` .. ``until``
 (inclusive, the account's days) with the destination's config (its own ``Config`` class)."""

@@ -32,6 +32,7 @@ from signalyard.attribution.engine import SETTLE_SECONDS, Attributor
 from signalyard.attribution.kept import basis_of, is_due, newest_event, save_kept
 from signalyard.attribution.model import LENSES, Attribution, Click, Order, Touch
 from signalyard.attribution.rates import Rate, load_rates, save_rates
+from signalyard.attribution.refresh import ReportRefresher
 from signalyard.attribution.report import Report, build_report
 from signalyard.attribution.rollup import DayPart
 from signalyard.attribution.snapshot import (
@@ -39,7 +40,6 @@ from signalyard.attribution.snapshot import (
     Busy,
     Got,
     Kept,
-    ReportRefresher,
     Reports,
     Stopped,
     compute,
@@ -1242,3 +1242,28 @@ async def test_load_rates_of_some_currencies_only(sqlite_url: str) -> None:
         assert other.of("GBP", day) == Decimal("0.8") and other.of("USD", day) == Decimal(1)
     finally:
         await s.close()
+
+
+async def test_a_lease_is_renewed_while_its_computation_runs(
+    sim_store: SQLiteStore, later: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease a computation holds is taken again every third of its length with the
+    clock's time, so another process never takes over a long computation."""
+    monkeypatch.setattr(snapshot, "LEASE_SECONDS", 0.3)
+    lease, owner = (SIM_DATASET, PROFILE, ""), "this-process"
+    await dual.execute(sim_store, INSERT_LEASE, (*lease, owner, later.now() + 0.3))
+    renew = asyncio.get_running_loop().create_task(snapshot._renew(sim_store, lease, owner, later))
+    try:
+        later.advance(1000)
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            [(until,)] = await dual.fetch(
+                sim_store,
+                "SELECT until FROM attribution_report_leases WHERE owner = ?",
+                (owner,),
+            )
+            if until == later.now() + 0.3:
+                break
+        assert until == later.now() + 0.3
+    finally:
+        await rounds.cancel([renew])

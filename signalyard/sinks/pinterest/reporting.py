@@ -59,7 +59,10 @@ from signalyard.sinks.reporting import (
     checked_amount,
     checked_day,
     iana_zone,
+    platform_failed,
     send,
+    throttled,
+    unexplained,
 )
 from signalyard.sinks.spec import own_config
 
@@ -238,18 +241,16 @@ def _refused(
             f" `signalyard destinations update {DESTINATION} --option ad_account_id=ID`)",
         )
     if status == 429:
-        return ReportingError(
-            reason, "Pinterest throttled the requests: fetch again in a few minutes"
-        )
+        return throttled(reason, "Pinterest")
     if status >= 500:
-        return ReportingError(reason, "Pinterest had an internal error: fetch again later")
+        return platform_failed(reason, "Pinterest")
     if status == 400:
         return ReportingError(
             reason,
             "Pinterest refused a parameter: check the range of days (analytics go back a"
             " limited time) and the option ad_account_id",
         )
-    return ReportingError(reason, "fetch again later; if it persists, read Pinterest's message")
+    return unexplained(reason, "Pinterest")
 
 
 def _answer(

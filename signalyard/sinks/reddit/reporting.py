@@ -62,7 +62,10 @@ from signalyard.sinks.reporting import (
     checked_amount,
     day_range,
     iana_zone,
+    platform_failed,
     send,
+    throttled,
+    unexplained,
 )
 from signalyard.sinks.spec import own_config
 
@@ -269,16 +272,16 @@ def refusal(
             f" {DESTINATION} --option ad_account_id=ID`",
         )
     if status == 429:
-        return ReportingError(reason, "Reddit throttled the requests: fetch again in a few minutes")
+        return throttled(reason, "Reddit")
     if status >= 500:
-        return ReportingError(reason, "Reddit had an internal error: fetch again later")
+        return platform_failed(reason, "Reddit")
     if status == 400:
         return ReportingError(
             reason,
             "check the option ad_account_id and the range of days asked for; if they are"
             " right, read Reddit's message",
         )
-    return ReportingError(reason, "fetch again later; if it persists, read Reddit's message")
+    return unexplained(reason, "Reddit")
 
 
 def _data(

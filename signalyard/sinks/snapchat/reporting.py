@@ -58,7 +58,10 @@ from signalyard.sinks.reporting import (
     ReportRequest,
     checked_amount,
     iana_zone,
+    platform_failed,
     send,
+    throttled,
+    unexplained,
 )
 from signalyard.sinks.snapchat.config import ADS_API_VERSION, SnapchatConfig
 from signalyard.sinks.spec import own_config
@@ -261,16 +264,16 @@ def _refused(
             " ads_api_url",
         )
     if status == 429:
-        return ReportingError(reason, "Snap throttled the requests: fetch again in a few minutes")
+        return throttled(reason, "Snap")
     if status >= 500:
-        return ReportingError(reason, "Snap had an internal error: fetch again later")
+        return platform_failed(reason, "Snap")
     if status == 400:
         return ReportingError(
             reason,
             "check the option ad_account_id and the range of days asked for; if they are"
             " right, read Snap's message",
         )
-    return ReportingError(reason, "fetch again later; if it persists, read Snap's message")
+    return unexplained(reason, "Snap")
 
 
 def _answer(

@@ -58,7 +58,10 @@ from signalyard.sinks.reporting import (
     ReportRequest,
     checked_amount,
     iana_zone,
+    platform_failed,
     send,
+    throttled,
+    unexplained,
 )
 from signalyard.sinks.spec import own_config
 from signalyard.sinks.tiktok.config import API_VERSION, TikTokConfig
@@ -245,10 +248,10 @@ def _refused(
             " the range of days asked for",
         )
     if code == THROTTLED:
-        return ReportingError(reason, "TikTok throttled the requests: fetch again in a few minutes")
+        return throttled(reason, "TikTok")
     if code >= 50000:
-        return ReportingError(reason, "TikTok had an internal error: fetch again later")
-    return ReportingError(reason, "fetch again later; if it persists, read TikTok's message")
+        return platform_failed(reason, "TikTok")
+    return unexplained(reason, "TikTok")
 
 
 def _answer_data(
@@ -266,11 +269,9 @@ def _answer_data(
         if status in (401, 403):
             raise ReportingError(reason, _set_token_fix(config))
         if status == 429:
-            raise ReportingError(
-                reason, "TikTok throttled the requests: fetch again in a few minutes"
-            )
+            raise throttled(reason, "TikTok")
         if status >= 500:
-            raise ReportingError(reason, "TikTok had an internal error: fetch again later")
+            raise platform_failed(reason, "TikTok")
         raise _unexpected(what, f"HTTP {status}")
     message = scrub(hide(str(answer.get("message") or ""), secrets))
     if code != OK or not 200 <= status < 300:
