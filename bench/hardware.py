@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from signalyard.store.sqlite import WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES
+
 _PAYLOAD = bytes(range(256)) * 3 + b"x" * 132  # 900 bytes, about one event with full user_data
 
 
@@ -42,6 +44,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
     conn.execute(
         "CREATE TABLE IF NOT EXISTS rows(pk INTEGER PRIMARY KEY, k TEXT NOT NULL UNIQUE,"
         " received_at REAL NOT NULL, payload BLOB NOT NULL)"

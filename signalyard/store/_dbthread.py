@@ -1,8 +1,9 @@
 """One thread that owns a SQLite connection and commits concurrent work together.
 
 Callers submit jobs (functions of the connection) from the event loop. The thread takes every
-job waiting, runs them in ONE transaction (each in its own savepoint, so one failing job does
-not undo the others), commits, and only then resolves the callers' futures. With WAL and
+job waiting, runs them in ONE transaction (each after the first in its own savepoint, so one
+failing job does not undo the others; a first job that fails rolls back the transaction and
+the others run in the next), commits, and only then resolves the callers' futures. With WAL and
 ``synchronous=FULL`` the commit is synced to disk, so many concurrent requests share one
 fsync: group commit. The event loop never blocks on SQLite.
 
@@ -130,38 +131,78 @@ class DBThread:
             conn.close()
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        storage_failed = False
+        while batch:
+            batch, failure = self._transaction(conn, batch, storage_failed)
+            storage_failed = storage_failed or failure
+
+    def _transaction(
+        self, conn: sqlite3.Connection, batch: list[Any], storage_failed: bool
+    ) -> tuple[list[Any], bool]:
+        """Run ``batch`` in one transaction and resolve its callers; return the jobs left for
+        another transaction, and whether a job failed because the database cannot be written.
+        The first job runs without a savepoint: if it fails, the transaction, which holds
+        nothing else yet, is rolled back and the others run in the next one. (A savepoint
+        copies every page a job changes to the statement journal first: a tenth of an
+        ingest's cost when its keys land on random pages.) A later job's failure that made
+        SQLite roll back the whole transaction (a full disk) fails the jobs run in it; those
+        not run yet take the next one. ``storage_failed``: an earlier transaction of the same
+        batch failed so; a later one committing does not mean the store works again."""
         results: list[tuple[bool, Any]] = []
         failed: BaseException | None = None
+        left: list[Any] = []
         try:
             changes = conn.total_changes
             conn.execute("BEGIN IMMEDIATE")
-            for job, _, _ in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    results.append((True, job(conn)))
-                    conn.execute("RELEASE job")
-                except Exception as error:
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    results.append((False, error))
-                    if is_storage_error(error):
-                        failed = error
-            conn.execute("COMMIT")
-            self.commits += 1
-            if failed is None and conn.total_changes != changes:
-                self.last_failure = None  # a write committed: the store works again
+            first, _, _ = batch[0]
+            try:
+                results.append((True, first(conn)))
+            except Exception as error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                results.append((False, error))
+                failed = error
+                left, batch = batch[1:], batch[:1]
+            else:
+                if not conn.in_transaction:  # the job ended the transaction (jobs must not)
+                    left, batch = batch[1:], batch[:1]
+                for index, (job, _, _) in enumerate(batch[1:], start=1):
+                    conn.execute("SAVEPOINT job")
+                    try:
+                        results.append((True, job(conn)))
+                        conn.execute("RELEASE job")
+                    except Exception as error:
+                        if not conn.in_transaction:  # SQLite rolled everything back
+                            results = [(False, error)] * (index + 1)
+                            failed = error
+                            left, batch = batch[index + 1 :], batch[: index + 1]
+                            break
+                        conn.execute("ROLLBACK TO job")
+                        conn.execute("RELEASE job")
+                        results.append((False, error))
+                        if is_storage_error(error):
+                            failed = error
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+                    self.commits += 1
+                    wrote = conn.total_changes != changes
+                    if failed is None and not storage_failed and wrote:
+                        self.last_failure = None  # a write committed: the store works again
         except Exception as error:  # the commit itself failed: nothing is acknowledged
             if conn.in_transaction:
                 conn.rollback()
             results = [(False, error)] * len(batch)
             failed = error
-        if failed is not None and is_storage_error(failed):
+            left = []
+        storage = failed is not None and is_storage_error(failed)
+        if failed is not None and storage:
             self.last_failure = CommitFailure(self._now(), sqlite_reason(failed))
         for (_, target, loop), (ok, value) in zip(batch, results, strict=True):
             if loop is None:
                 target.put((ok, value))
             else:
                 loop.call_soon_threadsafe(_resolve, target, ok, value)
+        return left, storage
 
 
 def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
