@@ -52,7 +52,21 @@ def _clip(value: Any, cut: list[int]) -> Any:
 _LONG_STRING = re.compile(rb'"(?:[^"\\]|\\.){%d,}"' % (MAX_STRING + 1))
 """A JSON string of more than :data:`MAX_STRING` bytes: every string of more than that many
 characters is one (a character is one byte or more), so an encoding without a match has
-nothing to cut."""
+nothing to cut. Its alternation costs tens of nanoseconds a byte: only for an encoding with
+escapes (see :data:`_LONG_RUN`)."""
+_LONG_RUN = re.compile(rb'"[^"\\]{%d}' % (MAX_STRING + 1))
+"""A quote followed by more than :data:`MAX_STRING` bytes that are neither a quote nor a
+backslash. In an encoding without a backslash (no escape) every string is such a run after
+its opening quote, so no match means no string to cut (a match may also be a long run of
+numbers after a closing quote: the general path then decides). A character class, scanned
+once from each quote: a few nanoseconds a byte, where :data:`_LONG_STRING` took 38 us for a
+typical 1.4 KB event, half of what the sandbox spent per event it accepted."""
+
+
+def _may_have_long_string(encoded: bytes) -> bool:
+    if b"\\" in encoded:
+        return _LONG_STRING.search(encoded) is not None
+    return _LONG_RUN.search(encoded) is not None
 
 
 def clip_json(event: dict[str, Any]) -> bytes:
@@ -69,7 +83,7 @@ def clip_json(event: dict[str, Any]) -> bytes:
     if (
         encoded is not None
         and len(encoded) <= MAX_STORED_EVENT
-        and _LONG_STRING.search(encoded) is None
+        and not _may_have_long_string(encoded)
     ):
         return encoded
     return clip_json_general(event)

@@ -43,3 +43,22 @@ def test_non_string_keys_and_deep_nesting_take_the_general_path() -> None:
         node = node["n"]
     assert clip_json(deep) == clip_json_general(deep)
     assert b"nested too deeply" in clip_json(deep)
+
+
+def test_the_scan_tells_long_strings_from_typical_events() -> None:
+    """The fast path is taken for a typical event (64-character hashes, a user agent, a URL),
+    and a string over the limit is never missed, escaped or not."""
+    import orjson
+
+    from signalyard.sandbox.clip import _may_have_long_string
+
+    typical = {
+        "event_name": "Purchase",
+        "user_data": {k: ["a" * 64] for k in ("em", "ph", "fn", "ln", "ct", "zp")},
+        "client_user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5)" * 20,
+        "event_source_url": "https://shop.example.com/" + "p" * (MAX_STRING - 30),
+    }
+    assert not _may_have_long_string(orjson.dumps(typical))
+    for text in ("a" * (MAX_STRING + 1), '"' * (MAX_STRING + 1), "\\" * 600 + "b" * 500):
+        assert _may_have_long_string(orjson.dumps({"x": text})), text[:3]
+    assert not _may_have_long_string(orjson.dumps({"x": "\\" * 10 + "b" * 100}))
