@@ -24,10 +24,8 @@ kept as ``_browser_ids``. A sender cannot write either ``_`` field itself.
 
 from __future__ import annotations
 
-import dataclasses
-
 from signalyard.errors import InputError
-from signalyard.event import AcceptedEvent, ClickId, Consent
+from signalyard.event import AcceptedEvent, ClickId, Consent, value_class
 from signalyard.transforms.consent import parse_consent, region_of, subject_key
 from signalyard.transforms.hashing import looks_hashed
 from signalyard.transforms.user_data import HASHED_KEYS, MAX_VALUES_PER_KEY
@@ -84,7 +82,7 @@ def _browser_ids(value: object) -> dict[str, str]:
     return out
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value_class
 class Extensions:
     consent: Consent
     clicks: tuple[ClickId, ...]
