@@ -296,6 +296,9 @@ def decode(message: str, value: Any, path: str = "") -> dict[str, Any]:
                     f"set. Cannot set '{name}'.",
                 )
             oneofs[spec.oneof] = name
+        if spec.type == "string" and type(item) is str and not spec.repeated:
+            out[name] = item  # the common case, decided without building the field's path
+            continue
         child = f"{path}.{name}" if path else name
         if spec.repeated:
             if not isinstance(item, list):
