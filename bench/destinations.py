@@ -139,6 +139,8 @@ class Plan:
     kinds: tuple[str, ...] = KINDS
     """The dataset's destinations, one of each kind."""
     serve_workers: int = 1
+    sqlite_cache_mb: int | None = None
+    """An experiment: the gateway's processes' ``sqlite_cache_mb`` (default 64)."""
     """An experiment: ``serve --workers N`` (N processes on the port, nothing pinned)."""
     sandbox_per_kind: bool = False
     """An experiment: each platform's sandbox in its own process (``signalyard sandbox
@@ -273,7 +275,7 @@ def outbox_by_destination(path: Path) -> dict[str, dict[str, int]]:
 # --- children ------------------------------------------------------------------------------
 
 
-def child_env(url: str, sandbox_url: str) -> dict[str, str]:
+def child_env(url: str, sandbox_url: str, plan: Plan) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALYARD_")}
     env.update(
         SIGNALYARD_DATABASE_URL=url,
@@ -282,6 +284,8 @@ def child_env(url: str, sandbox_url: str) -> dict[str, str]:
         SIGNALYARD_LOG_LEVEL="warning",
         PYTHONUNBUFFERED="1",
     )
+    if plan.sqlite_cache_mb is not None:
+        env["SIGNALYARD_SQLITE_CACHE_MB"] = str(plan.sqlite_cache_mb)
     return env
 
 
@@ -360,7 +364,7 @@ def ingest(
     args += ["--port", str(port)]
     if plan.serve_workers > 1:
         args += ["--workers", str(plan.serve_workers)]
-    env = child_env(url, sandboxes.url)
+    env = child_env(url, sandboxes.url, plan)
     acked = 0
     cpu = plan.cpu(SERVE_CPU) if plan.serve_workers == 1 else None
     with server.Child(f"serve-{label}", args, env=env, workdir=workdir, cpu=cpu) as serve:
@@ -551,7 +555,7 @@ def deliver(
     where = f"on CPU {SERVE_CPU}" if plan.pin else "not pinned"
     log(f"delivery: {plan.workers} x signalyard worker {where}, queued {queued}")
     args = [*server._signalyard_command(), "worker"]
-    env = child_env(f"sqlite:///{path}", sandboxes.url)
+    env = child_env(f"sqlite:///{path}", sandboxes.url, plan)
     if plan.delivery_concurrency:
         env["SIGNALYARD_DELIVERY_CONCURRENCY"] = str(plan.delivery_concurrency)
     out["delivery_concurrency"] = plan.delivery_concurrency or "default"
@@ -569,6 +573,7 @@ def deliver(
         emptied, polls = asyncio.run(_wait_drained(path, workers, plan.delivery_timeout))
         out["worker_pinned"] = [{"cpus": w.affinity(), "with": w.pinned_with} for w in workers]
         after = snapshot()
+        in_window = outbox_by_destination(path)  # what was delivered when the CPU was read
         summaries = {
             kind: _get_json(f"{sandboxes.bases[kind]}/_sandbox/summary") for kind in plan.kinds
         }
@@ -579,8 +584,9 @@ def deliver(
     worker_pids = [w.pid for w in workers]
     out["cpu"] = cpu_use(before, after, {"worker": worker_pids, "sandbox": sandbox_pids})
     outbox = outbox_by_destination(path)
-    # What was delivered, not what was queued: a queue the timeout cut short delivered less.
-    deliveries = sum(counts.get("delivered", 0) for counts in outbox.values())
+    # What was delivered in the CPU's window, not what was queued: a queue the timeout cut
+    # short delivered less (and the worker goes on until it is stopped, after the window).
+    deliveries = sum(counts.get("delivered", 0) for counts in in_window.values())
     out["delivered"] = deliveries
     out["timeout_seconds"] = plan.delivery_timeout
     window = float(out["cpu"]["seconds"])
@@ -600,7 +606,7 @@ def deliver(
             rate = n / steady if steady > 0 else 0.0
             rate_start = n / with_start if with_start > 0 else 0.0
         else:  # not drained in time: what was delivered until the timeout
-            done = outbox.get(kind, {}).get("delivered", 0)
+            done = in_window.get(kind, {}).get("delivered", 0)
             steady = with_start = plan.delivery_timeout
             rate = rate_start = done / plan.delivery_timeout
         check = sandbox_check(kind, summaries.get(kind, {}), n)
@@ -755,13 +761,18 @@ def report(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     per_delivery = delivery["cpu_us_per_delivery"]
     both = delivery.get("all_destinations")
     queued = sum(delivery["queued"].values())
-    drained = (
-        f"{_n(queued)} deliveries in {both['seconds']:.1f} s from the first request"
-        f" ({_n(both['deliveries_per_second'])}/s)"
-        if both
-        else f"{_n(delivery.get('delivered', 0))} of {_n(queued)} deliveries made before the"
-        f" {_n(delivery.get('timeout_seconds', 0))} s timeout (not every queue drained)"
-    )
+    if both:
+        drained = (
+            f"{_n(queued)} deliveries in {both['seconds']:.1f} s from the first request"
+            f" ({_n(both['deliveries_per_second'])}/s)"
+        )
+    elif "delivered" in delivery:
+        drained = (
+            f"{_n(delivery['delivered'])} of {_n(queued)} deliveries made before the"
+            f" {_n(delivery['timeout_seconds'])} s timeout (not every queue drained)"
+        )
+    else:  # a result saved before the deliveries made were counted
+        drained = f"{_n(queued)} deliveries queued, not every queue drained"
     lines.append(
         f"Delivery, all {len(per)} queues: {drained}; worker {cores['worker']:.2f} core"
         f" ({per_delivery['worker']:.0f} µs per delivery), sandbox {cores['sandbox']:.2f}"
@@ -814,6 +825,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delivery-timeout", type=float, default=300.0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--no-pin", action="store_true", help="an experiment: pin nothing")
+    parser.add_argument(
+        "--sqlite-cache-mb", type=int, help="an experiment: the processes' sqlite_cache_mb"
+    )
     parser.add_argument("--workers", type=int, default=1, help="an experiment: worker processes")
     parser.add_argument(
         "--delivery-concurrency", type=int, help="an experiment: the workers' delivery.concurrency"
@@ -837,6 +851,7 @@ def main(argv: list[str] | None = None) -> int:
         sandbox_per_kind=args.sandbox_per_kind,
         kinds=tuple(REGISTRY) if args.kinds == "all" else tuple(args.kinds.split(",")),
         serve_workers=args.serve_workers,
+        sqlite_cache_mb=args.sqlite_cache_mb,
     )
     unknown = [k for k in plan.kinds if k not in REGISTRY]
     if unknown:

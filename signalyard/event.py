@@ -52,8 +52,9 @@ _T = TypeVar("_T")
 def value_class(cls: type[_T]) -> type[_T]:
     """A frozen dataclass to the type checker (no field is ever assigned: mypy says so), a
     slots dataclass hashed by its fields at run time. A frozen dataclass's constructor sets
-    each field through ``object.__setattr__``: ingest builds several of these per event, and
-    that cost 8 us of the 96 us each event took (``bench/destinations.py``)."""
+    each field through ``object.__setattr__``: the five an event needs at ingest (an
+    AcceptedEvent, its Consent, two ClickIds, the sources' Extensions) took about 3.4 us,
+    0.8 us this way."""
     made: Callable[[type[_T]], type[_T]] = dataclass(slots=True, unsafe_hash=True)
     return made(cls)
 

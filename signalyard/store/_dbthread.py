@@ -17,6 +17,7 @@ kept.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
@@ -31,6 +32,7 @@ from signalyard.store.location import is_storage_error, sqlite_reason
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 
+log = logging.getLogger("signalyard.store")
 _STOP = object()
 MAX_JOBS_PER_COMMIT = 512
 
@@ -156,7 +158,7 @@ class DBThread:
             conn.execute("BEGIN IMMEDIATE")
             first, _, _ = batch[0]
             try:
-                results.append((True, first(conn)))
+                value = first(conn)
             except Exception as error:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -164,13 +166,15 @@ class DBThread:
                 failed = error
                 left, batch = batch[1:], batch[:1]
             else:
-                if not conn.in_transaction:  # the job ended the transaction (jobs must not)
+                if conn.in_transaction:
+                    results.append((True, value))
+                else:
+                    results.append((False, _ended(first)))
                     left, batch = batch[1:], batch[:1]
                 for index, (job, _, _) in enumerate(batch[1:], start=1):
                     conn.execute("SAVEPOINT job")
                     try:
-                        results.append((True, job(conn)))
-                        conn.execute("RELEASE job")
+                        value = job(conn)
                     except Exception as error:
                         if not conn.in_transaction:  # SQLite rolled everything back
                             results = [(False, error)] * (index + 1)
@@ -182,6 +186,13 @@ class DBThread:
                         results.append((False, error))
                         if is_storage_error(error):
                             failed = error
+                        continue
+                    if not conn.in_transaction:
+                        results.append((False, _ended(job)))
+                        left, batch = batch[index + 1 :], batch[: index + 1]
+                        break
+                    conn.execute("RELEASE job")
+                    results.append((True, value))
                 if conn.in_transaction:
                     conn.execute("COMMIT")
                     self.commits += 1
@@ -203,6 +214,18 @@ class DBThread:
             else:
                 loop.call_soon_threadsafe(_resolve, target, ok, value)
         return left, storage
+
+
+def _ended(job: Job) -> RuntimeError:
+    """The error a job that ended the group commit's transaction itself gets (jobs must not
+    commit or roll back): a commit it made kept what the jobs before it wrote, and it is told
+    so; the jobs after it run in the next transaction."""
+    name = getattr(job, "__qualname__", repr(job))
+    log.error("the store job %s ended the group commit's transaction", name)
+    return RuntimeError(
+        f"the store job {name} committed or rolled back the group commit's transaction:"
+        " jobs must not; what it and the jobs before it wrote may be committed"
+    )
 
 
 def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

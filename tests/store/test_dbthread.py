@@ -278,3 +278,32 @@ async def test_a_full_disk_is_kept_whatever_commits_beside_it(
         assert await store.event_count("px1") == 0
     finally:
         await store.close()
+
+
+def _insert_and_commit(name: str) -> Callable[[sqlite3.Connection], str]:
+    def job(conn: sqlite3.Connection) -> str:
+        conn.execute("INSERT INTO t(name) VALUES (?)", (name,))
+        conn.execute("COMMIT")  # what a job must not do
+        return name
+
+    return job
+
+
+@pytest.mark.parametrize("position", [0, 1])
+async def test_a_job_that_ends_the_transaction_is_told_so(tmp_path: Path, position: int) -> None:
+    """Jobs must not commit: one that does gets an error naming the misuse; the jobs before
+    it were committed by it and are told so; the jobs after it run in the next
+    transaction."""
+    path = tmp_path / "g.db"
+    db = _thread(path)
+    try:
+        jobs = [_insert("a"), _insert("c")]
+        jobs.insert(position, _insert_and_commit("b"))
+        results = await _one_batch(db, jobs)
+        assert isinstance(results[position], RuntimeError)
+        assert "jobs must not" in str(results[position])
+        assert [r for i, r in enumerate(results) if i != position] == ["a", "c"]
+        assert _names(path) == ["a", "b", "c"]
+        assert await db.run(_insert("d")) == "d"  # the connection is usable afterwards
+    finally:
+        db.stop()
