@@ -37,6 +37,20 @@ INSERT_CLICK = (
 """The first sighting of a click id is kept: its click time does not move."""
 
 
+PRUNE_EVENTS = (
+    "DELETE FROM events WHERE pk IN (SELECT pk FROM events e WHERE received_at < ?"
+    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk) LIMIT ?)"
+)
+KEEP_HIGHEST_PK = (
+    "INSERT INTO event_pk_floor(id, pk) SELECT 1, max(pk) FROM events WHERE true"
+    " HAVING max(pk) IS NOT NULL"
+    " ON CONFLICT (id) DO UPDATE SET pk = max(event_pk_floor.pk, excluded.pk)"
+)
+"""Run before :data:`PRUNE_EVENTS`, in its transaction: the highest event key given so far,
+which new events are numbered after (:func:`insert_events`) even once the events holding
+it are deleted (migration 0015)."""
+
+
 def _before(before: float, now: float) -> float:
     return before
 
@@ -61,11 +75,7 @@ PRUNE = (
         _before,
     ),
     ("DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ? LIMIT ?)", _before),
-    (
-        "DELETE FROM events WHERE pk IN (SELECT pk FROM events e WHERE received_at < ?"
-        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk) LIMIT ?)",
-        _before,
-    ),
+    (PRUNE_EVENTS, _before),
     (
         "DELETE FROM dedup_keys WHERE (dataset_id, event_name, event_id) IN (SELECT"
         " dataset_id, event_name, event_id FROM dedup_keys WHERE received_at < ? LIMIT ?)",
@@ -294,24 +304,33 @@ def ingest(conn: sqlite3.Connection, events: Sequence[AcceptedEvent], now: float
 
 
 INSERT_EVENT = (
-    "INSERT INTO events(dataset_id, event_name, event_id, event_time, received_at, source,"
-    " test_event_code, payload) VALUES (?,?,?,?,?,?,?,?)"
+    "INSERT INTO events(pk, dataset_id, event_name, event_id, event_time, received_at, source,"
+    " test_event_code, payload) VALUES (?,?,?,?,?,?,?,?,?)"
 )
+HIGHEST_PK = (
+    "SELECT max(coalesce((SELECT max(pk) FROM events), 0),"
+    " coalesce((SELECT pk FROM event_pk_floor WHERE id = 1), 0))"
+)
+"""The highest event key given so far: the largest stored, or the largest retention deleted
+(:data:`KEEP_HIGHEST_PK`), whichever is higher."""
 
 
 def insert_events(
     conn: sqlite3.Connection, events: Sequence[AcceptedEvent], now: float
 ) -> list[tuple[int, AcceptedEvent]]:
-    """Store ``events`` in one statement; ``(pk, event)`` pairs. Inside the write transaction
-    the rows take consecutive keys (SQLite gives a new row one more than the largest), which
-    the first and the last row are checked against. One statement instead of one per event
-    (with ``RETURNING``) saves a quarter of what storing an event costs."""
+    """Store ``events`` in one statement; ``(pk, event)`` pairs. The keys follow the highest
+    ever given (:data:`HIGHEST_PK`; the write transaction is held): never one an event had
+    before, even one retention deleted (SQLite alone would start again after the largest key
+    left). One statement instead of one per event (with ``RETURNING``) saves a quarter of
+    what storing an event costs."""
     if not events:
         return []
+    first = int(conn.execute(HIGHEST_PK).fetchone()[0]) + 1
     conn.executemany(
         INSERT_EVENT,
         [
             (
+                first + i,
                 ev.dataset_id,
                 ev.event_name,
                 ev.event_id,
@@ -321,20 +340,10 @@ def insert_events(
                 ev.test_event_code,
                 ev.payload_json(),
             )
-            for ev in events
+            for i, ev in enumerate(events)
         ],
     )
-    last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
-    first = last - len(events) + 1
-    ends = conn.execute(
-        "SELECT pk, event_id FROM events WHERE pk IN (?, ?) ORDER BY pk", (first, last)
-    ).fetchall()
-    expected = [(first, events[0].event_id), (last, events[-1].event_id)][
-        : 2 if last > first else 1
-    ]
-    if [tuple(r) for r in ends] != expected:
-        raise RuntimeError("the events just stored did not take consecutive keys")
-    return list(zip(range(first, last + 1), events, strict=True))
+    return list(zip(range(first, first + len(events)), events, strict=True))
 
 
 def _recorded(

@@ -108,6 +108,18 @@ def _rowcount_job(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connecti
     return job
 
 
+def _after(
+    sql: str, job: Callable[[sqlite3.Connection], int]
+) -> Callable[[sqlite3.Connection], int]:
+    """``job``, after running ``sql`` in its transaction."""
+
+    def both(conn: sqlite3.Connection) -> int:
+        conn.execute(sql)
+        return job(conn)
+
+    return both
+
+
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
 
@@ -574,7 +586,11 @@ class SQLiteStore:
         for sql, cutoff in _sql.PRUNE:
             total = 0
             while True:
-                n = await self._db.run(_rowcount_job(sql, (cutoff(before, now), batch)))
+                args = (cutoff(before, now), batch)
+                job = _rowcount_job(sql, args)
+                if sql is _sql.PRUNE_EVENTS:
+                    job = _after(_sql.KEEP_HIGHEST_PK, job)
+                n = await self._db.run(job)
                 total += n
                 if n < batch:
                     break

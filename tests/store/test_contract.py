@@ -258,3 +258,24 @@ async def test_remove_destination_refuses_waiting_events_unless_dropped(store: S
     empty = await dest(store, "empty")
     assert await store.remove_destination(empty, drop_queue=False) == 0
     assert [d.name for d in await store.list_destinations()] == ["keep"]
+
+
+async def test_event_keys_are_never_given_twice(store: Store) -> None:
+    """Retention deletes every event of an idle gateway: the next events still take keys
+    after the old ones, so the attribution cursor (events after the last key it read) sees
+    them, and no table that keeps an event key takes a new event for an old one."""
+    await store.ingest([ev(1), ev(2)], now=NOW)
+    old = await store.attribution_events("px1", after_pk=0, limit=10)
+    assert [e.event_id for e in old] == ["id-1", "id-2"]
+    cursor = old[-1].pk
+    pruned = await store.prune(before=NOW + 10, now=NOW + DEDUP_WINDOW_SECONDS + 20)
+    assert pruned.events == 2 and await store.event_count("px1") == 0
+    await store.ingest([ev(3), ev(4)], now=NOW + DEDUP_WINDOW_SECONDS + 30)
+    new = await store.attribution_events("px1", after_pk=cursor, limit=10)
+    assert [e.event_id for e in new] == ["id-3", "id-4"]
+    assert cursor < new[0].pk < new[1].pk
+    # pruned again after a partial deletion: keys still go up from the highest ever given
+    await store.prune(before=NOW + DEDUP_WINDOW_SECONDS + 40, now=NOW + 2 * DEDUP_WINDOW_SECONDS)
+    await store.ingest([ev(5)], now=NOW + 2 * DEDUP_WINDOW_SECONDS + 50)
+    last = await store.attribution_events("px1", after_pk=new[1].pk, limit=10)
+    assert [e.event_id for e in last] == ["id-5"]

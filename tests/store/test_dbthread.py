@@ -194,29 +194,6 @@ async def test_each_stored_event_is_linked_to_its_own_row(tmp_path: Path) -> Non
         await store.close()
 
 
-async def test_an_ingest_whose_keys_cannot_follow_on_fails_whole(tmp_path: Path) -> None:
-    """Past the largest key SQLite picks keys at random: the events cannot be linked by
-    position, so the ingest fails (nothing acknowledged, nothing kept) rather than link an
-    outbox row to another event."""
-    store = await _store_with_destination(tmp_path)
-    try:
-
-        def largest(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO events(pk, dataset_id, event_name, event_id, event_time,"
-                " received_at, source, payload) VALUES (?, 'px1', 'Purchase', 'x', 1, 1,"
-                " 'graph_api', x'7b7d')",
-                (2**63 - 1,),
-            )
-
-        await store.run_job(largest)
-        with pytest.raises(RuntimeError, match="consecutive keys"):
-            await store.ingest([_event(1), _event(2), _event(3)], now=2.0)
-        assert await store.event_count("px1") == 1
-    finally:
-        await store.close()
-
-
 async def _full_store(tmp_path: Path) -> SQLiteStore:
     """A store whose database may grow by five pages only: a big ingest fails on a full
     disk, a small write still fits."""
