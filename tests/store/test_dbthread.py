@@ -284,3 +284,30 @@ async def test_a_job_that_ends_the_transaction_is_told_so(tmp_path: Path, positi
         assert await db.run(_insert("d")) == "d"  # the connection is usable afterwards
     finally:
         db.stop()
+
+
+async def test_a_database_whose_keys_already_started_again_numbers_after_kept_ones(
+    tmp_path: Path,
+) -> None:
+    """Migration 0015 on a database where retention had already deleted every event: the
+    keys attribution and the click ledger still hold are the floor new events start after."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url, "0014")
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute(
+            "INSERT INTO attribution_cursor(dataset_id, last_pk, synced_at) VALUES ('px1', 500, 1)"
+        )
+        conn.execute(
+            "INSERT INTO click_ledger(dataset_id, kind, click_id, clicked_at, browser,"
+            " event_pk, received_at) VALUES ('px1', 'gclid', 'g', 1, NULL, 700, 1)"
+        )
+    migrate.upgrade(url)
+    store = SQLiteStore(url)
+    await store.open()
+    try:
+        await store.add_dataset("px1", name="p", default_country=None, now=1.0)
+        await store.ingest([_event(1)], now=2.0)
+        stored = await store.attribution_events("px1", after_pk=500, limit=5)
+        assert [e.pk for e in stored] == [701]
+    finally:
+        await store.close()

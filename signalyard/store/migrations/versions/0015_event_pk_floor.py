@@ -24,11 +24,32 @@ branch_labels = None
 depends_on = None
 
 
+_KEPT_KEYS = (
+    ("events", "pk"),
+    ("outbox", "event_pk"),
+    ("click_ledger", "event_pk"),
+    ("attribution_cursor", "last_pk"),
+    ("attribution_orders", "event_pk"),
+    ("attribution_touches", "event_pk"),
+    ("attribution_clicks", "first_pk"),
+    ("attribution_links", "first_pk"),
+)
+"""Where event keys are kept: a database whose keys already started again keeps the highest
+any of them holds, so that new events are numbered after it."""
+
+
 def upgrade() -> None:
     op.create_table(
         "event_pk_floor",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("pk", sa.BigInteger, nullable=False),
+    )
+    kept = " UNION ALL ".join(
+        f"SELECT max({column}) AS pk FROM {table}" for table, column in _KEPT_KEYS
+    )
+    op.execute(
+        f"INSERT INTO event_pk_floor(id, pk) SELECT 1, max(pk) FROM ({kept}) AS kept"
+        " HAVING max(pk) IS NOT NULL"
     )
 
 
