@@ -44,7 +44,7 @@ PRUNE_EVENTS = (
 KEEP_HIGHEST_PK = (
     "INSERT INTO event_pk_floor(id, pk) SELECT 1, max(pk) FROM events WHERE true"
     " HAVING max(pk) IS NOT NULL"
-    " ON CONFLICT (id) DO UPDATE SET pk = max(event_pk_floor.pk, excluded.pk)"
+    " ON CONFLICT (id) DO UPDATE SET pk = excluded.pk WHERE event_pk_floor.pk < excluded.pk"
 )
 """Run before :data:`PRUNE_EVENTS`, in its transaction: the highest event key given so far,
 which new events are numbered after (:func:`insert_events`) even once the events holding

@@ -274,8 +274,24 @@ async def test_event_keys_are_never_given_twice(store: Store) -> None:
     new = await store.attribution_events("px1", after_pk=cursor, limit=10)
     assert [e.event_id for e in new] == ["id-3", "id-4"]
     assert cursor < new[0].pk < new[1].pk
-    # pruned again after a partial deletion: keys still go up from the highest ever given
+    # pruned again: keys still go up from the highest ever given
     await store.prune(before=NOW + DEDUP_WINDOW_SECONDS + 40, now=NOW + 2 * DEDUP_WINDOW_SECONDS)
     await store.ingest([ev(5)], now=NOW + 2 * DEDUP_WINDOW_SECONDS + 50)
     last = await store.attribution_events("px1", after_pk=new[1].pk, limit=10)
     assert [e.event_id for e in last] == ["id-5"]
+
+
+async def test_keys_go_on_after_the_newest_events_when_older_ones_stay(store: Store) -> None:
+    """Retention deletes the newest events while an older one stays (it still waits for a
+    paused destination): the next event's key is past the deleted ones, not after the one
+    left."""
+    await store.add_dataset("px2", name="Pixel 2", default_country=None, now=NOW)
+    await dest(store)  # px1's event keeps an outbox row: retention keeps it
+    await store.ingest([ev(1)], now=NOW)
+    await store.ingest([ev(2, dataset="px2")], now=NOW)  # px2 has no destination
+    seen = await store.attribution_events("px2", after_pk=0, limit=5)
+    pruned = await store.prune(before=NOW + 10, now=NOW + DEDUP_WINDOW_SECONDS + 20)
+    assert pruned.events == 1 and await store.event_count("px1") == 1
+    await store.ingest([ev(3, dataset="px2")], now=NOW + DEDUP_WINDOW_SECONDS + 30)
+    after = await store.attribution_events("px2", after_pk=seen[-1].pk, limit=5)
+    assert [e.event_id for e in after] == ["id-3"]

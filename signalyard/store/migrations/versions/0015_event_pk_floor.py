@@ -28,6 +28,7 @@ _KEPT_KEYS = (
     ("events", "pk"),
     ("outbox", "event_pk"),
     ("click_ledger", "event_pk"),
+    ("consent_holds", "event_pk"),
     ("attribution_cursor", "last_pk"),
     ("attribution_orders", "event_pk"),
     ("attribution_touches", "event_pk"),
