@@ -68,26 +68,35 @@ PRUNE = (
         "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status='delivered'"
         " AND settled_at < ? LIMIT ?)",
         _before,
+        None,
     ),
     (
         "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status='dropped'"
         " AND settled_at < ? LIMIT ?)",
         _before,
+        None,
     ),
-    ("DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ? LIMIT ?)", _before),
-    (PRUNE_EVENTS, _before),
+    (
+        "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ? LIMIT ?)",
+        _before,
+        None,
+    ),
+    (PRUNE_EVENTS, _before, KEEP_HIGHEST_PK),
     (
         "DELETE FROM dedup_keys WHERE (dataset_id, event_name, event_id) IN (SELECT"
         " dataset_id, event_name, event_id FROM dedup_keys WHERE received_at < ? LIMIT ?)",
         _dedup_cutoff,
+        None,
     ),
     (
         "DELETE FROM click_ledger WHERE (dataset_id, kind, click_id) IN (SELECT"
         " dataset_id, kind, click_id FROM click_ledger WHERE clicked_at < ? LIMIT ?)",
         _click_cutoff,
+        None,
     ),
 )
-"""Retention: (statement deleting at most ``?`` rows, its cutoff from (before, now))."""
+"""Retention: (statement deleting at most ``?`` rows, its cutoff from (before, now), a
+statement run first in the same transaction or ``None``)."""
 
 _DESTINATION_COLUMNS = (
     "id, dataset_id, name, kind, options, secrets, state, paused_reason,"

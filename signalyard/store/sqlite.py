@@ -101,23 +101,17 @@ def _connect(path: str, cache_mb: int) -> Callable[[], sqlite3.Connection]:
     return connect
 
 
-def _rowcount_job(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], int]:
+def _rowcount_job(
+    sql: str, args: tuple[Any, ...], *, first: str | None = None
+) -> Callable[[sqlite3.Connection], int]:
+    """A job running ``sql`` (after ``first``, in its transaction): the rows it changed."""
+
     def job(conn: sqlite3.Connection) -> int:
+        if first is not None:
+            conn.execute(first)
         return conn.execute(sql, args).rowcount
 
     return job
-
-
-def _after(
-    sql: str, job: Callable[[sqlite3.Connection], int]
-) -> Callable[[sqlite3.Connection], int]:
-    """``job``, after running ``sql`` in its transaction."""
-
-    def both(conn: sqlite3.Connection) -> int:
-        conn.execute(sql)
-        return job(conn)
-
-    return both
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -583,13 +577,10 @@ class SQLiteStore:
 
     async def prune(self, *, before: float, now: float, batch: int = 5000) -> PruneResult:
         counts = []
-        for sql, cutoff in _sql.PRUNE:
+        for sql, cutoff, first in _sql.PRUNE:
             total = 0
             while True:
-                args = (cutoff(before, now), batch)
-                job = _rowcount_job(sql, args)
-                if sql is _sql.PRUNE_EVENTS:
-                    job = _after(_sql.KEEP_HIGHEST_PK, job)
+                job = _rowcount_job(sql, (cutoff(before, now), batch), first=first)
                 n = await self._db.run(job)
                 total += n
                 if n < batch:
