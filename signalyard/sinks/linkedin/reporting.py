@@ -61,6 +61,7 @@ from signalyard.sinks.reporting import (
     ReportingSpec,
     checked_amount,
     day_range,
+    platform_failed,
 )
 from signalyard.sinks.spec import own_config
 
@@ -243,7 +244,7 @@ def refusal(what: str, status: int, body: bytes, secrets: Sequence[str] = ()) ->
     if status == 429:
         return ReportingError(reason, "LinkedIn throttled the requests: fetch again later")
     if status >= 500:
-        return ReportingError(reason, "LinkedIn's side failed: fetch again later")
+        return platform_failed(reason, "LinkedIn")
     if status == 400:
         return ReportingError(
             reason, f"{_CHECK_ACCOUNT}; and ask for a range of days that has ended or is today"
