@@ -1,10 +1,13 @@
 """The delivery worker: claim due events, batch, send, apply the outcomes.
 
 Each destination has its own loop (:meth:`Worker.run`), so a slow platform never holds the
-others back. One cycle per destination: claim up to ``concurrency * max_batch`` due rows
-(leased to this worker), dead-letter those about to pass the platform's age limit, split the
-rest into batches (per ``test_event_code``, at most ``max_batch`` each), send the batches
-concurrently, then settle every row from the outcome its batch got:
+others back. A cycle claims due rows (leased to this worker), dead-letters those about to pass
+the platform's age limit, splits the rest into batches (per ``test_event_code``, at most
+``max_batch`` each), sends them, then settles every row from the outcome its batch got. The
+loop keeps up to ``concurrency`` such cycles of one request each in flight (bisecting a refused
+batch adds its own requests), and starts the next one as soon as one settles: a request that is
+slow to answer or to settle never leaves the other slots idle (:meth:`Worker.run_once` runs one
+cycle of up to ``concurrency`` requests instead).
 
 - ``Delivered``: done.
 - ``Retry``: due again after the sink's ``after`` or the jittered backoff; a throttled
@@ -35,7 +38,7 @@ import shlex
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -71,6 +74,11 @@ class _Cycle:
     paused: Paused | None = None
     throttle_until: float = 0.0
     window: RequestWindow | None = None
+    claimed: int = 0
+    """Rows this cycle handles (its count of handled events): those claimed, expired ones
+    included, less those released for a later cycle."""
+    batches: list[list[ClaimedEvent]] = field(default_factory=list)
+    """What is left to send once the claim is made, each batch one request."""
 
 
 class Worker:
@@ -144,11 +152,11 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set: one loop per destination, so that a slow platform
-        never holds the others back (each cycles on its own: claim, send, settle, again at
-        once while there is work, else it waits for :meth:`wake` or ``poll_seconds``). This
-        loop looks for added and removed destinations every ``poll_seconds`` and prunes. On
-        ``stop`` every destination loop finishes the cycle it is in. A failing cycle is
-        logged and retried."""
+        never holds the others back (each keeps up to ``concurrency`` cycles of one request
+        in flight and refills a slot as soon as its cycle settles: :meth:`_destination_loop`).
+        This loop looks for added and removed destinations every ``poll_seconds`` and prunes.
+        On ``stop`` every destination loop claims nothing more and finishes the cycles in
+        flight. A failing cycle is logged and retried after a poll."""
         loops: dict[int, asyncio.Task[None]] = {}
         next_prune = self.clock.monotonic() + min(60.0, self.settings.prune_interval_seconds)
         try:
@@ -176,8 +184,10 @@ class Worker:
                             loops[d.id] = asyncio.create_task(self._destination_loop(d.id, stop))
                 await _first(stop.wait(), timeout=self.settings.poll_seconds)
         finally:
-            # Stopping: each loop ends after its cycle (it sees ``stop``); cancelled: at once.
-            if not stop.is_set():
+            # Stopping: each loop ends after its cycles (it sees ``stop``); cancelled: at once,
+            # even when ``stop`` was set just before (the loops may not have seen it yet).
+            current = asyncio.current_task()
+            if not stop.is_set() or (current is not None and current.cancelling()):
                 for task in loops.values():
                     task.cancel()
             await asyncio.gather(*loops.values(), return_exceptions=True)
@@ -188,27 +198,79 @@ class Worker:
                 await close()
 
     async def _destination_loop(self, destination_id: int, stop: asyncio.Event) -> None:
-        """One destination's deliveries, cycle after cycle, until ``stop`` or its removal."""
+        """One destination's deliveries until ``stop`` or its removal: up to ``concurrency``
+        cycles of one request each in flight, the next claimed as soon as one settles. While
+        a slot is free, what :meth:`wake` announces or a poll finds due takes it; with nothing
+        in flight the loop waits for :meth:`wake` or ``poll_seconds``. A cycle that fails is
+        logged, and the next claim waits a poll (not at once). On ``stop`` nothing more is
+        claimed and the cycles in flight finish; cancelled, they are cancelled."""
         wake = asyncio.Event()
         self._wakes.add(wake)
+        slots = max(1, self.settings.concurrency)
+        running: set[asyncio.Task[int]] = set()
         try:
             while not stop.is_set():
                 wake.clear()
+                failed = False
                 try:
                     destination = await self._destination(destination_id)
                     if destination is None:
-                        return  # removed
-                    handled = await self._destination_cycle(destination)
+                        return  # removed (the cycles in flight finish below)
+                    while len(running) < slots and not stop.is_set():
+                        cycle = await self._claim(destination, requests=1)
+                        if cycle is None:
+                            break
+                        running.add(asyncio.create_task(self._send(cycle)))
                 except Exception:
                     log.exception(
                         "Delivery cycle failed; retrying. destination_id=%d", destination_id
                     )
-                    handled = 0
-                if handled:
-                    continue
-                await _first(wake.wait(), stop.wait(), timeout=self.settings.poll_seconds)
+                    failed = True
+                if running:
+                    await self._until_a_slot_frees(running, wake, slots)
+                    for task in [t for t in running if t.done()]:
+                        running.discard(task)
+                        failed = _log_failed(task, destination_id) or failed
+                    if not failed:
+                        continue
+                if failed:
+                    await _first(stop.wait(), timeout=self.settings.poll_seconds)
+                else:
+                    await _first(wake.wait(), stop.wait(), timeout=self.settings.poll_seconds)
+        except asyncio.CancelledError:
+            for task in running:
+                task.cancel()
+            raise
         finally:
             self._wakes.discard(wake)
+            if running:
+                try:
+                    done = (await asyncio.wait(running))[0]
+                except asyncio.CancelledError:  # cancelled while the cycles finish
+                    for task in running:
+                        task.cancel()
+                    raise
+                for task in done:
+                    _log_failed(task, destination_id)
+
+    async def _until_a_slot_frees(
+        self, running: set[asyncio.Task[int]], wake: asyncio.Event, slots: int
+    ) -> None:
+        """Wait until a cycle in flight ends; with a slot free already, also until new
+        events are announced or a poll passes (rows whose retry became due). With every
+        slot busy a wake changes nothing, so it is not waited for."""
+        if len(running) >= slots:
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            return
+        waiter = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.wait(
+                {*running, waiter},
+                timeout=self.settings.poll_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            waiter.cancel()
 
     async def _destination(self, destination_id: int) -> Destination | None:
         """The destination as stored now (its state, options and secrets may have changed)."""
@@ -242,11 +304,23 @@ class Worker:
         return window
 
     async def _destination_cycle(self, destination: Destination) -> int:
+        """One cycle of up to ``concurrency`` requests: the events handled (claimed)."""
+        cycle = await self._claim(destination, requests=self.settings.concurrency)
+        return 0 if cycle is None else await self._send(cycle)
+
+    async def _claim(self, destination: Destination, *, requests: int) -> _Cycle | None:
+        """Claim due rows for up to ``requests`` requests (fewer when the platform's request
+        quota has less room) and dead-letter the expired ones; None when there is nothing to
+        send (paused, throttled, quota spent, nothing due). Rows of more batches than that
+        (several ``test_event_code`` values) are released for a later cycle, so a cycle never
+        makes more first requests than it claimed for; each is counted in the quota now, so
+        cycles claimed one after another never overrun it (a bisection's requests are
+        counted when they are made)."""
         now = self.clock.now()
         if destination.state != "active":
-            return 0
+            return None
         if destination.throttled_until and destination.throttled_until > now:
-            return 0
+            return None
         try:
             sink = self._sink(destination)
         except Exception as error:
@@ -259,12 +333,12 @@ class Worker:
                 f" `signalyard destinations resume {shlex.quote(destination.name)}`",
                 now=now,
             )
-            return 0
-        requests, window = self.settings.concurrency, self._window(destination)
+            return None
+        window = self._window(destination)
         if window is not None:
             requests = min(requests, window.free(self.clock.monotonic()))
             if not requests:
-                return 0  # the platform's quota is spent: the loop comes back after a poll
+                return None  # the platform's quota is spent: the loop comes back after a poll
         claimed = await self.store.claim(
             destination.id,
             owner=self.owner,
@@ -273,19 +347,32 @@ class Worker:
             lease_seconds=self.settings.lease_seconds,
         )
         if not claimed:
-            return 0
-        cycle = _Cycle(destination, sink, window=window)
+            return None
+        cycle = _Cycle(destination, sink, window=window, claimed=len(claimed))
         fresh = await self._expire_old(cycle, claimed, now)
         batches = _batches(fresh, sink.max_batch)
-        gate = asyncio.Semaphore(self.settings.concurrency)
+        if len(batches) > requests:
+            extra = [c.outbox_id for batch in batches[requests:] for c in batch]
+            await self.store.release(extra, owner=self.owner)
+            cycle.claimed -= len(extra)  # not handled by this cycle
+            batches = batches[:requests]
+        cycle.batches = batches
+        if window is not None:
+            started = self.clock.monotonic()
+            for _ in cycle.batches:
+                window.take(started)
+        return cycle
 
-        async def send(batch: list[ClaimedEvent]) -> None:
-            async with gate:
-                await self._deliver(cycle, batch)
-
+    async def _send(self, cycle: _Cycle) -> int:
+        """Send a claimed cycle's batches (as many as it claimed requests for) at once and
+        settle them; then pause or throttle the destination if an answer said so: a pause
+        only if nobody changed the destination since it was read for this cycle (the
+        operator's new token or resume stands against an answer to the old one), a throttle
+        only ever later. The events handled."""
+        destination = cycle.destination
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
-            await asyncio.gather(*(send(b) for b in batches))
+            await asyncio.gather(*(self._deliver(cycle, b, counted=True) for b in cycle.batches))
         finally:
             heartbeat.cancel()
         if cycle.paused is not None:
@@ -295,6 +382,7 @@ class Worker:
                 reason=p.reason,
                 fix=p.fix_for(destination.name),
                 now=self.clock.now(),
+                unchanged_since=destination.updated_at,
             )
             log.warning(
                 "Destination paused. destination=%s code=%s subcode=%s",
@@ -304,7 +392,7 @@ class Worker:
             )
         if cycle.throttle_until:
             await self.store.throttle(destination.id, until=cycle.throttle_until)
-        return len(claimed)
+        return cycle.claimed
 
     async def _heartbeat(self) -> None:
         """While a cycle's requests are in flight, keep the lease on its rows, so a slow
@@ -341,12 +429,17 @@ class Worker:
                 self.recorder.dead(cycle.destination.id, len(old), now=now)
         return [c for c in claimed if c.event_time >= limit]
 
-    async def _deliver(self, cycle: _Cycle, batch: Sequence[ClaimedEvent]) -> None:
+    async def _deliver(
+        self, cycle: _Cycle, batch: Sequence[ClaimedEvent], *, counted: bool = False
+    ) -> None:
+        """Send ``batch`` and settle its rows. ``counted``: its request was already counted
+        in the platform's request quota (when the cycle was claimed); the requests that
+        bisecting a refused batch makes are counted here."""
         if cycle.paused is not None:
             await self.store.release([c.outbox_id for c in batch], owner=self.owner)
             self.metrics.settled(cycle.destination, "paused", batch, now=self.clock.now())
             return
-        if cycle.window is not None:
+        if cycle.window is not None and not counted:
             cycle.window.take(self.clock.monotonic())
         result = await cycle.sink.send(
             [_as_consented(cycle.destination.kind, c) for c in batch],
@@ -469,6 +562,18 @@ class Worker:
             cycle.paused = outcome
             await self.store.release(ids, owner=self.owner)
         self.metrics.settled(cycle.destination, outcome_label(outcome), rows, now=now)
+
+
+def _log_failed(task: asyncio.Task[int], destination_id: int) -> bool:
+    """Log a cycle that failed (its rows stay leased to this worker: due again once the
+    lease ends and no cycle in flight renews it); whether it failed."""
+    if task.cancelled():
+        return False
+    error = task.exception()
+    if error is None:
+        return False
+    log.error("Delivery cycle failed; retrying. destination_id=%d", destination_id, exc_info=error)
+    return True
 
 
 async def _first(*waits: Coroutine[Any, Any, object], timeout: float) -> None:

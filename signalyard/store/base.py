@@ -30,7 +30,8 @@ from signalyard.secret import Secret
 
 DEDUP_WINDOW_SECONDS = 48 * 3600
 CLICK_RETENTION_SECONDS = 90 * 86400
-"""Click ids are kept 90 days: longer than every platform's click attribution window."""
+"""Click ids are kept 90 days after their first sighting: longer than every platform's click
+attribution window."""
 DEAD_LETTER_IDS_MAX = 900
 """The most outbox ids one ``dead_letters`` call looks up (one statement's parameters)."""
 EXPIRED_HOLD_REASON = (
@@ -302,9 +303,27 @@ class Store(Protocol):
         """Replace a destination's options (its consent policy among them)."""
         ...
 
-    async def pause(self, destination_id: int, *, reason: str, fix: str, now: float) -> None: ...
+    async def pause(
+        self,
+        destination_id: int,
+        *,
+        reason: str,
+        fix: str,
+        now: float,
+        unchanged_since: float | None = None,
+    ) -> None:
+        """Pause a destination with the reason and the fix. ``unchanged_since``: only if it
+        was not changed after that ``updated_at`` (an answer to a request sent with what it
+        had then never pauses it again once the operator has replaced the token or resumed
+        it)."""
+        ...
+
     async def resume(self, destination_id: int, *, now: float) -> None: ...
-    async def throttle(self, destination_id: int, *, until: float) -> None: ...
+    async def throttle(self, destination_id: int, *, until: float) -> None:
+        """Hold the destination back until at least ``until`` (a throttle already set for
+        later stays)."""
+        ...
+
     async def remove_destination(self, destination_id: int, *, drop_queue: bool) -> int:
         """Remove a destination with its outbox rows and attempts, in one transaction;
         returns how many of its events were still waiting (queued or held) and are dropped.
@@ -452,5 +471,6 @@ class Store(Protocol):
         settled before ``before``, attempts made before it, events received before it that no
         outbox row needs any more, and dedup keys past the 48-hour window. Dead letters and
         queued rows (and their events) are kept. Dropped rows (consent) go like delivered
-        ones; click ledger entries go after ``CLICK_RETENTION_SECONDS``."""
+        ones; click ledger entries go ``CLICK_RETENTION_SECONDS`` after they were first seen
+        (received)."""
         ...

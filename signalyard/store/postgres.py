@@ -357,14 +357,23 @@ class PostgresStore:
             destination_id,
         )
 
-    async def pause(self, destination_id: int, *, reason: str, fix: str, now: float) -> None:
+    async def pause(
+        self,
+        destination_id: int,
+        *,
+        reason: str,
+        fix: str,
+        now: float,
+        unchanged_since: float | None = None,
+    ) -> None:
         await self.pool.execute(
             "UPDATE destinations SET state='paused', paused_reason=$1, paused_fix=$2,"
-            " updated_at=$3 WHERE id=$4",
+            " updated_at=$3 WHERE id=$4 AND ($5::double precision IS NULL OR updated_at <= $5)",
             reason,
             fix,
             now,
             destination_id,
+            unchanged_since,
         )
 
     async def resume(self, destination_id: int, *, now: float) -> None:
@@ -377,7 +386,10 @@ class PostgresStore:
 
     async def throttle(self, destination_id: int, *, until: float) -> None:
         await self.pool.execute(
-            "UPDATE destinations SET throttled_until=$1 WHERE id=$2", until, destination_id
+            "UPDATE destinations SET throttled_until=greatest(coalesce(throttled_until, 0), $1)"
+            " WHERE id=$2",
+            until,
+            destination_id,
         )
 
     async def remove_destination(self, destination_id: int, *, drop_queue: bool) -> int:

@@ -397,12 +397,20 @@ class SQLiteStore:
             )
         )
 
-    async def pause(self, destination_id: int, *, reason: str, fix: str, now: float) -> None:
+    async def pause(
+        self,
+        destination_id: int,
+        *,
+        reason: str,
+        fix: str,
+        now: float,
+        unchanged_since: float | None = None,
+    ) -> None:
         await self._db.run(
             lambda c: c.execute(
                 "UPDATE destinations SET state='paused', paused_reason=?, paused_fix=?,"
-                " updated_at=? WHERE id=?",
-                (reason, fix, now, destination_id),
+                " updated_at=? WHERE id=? AND (? IS NULL OR updated_at <= ?)",
+                (reason, fix, now, destination_id, unchanged_since, unchanged_since),
             )
         )
 
@@ -418,7 +426,9 @@ class SQLiteStore:
     async def throttle(self, destination_id: int, *, until: float) -> None:
         await self._db.run(
             lambda c: c.execute(
-                "UPDATE destinations SET throttled_until=? WHERE id=?", (until, destination_id)
+                "UPDATE destinations SET throttled_until=max(coalesce(throttled_until, 0), ?)"
+                " WHERE id=?",
+                (until, destination_id),
             )
         )
 

@@ -142,6 +142,44 @@ async def test_destination_state_and_token(store: Store) -> None:
     assert await store.get_destination(d + 1000) is None
 
 
+async def test_a_throttle_only_moves_later(store: Store) -> None:
+    """Two requests in flight both throttled: the shorter wait answered last does not cut the
+    longer one short (the worker writes each cycle's own)."""
+    d = await dest(store)
+
+    async def until() -> float | None:
+        got = await store.get_destination(d)
+        assert got is not None
+        return got.throttled_until
+
+    await store.throttle(d, until=NOW + 600)
+    await store.throttle(d, until=NOW + 60)
+    assert await until() == NOW + 600
+    await store.throttle(d, until=NOW + 900)
+    assert await until() == NOW + 900
+
+
+async def test_a_pause_for_an_old_request_does_not_undo_a_resume(store: Store) -> None:
+    """``pause(unchanged_since=...)``: the answer to a request sent before the operator
+    resumed the destination (or replaced its token) does not pause it again."""
+    d = await dest(store)
+    read = await store.get_destination(d)
+    assert read is not None
+    await store.pause(d, reason="token expired", fix="replace it", now=NOW + 1)
+    await store.resume(d, now=NOW + 2)
+    await store.pause(
+        d, reason="token expired", fix="replace it", now=NOW + 3, unchanged_since=read.updated_at
+    )
+    got = await store.get_destination(d)
+    assert got is not None and got.state == "active" and got.paused_reason is None
+    # unchanged since it was read: the pause applies
+    await store.pause(
+        d, reason="token expired", fix="replace it", now=NOW + 4, unchanged_since=got.updated_at
+    )
+    got = await store.get_destination(d)
+    assert got is not None and (got.state, got.paused_reason) == ("paused", "token expired")
+
+
 async def test_keys(store: Store) -> None:
     await store.add_key("px1", key_id="k1", key_hash="h1", label="web", now=NOW)
     found = await store.find_key("h1")
