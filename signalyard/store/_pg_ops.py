@@ -157,7 +157,7 @@ async def prune(pool: asyncpg.Pool, *, before: float, now: float, batch: int = 5
         ),
         (
             "DELETE FROM click_ledger WHERE (dataset_id, kind, click_id) IN (SELECT"
-            " dataset_id, kind, click_id FROM click_ledger WHERE clicked_at < $1"
+            " dataset_id, kind, click_id FROM click_ledger WHERE received_at < $1"
             " LIMIT $2 FOR UPDATE SKIP LOCKED)",
             min(before, now - CLICK_RETENTION_SECONDS),
         ),

@@ -90,7 +90,7 @@ PRUNE = (
     ),
     (
         "DELETE FROM click_ledger WHERE (dataset_id, kind, click_id) IN (SELECT"
-        " dataset_id, kind, click_id FROM click_ledger WHERE clicked_at < ? LIMIT ?)",
+        " dataset_id, kind, click_id FROM click_ledger WHERE received_at < ? LIMIT ?)",
         _click_cutoff,
         None,
     ),

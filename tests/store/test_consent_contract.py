@@ -244,6 +244,35 @@ async def test_click_ids_reach_the_ledger_once(store: Store) -> None:
     assert result.clicks == 2
 
 
+async def test_the_click_ledger_keeps_a_click_90_days_after_its_first_sighting(
+    store: Store,
+) -> None:
+    """Retention goes by when a click was first received (migration 0016): a click first seen
+    late (an old ``fbc`` cookie's, an import's) stays 90 days from then, not from its own
+    time; one seen on time goes 90 days after it."""
+    await dest(store, "default")
+    old_click = ClickId("fbclid", "IwAR-old", NOW - 80 * 86400)  # made 80 days before
+    await store.ingest([ev(1, "granted", clicks=(old_click,))], now=NOW)
+    # seen again later: the first sighting stays the one retention counts from
+    await store.ingest([ev(3, "granted", clicks=(old_click,))], now=NOW + 30 * 86400)
+    await store.ingest(
+        [ev(2, "granted", clicks=(ClickId("gclid", "Cj0-new", NOW + 86400),))], now=NOW + 86400
+    )
+    day = 86400
+
+    async def kept() -> list[str]:
+        rows = await fetch(store, "SELECT click_id FROM click_ledger ORDER BY click_id")
+        return [r[0] for r in rows]
+
+    assert (await store.prune(before=NOW + 89 * day, now=NOW + 89 * day)).clicks == 0
+    assert await kept() == ["Cj0-new", "IwAR-old"]
+    # 90 days after its first sighting (170 after the click) the old one goes; not the other
+    assert (await store.prune(before=NOW + 90 * day + 1, now=NOW + 90 * day + 1)).clicks == 1
+    assert await kept() == ["Cj0-new"]
+    assert (await store.prune(before=NOW + 91 * day + 1, now=NOW + 91 * day + 1)).clicks == 1
+    assert await kept() == []
+
+
 async def test_consent_given_before_the_event_decides_for_it(store: Store) -> None:
     await dest(store, "default")
     await store.update_consent("px1", subject_key(FBP), Consent("granted", "gcm"), now=NOW - 5)

@@ -137,7 +137,8 @@ async def test_the_store_checkpoints_the_log_every_ten_thousand_pages(tmp_path: 
         assert conn.execute("PRAGMA journal_size_limit").fetchone()[0] == 64 * 1024 * 1024
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert "click_ledger_browser" not in indexes  # migration 0014: nothing reads it
-        assert "click_ledger_clicked" in indexes
+        # migration 0016: retention reads the click ledger by its (growing) receipt time
+        assert "click_ledger_received" in indexes and "click_ledger_clicked" not in indexes
     finally:
         conn.close()
     store = SQLiteStore(url)
