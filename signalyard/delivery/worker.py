@@ -31,6 +31,7 @@ Every request is recorded as an attempt (time, HTTP status, code, subcode, trace
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -72,7 +73,6 @@ class _Cycle:
     destination: Destination
     sink: Sink
     paused: Paused | None = None
-    throttle_until: float = 0.0
     window: RequestWindow | None = None
     claimed: int = 0
     """Rows this cycle handles (its count of handled events): those claimed, expired ones
@@ -208,6 +208,7 @@ class Worker:
         self._wakes.add(wake)
         slots = max(1, self.settings.concurrency)
         running: set[asyncio.Task[int]] = set()
+        beat: asyncio.Task[None] | None = None  # renews the leases while cycles are in flight
         try:
             while not stop.is_set():
                 wake.clear()
@@ -220,17 +221,22 @@ class Worker:
                         cycle = await self._claim(destination, requests=1)
                         if cycle is None:
                             break
-                        running.add(asyncio.create_task(self._send(cycle)))
+                        running.add(asyncio.create_task(self._send(cycle, heartbeat=False)))
                 except Exception:
                     log.exception(
                         "Delivery cycle failed; retrying. destination_id=%d", destination_id
                     )
                     failed = True
                 if running:
+                    if beat is None:
+                        beat = asyncio.create_task(self._heartbeat())
                     await self._until_a_slot_frees(running, wake, slots)
                     for task in [t for t in running if t.done()]:
                         running.discard(task)
                         failed = _log_failed(task, destination_id) or failed
+                    if not running:
+                        beat.cancel()
+                        beat = None
                     if not failed:
                         continue
                 if failed:
@@ -243,15 +249,19 @@ class Worker:
             raise
         finally:
             self._wakes.discard(wake)
-            if running:
-                try:
-                    done = (await asyncio.wait(running))[0]
-                except asyncio.CancelledError:  # cancelled while the cycles finish
-                    for task in running:
-                        task.cancel()
-                    raise
-                for task in done:
-                    _log_failed(task, destination_id)
+            try:
+                if running:
+                    try:
+                        done = (await asyncio.wait(running))[0]
+                    except asyncio.CancelledError:  # cancelled while the cycles finish
+                        for task in running:
+                            task.cancel()
+                        raise
+                    for task in done:
+                        _log_failed(task, destination_id)
+            finally:
+                if beat is not None:
+                    beat.cancel()
 
     async def _until_a_slot_frees(
         self, running: set[asyncio.Task[int]], wake: asyncio.Event, slots: int
@@ -305,7 +315,7 @@ class Worker:
 
     async def _destination_cycle(self, destination: Destination) -> int:
         """One cycle of up to ``concurrency`` requests: the events handled (claimed)."""
-        cycle = await self._claim(destination, requests=self.settings.concurrency)
+        cycle = await self._claim(destination, requests=max(1, self.settings.concurrency))
         return 0 if cycle is None else await self._send(cycle)
 
     async def _claim(self, destination: Destination, *, requests: int) -> _Cycle | None:
@@ -314,8 +324,9 @@ class Worker:
         send (paused, throttled, quota spent, nothing due). Rows of more batches than that
         (several ``test_event_code`` values) are released for a later cycle, so a cycle never
         makes more first requests than it claimed for; each is counted in the quota now, so
-        cycles claimed one after another never overrun it (a bisection's requests are
-        counted when they are made)."""
+        cycles claimed one after another never overrun it. A bisection's requests are
+        counted when they are made, without waiting for room: isolating a bad event can go
+        past the quota, and the platform's 429 then throttles the destination."""
         now = self.clock.now()
         if destination.state != "active":
             return None
@@ -363,40 +374,48 @@ class Worker:
                 window.take(started)
         return cycle
 
-    async def _send(self, cycle: _Cycle) -> int:
+    async def _send(self, cycle: _Cycle, *, heartbeat: bool = True) -> int:
         """Send a claimed cycle's batches (as many as it claimed requests for) at once and
-        settle them; then pause or throttle the destination if an answer said so: a pause
-        only if nobody changed the destination since it was read for this cycle (the
-        operator's new token or resume stands against an answer to the old one), a throttle
-        only ever later. The events handled."""
-        destination = cycle.destination
-        heartbeat = asyncio.create_task(self._heartbeat())
+        settle them (a pause or a throttle is written as soon as its answer comes:
+        :meth:`_settle`). ``heartbeat``: renew the leases while they are in flight (the
+        destination loop runs one heartbeat for all its cycles instead). A cycle that fails
+        releases what it has not settled, so that no other cycle's heartbeat keeps those rows
+        leased; they are due again at once. The events handled."""
+        beat = asyncio.create_task(self._heartbeat()) if heartbeat else None
         try:
             await asyncio.gather(*(self._deliver(cycle, b, counted=True) for b in cycle.batches))
+        except BaseException:
+            ids = [c.outbox_id for batch in cycle.batches for c in batch]
+            # Settled rows are not touched (only queued rows this worker holds are).
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.release(ids, owner=self.owner))
+            raise
         finally:
-            heartbeat.cancel()
-        if cycle.paused is not None:
-            p = cycle.paused
-            await self.store.pause(
-                destination.id,
-                reason=p.reason,
-                fix=p.fix_for(destination.name),
-                now=self.clock.now(),
-                unchanged_since=destination.updated_at,
-            )
-            log.warning(
-                "Destination paused. destination=%s code=%s subcode=%s",
-                destination.name,
-                p.code,
-                p.subcode,
-            )
-        if cycle.throttle_until:
-            await self.store.throttle(destination.id, until=cycle.throttle_until)
+            if beat is not None:
+                beat.cancel()
         return cycle.claimed
 
+    async def _pause(self, destination: Destination, paused: Paused) -> None:
+        """Pause the destination for ``paused`` unless it changed since it was read for this
+        cycle (the operator's new token or resume stands against an answer to the old one)."""
+        await self.store.pause(
+            destination.id,
+            reason=paused.reason,
+            fix=paused.fix_for(destination.name),
+            now=self.clock.now(),
+            unchanged_since=destination.updated_at,
+        )
+        log.warning(
+            "Destination paused. destination=%s code=%s subcode=%s",
+            destination.name,
+            paused.code,
+            paused.subcode,
+        )
+
     async def _heartbeat(self) -> None:
-        """While a cycle's requests are in flight, keep the lease on its rows, so a slow
-        platform never lets another worker claim (and send again) what this one is sending."""
+        """While requests are in flight, keep the lease on their rows (every row this worker
+        holds), so a slow platform never lets another worker claim (and send again) what this
+        one is sending."""
         interval = self.settings.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
@@ -520,7 +539,8 @@ class Worker:
                 if wait is None:
                     wait = self.settings.throttle_default_seconds
                 wait = max(wait, self.settings.backoff_base_seconds)
-                cycle.throttle_until = max(cycle.throttle_until, now + wait)
+                # Written before the rows go back: no other slot claims them in between.
+                await self.store.throttle(cycle.destination.id, until=now + wait)
                 await self.store.settle_retry(
                     ids,
                     owner=self.owner,
@@ -559,6 +579,9 @@ class Worker:
             if self.recorder is not None:
                 self.recorder.dead(cycle.destination.id, len(rows), now=now)
         else:
+            if cycle.paused is None:
+                # Written before the rows go back: no other slot claims them in between.
+                await self._pause(cycle.destination, outcome)
             cycle.paused = outcome
             await self.store.release(ids, owner=self.owner)
         self.metrics.settled(cycle.destination, outcome_label(outcome), rows, now=now)

@@ -312,10 +312,10 @@ class Store(Protocol):
         now: float,
         unchanged_since: float | None = None,
     ) -> None:
-        """Pause a destination with the reason and the fix. ``unchanged_since``: only if it
-        was not changed after that ``updated_at`` (an answer to a request sent with what it
-        had then never pauses it again once the operator has replaced the token or resumed
-        it)."""
+        """Pause a destination with the reason and the fix. ``unchanged_since``: only if its
+        ``updated_at`` is still that one (an answer to a request sent with what it had then
+        never pauses it again once the operator has replaced the token or resumed it; equal,
+        not earlier, so that another host's clock cannot matter)."""
         ...
 
     async def resume(self, destination_id: int, *, now: float) -> None: ...

@@ -368,7 +368,7 @@ class PostgresStore:
     ) -> None:
         await self.pool.execute(
             "UPDATE destinations SET state='paused', paused_reason=$1, paused_fix=$2,"
-            " updated_at=$3 WHERE id=$4 AND ($5::double precision IS NULL OR updated_at <= $5)",
+            " updated_at=$3 WHERE id=$4 AND ($5::double precision IS NULL OR updated_at = $5)",
             reason,
             fix,
             now,

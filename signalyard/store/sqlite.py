@@ -409,7 +409,7 @@ class SQLiteStore:
         await self._db.run(
             lambda c: c.execute(
                 "UPDATE destinations SET state='paused', paused_reason=?, paused_fix=?,"
-                " updated_at=? WHERE id=? AND (? IS NULL OR updated_at <= ?)",
+                " updated_at=? WHERE id=? AND (? IS NULL OR updated_at = ?)",
                 (reason, fix, now, destination_id, unchanged_since, unchanged_since),
             )
         )

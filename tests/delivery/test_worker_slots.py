@@ -297,7 +297,7 @@ async def test_cancelling_run_cancels_the_requests_in_flight(
 ) -> None:
     """Cancelled with two requests blocked in flight: both are cancelled (nothing keeps
     running after ``run`` ends, nothing is sent or settled later when they would have
-    answered) and no row was settled twice."""
+    answered), their rows are released (due again at once), and no row was settled twice."""
     sink = Gated()
     sink.hold("e1", "e2")
     worker = await setup(sqlite_store, clock, sink, 4)
@@ -338,8 +338,12 @@ async def test_cancelling_run_cancels_the_requests_in_flight(
     await asyncio.sleep(0.05)
     assert sink.delivered == ["e0"] and len(sink.started) == 3
     assert settled and max(settled.values()) == 1, f"settled twice: {settled}"
-    assert len(settled) == 1  # e0's row only: the cancelled ones stay leased, queued
+    # e0 delivered; the cancelled requests' rows (e1, e2) released once each, due again at
+    # once for any worker (not held until their lease ends); e3 was never claimed
+    assert sorted(settled) == [1, 2, 3]
     assert await counts(sqlite_store, clock) == (1, 3)
+    again = await sqlite_store.claim(1, owner="other", limit=10, now=clock.now(), lease_seconds=30)
+    assert [c.payload["event_id"] for c in again] == ["e1", "e2", "e3"]
 
 
 async def test_cancelling_run_just_after_stop_still_cancels_the_requests_in_flight(
@@ -550,3 +554,59 @@ async def test_a_shorter_throttle_answered_later_does_not_shorten_the_hold(
     d = await destination(sqlite_store)
     assert d.throttled_until == start + 600, f"{d.throttled_until - start} s, not 600"
     assert await counts(sqlite_store, clock) == (0, 2)
+
+
+async def test_a_failed_cycle_releases_its_rows(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    """A cycle that fails gives its rows back at once: no other cycle's heartbeat (which
+    renews every row the worker holds) keeps them leased while other requests are slow."""
+
+    def boom(events: Sequence[ServerEvent]) -> Outcome:
+        if events[0]["event_id"] == "e0":
+            raise RuntimeError("the platform client broke")
+        return Delivered()
+
+    sink = Gated(boom)
+    sink.hold("e1")  # a slow request of another slot stays in flight meanwhile
+    worker = await setup(sqlite_store, clock, sink, 2)
+    worker.settings = settings()
+    async with running(worker, sink) as (stop, task):
+        await until(lambda: len(sink.started) == 2 and "e0" in sink.ended, "e0 failed")
+        leased = await sqlite_store._db.run(
+            lambda c: [
+                r[0]
+                for r in c.execute(
+                    "SELECT o.id FROM outbox o WHERE o.lease_owner IS NOT NULL ORDER BY o.id"
+                )
+            ]
+        )
+        assert leased == [2], "only e1's row (in flight) is leased; e0's was released"
+        stop.set()
+        sink.let_go("e1")
+        await ended(task)
+    assert await counts(sqlite_store, clock) == (1, 1)
+
+
+async def test_a_paused_answer_pauses_before_its_rows_are_queued_again(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    """The pause is written before the Paused request's rows go back to the queue, so no
+    other slot claims them in between and sends them with the dead token."""
+    states: list[str] = []
+    release = sqlite_store.release
+
+    async def recording(ids: Sequence[int], *, owner: str) -> int:
+        states.append((await destination(sqlite_store)).state)
+        return await release(ids, owner=owner)
+
+    sqlite_store.release = recording  # type: ignore[method-assign]
+    sink = Gated(token_expired)
+    worker = await setup(sqlite_store, clock, sink, 1)
+    worker.settings = settings()
+    async with running(worker, sink) as (stop, task):
+        await until_destination(sqlite_store, lambda d: d.state == "paused", "paused")
+        stop.set()
+        await ended(task)
+    assert states == ["paused"]
+    assert len(sink.started) == 1

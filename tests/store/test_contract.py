@@ -178,6 +178,13 @@ async def test_a_pause_for_an_old_request_does_not_undo_a_resume(store: Store) -
     )
     got = await store.get_destination(d)
     assert got is not None and (got.state, got.paused_reason) == ("paused", "token expired")
+    # a resume written by a host whose clock is behind (an earlier updated_at) still counts
+    await store.resume(d, now=NOW)
+    await store.pause(
+        d, reason="token expired", fix="replace it", now=NOW + 5, unchanged_since=got.updated_at
+    )
+    got = await store.get_destination(d)
+    assert got is not None and got.state == "active"
 
 
 async def test_keys(store: Store) -> None:
