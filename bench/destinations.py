@@ -43,8 +43,10 @@ lost (every acknowledged event stored and delivered once, no request refused).
 Experiments, for finding out why a target is missed (not the figures of the plain run):
 ``--workers N`` worker processes, ``--delivery-concurrency N`` (``delivery.concurrency``),
 ``--sandbox-per-kind`` (each platform's sandbox in its own process, the destinations' base
-URLs naming it), ``--no-pin``. Loopback only, every child in its own process group, stopped at the
-end whatever happens; the temporary directory is removed.
+URLs naming it), ``--no-pin``, ``--extra-index clicked`` (the click ledger's index on
+``clicked_at`` added back, to measure what migration 0016 saves). Loopback only, every child
+in its own process group, stopped at the end whatever happens; the temporary directory is
+removed.
 """
 
 from __future__ import annotations
@@ -132,16 +134,19 @@ class Plan:
     pin: bool = True
     """Serve and the worker on CPU 0, the load generator and the sandbox on CPU 1."""
     workers: int = 1
+    """Worker processes (an experiment past 1: all on CPU 0 when pinned)."""
     delivery_concurrency: int | None = None
     """An experiment: the worker's ``delivery.concurrency`` (default 4: requests in flight
-    per destination; a cycle claims that many batches)."""
-    """Worker processes (an experiment past 1: all on CPU 0 when pinned)."""
+    per destination)."""
     kinds: tuple[str, ...] = KINDS
     """The dataset's destinations, one of each kind."""
     serve_workers: int = 1
+    """An experiment: ``serve --workers N`` (N processes on the port, nothing pinned)."""
     sqlite_cache_mb: int | None = None
     """An experiment: the gateway's processes' ``sqlite_cache_mb`` (default 64)."""
-    """An experiment: ``serve --workers N`` (N processes on the port, nothing pinned)."""
+    extra_indexes: tuple[str, ...] = ()
+    """An experiment: indexes of :data:`EXTRA_INDEXES` added to each database after it is
+    migrated (an index the schema no longer has, to measure what it cost)."""
     sandbox_per_kind: bool = False
     """An experiment: each platform's sandbox in its own process (``signalyard sandbox
     KIND``), the destinations' base URLs naming it, instead of one ``signalyard sandbox``
@@ -228,11 +233,27 @@ def destination_config(
     return options, secrets
 
 
-def prepare(path: Path, key: NewKey, kinds: Sequence[str], sandboxes: Sandboxes) -> str:
+EXTRA_INDEXES = {"clicked": "CREATE INDEX click_ledger_clicked ON click_ledger (clicked_at)"}
+"""Indexes an experiment can add back: ``clicked``, the click ledger's index on
+``clicked_at`` that migration 0016 replaced (every click a key on a random page)."""
+
+
+def prepare(
+    path: Path,
+    key: NewKey,
+    kinds: Sequence[str],
+    sandboxes: Sandboxes,
+    extra_indexes: Sequence[str] = (),
+) -> str:
     """A migrated SQLite database with the dataset, ``key`` and a destination of each kind
-    (the operator key file is made beside it, where the children find it); its URL."""
+    (the operator key file is made beside it, where the children find it), and
+    ``extra_indexes`` (names in :data:`EXTRA_INDEXES`); its URL."""
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
+    if extra_indexes:
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+            for name in extra_indexes:
+                conn.execute(EXTRA_INDEXES[name])
 
     async def run() -> None:
         store = make_store(load_settings(environ={}, database_url=url))
@@ -345,7 +366,7 @@ def ingest(
     sandboxes: Sandboxes,
 ) -> Ingested:
     path = workdir / f"{label}.db"
-    url = prepare(path, key, kinds, sandboxes)
+    url = prepare(path, key, kinds, sandboxes, plan.extra_indexes)
     done = Ingested(label, kinds, path)
     out = done.out
     out.update(
@@ -837,6 +858,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="an experiment: one sandbox process per platform, named by the destinations",
     )
+    parser.add_argument(
+        "--extra-index",
+        choices=sorted(EXTRA_INDEXES),
+        action="append",
+        help="an experiment: add this index to the databases (clicked: the click ledger's"
+        " index on clicked_at, before migration 0016)",
+    )
     args = parser.parse_args(argv)
     plan = Plan(
         seconds=args.seconds or (10.0 if args.quick else 60.0),
@@ -852,6 +880,7 @@ def main(argv: list[str] | None = None) -> int:
         kinds=tuple(REGISTRY) if args.kinds == "all" else tuple(args.kinds.split(",")),
         serve_workers=args.serve_workers,
         sqlite_cache_mb=args.sqlite_cache_mb,
+        extra_indexes=tuple(args.extra_index or ()),
     )
     unknown = [k for k in plan.kinds if k not in REGISTRY]
     if unknown:

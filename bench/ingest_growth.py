@@ -40,7 +40,6 @@ from signalyard.sinks import REGISTRY
 from signalyard.sources.auth import new_key
 from signalyard.sources.ingest import Ingestor
 
-EXTRA_INDEXES = {"clicked": "CREATE INDEX click_ledger_clicked ON click_ledger (clicked_at)"}
 KINDS = ("meta", "google", "tiktok")
 
 
@@ -116,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=150, help="1000-event requests (150)")
     parser.add_argument("--block", type=int, default=25, help="requests per reported row")
-    parser.add_argument("--with-index", choices=sorted(EXTRA_INDEXES), action="append")
+    parser.add_argument("--with-index", choices=sorted(bench.EXTRA_INDEXES), action="append")
     parser.add_argument("--no-fbp", action="store_true")
     parser.add_argument("--page-size", type=int, help="an experiment: a new file's page size")
     args = parser.parse_args()
@@ -128,10 +127,8 @@ def main() -> None:
             with sqlite3.connect(path) as conn:
                 conn.execute(f"PRAGMA page_size={int(args.page_size)}")
                 conn.execute("VACUUM")
-        bench.prepare(path, new_key(), KINDS, _Sandboxes())  # type: ignore[arg-type]
-        with sqlite3.connect(path) as conn:
-            for name in args.with_index or ():
-                conn.execute(EXTRA_INDEXES[name])
+        extra = tuple(args.with_index or ())
+        bench.prepare(path, new_key(), KINDS, _Sandboxes(), extra)  # type: ignore[arg-type]
         rows = asyncio.run(run(path, args.requests, args.block, not args.no_fbp))
     extra = ", ".join(args.with_index or ()) or "none"
     print(
