@@ -38,7 +38,7 @@ import random
 import shlex
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,8 +207,8 @@ class Worker:
         wake = asyncio.Event()
         self._wakes.add(wake)
         slots = max(1, self.settings.concurrency)
-        running: set[asyncio.Task[int]] = set()
-        beat: asyncio.Task[None] | None = None  # renews the leases while cycles are in flight
+        running: dict[asyncio.Task[int], _Cycle] = {}  # the cycles in flight
+        beat: asyncio.Task[None] | None = None  # renews their leases
         try:
             while not stop.is_set():
                 wake.clear()
@@ -221,7 +221,7 @@ class Worker:
                         cycle = await self._claim(destination, requests=1)
                         if cycle is None:
                             break
-                        running.add(asyncio.create_task(self._send(cycle, heartbeat=False)))
+                        running[asyncio.create_task(self._send(cycle, heartbeat=False))] = cycle
                 except Exception:
                     log.exception(
                         "Delivery cycle failed; retrying. destination_id=%d", destination_id
@@ -229,10 +229,12 @@ class Worker:
                     failed = True
                 if running:
                     if beat is None:
-                        beat = asyncio.create_task(self._heartbeat())
-                    await self._until_a_slot_frees(running, wake, slots)
+                        beat = asyncio.create_task(
+                            self._heartbeat(lambda: _leased(running.values()))
+                        )
+                    await self._until_a_slot_frees(set(running), wake, slots)
                     for task in [t for t in running if t.done()]:
-                        running.discard(task)
+                        del running[task]
                         failed = _log_failed(task, destination_id) or failed
                     if not running:
                         beat.cancel()
@@ -252,7 +254,7 @@ class Worker:
             try:
                 if running:
                     try:
-                        done = (await asyncio.wait(running))[0]
+                        done = (await asyncio.wait(set(running)))[0]
                     except asyncio.CancelledError:  # cancelled while the cycles finish
                         for task in running:
                             task.cancel()
@@ -381,7 +383,7 @@ class Worker:
         destination loop runs one heartbeat for all its cycles instead). A cycle that fails
         releases what it has not settled, so that no other cycle's heartbeat keeps those rows
         leased; they are due again at once. The events handled."""
-        beat = asyncio.create_task(self._heartbeat()) if heartbeat else None
+        beat = asyncio.create_task(self._heartbeat(lambda: _leased([cycle]))) if heartbeat else None
         try:
             await asyncio.gather(*(self._deliver(cycle, b, counted=True) for b in cycle.batches))
         except BaseException:
@@ -412,16 +414,17 @@ class Worker:
             paused.subcode,
         )
 
-    async def _heartbeat(self) -> None:
-        """While requests are in flight, keep the lease on their rows (every row this worker
-        holds), so a slow platform never lets another worker claim (and send again) what this
-        one is sending."""
+    async def _heartbeat(self, leased: Callable[[], list[int]]) -> None:
+        """While requests are in flight, keep the lease on their rows (``leased()``: the ids
+        of the cycles in flight, those not yet settled), so a slow platform never lets
+        another worker claim (and send again) what this one is sending. By id: a statement
+        over every row the worker holds would read the whole queue each time."""
         interval = self.settings.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.store.extend_lease(
-                    owner=self.owner, until=self.clock.now() + self.settings.lease_seconds
+                    leased(), owner=self.owner, until=self.clock.now() + self.settings.lease_seconds
                 )
             except Exception:
                 log.exception("Extending the lease failed; will try again.")
@@ -585,6 +588,11 @@ class Worker:
             cycle.paused = outcome
             await self.store.release(ids, owner=self.owner)
         self.metrics.settled(cycle.destination, outcome_label(outcome), rows, now=now)
+
+
+def _leased(cycles: Iterable[_Cycle]) -> list[int]:
+    """The outbox ids of ``cycles``' batches (settled ones included: renewing skips them)."""
+    return [c.outbox_id for cycle in cycles for batch in cycle.batches for c in batch]
 
 
 def _log_failed(task: asyncio.Task[int], destination_id: int) -> bool:

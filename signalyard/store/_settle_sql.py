@@ -7,7 +7,7 @@ from __future__ import annotations
 
 _HELD_BY_OWNER = " WHERE status='queued' AND lease_owner=?"
 
-EXTEND_LEASE = "UPDATE outbox SET lease_until=? WHERE lease_owner=? AND status='queued'"
+EXTEND_LEASE = "UPDATE outbox SET lease_until=?" + _HELD_BY_OWNER
 """(until, owner)"""
 DELIVERED = (
     "UPDATE outbox SET status='delivered', settled_at=?, attempts=attempts+1,"

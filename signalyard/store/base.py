@@ -363,9 +363,9 @@ class Store(Protocol):
     async def claim(
         self, destination_id: int, *, owner: str, limit: int, now: float, lease_seconds: float
     ) -> list[ClaimedEvent]: ...
-    async def extend_lease(self, *, owner: str, until: float) -> int:
-        """Keep holding every row ``owner`` still holds, until ``until`` (a heartbeat while
-        a long delivery is in flight)."""
+    async def extend_lease(self, ids: Sequence[int], *, owner: str, until: float) -> int:
+        """Keep holding the rows of ``ids`` that ``owner`` still holds, until ``until`` (a
+        heartbeat while a long delivery is in flight); how many."""
         ...
 
     async def settle_delivered(self, ids: Sequence[int], *, owner: str, now: float) -> int: ...

@@ -548,9 +548,8 @@ class PostgresStore:
             )
         return out
 
-    async def extend_lease(self, *, owner: str, until: float) -> int:
-        done = await self.pool.execute(_PG_SETTLE["EXTEND_LEASE"], until, owner)
-        return int(done.split()[-1])
+    async def extend_lease(self, ids: Sequence[int], *, owner: str, until: float) -> int:
+        return await self._settle(_PG_SETTLE["EXTEND_LEASE"], (until, owner), ids)
 
     async def _settle(self, sql: str, args: tuple[Any, ...], ids: Sequence[int]) -> int:
         if not ids:

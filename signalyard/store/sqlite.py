@@ -492,8 +492,8 @@ class SQLiteStore:
 
         return await self._db.run(job)
 
-    async def extend_lease(self, *, owner: str, until: float) -> int:
-        return await self._db.run(_rowcount_job(_settle_sql.EXTEND_LEASE, (until, owner)))
+    async def extend_lease(self, ids: Sequence[int], *, owner: str, until: float) -> int:
+        return await self._settle(_settle_sql.EXTEND_LEASE, (until, owner), ids)
 
     async def _settle(self, sql: str, args: tuple[Any, ...], ids: Sequence[int]) -> int:
         def job(conn: sqlite3.Connection) -> int:

@@ -610,3 +610,34 @@ async def test_a_paused_answer_pauses_before_its_rows_are_queued_again(
         await ended(task)
     assert states == ["paused"]
     assert len(sink.started) == 1
+
+
+async def test_the_loop_renews_the_leases_of_the_requests_in_flight(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    """One heartbeat for the destination's loop renews, by id, the rows of the requests in
+    flight: past their first lease, another worker still cannot claim them."""
+    sink = Gated()
+    sink.hold("e0")
+    worker = await setup(sqlite_store, clock, sink, 1)
+    worker.settings = settings(concurrency=1, lease_seconds=0.3)  # a beat every 0.1 s
+    renewed: list[list[int]] = []
+    extend = sqlite_store.extend_lease
+
+    async def recording(ids: Sequence[int], *, owner: str, until: float) -> int:
+        renewed.append(list(ids))
+        return await extend(ids, owner=owner, until=until)
+
+    sqlite_store.extend_lease = recording  # type: ignore[method-assign]
+    async with running(worker, sink) as (stop, task):
+        await until(lambda: len(sink.started) == 1, "e0 in flight")
+        clock.advance(0.25)
+        await until(lambda: len(renewed) >= 1, "a heartbeat")
+        clock.advance(0.2)  # past the first lease (0.3 s), within the renewed one
+        other = await sqlite_store.claim(1, owner="w2", limit=10, now=clock.now(), lease_seconds=9)
+        assert other == []
+        stop.set()
+        sink.let_go()
+        await ended(task)
+    assert renewed[0] == [1]
+    assert await counts(sqlite_store, clock) == (1, 0)

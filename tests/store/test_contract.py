@@ -266,9 +266,26 @@ async def test_extend_lease_keeps_rows_held(store: Store) -> None:
     d = await dest(store)
     await store.ingest([ev(i) for i in range(3)], now=NOW)
     held = await store.claim(d, owner="w1", limit=10, now=NOW, lease_seconds=10)
-    assert await store.extend_lease(owner="w1", until=NOW + 100) == 3
+    ids = [h.outbox_id for h in held]
+    assert await store.settle_delivered(ids[:1], owner="w1", now=NOW + 1) == 1
+    # renewed by id: the settled row is not touched, nor one another owner holds
+    assert await store.extend_lease(ids, owner="w1", until=NOW + 100) == 2
+    assert await store.extend_lease(ids, owner="w2", until=NOW + 100) == 0
+    assert await store.extend_lease([], owner="w1", until=NOW + 100) == 0
     assert await store.claim(d, owner="w2", limit=10, now=NOW + 50, lease_seconds=10) == []
-    assert await store.settle_delivered([h.outbox_id for h in held], owner="w1", now=NOW + 60) == 3
+    assert await store.settle_delivered(ids[1:], owner="w1", now=NOW + 60) == 2
+
+
+async def test_extend_lease_renews_only_the_rows_named(store: Store) -> None:
+    """The heartbeat renews the rows of the requests in flight, not every row the worker
+    holds: a row of a cycle that is over is due again when its own lease ends."""
+    d = await dest(store)
+    await store.ingest([ev(i) for i in range(4)], now=NOW)
+    held = await store.claim(d, owner="w1", limit=10, now=NOW, lease_seconds=10)
+    ids = [h.outbox_id for h in held]
+    assert await store.extend_lease(ids[:2], owner="w1", until=NOW + 100) == 2
+    again = await store.claim(d, owner="w2", limit=10, now=NOW + 50, lease_seconds=10)
+    assert sorted(c.outbox_id for c in again) == sorted(ids[2:])
 
 
 async def test_update_dataset(store: Store) -> None:
