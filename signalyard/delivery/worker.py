@@ -214,10 +214,12 @@ class Worker:
                 wake.clear()
                 failed = False
                 try:
-                    destination = await self._destination(destination_id)
-                    if destination is None:
-                        return  # removed (the cycles in flight finish below)
                     while len(running) < slots and not stop.is_set():
+                        # Read for each claim: a pause or throttle another cycle wrote
+                        # meanwhile (while the previous claim ran) stops this one.
+                        destination = await self._destination(destination_id)
+                        if destination is None:
+                            return  # removed (the cycles in flight finish below)
                         cycle = await self._claim(destination, requests=1)
                         if cycle is None:
                             break
@@ -381,11 +383,13 @@ class Worker:
         settle them (a pause or a throttle is written as soon as its answer comes:
         :meth:`_settle`). ``heartbeat``: renew the leases while they are in flight (the
         destination loop runs one heartbeat for all its cycles instead). A cycle that fails
-        releases what it has not settled, so that no other cycle's heartbeat keeps those rows
-        leased; they are due again at once. The events handled."""
+        first cancels its other batches' requests, then releases what it has not settled:
+        due again at once rather than when the lease ends. The events handled."""
         beat = asyncio.create_task(self._heartbeat(lambda: _leased([cycle]))) if heartbeat else None
         try:
-            await asyncio.gather(*(self._deliver(cycle, b, counted=True) for b in cycle.batches))
+            async with asyncio.TaskGroup() as group:  # one failing cancels the others
+                for batch in cycle.batches:
+                    group.create_task(self._deliver(cycle, batch, counted=True))
         except BaseException:
             ids = [c.outbox_id for batch in cycle.batches for c in batch]
             # Settled rows are not touched (only queued rows this worker holds are).
@@ -416,9 +420,10 @@ class Worker:
 
     async def _heartbeat(self, leased: Callable[[], list[int]]) -> None:
         """While requests are in flight, keep the lease on their rows (``leased()``: the ids
-        of the cycles in flight, those not yet settled), so a slow platform never lets
-        another worker claim (and send again) what this one is sending. By id: a statement
-        over every row the worker holds would read the whole queue each time."""
+        of the cycles in flight; settled ones are skipped by the statement), so a slow
+        platform never lets another worker claim (and send again) what this one is sending.
+        By id: a statement over every row the worker holds would read the whole queue each
+        time."""
         interval = self.settings.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
@@ -596,8 +601,8 @@ def _leased(cycles: Iterable[_Cycle]) -> list[int]:
 
 
 def _log_failed(task: asyncio.Task[int], destination_id: int) -> bool:
-    """Log a cycle that failed (its rows stay leased to this worker: due again once the
-    lease ends and no cycle in flight renews it); whether it failed."""
+    """Log a cycle that failed (it released the rows it had not settled); whether it
+    failed."""
     if task.cancelled():
         return False
     error = task.exception()

@@ -383,7 +383,8 @@ class Store(Protocol):
         now: float,
     ) -> int: ...
     async def release(self, ids: Sequence[int], *, owner: str) -> int:
-        """Give leased rows back unchanged (the destination paused)."""
+        """Give leased rows back unchanged, due at once (the destination paused, a cycle's
+        extra batches, a cycle that failed)."""
         ...
 
     async def record_attempt(self, record: AttemptRecord) -> None: ...

@@ -559,8 +559,8 @@ async def test_a_shorter_throttle_answered_later_does_not_shorten_the_hold(
 async def test_a_failed_cycle_releases_its_rows(
     sqlite_store: SQLiteStore, clock: FrozenClock
 ) -> None:
-    """A cycle that fails gives its rows back at once: no other cycle's heartbeat (which
-    renews every row the worker holds) keeps them leased while other requests are slow."""
+    """A cycle that fails gives its rows back at once (due again now, not when their lease
+    ends) while another slot's request is still in flight."""
 
     def boom(events: Sequence[ServerEvent]) -> Outcome:
         if events[0]["event_id"] == "e0":
@@ -568,11 +568,13 @@ async def test_a_failed_cycle_releases_its_rows(
         return Delivered()
 
     sink = Gated(boom)
-    sink.hold("e1")  # a slow request of another slot stays in flight meanwhile
+    sink.hold("e0", "e1")  # e1: a slow request of another slot stays in flight meanwhile
     worker = await setup(sqlite_store, clock, sink, 2)
     worker.settings = settings()
     async with running(worker, sink) as (stop, task):
-        await until(lambda: len(sink.started) == 2 and "e0" in sink.ended, "e0 failed")
+        await until(lambda: len(sink.started) == 2, "both in flight")
+        sink.let_go("e0")
+        await until(lambda: "e0" in sink.ended, "e0 failed")
         leased = await sqlite_store._db.run(
             lambda c: [
                 r[0]
@@ -621,23 +623,47 @@ async def test_the_loop_renews_the_leases_of_the_requests_in_flight(
     sink.hold("e0")
     worker = await setup(sqlite_store, clock, sink, 1)
     worker.settings = settings(concurrency=1, lease_seconds=0.3)  # a beat every 0.1 s
-    renewed: list[list[int]] = []
+    renewed: list[tuple[list[int], float]] = []
     extend = sqlite_store.extend_lease
 
     async def recording(ids: Sequence[int], *, owner: str, until: float) -> int:
-        renewed.append(list(ids))
+        renewed.append((list(ids), until))
         return await extend(ids, owner=owner, until=until)
 
     sqlite_store.extend_lease = recording  # type: ignore[method-assign]
     async with running(worker, sink) as (stop, task):
         await until(lambda: len(sink.started) == 1, "e0 in flight")
         clock.advance(0.25)
-        await until(lambda: len(renewed) >= 1, "a heartbeat")
+        after = clock.now() + 0.3  # a beat after the advance renews until then
+        await until(lambda: any(u >= after for _, u in renewed), "a heartbeat")
         clock.advance(0.2)  # past the first lease (0.3 s), within the renewed one
         other = await sqlite_store.claim(1, owner="w2", limit=10, now=clock.now(), lease_seconds=9)
         assert other == []
         stop.set()
         sink.let_go()
         await ended(task)
-    assert renewed[0] == [1]
+    assert renewed[-1][0] == [1]
     assert await counts(sqlite_store, clock) == (1, 0)
+
+
+async def test_run_once_cancels_a_cycles_other_requests_when_one_fails(
+    sqlite_store: SQLiteStore, clock: FrozenClock
+) -> None:
+    """``run_once`` sends a cycle's batches together; when one of them fails, the others'
+    requests are cancelled before the cycle releases its rows, so no request goes on with
+    rows another worker may already have claimed."""
+
+    def boom(events: Sequence[ServerEvent]) -> Outcome:
+        raise RuntimeError("the platform client broke")
+
+    sink = Gated(boom)
+    sink.hold("e1")
+    worker = await setup(sqlite_store, clock, sink, 2)
+    worker.settings = settings(concurrency=2)
+    with pytest.raises(BaseExceptionGroup):
+        async with asyncio.timeout(WAIT):
+            await worker.run_once()
+    assert sink.cancelled == ["e1"]
+    assert await counts(sqlite_store, clock) == (0, 2)
+    again = await sqlite_store.claim(1, owner="w2", limit=10, now=clock.now(), lease_seconds=9)
+    assert sorted(c.payload["event_id"] for c in again) == ["e0", "e1"]  # released, due now
