@@ -38,47 +38,41 @@ import random
 import shlex
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import httpx
 
 from signalyard.clock import Clock
-from signalyard.delivery.backoff import backoff_delay
+from signalyard.delivery.cycle import (
+    Cycle,
+    as_consented,
+    leased,
+    log_failed,
+    one_outcome,
+    refused_whole,
+    split_batches,
+)
 from signalyard.delivery.request_window import RequestWindow
-from signalyard.event import ServerEvent
+from signalyard.delivery.settle import Settler
 from signalyard.insights.recorder import StatsRecorder, prune_rollups
-from signalyard.metrics import Metrics, outcome_label
-from signalyard.outcome import Delivered, Outcome, Paused, Rejected, Retry, SendResult
+from signalyard.metrics import Metrics
+from signalyard.outcome import Delivered, Rejected
 from signalyard.settings import DeliverySettings
-from signalyard.sinks import REGISTRY, build_sink, spec_for
+from signalyard.sinks import REGISTRY, build_sink
 from signalyard.sinks.base import Sink
 from signalyard.sources import webhook_store
-from signalyard.store.base import AttemptRecord, ClaimedEvent, Destination, Store
+from signalyard.store.base import ClaimedEvent, Destination, Store
 
 log = logging.getLogger("signalyard.delivery")
 MAX_HOLD_SECONDS = 7 * 86400
-"""How long an event waits for consent, for every destination (not a platform's age limit)."""
-"""Held events wait for consent at most this long (the gateway's policy: the age limit of the
-strictest platform, so that a released event can still go everywhere)."""
+"""Held events wait for consent at most this long, for every destination (the gateway's
+policy: the age limit of the strictest platform, so that a released event can still go
+everywhere)."""
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@dataclass
-class _Cycle:
-    destination: Destination
-    sink: Sink
-    paused: Paused | None = None
-    window: RequestWindow | None = None
-    claimed: int = 0
-    """Rows this cycle handles (its count of handled events): those claimed, expired ones
-    included, less those released for a later cycle."""
-    batches: list[list[ClaimedEvent]] = field(default_factory=list)
-    """What is left to send once the claim is made, each batch one request."""
 
 
 class Worker:
@@ -207,7 +201,7 @@ class Worker:
         wake = asyncio.Event()
         self._wakes.add(wake)
         slots = max(1, self.settings.concurrency)
-        running: dict[asyncio.Task[int], _Cycle] = {}  # the cycles in flight
+        running: dict[asyncio.Task[int], Cycle] = {}  # the cycles in flight
         beat: asyncio.Task[None] | None = None  # renews their leases
         try:
             while not stop.is_set():
@@ -232,12 +226,12 @@ class Worker:
                 if running:
                     if beat is None:
                         beat = asyncio.create_task(
-                            self._heartbeat(lambda: _leased(running.values()))
+                            self._heartbeat(lambda: leased(running.values()))
                         )
                     await self._until_a_slot_frees(set(running), wake, slots)
                     for task in [t for t in running if t.done()]:
                         del running[task]
-                        failed = _log_failed(task, destination_id) or failed
+                        failed = log_failed(task, destination_id) or failed
                     if not running:
                         beat.cancel()
                         beat = None
@@ -262,7 +256,7 @@ class Worker:
                             task.cancel()
                         raise
                     for task in done:
-                        _log_failed(task, destination_id)
+                        log_failed(task, destination_id)
             finally:
                 if beat is not None:
                     beat.cancel()
@@ -322,7 +316,7 @@ class Worker:
         cycle = await self._claim(destination, requests=max(1, self.settings.concurrency))
         return 0 if cycle is None else await self._send(cycle)
 
-    async def _claim(self, destination: Destination, *, requests: int) -> _Cycle | None:
+    async def _claim(self, destination: Destination, *, requests: int) -> Cycle | None:
         """Claim due rows for up to ``requests`` requests (fewer when the platform's request
         quota has less room) and dead-letter the expired ones; None when there is nothing to
         send (paused, throttled, quota spent, nothing due). Rows of more batches than that
@@ -363,9 +357,9 @@ class Worker:
         )
         if not claimed:
             return None
-        cycle = _Cycle(destination, sink, window=window, claimed=len(claimed))
+        cycle = Cycle(destination, sink, window=window, claimed=len(claimed))
         fresh = await self._expire_old(cycle, claimed, now)
-        batches = _batches(fresh, sink.max_batch)
+        batches = split_batches(fresh, sink.max_batch)
         if len(batches) > requests:
             extra = [c.outbox_id for batch in batches[requests:] for c in batch]
             await self.store.release(extra, owner=self.owner)
@@ -378,44 +372,39 @@ class Worker:
                 window.take(started)
         return cycle
 
-    async def _send(self, cycle: _Cycle, *, heartbeat: bool = True) -> int:
+    async def _send(self, cycle: Cycle, *, heartbeat: bool = True) -> int:
         """Send a claimed cycle's batches (as many as it claimed requests for) at once and
         settle them (a pause or a throttle is written as soon as its answer comes:
         :meth:`_settle`). ``heartbeat``: renew the leases while they are in flight (the
         destination loop runs one heartbeat for all its cycles instead). A cycle that fails
         first cancels its other batches' requests, then releases what it has not settled:
         due again at once rather than when the lease ends. The events handled."""
-        beat = asyncio.create_task(self._heartbeat(lambda: _leased([cycle]))) if heartbeat else None
+        beat = asyncio.create_task(self._heartbeat(lambda: leased([cycle]))) if heartbeat else None
         try:
             async with asyncio.TaskGroup() as group:  # one failing cancels the others
                 for batch in cycle.batches:
                     group.create_task(self._deliver(cycle, batch, counted=True))
         except BaseException:
-            ids = [c.outbox_id for batch in cycle.batches for c in batch]
             # Settled rows are not touched (only queued rows this worker holds are).
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release(ids, owner=self.owner))
+                await asyncio.shield(self.store.release(leased([cycle]), owner=self.owner))
             raise
         finally:
             if beat is not None:
                 beat.cancel()
         return cycle.claimed
 
-    async def _pause(self, destination: Destination, paused: Paused) -> None:
-        """Pause the destination for ``paused`` unless it changed since it was read for this
-        cycle (the operator's new token or resume stands against an answer to the old one)."""
-        await self.store.pause(
-            destination.id,
-            reason=paused.reason,
-            fix=paused.fix_for(destination.name),
-            now=self.clock.now(),
-            unchanged_since=destination.updated_at,
-        )
-        log.warning(
-            "Destination paused. destination=%s code=%s subcode=%s",
-            destination.name,
-            paused.code,
-            paused.subcode,
+    def _settler(self) -> Settler:
+        """Settling, with what this worker holds now (tests and callers may change
+        ``settings``)."""
+        return Settler(
+            self.store,
+            self.owner,
+            self.settings,
+            self.clock,
+            self.metrics,
+            self.recorder,
+            self._rng,
         )
 
     async def _heartbeat(self, leased: Callable[[], list[int]]) -> None:
@@ -435,7 +424,7 @@ class Worker:
                 log.exception("Extending the lease failed; will try again.")
 
     async def _expire_old(
-        self, cycle: _Cycle, claimed: list[ClaimedEvent], now: float
+        self, cycle: Cycle, claimed: list[ClaimedEvent], now: float
     ) -> list[ClaimedEvent]:
         limit = now - cycle.sink.max_age_seconds + self.settings.age_margin_seconds
         old = [c for c in claimed if c.event_time < limit]
@@ -457,7 +446,7 @@ class Worker:
         return [c for c in claimed if c.event_time >= limit]
 
     async def _deliver(
-        self, cycle: _Cycle, batch: Sequence[ClaimedEvent], *, counted: bool = False
+        self, cycle: Cycle, batch: Sequence[ClaimedEvent], *, counted: bool = False
     ) -> None:
         """Send ``batch`` and settle its rows. ``counted``: its request was already counted
         in the platform's request quota (when the cycle was claimed); the requests that
@@ -469,15 +458,15 @@ class Worker:
         if cycle.window is not None and not counted:
             cycle.window.take(self.clock.monotonic())
         result = await cycle.sink.send(
-            [_as_consented(cycle.destination.kind, c) for c in batch],
+            [as_consented(cycle.destination.kind, c) for c in batch],
             test_event_code=batch[0].test_event_code,
         )
         per_event = cycle.sink.per_event and len(result.outcomes) == len(batch)
-        if per_event and not _refused_whole(result.outcomes):
-            await self._settle_each(cycle, batch, result)
+        if per_event and not refused_whole(result.outcomes):
+            await self._settler().settle_each(cycle, batch, result)
             return
-        outcome = _one_outcome(result)
-        now = await self._record(cycle, batch, result, outcome)
+        outcome = one_outcome(result)
+        now = await self._settler().record(cycle, batch, result, outcome)
         if self.recorder is not None:
             # A batch refused for one bad event is split to find it: those requests are not
             # failures of the destination (only the bad event's own request counts).
@@ -491,125 +480,7 @@ class Worker:
             await self._deliver(cycle, batch[:half])
             await self._deliver(cycle, batch[half:])
             return
-        await self._settle(cycle, batch, outcome, now)
-
-    async def _settle_each(
-        self, cycle: _Cycle, batch: Sequence[ClaimedEvent], result: SendResult
-    ) -> None:
-        """A platform that answers each event on its own (``Sink.per_event``): every row is
-        settled by its own outcome, rows with equal outcomes together. Nothing is bisected
-        and nothing delivered is sent again: a rejected event is dead-lettered with the
-        reason the platform gave for it, a retried one retried alone."""
-        groups: dict[Outcome, list[ClaimedEvent]] = {}
-        for row, outcome in zip(batch, result.outcomes, strict=True):
-            groups.setdefault(outcome, []).append(row)
-        now = await self._record(cycle, batch, result, _one_outcome(result))
-        if self.recorder is not None:
-            ok = all(isinstance(o, Delivered) for o in groups)
-            self.recorder.request(cycle.destination.id, ok=ok, now=now)
-        for outcome, rows in groups.items():
-            await self._settle(cycle, rows, outcome, now)
-
-    async def _record(
-        self,
-        cycle: _Cycle,
-        batch: Sequence[ClaimedEvent],
-        result: SendResult,
-        outcome: Outcome,
-    ) -> float:
-        """Record the request (as its worst outcome) and count it; the time it was settled."""
-        await self.store.record_attempt(
-            AttemptRecord(
-                destination_id=cycle.destination.id,
-                at=self.clock.now(),
-                events=len(batch),
-                outcome=type(outcome).__name__.lower(),
-                attempt=result.attempt,
-            )
-        )
-        self.metrics.delivery_request(cycle.destination, outcome_label(outcome))
-        return self.clock.now()
-
-    async def _settle(
-        self, cycle: _Cycle, rows: Sequence[ClaimedEvent], outcome: Outcome, now: float
-    ) -> None:
-        """Settle ``rows``, which all got ``outcome`` (a ``Rejected`` is final here)."""
-        ids = [c.outbox_id for c in rows]
-        if isinstance(outcome, Delivered):
-            await self.store.settle_delivered(ids, owner=self.owner, now=now)
-            if self.recorder is not None:
-                self.recorder.delivered(
-                    cycle.destination.id, [c.received_at for c in rows], now=now
-                )
-        elif isinstance(outcome, Retry):
-            if outcome.throttled:
-                wait = outcome.after
-                if wait is None:
-                    wait = self.settings.throttle_default_seconds
-                wait = max(wait, self.settings.backoff_base_seconds)
-                # Written before the rows go back: no other slot claims them in between.
-                await self.store.throttle(cycle.destination.id, until=now + wait)
-                await self.store.settle_retry(
-                    ids,
-                    owner=self.owner,
-                    due_at=now + wait,
-                    count_attempt=False,
-                    error=outcome.reason,
-                )
-            else:
-                tries = max(c.attempts for c in rows)
-                wait = (
-                    outcome.after
-                    if outcome.after is not None
-                    else backoff_delay(
-                        tries,
-                        base=self.settings.backoff_base_seconds,
-                        cap=self.settings.backoff_max_seconds,
-                        rng=self._rng,
-                    )
-                )
-                await self.store.settle_retry(
-                    ids,
-                    owner=self.owner,
-                    due_at=now + wait,
-                    count_attempt=True,
-                    error=outcome.reason,
-                )
-        elif isinstance(outcome, Rejected):
-            await self.store.settle_dead(
-                ids,
-                owner=self.owner,
-                reason=outcome.reason,
-                code=outcome.code,
-                subcode=outcome.subcode,
-                now=now,
-            )
-            if self.recorder is not None:
-                self.recorder.dead(cycle.destination.id, len(rows), now=now)
-        else:
-            if cycle.paused is None:
-                # Written before the rows go back: no other slot claims them in between.
-                await self._pause(cycle.destination, outcome)
-            cycle.paused = outcome
-            await self.store.release(ids, owner=self.owner)
-        self.metrics.settled(cycle.destination, outcome_label(outcome), rows, now=now)
-
-
-def _leased(cycles: Iterable[_Cycle]) -> list[int]:
-    """The outbox ids of ``cycles``' batches (settled ones included: renewing skips them)."""
-    return [c.outbox_id for cycle in cycles for batch in cycle.batches for c in batch]
-
-
-def _log_failed(task: asyncio.Task[int], destination_id: int) -> bool:
-    """Log a cycle that failed (it released the rows it had not settled); whether it
-    failed."""
-    if task.cancelled():
-        return False
-    error = task.exception()
-    if error is None:
-        return False
-    log.error("Delivery cycle failed; retrying. destination_id=%d", destination_id, exc_info=error)
-    return True
+        await self._settler().settle(cycle, batch, outcome, now)
 
 
 async def _first(*waits: Coroutine[Any, Any, object], timeout: float) -> None:
@@ -620,47 +491,3 @@ async def _first(*waits: Coroutine[Any, Any, object], timeout: float) -> None:
     finally:
         for task in tasks:
             task.cancel()
-
-
-def _refused_whole(outcomes: Sequence[Outcome]) -> bool:
-    """Whether a per-event answer refused a batch of several events whole: every event
-    rejected with one and the same reason (a platform that answers per event may still refuse
-    a request for one event it does not name). Such a batch is bisected like a whole-batch
-    platform's, so that the bad event is found and the others are delivered."""
-    first = outcomes[0] if outcomes else None
-    return (
-        len(outcomes) > 1
-        and isinstance(first, Rejected)
-        and all(outcome == first for outcome in outcomes)
-    )
-
-
-def _one_outcome(result: SendResult) -> Outcome:
-    """The worst of the batch's outcomes (pause > reject > retry > delivered): the batch's
-    outcome for a platform that answers a batch whole, and how a request is recorded."""
-    outcomes = result.outcomes
-    for kind in (Paused, Rejected, Retry):
-        for o in outcomes:
-            if isinstance(o, kind):
-                return o
-    return outcomes[0] if outcomes else Delivered()
-
-
-def _batches(claimed: list[ClaimedEvent], size: int) -> list[list[ClaimedEvent]]:
-    groups: dict[str | None, list[ClaimedEvent]] = {}
-    for c in claimed:
-        groups.setdefault(c.test_event_code, []).append(c)
-    out: list[list[ClaimedEvent]] = []
-    for group in groups.values():
-        out.extend(group[i : i + size] for i in range(0, len(group), size))
-    return out
-
-
-def _as_consented(kind: str, claimed: ClaimedEvent) -> ServerEvent:
-    """The payload as the destination's consent decision allows it to be sent, by the rule of
-    the destination's kind."""
-    if claimed.consent_action is None or claimed.consent_action == "full":
-        return claimed.payload
-    stored = claimed.payload.get("_consent")
-    region = stored.get("region") if isinstance(stored, dict) else None
-    return spec_for(kind).apply_consent(claimed.payload, claimed.consent_action, region)
