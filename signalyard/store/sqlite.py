@@ -72,14 +72,14 @@ def sqlite_path(database_url: str) -> str:
 
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 """Pages in the write-ahead log before a commit copies them into the database (SQLite's
-default is 1,000): an ingest commit of 1000 events changes a few thousand pages (keys of the
-dedup, click and consent tables land on random pages), so at the default nearly every commit
-checkpointed, writing each page twice; at 10,000 a page changed by several commits is copied
-once. The log file grows to about 40 MB (4 KB pages) plus the commit that crosses the mark,
-and is reused; while a long read (an attribution report's evidence) keeps a checkpoint from
-finishing it grows on, and is cut back to :data:`WAL_SIZE_LIMIT_BYTES` once it starts over.
-The checkpoint runs in the commit that crosses the mark, on the store's thread: those
-callers wait for it (tens of milliseconds)."""
+default is 1,000): an ingest commit of 1000 events changes a few thousand pages (a new
+consent subject lands on a random page; so did a click until migration 0016), so at the
+default nearly every commit checkpointed, writing each page twice; at 10,000 a page changed
+by several commits is copied once. The log file grows to about 40 MB (4 KB pages) plus the
+commit that crosses the mark, and is reused; while a long read (an attribution report's
+evidence) keeps a checkpoint from finishing it grows on, and is cut back to
+:data:`WAL_SIZE_LIMIT_BYTES` once it starts over. The checkpoint runs in the commit that
+crosses the mark, on the store's thread: those callers wait for it (tens of milliseconds)."""
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 """The log file is cut back to this size when it starts over, should it have grown past it
 (while a long read kept the checkpoint from finishing)."""
