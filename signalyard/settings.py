@@ -63,7 +63,9 @@ class DeliverySettings:
     retention_days: float = 7.0
     """Delivered outbox rows, attempts and fully delivered events are deleted after this."""
     prune_interval_seconds: float = 600.0
-    """How often each worker prunes (in short batches; several workers may run it)."""
+    """How often each worker prunes (in short batches; several workers may run it). While
+    deliveries are behind (a destination's claims come back full), a due pruning waits, for
+    at most this long again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 
 from signalyard.clock import Clock
+from signalyard.delivery import housekeeping
 from signalyard.delivery.cycle import (
     Cycle,
     as_consented,
@@ -53,22 +54,18 @@ from signalyard.delivery.cycle import (
     refused_whole,
     split_batches,
 )
+from signalyard.delivery.housekeeping import PruneSchedule
 from signalyard.delivery.request_window import RequestWindow
 from signalyard.delivery.settle import Settler
-from signalyard.insights.recorder import StatsRecorder, prune_rollups
+from signalyard.insights.recorder import StatsRecorder
 from signalyard.metrics import Metrics
 from signalyard.outcome import Delivered, Rejected
 from signalyard.settings import DeliverySettings
 from signalyard.sinks import REGISTRY, build_sink
 from signalyard.sinks.base import Sink
-from signalyard.sources import webhook_store
 from signalyard.store.base import ClaimedEvent, Destination, Store
 
 log = logging.getLogger("signalyard.delivery")
-MAX_HOLD_SECONDS = 7 * 86400
-"""Held events wait for consent at most this long, for every destination (the gateway's
-policy: the age limit of the strictest platform, so that a released event can still go
-everywhere)."""
 
 
 def worker_id() -> str:
@@ -108,6 +105,8 @@ class Worker:
         self.metrics = metrics or Metrics()
         self.recorder = recorder
         self.before_prune = before_prune
+        self._behind: set[int] = set()
+        """Destinations whose last claim was full: more is due than one claim takes."""
 
     def _build_sink(self, destination: Destination) -> Sink:
         return build_sink(
@@ -121,42 +120,22 @@ class Worker:
             wake.set()
 
     async def prune(self) -> None:
-        """Apply the retention policy (see :meth:`Store.prune`)."""
-        now = self.clock.now()
-        before = now - self.settings.retention_days * 86400
-        expired = await self.store.expire_holds(
-            event_time_before=now - MAX_HOLD_SECONDS + self.settings.age_margin_seconds, now=now
-        )
-        if expired:
-            log.info("Dropped %d held event(s): consent did not arrive in time.", expired)
-        if self.before_prune is not None:
-            await self.before_prune()  # failing, it stops this pruning: nothing unseen is lost
-        result = await self.store.prune(before=before, now=now)
-        # Webhook delivery ids only guard against platform retries (hours): same horizon.
-        await webhook_store.prune_deliveries(self.store, before=before)
-        await prune_rollups(self.store, now=now)
-        if result.outbox or result.events:
-            log.info(
-                "Pruned. outbox=%d attempts=%d events=%d dedup_keys=%d",
-                result.outbox,
-                result.attempts,
-                result.events,
-                result.dedup_keys,
-            )
+        """Apply the retention policy (:func:`~signalyard.delivery.housekeeping.prune`)."""
+        await housekeeping.prune(self.store, self.settings, self.clock, self.before_prune)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set: one loop per destination, so that a slow platform
         never holds the others back (each keeps up to ``concurrency`` cycles of one request
         in flight and refills a slot as soon as its cycle settles: :meth:`_destination_loop`).
-        This loop looks for added and removed destinations every ``poll_seconds`` and prunes.
+        This loop looks for added and removed destinations every ``poll_seconds`` and prunes
+        (:class:`~signalyard.delivery.housekeeping.PruneSchedule`).
         On ``stop`` every destination loop claims nothing more and finishes the cycles in
         flight. A failing cycle is logged and retried after a poll."""
         loops: dict[int, asyncio.Task[None]] = {}
-        next_prune = self.clock.monotonic() + min(60.0, self.settings.prune_interval_seconds)
+        schedule = PruneSchedule(self.clock, self.settings.prune_interval_seconds)
         try:
             while not stop.is_set():
-                if self.clock.monotonic() >= next_prune:
-                    next_prune = self.clock.monotonic() + self.settings.prune_interval_seconds
+                if schedule.due(len(self._behind)):
                     try:
                         await self.prune()
                     except Exception:
@@ -247,6 +226,7 @@ class Worker:
             raise
         finally:
             self._wakes.discard(wake)
+            self._behind.discard(destination_id)
             try:
                 if running:
                     try:
@@ -326,6 +306,7 @@ class Worker:
         counted when they are made, without waiting for room: isolating a bad event can go
         past the quota, and the platform's 429 then throttles the destination."""
         now = self.clock.now()
+        self._behind.discard(destination.id)
         if destination.state != "active":
             return None
         if destination.throttled_until and destination.throttled_until > now:
@@ -357,6 +338,8 @@ class Worker:
         )
         if not claimed:
             return None
+        if len(claimed) >= requests * sink.max_batch:
+            self._behind.add(destination.id)
         cycle = Cycle(destination, sink, window=window, claimed=len(claimed))
         fresh = await self._expire_old(cycle, claimed, now)
         batches = split_batches(fresh, sink.max_batch)
