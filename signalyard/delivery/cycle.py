@@ -30,6 +30,8 @@ class Cycle:
     included, less those released for a later cycle."""
     batches: list[list[ClaimedEvent]] = field(default_factory=list)
     """What is left to send once the claim is made, each batch one request."""
+    full: bool = False
+    """The claim took as many rows as it asked for: more may be due."""
 
 
 def leased(cycles: Iterable[Cycle]) -> list[int]:

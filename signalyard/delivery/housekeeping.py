@@ -79,8 +79,8 @@ class PruneSchedule:
             if not self.waiting:
                 self.waiting = True
                 log.info(
-                    "Pruning waits while deliveries catch up: %d destination(s) have more due"
-                    " than one claim takes (at most %.0f s).",
+                    "Pruning waits while deliveries catch up: %d destination(s) claimed full"
+                    " batches (at most %.0f s).",
                     behind,
                     self.interval,
                 )

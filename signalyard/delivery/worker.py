@@ -106,7 +106,7 @@ class Worker:
         self.recorder = recorder
         self.before_prune = before_prune
         self._behind: set[int] = set()
-        """Destinations whose last claim was full: more is due than one claim takes."""
+        """Destinations whose last claim came back full: more may be due than it took."""
 
     def _build_sink(self, destination: Destination) -> Sink:
         return build_sink(
@@ -297,6 +297,21 @@ class Worker:
         return 0 if cycle is None else await self._send(cycle)
 
     async def _claim(self, destination: Destination, *, requests: int) -> Cycle | None:
+        """:meth:`_claim_cycle`, noting whether the destination is behind (its claim came back
+        full) once that is known: while the claim runs, the destination keeps its last state,
+        so that a pruning due meanwhile does not take a drain for caught up."""
+        full = False
+        try:
+            cycle = await self._claim_cycle(destination, requests=requests)
+            full = cycle is not None and cycle.full
+            return cycle
+        finally:
+            if full:
+                self._behind.add(destination.id)
+            else:
+                self._behind.discard(destination.id)
+
+    async def _claim_cycle(self, destination: Destination, *, requests: int) -> Cycle | None:
         """Claim due rows for up to ``requests`` requests (fewer when the platform's request
         quota has less room) and dead-letter the expired ones; None when there is nothing to
         send (paused, throttled, quota spent, nothing due). Rows of more batches than that
@@ -306,7 +321,6 @@ class Worker:
         counted when they are made, without waiting for room: isolating a bad event can go
         past the quota, and the platform's 429 then throttles the destination."""
         now = self.clock.now()
-        self._behind.discard(destination.id)
         if destination.state != "active":
             return None
         if destination.throttled_until and destination.throttled_until > now:
@@ -338,9 +352,8 @@ class Worker:
         )
         if not claimed:
             return None
-        if len(claimed) >= requests * sink.max_batch:
-            self._behind.add(destination.id)
         cycle = Cycle(destination, sink, window=window, claimed=len(claimed))
+        cycle.full = len(claimed) >= requests * sink.max_batch
         fresh = await self._expire_old(cycle, claimed, now)
         batches = split_batches(fresh, sink.max_batch)
         if len(batches) > requests:

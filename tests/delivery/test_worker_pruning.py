@@ -68,13 +68,40 @@ async def test_pruning_waits_while_claims_come_back_full_then_runs_once_drained(
     assert len(pruned) == 1
 
 
-async def test_pruning_waits_at_most_one_more_interval(
+async def test_pruning_waits_through_a_drain_of_one_destination(
     sqlite_store: SQLiteStore, clock: FrozenClock
 ) -> None:
+    """Requests answering after 10 ms, 40 of them (400 events, 10 a batch, two slots), polls
+    every 10 ms: pruning, due from the first request on, runs only once all are delivered.
+    The destination stays behind while each of its claims runs, not only between them."""
+    sink = Gated(max_batch=10, dwell=0.01)
+    worker = await setup(sqlite_store, clock, sink, 400)
+    worker.settings = settings(poll_seconds=0.01, prune_interval_seconds=INTERVAL)
+    delivered_when_pruned: list[int] = []
+
+    async def prune() -> None:
+        delivered_when_pruned.append(len(sink.delivered))
+
+    worker.prune = prune  # type: ignore[method-assign]
+    async with running(worker, sink):
+        await until(lambda: len(sink.started) >= 1, "the drain starts")
+        clock.advance(61)
+        await until(lambda: len(delivered_when_pruned) == 1, "pruning runs after the drain", 10)
+    assert delivered_when_pruned == [400]
+
+
+async def test_pruning_waits_at_most_one_more_interval(
+    sqlite_store: SQLiteStore, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
     worker, sink, pruned = await behind(sqlite_store, clock)
+    caplog.set_level(logging.INFO, "signalyard.delivery")
     async with running(worker, sink):
         await until(lambda: len(sink.started) == 2, "both slots take a full claim")
         clock.advance(60 + INTERVAL - 1)
+        await until(
+            lambda: any("Pruning waits" in r.getMessage() for r in caplog.records),
+            "the due pruning is seen to wait",
+        )
         await polls()
         assert pruned == [], "pruning ran before it had waited an interval"
         clock.advance(1)
@@ -86,8 +113,9 @@ async def test_pruning_waits_at_most_one_more_interval(
 async def test_pruning_does_not_wait_for_a_destination_that_is_not_behind(
     sqlite_store: SQLiteStore, clock: FrozenClock
 ) -> None:
-    """A request in flight is not a backlog: the claim that took it was not full (one event
-    queued, two slots of one event each, the second claim found nothing)."""
+    """A request in flight is not a backlog: one event queued, two slots of one event each;
+    the first claim came back full, the second found nothing, so the destination is caught
+    up while e0 is still in flight."""
     sink = Gated()
     sink.hold("e0")
     worker = await setup(sqlite_store, clock, sink, 1)
