@@ -43,7 +43,8 @@ lost (every acknowledged event stored and delivered once, no request refused).
 Experiments, for finding out why a target is missed (not the figures of the plain run):
 ``--workers N`` worker processes, ``--delivery-concurrency N`` (``delivery.concurrency``),
 ``--sandbox-per-kind`` (each platform's sandbox in its own process, the destinations' base
-URLs naming it), ``--no-pin``, ``--extra-index clicked`` (the click ledger's index on
+URLs naming it), ``--sandbox-unpinned`` (the sandboxes on any CPU, serve and the worker still
+pinned), ``--no-pin``, ``--extra-index clicked`` (the click ledger's index on
 ``clicked_at`` added back, to measure what migration 0016 saves). Loopback only, every child
 in its own process group, stopped at the end whatever happens; the temporary directory is
 removed.
@@ -151,6 +152,10 @@ class Plan:
     """An experiment: each platform's sandbox in its own process (``signalyard sandbox
     KIND``), the destinations' base URLs naming it, instead of one ``signalyard sandbox``
     and ``"sandbox"``."""
+    sandbox_pinned: bool = True
+    """False, an experiment: the sandboxes are not pinned (serve and the worker still are),
+    so that with ``sandbox_per_kind`` the emulators can use what the worker leaves of its
+    CPU."""
 
     def cpu(self, which: int) -> int | None:
         return which if self.pin else None
@@ -325,7 +330,13 @@ def sandbox_children(workdir: Path, plan: Plan) -> Iterator[Sandboxes]:
             args = [*server._signalyard_command(), "sandbox", *group, "--port", str(port)]
             name = "-".join(("sandbox", *group))
             child = stack.enter_context(
-                server.Child(name, args, env=env, workdir=workdir, cpu=plan.cpu(LOAD_CPU))
+                server.Child(
+                    name,
+                    args,
+                    env=env,
+                    workdir=workdir,
+                    cpu=plan.cpu(LOAD_CPU) if plan.sandbox_pinned else None,
+                )
             )
             children.append(child)
             root = f"http://127.0.0.1:{port}"
@@ -859,6 +870,11 @@ def main(argv: list[str] | None = None) -> int:
         help="an experiment: one sandbox process per platform, named by the destinations",
     )
     parser.add_argument(
+        "--sandbox-unpinned",
+        action="store_true",
+        help="an experiment: the sandboxes not pinned (serve and the worker still are)",
+    )
+    parser.add_argument(
         "--extra-index",
         choices=sorted(EXTRA_INDEXES),
         action="append",
@@ -877,6 +893,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         delivery_concurrency=args.delivery_concurrency,
         sandbox_per_kind=args.sandbox_per_kind,
+        sandbox_pinned=not args.sandbox_unpinned,
         kinds=tuple(REGISTRY) if args.kinds == "all" else tuple(args.kinds.split(",")),
         serve_workers=args.serve_workers,
         sqlite_cache_mb=args.sqlite_cache_mb,
