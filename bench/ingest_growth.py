@@ -13,6 +13,7 @@ keys on random pages shows as bytes written per event growing with the database.
 ``--with-index NAME`` adds an index before the run, to compare with what the schema has:
 ``clicked`` re-creates the click ledger's index on ``clicked_at`` that migration 0016
 replaced. ``--no-fbp``: events without ``fbp`` (no consent subject to record).
+``--checkpoint-pages N``: the store's ``wal_autocheckpoint`` for this run.
 
 Figures compare ways in one run on one machine (its speed changes by the hour): read the
 bytes, which do not depend on it, before the microseconds.
@@ -39,6 +40,7 @@ from signalyard.settings import load_settings
 from signalyard.sinks import REGISTRY
 from signalyard.sources.auth import new_key
 from signalyard.sources.ingest import Ingestor
+from signalyard.store import sqlite as sqlite_store
 
 KINDS = ("meta", "google", "tiktok")
 
@@ -118,7 +120,15 @@ def main() -> None:
     parser.add_argument("--with-index", choices=sorted(bench.EXTRA_INDEXES), action="append")
     parser.add_argument("--no-fbp", action="store_true")
     parser.add_argument("--page-size", type=int, help="an experiment: a new file's page size")
+    parser.add_argument(
+        "--checkpoint-pages",
+        type=int,
+        help="an experiment: the store's wal_autocheckpoint (pages in the log before a commit"
+        " copies them into the database; the store's is WAL_AUTOCHECKPOINT_PAGES)",
+    )
     args = parser.parse_args()
+    if args.checkpoint_pages:
+        sqlite_store.WAL_AUTOCHECKPOINT_PAGES = args.checkpoint_pages
     gc_tuning.limit_malloc_arenas()
     gc_tuning.tune()
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,7 +143,8 @@ def main() -> None:
     extra = ", ".join(args.with_index or ()) or "none"
     print(
         f"`python bench/ingest_growth.py`: {', '.join(KINDS)}; extra index: {extra};"
-        f" fbp: {'no' if args.no_fbp else 'yes'}"
+        f" fbp: {'no' if args.no_fbp else 'yes'};"
+        f" checkpoint every {sqlite_store.WAL_AUTOCHECKPOINT_PAGES:,} log pages"
     )
     print()
     print("| events stored | CPU per event | store thread | written per event | read per event |")
