@@ -338,6 +338,10 @@ def sandbox_children(workdir: Path, plan: Plan) -> Iterator[Sandboxes]:
                     cpu=plan.cpu(LOAD_CPU) if plan.sandbox_pinned else None,
                 )
             )
+            if not plan.sandbox_pinned and hasattr(os, "sched_setaffinity"):
+                # Every CPU: a child inherits this process's affinity (the load generator's
+                # CPU once it is pinned), so "not pinned" has to be said.
+                os.sched_setaffinity(child.pid, set(range(os.cpu_count() or 1)))
             children.append(child)
             root = f"http://127.0.0.1:{port}"
             roots.append(root)
@@ -604,6 +608,7 @@ def deliver(
         out["workers"] = plan.workers
         emptied, polls = asyncio.run(_wait_drained(path, workers, plan.delivery_timeout))
         out["worker_pinned"] = [{"cpus": w.affinity(), "with": w.pinned_with} for w in workers]
+        out["sandbox_cpus"] = [c.affinity() for c in sandboxes.children]
         after = snapshot()
         in_window = outbox_by_destination(path)  # what was delivered when the CPU was read
         summaries = {

@@ -127,7 +127,9 @@ def main() -> None:
         " copies them into the database; the store's is WAL_AUTOCHECKPOINT_PAGES)",
     )
     args = parser.parse_args()
-    if args.checkpoint_pages:
+    if args.checkpoint_pages is not None:
+        if args.checkpoint_pages < 1:
+            parser.error("--checkpoint-pages is a number of pages, 1 or more")
         sqlite_store.WAL_AUTOCHECKPOINT_PAGES = args.checkpoint_pages
     gc_tuning.limit_malloc_arenas()
     gc_tuning.tune()
