@@ -11,9 +11,11 @@ events/s per destination to the sandboxes.
    of ``signalyard.sinks.REGISTRY`` (options from ``spec.example()`` with every
    ``url_options`` entry "sandbox", secrets from ``to_secrets()``; Meta's pixel_id is the
    dataset id).
-2. A standalone ``signalyard sandbox --port P`` (every platform at /sandbox/<kind>), pinned
-   to the load generator's CPU, and ``SIGNALYARD_SANDBOX_URL=http://127.0.0.1:P`` for the
-   gateway's processes.
+2. One ``signalyard sandbox KIND --port P`` per platform (each platform is a service of its
+   own), the destinations' base URLs naming it, on any CPU: the emulators take what the
+   gateway's process leaves, so that the delivery figure measures the worker rather than
+   three emulators sharing one process (``--one-sandbox --pin-sandboxes`` gives the older
+   arrangement: one process for every platform, pinned to the load generator's CPU).
 3. Ingest: ``signalyard serve --no-worker --no-sandbox`` pinned to CPU 0, this process (the
    load generator of ``bench/loadgen.py``) pinned to CPU 1, sending 1000-event requests
    (Purchases with plaintext email, a national US phone, names, city, ZIP, IP and user
@@ -42,12 +44,11 @@ lost (every acknowledged event stored and delivered once, no request refused).
 
 Experiments, for finding out why a target is missed (not the figures of the plain run):
 ``--workers N`` worker processes, ``--delivery-concurrency N`` (``delivery.concurrency``),
-``--sandbox-per-kind`` (each platform's sandbox in its own process, the destinations' base
-URLs naming it), ``--sandbox-unpinned`` (the sandboxes on any CPU, serve and the worker still
-pinned), ``--no-pin``, ``--extra-index clicked`` (the click ledger's index on
-``clicked_at`` added back, to measure what migration 0016 saves). Loopback only, every child
-in its own process group, stopped at the end whatever happens; the temporary directory is
-removed.
+``--one-sandbox`` (one ``signalyard sandbox`` for every platform), ``--pin-sandboxes`` (the
+sandboxes pinned to the load generator's CPU), ``--no-pin``, ``--extra-index clicked`` (the
+click ledger's index on ``clicked_at`` added back, to measure what migration 0016 saves).
+Loopback only, every child in its own process group, stopped at the end whatever happens; the
+temporary directory is removed.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ class Plan:
     delivery_timeout: float
     quick: bool
     pin: bool = True
-    """Serve and the worker on CPU 0, the load generator and the sandbox on CPU 1."""
+    """Serve and the worker on CPU 0, the load generator on CPU 1 (the sandboxes too with
+    ``sandbox_pinned``)."""
     workers: int = 1
     """Worker processes (an experiment past 1: all on CPU 0 when pinned)."""
     delivery_concurrency: int | None = None
@@ -148,14 +150,14 @@ class Plan:
     extra_indexes: tuple[str, ...] = ()
     """An experiment: indexes of :data:`EXTRA_INDEXES` added to each database after it is
     migrated (an index the schema no longer has, to measure what it cost)."""
-    sandbox_per_kind: bool = False
-    """An experiment: each platform's sandbox in its own process (``signalyard sandbox
-    KIND``), the destinations' base URLs naming it, instead of one ``signalyard sandbox``
-    and ``"sandbox"``."""
-    sandbox_pinned: bool = True
-    """False, an experiment: the sandboxes are not pinned (serve and the worker still are),
-    so that with ``sandbox_per_kind`` the emulators can use what the worker leaves of its
-    CPU."""
+    sandbox_per_kind: bool = True
+    """Each platform's sandbox in its own process (``signalyard sandbox KIND``), the
+    destinations' base URLs naming it, as each platform is a service of its own; False, an
+    experiment (``--one-sandbox``): one ``signalyard sandbox`` and ``"sandbox"``."""
+    sandbox_pinned: bool = False
+    """The sandboxes on any CPU (serve and the worker stay pinned), so that the emulators
+    can use what the worker leaves of its CPU; True, an experiment (``--pin-sandboxes``):
+    on the load generator's CPU."""
 
     def cpu(self, which: int) -> int | None:
         return which if self.pin else None
@@ -870,14 +872,14 @@ def main(argv: list[str] | None = None) -> int:
         "--delivery-concurrency", type=int, help="an experiment: the workers' delivery.concurrency"
     )
     parser.add_argument(
-        "--sandbox-per-kind",
+        "--one-sandbox",
         action="store_true",
-        help="an experiment: one sandbox process per platform, named by the destinations",
+        help="an experiment: one sandbox process for every platform",
     )
     parser.add_argument(
-        "--sandbox-unpinned",
+        "--pin-sandboxes",
         action="store_true",
-        help="an experiment: the sandboxes not pinned (serve and the worker still are)",
+        help="an experiment: the sandboxes pinned to the load generator's CPU",
     )
     parser.add_argument(
         "--extra-index",
@@ -897,8 +899,8 @@ def main(argv: list[str] | None = None) -> int:
         pin=not args.no_pin,
         workers=args.workers,
         delivery_concurrency=args.delivery_concurrency,
-        sandbox_per_kind=args.sandbox_per_kind,
-        sandbox_pinned=not args.sandbox_unpinned,
+        sandbox_per_kind=not args.one_sandbox,
+        sandbox_pinned=args.pin_sandboxes,
         kinds=tuple(REGISTRY) if args.kinds == "all" else tuple(args.kinds.split(",")),
         serve_workers=args.serve_workers,
         sqlite_cache_mb=args.sqlite_cache_mb,
