@@ -12,10 +12,10 @@ events/s per destination to the sandboxes.
    ``url_options`` entry "sandbox", secrets from ``to_secrets()``; Meta's pixel_id is the
    dataset id).
 2. One ``signalyard sandbox KIND --port P`` per platform (each platform is a service of its
-   own), the destinations' base URLs naming it, on any CPU: the emulators take what the
-   gateway's process leaves, so that the delivery figure measures the worker rather than
-   three emulators sharing one process (``--one-sandbox --pin-sandboxes`` gives the older
-   arrangement: one process for every platform, pinned to the load generator's CPU).
+   own), the destinations' base URLs naming it, not pinned: the emulators are no longer held
+   to one CPU between three platforms; they and the worker share both CPUs under the
+   kernel's scheduler (``--one-sandbox --pin-sandboxes`` gives the older arrangement: one
+   process for every platform, pinned to the load generator's CPU).
 3. Ingest: ``signalyard serve --no-worker --no-sandbox`` pinned to CPU 0, this process (the
    load generator of ``bench/loadgen.py``) pinned to CPU 1, sending 1000-event requests
    (Purchases with plaintext email, a national US phone, names, city, ZIP, IP and user
@@ -155,9 +155,9 @@ class Plan:
     destinations' base URLs naming it, as each platform is a service of its own; False, an
     experiment (``--one-sandbox``): one ``signalyard sandbox`` and ``"sandbox"``."""
     sandbox_pinned: bool = False
-    """The sandboxes on any CPU (serve and the worker stay pinned), so that the emulators
-    can use what the worker leaves of its CPU; True, an experiment (``--pin-sandboxes``):
-    on the load generator's CPU."""
+    """The sandboxes on any CPU (serve and the worker stay pinned to CPU 0, sharing it with
+    them under the kernel's scheduler); True, an experiment (``--pin-sandboxes``): on the
+    load generator's CPU (with ``pin`` only)."""
 
     def cpu(self, which: int) -> int | None:
         return which if self.pin else None
@@ -167,7 +167,9 @@ class Plan:
 class Sandboxes:
     children: list[server.Child]
     url: str
-    """``SIGNALYARD_SANDBOX_URL`` (every sandbox at <url>/sandbox/<kind>)."""
+    """``SIGNALYARD_SANDBOX_URL``: the first sandbox's root (with one sandbox for every
+    platform, each at <url>/sandbox/<kind>; one per platform, the destinations' base URLs
+    name each)."""
     bases: dict[str, str]
     """Each kind's sandbox base URL (``<url>/sandbox/<kind>``)."""
     per_kind: bool
@@ -340,10 +342,6 @@ def sandbox_children(workdir: Path, plan: Plan) -> Iterator[Sandboxes]:
                     cpu=plan.cpu(LOAD_CPU) if plan.sandbox_pinned else None,
                 )
             )
-            if not plan.sandbox_pinned and hasattr(os, "sched_setaffinity"):
-                # Every CPU: a child inherits this process's affinity (the load generator's
-                # CPU once it is pinned), so "not pinned" has to be said.
-                os.sched_setaffinity(child.pid, set(range(os.cpu_count() or 1)))
             children.append(child)
             root = f"http://127.0.0.1:{port}"
             roots.append(root)

@@ -60,6 +60,10 @@ def _signalyard_command() -> list[str]:
     return [sys.executable, "-m", "signalyard"]
 
 
+START_CPUS: set[int] = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set()
+"""The CPUs this process was given before it pinned itself (a child not pinned gets them)."""
+
+
 class Child:
     def __init__(
         self,
@@ -93,6 +97,11 @@ class Child:
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(self.process.pid, {cpu})
                 self.pinned_with = "sched_setaffinity"
+        elif cpu is None and hasattr(os, "sched_setaffinity"):
+            # Not pinned means every CPU: a child inherits this process's affinity, and the
+            # load generator pins itself (its CPU would be the child's only one).
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(self.process.pid, START_CPUS)
 
     @property
     def pid(self) -> int:

@@ -1,10 +1,13 @@
-"""The worker's housekeeping: pruning by the retention policy (:func:`prune`) and when it runs
-(:class:`PruneSchedule`), which gives way to deliveries that are behind."""
+"""The worker's housekeeping: pruning by the retention policy (:func:`prune`), when it runs
+(:class:`PruneSchedule`), which gives way to deliveries that are behind, and how a stop
+cancels it (:func:`unless_stopped`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from signalyard.clock import Clock
 from signalyard.insights.recorder import prune_rollups
@@ -88,3 +91,23 @@ class PruneSchedule:
         self.waiting = False
         self.next = now + self.interval
         return True
+
+
+async def unless_stopped(work: Coroutine[Any, Any, object], stop: asyncio.Event) -> None:
+    """Run ``work`` until it ends (its exception raised here) or ``stop`` is set: then it is
+    cancelled. A pruning, with attribution's intake before it, can take a minute after a
+    long backlog; a worker asked to stop does not wait for it (each of its steps commits on
+    its own: what is left is done by the next pruning)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})  # not ``await task``: its cancellation is not ours
+    if task.cancelled():
+        log.info("Pruning stopped: the worker is stopping.")
+        return
+    task.result()

@@ -130,16 +130,19 @@ class Worker:
         This loop looks for added and removed destinations every ``poll_seconds`` and prunes
         (:class:`~signalyard.delivery.housekeeping.PruneSchedule`).
         On ``stop`` every destination loop claims nothing more and finishes the cycles in
-        flight. A failing cycle is logged and retried after a poll."""
+        flight, and a pruning in progress is cancelled. A failing cycle is logged and
+        retried after a poll."""
         loops: dict[int, asyncio.Task[None]] = {}
         schedule = PruneSchedule(self.clock, self.settings.prune_interval_seconds)
         try:
             while not stop.is_set():
                 if schedule.due(len(self._behind)):
                     try:
-                        await _unless_stopped(self.prune(), stop)
+                        await housekeeping.unless_stopped(self.prune(), stop)
                     except Exception:
                         log.exception("Pruning failed; will try again.")
+                    if stop.is_set():
+                        break
                 try:
                     destinations = await self.store.list_destinations()
                 except Exception:
@@ -477,26 +480,6 @@ class Worker:
             await self._deliver(cycle, batch[half:])
             return
         await self._settler().settle(cycle, batch, outcome, now)
-
-
-async def _unless_stopped(work: Coroutine[Any, Any, object], stop: asyncio.Event) -> None:
-    """Run ``work`` until it ends (its exception raised here) or ``stop`` is set: then it is
-    cancelled. A pruning, with attribution's intake before it, can take a minute after a
-    long backlog; a worker asked to stop does not wait for it (each of its steps commits on
-    its own: what is left is done by the next pruning)."""
-    task = asyncio.ensure_future(work)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})  # not ``await task``: its cancellation is not ours
-    if task.cancelled():
-        log.info("Pruning stopped: the worker is stopping.")
-        return
-    task.result()
 
 
 async def _first(*waits: Coroutine[Any, Any, object], timeout: float) -> None:
