@@ -203,7 +203,8 @@ def sandbox(kinds: tuple[str, ...], host: str, port: int) -> None:
             " trusted.",
             err=True,
         )
-    app = served({kind: SANDBOXES[kind].create_app() for kind in chosen})
+    gc_tuning.limit_malloc_arenas()  # before any thread starts
+    app = served({kind: SANDBOXES[kind].create_app() for kind in chosen}, tune_gc=True)
     for kind in dict.fromkeys(chosen):
         click.echo(f"{SANDBOXES[kind].title} sandbox: http://{host}:{port}{mount_path(kind)}")
     uvicorn.run(app, host=host, port=port, access_log=False)
