@@ -91,8 +91,12 @@ def warm_up() -> None:
     )
 
 
-def tune() -> None:
-    warm_up()
+def tune(*, warm: bool = True) -> None:
+    """Collect, freeze what is alive and raise the thresholds; ``warm``: build the gateway's
+    lookup tables first (:func:`warm_up`), so that they are frozen too (a process that never
+    normalizes customer data, a standalone sandbox, skips them)."""
+    if warm:
+        warm_up()
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, 20, 100)

@@ -68,17 +68,19 @@ def served(apps: Mapping[str, ASGIApp], *, tune_gc: bool = False) -> Starlette:
     """One app serving each sandbox of ``apps`` (kind -> its app) at :func:`mount_path`, as
     ``signalyard sandbox`` serves them. ``tune_gc`` (for a process of its own, not for
     tests): the garbage-collector settings of a long-running gateway process
-    (:mod:`signalyard.gc_tuning`) while the app runs. A sandbox keeps every event id of its
-    dedup window and the events it shows; with the interpreter's default settings the
-    collector walked them again and again as each request's decoded events were allocated:
-    the Meta sandbox spent 68-72 us per event over 100,000 events, 42-50 us tuned."""
+    (:mod:`signalyard.gc_tuning`, without the gateway's lookup tables), from the app's
+    start on (not undone at shutdown), and its periodic full collection while it runs. A
+    sandbox keeps the entries of its dedup window and the events it shows; with the
+    interpreter's default settings the collector walked them again and again as each
+    request's decoded events were allocated: the Meta sandbox spent 68-72 us per event over
+    100,000 events, 42-50 us tuned (client included)."""
     routes = [Mount(mount_path(kind), app=app) for kind, app in apps.items()]
     return Starlette(routes=routes, lifespan=_tuned if tune_gc else None)
 
 
 @contextlib.asynccontextmanager
 async def _tuned(app: Starlette) -> AsyncIterator[None]:
-    gc_tuning.tune()
+    gc_tuning.tune(warm=False)
     stop = asyncio.Event()
     collector = asyncio.create_task(gc_tuning.collect_periodically(stop))
     try:

@@ -20,7 +20,7 @@ from signalyard.sandbox.registry import SANDBOXES, served
 
 @pytest.fixture
 def restored_gc() -> Iterator[None]:
-    """The collector's thresholds and frozen objects as they were before the test."""
+    """The collector's thresholds as they were before the test, and nothing frozen."""
     before = gc.get_threshold()
     try:
         yield
@@ -39,11 +39,13 @@ async def summary(app: Any) -> int:
 async def test_a_tuned_sandbox_app_tunes_the_collector_while_it_runs(restored_gc: None) -> None:
     app = served({"meta": SANDBOXES["meta"].create_app()}, tune_gc=True)
     gc.unfreeze()
-    async with asyncio.timeout(5), app.router.lifespan_context(app):
-        assert gc.get_threshold() == (gc_tuning.YOUNG_THRESHOLD, 20, 100)
-        assert gc.get_freeze_count() > 0
-        assert await summary(app) == 200
-    # Shutdown returned in time: the periodic collector stopped.
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    assert gc.get_threshold() == (gc_tuning.YOUNG_THRESHOLD, 20, 100)
+    assert gc.get_freeze_count() > 0
+    assert await summary(app) == 200
+    async with asyncio.timeout(5):  # the periodic collector stops at shutdown
+        await lifespan.__aexit__(None, None, None)
 
 
 @pytest.mark.anyio
