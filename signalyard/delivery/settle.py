@@ -107,32 +107,23 @@ class Settler:
                 wait = max(wait, self.settings.backoff_base_seconds)
                 # Written before the rows go back: no other slot claims them in between.
                 await self.store.throttle(cycle.destination.id, until=now + wait)
-                await self.store.settle_retry(
-                    ids,
-                    owner=self.owner,
-                    due_at=now + wait,
-                    count_attempt=False,
-                    error=outcome.reason,
-                )
+            elif outcome.after is not None:
+                wait = outcome.after
             else:
-                tries = max(c.attempts for c in rows)
-                wait = (
-                    outcome.after
-                    if outcome.after is not None
-                    else backoff_delay(
-                        tries,
-                        base=self.settings.backoff_base_seconds,
-                        cap=self.settings.backoff_max_seconds,
-                        rng=self.rng,
-                    )
+                wait = backoff_delay(
+                    max(c.attempts for c in rows),
+                    base=self.settings.backoff_base_seconds,
+                    cap=self.settings.backoff_max_seconds,
+                    rng=self.rng,
                 )
-                await self.store.settle_retry(
-                    ids,
-                    owner=self.owner,
-                    due_at=now + wait,
-                    count_attempt=True,
-                    error=outcome.reason,
-                )
+            # A throttled answer is the platform's pace, not a failed attempt.
+            await self.store.settle_retry(
+                ids,
+                owner=self.owner,
+                due_at=now + wait,
+                count_attempt=not outcome.throttled,
+                error=outcome.reason,
+            )
         elif isinstance(outcome, Rejected):
             await self.store.settle_dead(
                 ids,
